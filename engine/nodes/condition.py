@@ -1,0 +1,74 @@
+"""Condition: ordered branches on case fields, and an else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields, validate
+
+from engine.nodes.base import ClauseSchema, NodeType, Port, Problem, RuleSpec, param, parse_clauses
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+
+
+class BranchSchema(Schema):
+    port = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9_]{1,32}$"),
+        metadata=param("Port", "Short name of this branch's output."),
+    )
+    label = fields.String(load_default="", metadata=param("Label", "What this branch means."))
+    when = fields.List(
+        fields.Nested(ClauseSchema),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata=param("When", "All of these tests must hold."),
+    )
+
+
+class ConditionParams(Schema):
+    branches = fields.List(
+        fields.Nested(BranchSchema),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata=param("Branches", "Tried in order; the first that holds wins, else 'else'."),
+    )
+
+
+class Condition(NodeType):
+    """Branch on case fields; the first branch that holds is taken."""
+
+    name = "condition"
+    label = {"en": "Condition", "de": "Bedingung"}
+    help = {
+        "en": "Choose the way on by case data, e.g. amount above 100 or no email known.",
+        "de": "Den Weg nach Falldaten wählen, z. B. Betrag über 100 oder keine E-Mail bekannt.",
+    }
+    params_schema = ConditionParams
+
+    def ports(self, params: dict[str, Any]) -> list[Port]:
+        branches = params.get("branches") or []
+        return [Port(b["port"], b.get("label") or b["port"]) for b in branches] + [
+            Port("else", "Else")
+        ]
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        rules = [
+            RuleSpec(node.id, "enter", b["port"], "it arrives", parse_clauses(b["when"]), pri=i + 1)
+            for i, b in enumerate(node.params.get("branches") or [])
+        ]
+        rules.append(
+            RuleSpec(node.id, "enter", "else", "it arrives", pri=len(rules) + 1, otherwise=True)
+        )
+        return rules
+
+    def check(self, node: Node, journey: Journey) -> list[Problem]:
+        ports = [b["port"] for b in node.params.get("branches") or []]
+        dupes = sorted({p for p in ports if ports.count(p) > 1 or p == "else"})
+        return [
+            Problem(f"Two branches share the port name '{p}'.", node.id, "branches") for p in dupes
+        ]
+
+
+NODE_TYPE = Condition()

@@ -1,0 +1,50 @@
+"""End: the journey is over, with an outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields, validate
+
+from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+OUTCOMES = ("paid", "handed_over", "written_off", "closed")
+
+
+class EndParams(Schema):
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(OUTCOMES),
+        metadata=param("Outcome", "How the journey ended: paid, handed over, written off, closed."),
+    )
+
+
+class End(NodeType):
+    """Close the case with an outcome."""
+
+    name = "end"
+    label = {"en": "End", "de": "Ende"}
+    help = {
+        "en": "The journey ends here with an outcome.",
+        "de": "Hier endet die Strecke mit einem Ergebnis.",
+    }
+    params_schema = EndParams
+    parks = True
+    triggers = ()
+
+    def ports(self, params: dict[str, Any]) -> list[Port]:
+        return []
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        return []
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        return Entry(outcome=node.params["outcome"])
+
+
+NODE_TYPE = End()

@@ -1,0 +1,79 @@
+"""Promise: wait for a promised payment date; go 'kept' or 'broken'."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from marshmallow import Schema, fields, validate
+
+from engine.nodes.base import Clause, Entry, NodeType, Port, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+
+class PromiseParams(Schema):
+    grace_days = fields.Integer(
+        load_default=2,
+        validate=validate.Range(min=0, max=60),
+        metadata=param("Grace days", "Days after the promised date before the promise is broken."),
+    )
+
+
+class Promise(NodeType):
+    """Watch a promise to pay: kept when the promised amount arrives, broken after the date."""
+
+    name = "promise"
+    label = {"en": "Promise to pay", "de": "Zahlungszusage"}
+    help = {
+        "en": "Hold off reminders until the promised date; kept when the money arrives in time.",
+        "de": "Bis zum zugesagten Datum nicht mahnen; eingehalten, wenn das Geld "
+        "rechtzeitig kommt.",
+    }
+    params_schema = PromiseParams
+    parks = True
+
+    def ports(self, params: dict[str, Any]) -> list[Port]:
+        return [Port("kept", "Kept"), Port("broken", "Broken")]
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        grace = node.params.get("grace_days", 2)
+        kept = (Clause("promise_kept", "eq", True),)
+        return [
+            RuleSpec(
+                node.id,
+                "enter",
+                "broken",
+                "it arrives without a promise",
+                (Clause("has_promise", "eq", False),),
+            ),
+            RuleSpec(
+                node.id,
+                "event:payment_received",
+                "kept",
+                "a payment covers the promised amount",
+                kept,
+            ),
+            RuleSpec(node.id, "timer", "kept", "the promised date has passed", kept, pri=1),
+            RuleSpec(
+                node.id,
+                "timer",
+                "broken",
+                f"the promised date plus {grace} days has passed",
+                pri=2,
+                otherwise=True,
+            ),
+        ]
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        if case.promise_date is None:
+            return Entry()
+        day = case.promise_date + timedelta(days=int(node.params.get("grace_days", 2)))
+        moment = datetime.combine(day, time(23, 59), ZoneInfo(case.timezone)).astimezone(UTC)
+        return Entry(timer_at=max(moment, now))
+
+
+NODE_TYPE = Promise()

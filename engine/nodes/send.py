@@ -1,0 +1,103 @@
+"""Send: queue one message (email, SMS or letter) from a template, then go on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from marshmallow import Schema, fields, validate
+
+from engine.document import CHANNELS, TONES
+from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
+
+
+class SendParams(Schema):
+    channel = fields.String(
+        required=True,
+        validate=validate.OneOf(CHANNELS),
+        metadata=param("Channel", "How the message reaches the debtor."),
+    )
+    template = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata=param("Template", "Which template to send (its text per language and tone)."),
+    )
+    tone = fields.Integer(
+        load_default=1,
+        validate=validate.OneOf(TONES),
+        metadata=param("Tone", "1 friendly, 2 clear, 3 firm, 4 final."),
+    )
+    fallback_channel = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf((*CHANNELS, None)),
+        metadata=param(
+            "Fallback channel", "Used when there is no address or consent for the first."
+        ),
+    )
+    purpose = fields.String(
+        load_default="reminder",
+        validate=validate.OneOf(PURPOSES),
+        metadata=param("Purpose", "What the message is for; the contact policy may depend on it."),
+    )
+
+
+class Send(NodeType):
+    """Queue a message in the outbox; delivery happens later through the contact-policy guard."""
+
+    name = "send"
+    label = {"en": "Send message", "de": "Nachricht senden"}
+    help = {
+        "en": "Send an email, SMS or letter from a template in the debtor's language.",
+        "de": "E-Mail, SMS oder Brief aus einer Vorlage in der Sprache des Schuldners senden.",
+    }
+    params_schema = SendParams
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        channel = node.params.get("channel", "message")
+        phrase = f"the {channel} '{node.params.get('template', '?')}' has been queued"
+        return [RuleSpec(node.id, "enter", "next", phrase)]
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        p = node.params
+        return Entry(
+            send=SendRequest(
+                channel=p["channel"],
+                template=p["template"],
+                tone=int(p.get("tone", 1)),
+                fallback_channel=p.get("fallback_channel"),
+                purpose=p.get("purpose", "reminder"),
+            )
+        )
+
+    def check(self, node: Node, journey: Journey) -> list[Problem]:
+        key = node.params.get("template")
+        channel = node.params.get("channel")
+        template = journey.templates.get(key) if key else None
+        if key and template is None:
+            return [Problem(f"There is no template '{key}' in this journey.", node.id, "template")]
+        problems = []
+        if template is not None and template.channel != channel:
+            problems.append(
+                Problem(
+                    f"Template '{key}' is for {template.channel}, but this step sends {channel}.",
+                    node.id,
+                    "template",
+                )
+            )
+        if node.params.get("fallback_channel") == channel:
+            problems.append(
+                Problem(
+                    "The fallback channel is the same as the channel.", node.id, "fallback_channel"
+                )
+            )
+        return problems
+
+
+NODE_TYPE = Send()

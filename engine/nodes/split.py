@@ -1,0 +1,108 @@
+"""Split: send cases down A/B/n arms by weight, with an optional holdout, for an experiment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields, validate
+
+from engine.assignment import assign
+from engine.nodes.base import Clause, Entry, NodeType, Port, Problem, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+HOLDOUT = "holdout"
+
+
+class ArmSchema(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_]{1,32}$"),
+        metadata=param("Arm", "Name of the arm, e.g. A or B."),
+    )
+    weight = fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=100),
+        metadata=param("Weight %", "Share of cases in this arm."),
+    )
+
+
+class SplitParams(Schema):
+    experiment = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-_]{0,63}$"),
+        metadata=param("Experiment", "Key of the experiment this split belongs to."),
+    )
+    arms = fields.List(
+        fields.Nested(ArmSchema),
+        required=True,
+        validate=validate.Length(min=2, max=10),
+        metadata=param("Arms", "The variants and their share of cases."),
+    )
+    holdout = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0, max=50),
+        metadata=param("Holdout %", "Share of cases that get no treatment, to measure the lift."),
+    )
+
+
+def arm_weights(params: dict[str, Any]) -> list[tuple[str, float]]:
+    """(arm, weight) pairs including the holdout arm where there is one."""
+    pairs = [(a["name"], float(a["weight"])) for a in params.get("arms") or []]
+    if float(params.get("holdout", 0)) > 0:
+        pairs.append((HOLDOUT, float(params["holdout"])))
+    return pairs
+
+
+class Split(NodeType):
+    """Deterministic A/B/n split bound to an experiment."""
+
+    name = "split"
+    label = {"en": "A/B split", "de": "A/B-Aufteilung"}
+    help = {
+        "en": "Try variants side by side: each case is assigned an arm once, by a stable hash.",
+        "de": "Varianten nebeneinander testen: jeder Fall erhält einmalig und stabil einen Zweig.",
+    }
+    params_schema = SplitParams
+
+    def ports(self, params: dict[str, Any]) -> list[Port]:
+        return [
+            Port(name, f"Arm {name}" if name != HOLDOUT else "Holdout")
+            for name, _ in arm_weights(params)
+        ]
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        return [
+            RuleSpec(node.id, "enter", name, "it arrives", (Clause("arm", "eq", name),), pri=i + 1)
+            for i, (name, _) in enumerate(arm_weights(node.params))
+        ]
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        experiment = node.params["experiment"]
+        arm = case.arms.get(experiment) or assign(
+            case.external_id, experiment, arm_weights(node.params)
+        )
+        return Entry(assigned_arm=arm)
+
+    def check(self, node: Node, journey: Journey) -> list[Problem]:
+        pairs = arm_weights(node.params)
+        total = sum(w for _, w in pairs)
+        problems = []
+        if pairs and abs(total - 100) > 1e-6:
+            problems.append(
+                Problem(
+                    f"The weights add up to {total:g}%, they must add up to 100%.",
+                    node.id,
+                    "arms",
+                )
+            )
+        names = [n for n, _ in pairs]
+        if len(set(names)) != len(names):
+            problems.append(Problem("Two arms have the same name.", node.id, "arms"))
+        return problems
+
+
+NODE_TYPE = Split()

@@ -1,0 +1,60 @@
+"""Start: where a case enters the journey, with an optional entry filter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields
+
+from engine.nodes.base import ClauseSchema, NodeType, RuleSpec, param, parse_clauses
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+
+
+class StartParams(Schema):
+    filter = fields.List(
+        fields.Nested(ClauseSchema),
+        load_default=list,
+        metadata=param(
+            "Entry filter",
+            "Only cases for which all these tests hold enter; the others close as not eligible.",
+        ),
+    )
+
+
+class Start(NodeType):
+    """Entry point of every journey."""
+
+    name = "start"
+    label = {"en": "Start", "de": "Start"}
+    help = {
+        "en": "Where a case enters. An entry filter keeps cases out that this journey is not for.",
+        "de": "Hier beginnt ein Fall. Ein Eingangsfilter hält Fälle fern, für die "
+        "diese Strecke nicht gedacht ist.",
+    }
+    params_schema = StartParams
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        clauses = parse_clauses(node.params.get("filter"))
+        rules = [RuleSpec(node.id, "enter", "next", "it arrives", clauses, pri=1)]
+        if clauses:
+            rules.append(
+                RuleSpec(
+                    node.id,
+                    "enter",
+                    "ineligible",
+                    "it arrives",
+                    pri=2,
+                    otherwise=True,
+                    outcome="not_eligible",
+                )
+            )
+        return rules
+
+    def filter_fields(self, params: dict[str, Any]) -> list[str]:
+        """Fields the entry filter reads."""
+        return [c["field"] for c in params.get("filter") or ()]
+
+
+NODE_TYPE = Start()

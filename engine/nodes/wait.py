@@ -1,0 +1,139 @@
+"""Wait: park the case for a duration, business days, or until a day relative to the due date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import holidays
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from engine.nodes.base import Entry, NodeType, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+MODES = ("duration", "business_days", "due_date")
+
+
+class WaitParams(Schema):
+    mode = fields.String(
+        load_default="duration",
+        validate=validate.OneOf(MODES),
+        metadata=param(
+            "Wait for",
+            "A duration, a number of business days, or a day relative to the due date.",
+            choices={
+                "duration": "a duration",
+                "business_days": "business days",
+                "due_date": "due date + days",
+            },
+        ),
+    )
+    days = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=-365, max=3650),
+        metadata=param(
+            "Days", "Days to wait; with 'due date + days' the day D+n (may be negative)."
+        ),
+    )
+    hours = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=23 * 24),
+        metadata=param("Hours", "Extra hours to wait (duration mode only)."),
+    )
+    at_time = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata=param("At time", "Local time of day (HH:MM, debtor's time zone) to move on."),
+    )
+
+    @validates("at_time")
+    def _valid_time(self, value: str | None, **_: Any) -> None:
+        if value is None:
+            return
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError("Use the form HH:MM, for example 09:00.") from exc
+
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, subdivision: str | None, year: int) -> holidays.HolidayBase:
+    """Public holidays of one country (and region) and year; cached because it is costly."""
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError:
+        return holidays.HolidayBase()
+
+
+def add_business_days(start: date, n: int, country: str, subdivision: str | None) -> date:
+    """`n` business days after `start`: Mondays to Fridays that are not public holidays."""
+    day = start
+    while n > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in _holidays(country, subdivision, day.year):
+            n -= 1
+    return day
+
+
+def timer_for(params: dict[str, Any], case: CaseState, now: datetime) -> datetime:
+    """When the wait is over, as an aware UTC datetime."""
+    zone = ZoneInfo(case.timezone)
+    local_now = now.astimezone(zone)
+    mode = params.get("mode", "duration")
+    days = int(params.get("days", 0))
+    at = time.fromisoformat(params["at_time"]) if params.get("at_time") else None
+    if mode == "duration":
+        moment = local_now + timedelta(days=days, hours=int(params.get("hours", 0)))
+        if at is not None:
+            moment = datetime.combine(moment.date(), at, zone)
+    elif mode == "business_days":
+        day = add_business_days(local_now.date(), days, case.country, case.subdivision)
+        moment = datetime.combine(day, at or local_now.time(), zone)
+    else:
+        day = case.due_date + timedelta(days=days)
+        moment = datetime.combine(day, at or time(0, 0), zone)
+    return max(moment.astimezone(UTC), now)
+
+
+class Wait(NodeType):
+    """Park until a moment, then go on."""
+
+    name = "wait"
+    label = {"en": "Wait", "de": "Warten"}
+    help = {
+        "en": "Pause the journey: for some days, some business days, or until D+n after the due "
+        "date.",
+        "de": "Die Strecke pausiert: einige Tage, Werktage oder bis T+n nach Fälligkeit.",
+    }
+    params_schema = WaitParams
+    parks = True
+    triggers = ("timer",)
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        return [RuleSpec(node.id, "timer", "next", self.phrase(node.params))]
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        return Entry(timer_at=timer_for(node.params, case, now))
+
+    @staticmethod
+    def phrase(params: dict[str, Any]) -> str:
+        """The trigger as a reviewer reads it."""
+        mode = params.get("mode", "duration")
+        days = int(params.get("days", 0))
+        at = f" at {params['at_time']}" if params.get("at_time") else ""
+        if mode == "business_days":
+            return f"{days} business days have passed{at}"
+        if mode == "due_date":
+            sign = "+" if days >= 0 else "-"
+            return f"the day D{sign}{abs(days)} after the due date has come{at}"
+        hours = int(params.get("hours", 0))
+        span = f"{days} days" + (f" {hours} hours" if hours else "")
+        return f"{span} have passed{at}"
+
+
+NODE_TYPE = Wait()

@@ -1,0 +1,61 @@
+"""Wait for event: park until one of some events arrives, or a timeout passes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import Schema, fields, validate
+
+from engine.event_types import EVENT_WORDS, WAITABLE
+from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+
+class WaitEventParams(Schema):
+    events = fields.List(
+        fields.String(validate=validate.OneOf(WAITABLE)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata=param("Events", "Go on as soon as one of these happens.", choices=list(WAITABLE)),
+    )
+    timeout_days = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0, max=3650),
+        metadata=param("Timeout (days)", "Take the 'timeout' way when nothing happened by then."),
+    )
+
+
+class WaitEvent(NodeType):
+    """Park until an event or the timeout."""
+
+    name = "wait_event"
+    label = {"en": "Wait for event", "de": "Auf Ereignis warten"}
+    help = {
+        "en": "Wait for a payment, a promise, a click ... or take the timeout way.",
+        "de": "Auf Zahlung, Zusage, Klick ... warten oder nach Ablauf weitergehen.",
+    }
+    params_schema = WaitEventParams
+    parks = True
+
+    def ports(self, params: dict[str, Any]) -> list[Port]:
+        events = params.get("events") or []
+        return [Port(e, EVENT_WORDS.get(e, e)) for e in events] + [Port("timeout", "Timeout")]
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        rules = [
+            RuleSpec(node.id, f"event:{e}", e, EVENT_WORDS.get(e, e))
+            for e in node.params.get("events") or []
+        ]
+        days = node.params.get("timeout_days", 0)
+        rules.append(RuleSpec(node.id, "timer", "timeout", f"{days} days passed without that"))
+        return rules
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        return Entry(timer_at=now + timedelta(days=int(node.params["timeout_days"])))
+
+
+NODE_TYPE = WaitEvent()

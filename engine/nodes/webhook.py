@@ -1,0 +1,47 @@
+"""Webhook: tell the host system something (e.g. hand over to an agency), then go on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from marshmallow import Schema, fields, validate
+
+from engine.nodes.base import Entry, NodeType, RuleSpec, param
+
+if TYPE_CHECKING:
+    from engine.document import Journey, Node
+    from engine.state import CaseState
+
+
+class WebhookParams(Schema):
+    event = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z0-9_.]{0,63}$"),
+        metadata=param("Event", "Name of the event the host system receives, e.g. case.handover."),
+    )
+    note = fields.String(
+        load_default="", metadata=param("Note", "A short text sent along, e.g. the agency name.")
+    )
+
+
+class Webhook(NodeType):
+    """Queue a notification for the host system."""
+
+    name = "webhook"
+    label = {"en": "Notify host system", "de": "Hostsystem benachrichtigen"}
+    help = {
+        "en": "Tell the billing or ERP system, e.g. to hand the case over to an agency.",
+        "de": "Das Abrechnungs- oder ERP-System informieren, z. B. zur Abgabe an ein Inkasso.",
+    }
+    params_schema = WebhookParams
+
+    def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
+        phrase = f"the host system has been told '{node.params.get('event', '?')}'"
+        return [RuleSpec(node.id, "enter", "next", phrase)]
+
+    def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
+        return Entry(notify={"event": node.params["event"], "note": node.params.get("note", "")})
+
+
+NODE_TYPE = Webhook()

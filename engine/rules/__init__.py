@@ -1,0 +1,1 @@
+"""Journey graph -> rules, the evaluator, and the policy rules."""

@@ -1,0 +1,91 @@
+"""Journey graph -> durable_rules ruleset. Pure: no SQL, no Flask, no durable import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.document import Journey
+from engine.nodes import NODE_TYPES
+from engine.rules.model import CompiledRule, catch_all, durable_rule
+
+COMPILER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CompiledJourney:
+    """A journey version's ruleset with everything the runtime needs to use it."""
+
+    ruleset: str
+    rules: tuple[CompiledRule, ...]
+    fields: tuple[str, ...]
+    triggers: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        """The rule with this id."""
+        return self._by_id()[rule_id]
+
+    def _by_id(self) -> dict[str, CompiledRule]:
+        cached = self.__dict__.get("_rules_by_id")
+        if cached is None:
+            cached = {r.id: r for r in self.rules}
+            object.__setattr__(self, "_rules_by_id", cached)
+        return cached
+
+    def definition(self) -> dict[str, Any]:
+        """The ruleset in durable_rules' JSON form."""
+        body = {r.id: durable_rule(r, {"node": r.node, "trigger": r.trigger}) for r in self.rules}
+        body["catch_all"] = catch_all()
+        return {self.ruleset: body}
+
+    def to_json(self) -> dict[str, Any]:
+        """What is stored beside the graph."""
+        return {
+            "compiler_version": COMPILER_VERSION,
+            "ruleset": self.ruleset,
+            "fields": list(self.fields),
+            "rules": [r.to_json() for r in self.rules],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompiledJourney:
+        """Load a stored compiled journey."""
+        rules = tuple(CompiledRule.from_json(r) for r in data["rules"])
+        return cls(data["ruleset"], rules, tuple(data["fields"]), _triggers(rules))
+
+
+def _triggers(rules: tuple[CompiledRule, ...]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for r in rules:
+        found.setdefault(r.node, set()).add(r.trigger)
+    return {node: frozenset(t) for node, t in found.items()}
+
+
+def compile_journey(journey: Journey, version: int | str = "draft") -> CompiledJourney:
+    """Compile a validated journey; the ruleset name carries key, version and a content hash."""
+    rules: list[CompiledRule] = []
+    for node in journey.nodes:
+        out = journey.outgoing(node.id)
+        for i, spec in enumerate(NODE_TYPES[node.type].compile(node, journey)):
+            rules.append(
+                CompiledRule(
+                    id=f"{node.id}:{spec.trigger}:{i}",
+                    node=node.id,
+                    trigger=spec.trigger,
+                    port=spec.port,
+                    target=None if spec.outcome else out.get(spec.port),
+                    when=spec.when,
+                    pri=spec.pri,
+                    phrase=spec.phrase,
+                    otherwise=spec.otherwise,
+                    outcome=spec.outcome,
+                )
+            )
+    used = sorted({c.field for r in rules for c in r.when})
+    digest = hashlib.sha256(
+        json.dumps([r.to_json() for r in rules], sort_keys=True, default=str).encode()
+    ).hexdigest()[:12]
+    name = f"{journey.key}.v{version}.{digest}"
+    return CompiledJourney(name, tuple(rules), tuple(used), _triggers(tuple(rules)))

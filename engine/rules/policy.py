@@ -1,0 +1,106 @@
+"""Journey-independent policy rules, evaluated before any journey rule sees an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.nodes.base import Clause
+from engine.rules.model import CompiledRule, catch_all, durable_rule
+
+RULESET = "mahnwerk.policy.v1"
+FIELDS = ("amount_open", "hold_reason")
+
+# (id, trigger event, clauses, action, phrase); action words are read by the runtime.
+_RULES: tuple[tuple[str, str, tuple[Clause, ...], str, str], ...] = (
+    (
+        "paid_in_full",
+        "payment_received",
+        (Clause("amount_open", "lte", 0),),
+        "close:paid",
+        "a payment leaves nothing open, end the journey as paid",
+    ),
+    (
+        "partial_payment",
+        "payment_received",
+        (Clause("amount_open", "gt", 0),),
+        "continue",
+        "a payment leaves an amount open, lower the balance and go on",
+    ),
+    (
+        "dispute",
+        "dispute_opened",
+        (),
+        "hold:dispute",
+        "the debtor disputes the claim, hold the case until the dispute is resolved",
+    ),
+    (
+        "cease_contact",
+        "cease_contact",
+        (),
+        "hold:cease_contact",
+        "the debtor asks not to be contacted, hold the case",
+    ),
+    (
+        "breathing_space",
+        "breathing_space_started",
+        (),
+        "hold:breathing_space",
+        "a breathing space starts, hold the case until it ends",
+    ),
+    (
+        "dispute_resolved",
+        "dispute_resolved",
+        (Clause("hold_reason", "eq", "dispute"),),
+        "release",
+        "a held dispute is resolved, go on where the case stood",
+    ),
+    (
+        "contact_resumed",
+        "contact_resumed",
+        (Clause("hold_reason", "eq", "cease_contact"),),
+        "release",
+        "contact is allowed again, go on where the case stood",
+    ),
+    (
+        "breathing_space_ended",
+        "breathing_space_ended",
+        (Clause("hold_reason", "eq", "breathing_space"),),
+        "release",
+        "the breathing space ends, go on where the case stood",
+    ),
+    (
+        "insolvency",
+        "insolvency",
+        (),
+        "stop:insolvency",
+        "the debtor is insolvent, stop and hand the case to a person",
+    ),
+    (
+        "deceased",
+        "deceased",
+        (),
+        "stop:deceased",
+        "the debtor has died, stop and hand the case to a person",
+    ),
+    (
+        "case_closed",
+        "case_closed",
+        (),
+        "close:closed",
+        "the host system closes the case, end the journey as closed",
+    ),
+)
+
+RULES: tuple[CompiledRule, ...] = tuple(
+    CompiledRule(rid, "*", trigger, action, None, when, 1, phrase)
+    for rid, trigger, when, action, phrase in _RULES
+)
+RULES_BY_ID = {r.id: r for r in RULES}
+TRIGGERS = frozenset(r.trigger for r in RULES)
+
+
+def definition() -> dict[str, Any]:
+    """The policy ruleset in durable_rules' JSON form."""
+    body = {r.id: durable_rule(r, {"trigger": r.trigger}) for r in RULES}
+    body["catch_all"] = catch_all()
+    return {RULESET: body}

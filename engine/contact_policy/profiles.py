@@ -1,0 +1,111 @@
+"""Country profiles DE, US and UK, each value traced to its rule in compliance.md."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from engine.contact_policy.policy import ContactPolicy, FrequencyCap, HoldRule, weekly
+from engine.contact_policy.tighten import tighten
+
+WEEK = timedelta(days=7)
+MON_TO_SAT = range(6)
+
+# X-01: dispute, insolvency, deceased and vulnerability pause automation and go to a human, so a
+# message already queued is suppressed, not sent late. Purposes still allowed are the notices
+# the law itself requires during the hold.
+_HOLDS = {
+    # US-07: a written dispute stops collection until the verification is mailed; that
+    # verification must still go out.
+    "dispute": HoldRule(allowed_during_hold=frozenset({"verification_notice"})),
+    # US-05: after a written cease request only notices that efforts end or that a specific
+    # remedy will be invoked.
+    "cease_contact": HoldRule(
+        allowed_during_hold=frozenset({"termination_notice", "remedy_notice"})
+    ),
+    "insolvency": HoldRule(),  # X-01
+    "deceased": HoldRule(),  # X-01
+    "vulnerability": HoldRule(),  # X-01
+    # UK-07: Breathing Space stops repayment contact for its duration; applied in every profile
+    # because a company may hold a case for the same reason elsewhere.
+    "breathing_space": HoldRule(),
+}
+
+# DE-12: no statute sets hours; design default Mon-Sat 08-20, no Sundays or public holidays
+# (comparator: Ireland CCA 1995 s.46).
+# DE-11: persistent unwanted calls/email/SMS are banned but no number is given [U]; these caps
+# are our design default and deliberately generous, since a company can only tighten them.
+DE = ContactPolicy(
+    name="DE",
+    allowed_hours=weekly(time(8), time(20), MON_TO_SAT),  # DE-12
+    no_sundays=True,  # DE-12
+    no_public_holidays=True,  # DE-12
+    caps=(
+        FrequencyCap(None, 5, WEEK),  # DE-11 (design: number not in law)
+        FrequencyCap("call", 3, WEEK),  # DE-11 (design)
+        FrequencyCap("sms", 3, WEEK),  # DE-11 (design)
+    ),
+    min_gap=timedelta(hours=12),  # DE-11 (design): no two immediate messages within half a day
+    channels_requiring_consent=frozenset(),  # DE-13: collection needs no consent (interp.)
+    holds=_HOLDS,
+    deferral_horizon=timedelta(days=14),  # design: a reminder older than two weeks is stale
+)
+
+US = ContactPolicy(
+    name="US",
+    # US-03: after 08:00 and before 21:00 consumer local time, every day; no federal Sunday or
+    # holiday ban.
+    allowed_hours=weekly(time(8), time(21)),
+    no_sundays=False,  # US-03 sets only hours
+    no_public_holidays=False,  # US-03 sets only hours
+    caps=(
+        FrequencyCap("call", 7, WEEK),  # US-02: more than 7 calls in 7 days per debt
+        FrequencyCap("sms", 7, WEEK),  # US-02 extended to texts (design, strictest reading)
+    ),
+    min_gap=timedelta(hours=4),  # design: Reg F sets no gap across channels
+    conversation_cooldown=WEEK,  # US-02: no call within 7 days after a conversation
+    channels_requiring_consent=frozenset({"sms"}),  # US-12: TCPA prior express consent
+    holds=_HOLDS,  # US-05 cease, US-07 dispute, X-01
+    deferral_horizon=timedelta(days=14),  # design
+)
+
+UK = ContactPolicy(
+    name="UK",
+    # UK-03 sets no hours, only "no unreasonable times"; design choice: Mon-Sat 08-20, no
+    # Sundays or bank holidays, the same as DE-12.
+    allowed_hours=weekly(time(8), time(20), MON_TO_SAT),
+    no_sundays=True,  # UK-03 (design)
+    no_public_holidays=True,  # UK-03 (design)
+    caps=(
+        FrequencyCap(None, 5, WEEK),  # UK-02/UK-03: no pressure (design numbers)
+        FrequencyCap("call", 3, WEEK),  # design
+        FrequencyCap("sms", 3, WEEK),  # design
+    ),
+    min_gap=timedelta(hours=12),  # design
+    channels_requiring_consent=frozenset(),  # CONC 7 needs no consent for collection contact
+    holds=_HOLDS,  # UK-07 breathing space, X-01
+    deferral_horizon=timedelta(days=14),  # design
+)
+
+# US-13: state overlays, strictest wins. Massachusetts (compliance.md [42]): at most 2 calls or
+# texts per 7 days.
+US_MA = tighten(
+    US,
+    name="US-MA",
+    caps=(FrequencyCap("call", 2, WEEK), FrequencyCap("sms", 2, WEEK)),
+)
+
+_BY_REGION = {
+    ("DE", None): DE,
+    ("US", None): US,
+    ("US", "MA"): US_MA,
+    ("GB", None): UK,
+}
+
+
+def profile_for(country: str, subdivision: str | None = None) -> ContactPolicy:
+    """Return the profile for a debtor's country, with a state overlay where one exists."""
+    country = "GB" if country == "UK" else country
+    profile = _BY_REGION.get((country, subdivision)) or _BY_REGION.get((country, None))
+    if profile is None:
+        raise LookupError(f"No contact-policy profile for country {country!r}")
+    return profile

@@ -1,0 +1,278 @@
+"""Simulation: the real engine on a virtual clock over a synthetic portfolio.
+
+Response model (deliberately simple, and the same for every journey, so results compare):
+- after each message sent, the debtor pays with probability RESPOND[channel] * TONE[tone];
+  a payer pays in full with probability 0.8, else half of what is open, 1 to 5 days later;
+- after each message, with probability 0.03 the debtor promises to pay in 7 days, and keeps
+  the promise with probability 0.6 (paying in full on the promised day);
+- after each message, with probability 0.005 the debtor disputes the claim.
+Random draws come from one seeded generator in message order, so a seed gives one result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from engine.cases import COUNTRY_LOCALES, COUNTRY_TIMEZONES, case_values
+from engine.clock import as_utc
+from engine.db import Database
+from engine.events import record_event
+from engine.journeys import save_version
+from engine.models import CaseRow, OutboxRow
+from engine.runtime import Runtime
+
+RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
+TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
+PROMISE, PROMISE_KEPT, DISPUTE = 0.03, 0.6, 0.005
+DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
+COUNTRY_FOR = {"DE": "DE", "US": "US", "UK": "GB", "NONE": "DE"}
+SUBDIVISIONS = {"DE": ["BY", "NW", "BE", "HH"], "US": ["CA", "NY", "TX", "IL"], "GB": [None]}
+US_ZONES = {
+    "CA": "America/Los_Angeles",
+    "NY": "America/New_York",
+    "TX": "America/Chicago",
+    "IL": "America/Chicago",
+}
+
+
+@dataclass
+class SimulationResult:
+    """Per-day and total figures of one simulation run."""
+
+    cases: int
+    days: int
+    seed: int
+    messages: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    end_nodes: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    collected: Decimal = Decimal("0.00")
+    open: int = 0
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON (keys sorted within each count)."""
+        return {
+            "cases": self.cases,
+            "days": self.days,
+            "seed": self.seed,
+            "messages": dict(sorted(self.messages.items())),
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "end_nodes": dict(sorted(self.end_nodes.items())),
+            "suppressed": dict(sorted(self.suppressed.items())),
+            "collected": str(self.collected),
+            "open": self.open,
+            "per_day": self.per_day,
+        }
+
+
+def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date) -> list[dict]:
+    """A portfolio that looks like the journey's market: country, currency, contact mix."""
+    country = COUNTRY_FOR.get(doc.get("jurisdiction", "NONE"), "DE")
+    attributes = {a["name"]: a["type"] for a in doc.get("attributes", [])}
+    cases = []
+    for i in range(n):
+        subdivision = rng.choice(SUBDIVISIONS.get(country, [None]))
+        amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.8), 20000), 2)))
+        cases.append(
+            {
+                "external_id": f"SIM-{i + 1:06d}",
+                "debtor_name": f"Debtor {i + 1}",
+                "debtor_type": "business" if rng.random() < 0.1 else "consumer",
+                "email": f"debtor{i + 1}@example.org" if rng.random() < 0.9 else None,
+                "phone": "+4915112345678" if rng.random() < 0.7 else None,
+                "street": f"Musterweg {i % 200 + 1}" if rng.random() < 0.95 else None,
+                "postcode": "10115",
+                "city": "Berlin",
+                "country": country,
+                "subdivision": subdivision,
+                "locale": doc.get("locale") or COUNTRY_LOCALES.get(country, "en"),
+                "timezone": US_ZONES.get(subdivision or "", COUNTRY_TIMEZONES.get(country, "UTC")),
+                "currency": doc.get("currency", "EUR"),
+                "amount": amount,
+                "due_date": start - timedelta(days=rng.randint(0, 2)),
+                "reference": f"INV-{100000 + i}",
+                "attributes": {k: _attribute(t, rng) for k, t in attributes.items()},
+            }
+        )
+    return cases
+
+
+def _attribute(kind: str, rng: random.Random) -> Any:
+    if kind == "number":
+        return rng.randint(0, 100)
+    if kind == "boolean":
+        return rng.random() < 0.3
+    return rng.choice(["standard", "premium"])
+
+
+def simulate(
+    doc: dict[str, Any],
+    cases: int = 1000,
+    days: int = 60,
+    seed: int = 1,
+    start: datetime = DEFAULT_START,
+    step_hours: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationResult:
+    """Run `cases` synthetic cases through a journey document for `days` days."""
+    rng = random.Random(seed)
+    db = Database("sqlite:///:memory:")
+    db.create_all()
+    now = as_utc(start)
+    with db.transaction() as session:
+        version = save_version(session, doc, now, status="simulation")
+        rows = [case_values(c, version, now) for c in synthetic_cases(doc, cases, rng, now.date())]
+        session.execute(insert(CaseRow), rows)
+    runtime = Runtime(db)
+    result = SimulationResult(cases=cases, days=days, seed=seed)
+    scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
+    seen_outbox, event_no = 0, 0
+    for day in range(days):
+        today = Counter[str]()
+        for hour in range(0, 24, step_hours):
+            moment = now + timedelta(days=day, hours=hour)
+            due = [t for t in scheduled if t <= moment]
+            if due:
+                with db.transaction() as session:
+                    for t in sorted(due):
+                        for ext_id, kind, payload in scheduled.pop(t):
+                            event_no += 1
+                            record_event(session, ext_id, f"sim-{event_no}", kind, payload, t)
+            report = runtime.tick(moment)
+            today["closed"] += report.closed
+            seen_outbox = _respond(db, seen_outbox, moment, rng, scheduled, result, today)
+        _close_day(db, result, day, today)
+        if progress:
+            progress(day + 1, days)
+    _finish(db, result)
+    db.dispose()
+    return result
+
+
+def _respond(
+    db: Database,
+    seen: int,
+    moment: datetime,
+    rng: random.Random,
+    scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]],
+    result: SimulationResult,
+    today: Counter[str],
+) -> int:
+    """Count new outbox rows and draw each debtor's response to each message sent."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(
+                OutboxRow.id,
+                OutboxRow.channel,
+                OutboxRow.tone,
+                OutboxRow.status,
+                OutboxRow.reason,
+                CaseRow.external_id,
+                CaseRow.amount_open,
+                CaseRow.currency,
+            )
+            .join(CaseRow, CaseRow.id == OutboxRow.case_id)
+            .where(OutboxRow.id > seen)
+            .order_by(OutboxRow.id)
+        ).all()
+    for row in rows:
+        seen = row.id
+        if row.status == "suppressed":
+            reason = (row.reason or "unknown").split(":")[0]
+            result.suppressed[reason] += 1
+            today[f"suppressed:{reason}"] += 1
+            continue
+        result.messages[row.channel] += 1
+        today[f"message:{row.channel}"] += 1
+        _draw_response(row, moment, rng, scheduled)
+    return seen
+
+
+def _draw_response(
+    row: Any,
+    moment: datetime,
+    rng: random.Random,
+    scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]],
+) -> None:
+    chance = RESPOND.get(row.channel, 0.0) * TONE.get(row.tone or 1, 1.0)
+    draw = rng.random()
+    if draw < chance:
+        amount = (
+            row.amount_open
+            if rng.random() < 0.8
+            else (row.amount_open / 2).quantize(Decimal("0.01"))
+        )
+        when = moment + timedelta(days=rng.randint(1, 5))
+        scheduled[when].append(
+            (row.external_id, "payment_received", {"amount": str(amount), "currency": row.currency})
+        )
+    elif draw < chance + PROMISE:
+        promised = (moment + timedelta(days=7)).date()
+        scheduled[moment + timedelta(hours=2)].append(
+            (row.external_id, "promise_to_pay", {"date": promised.isoformat()})
+        )
+        if rng.random() < PROMISE_KEPT:
+            scheduled[moment + timedelta(days=7)].append(
+                (
+                    row.external_id,
+                    "payment_received",
+                    {"amount": str(row.amount_open), "currency": row.currency},
+                )
+            )
+    elif draw < chance + PROMISE + DISPUTE:
+        scheduled[moment + timedelta(days=1)].append((row.external_id, "dispute_opened", {}))
+
+
+def _close_day(db: Database, result: SimulationResult, day: int, today: Counter[str]) -> None:
+    with db.transaction() as session:
+        open_ = (
+            session.scalar(
+                select(func.count()).select_from(CaseRow).where(CaseRow.status != "closed")
+            )
+            or 0
+        )
+    result.per_day.append(
+        {
+            "day": day + 1,
+            "messages": {
+                k.split(":", 1)[1]: v for k, v in sorted(today.items()) if k.startswith("message:")
+            },
+            "suppressed": {
+                k.split(":", 1)[1]: v
+                for k, v in sorted(today.items())
+                if k.startswith("suppressed:")
+            },
+            "closed": today["closed"],
+            "open": open_,
+        }
+    )
+
+
+def _finish(db: Database, result: SimulationResult) -> None:
+    with db.transaction() as session:
+        for outcome, node, status, count, paid in session.execute(
+            select(
+                CaseRow.outcome,
+                CaseRow.node_id,
+                CaseRow.status,
+                func.count(),
+                func.sum(CaseRow.amount_original - CaseRow.amount_open),
+            ).group_by(CaseRow.outcome, CaseRow.node_id, CaseRow.status)
+        ):
+            if status == "closed":
+                result.outcomes[outcome] += count
+                result.end_nodes[node] += count
+            else:
+                result.open += count
+                result.outcomes[f"open:{status}"] += count
+            result.collected += Decimal(str(paid or 0)).quantize(Decimal("0.01"))
+    result.collected = result.collected.quantize(Decimal("0.01"))

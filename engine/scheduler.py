@@ -1,0 +1,56 @@
+"""APScheduler 3.x drives tick and dispatch on an interval; nothing else is scheduled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine.clock import utcnow
+from engine.db import Database
+from engine.dispatch import SandboxDispatcher
+from engine.runtime import Runtime
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _guarded(name: str, job: Callable[[datetime], Any]) -> Callable[[], None]:
+    """Run a job at the wall clock; log, never raise, so the scheduler keeps its rhythm."""
+
+    def run() -> None:
+        try:
+            result = job(utcnow())
+            log.info("%s: %s", name, result)
+        except Exception:
+            log.exception("%s failed; the next run will try again", name)
+
+    return run
+
+
+def build_scheduler(db: Database, settings: Settings, blocking: bool = False) -> BaseScheduler:
+    """A scheduler with the tick and dispatch jobs (one instance each at a time)."""
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    runtime = Runtime(db, batch_size=settings.batch_size)
+    dispatcher = SandboxDispatcher(db, portal_base_url=settings.portal_base_url)
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now()}
+    scheduler.add_job(
+        _guarded("tick", runtime.tick),
+        "interval",
+        seconds=settings.tick_seconds,
+        id="tick",
+        **common,
+    )
+    scheduler.add_job(
+        _guarded("dispatch", dispatcher.dispatch),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="dispatch",
+        **common,
+    )
+    return scheduler

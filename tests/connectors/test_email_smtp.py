@@ -1,0 +1,180 @@
+"""SmtpEmailConnector against a real aiosmtpd server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+from email.message import Message
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+import trustme
+
+from connectors.base import EmailConnector, EmailMessage
+from connectors.email_mime import message_id_for
+from connectors.email_smtp import SmtpEmailConnector, from_profile
+
+
+def reminder(to: str = "erika@example.org", key: str = "outbox-42") -> EmailMessage:
+    return EmailMessage(
+        idempotency_key=key,
+        to=to,
+        from_addr="Muster Shop <billing@shop.example>",
+        subject="Zahlungserinnerung Rechnung 4711",
+        text="Guten Tag, bitte begleichen Sie 89,00 EUR.",
+        html="<p>Guten Tag, bitte begleichen Sie <b>89,00 EUR</b>.</p>",
+        list_unsubscribe="https://pay.example/u/abc",
+    )
+
+
+def received(server) -> Message:
+    (_, _, content) = server.handler.messages[-1]
+    return email.message_from_bytes(content, policy=default_policy)
+
+
+def connector(port: int, ca: Path | None = None, **kw: object) -> SmtpEmailConnector:
+    return SmtpEmailConnector(
+        host="127.0.0.1", port=port, ca_file=str(ca) if ca else None, timeout=5, **kw
+    )
+
+
+def test_satisfies_the_email_protocol() -> None:
+    assert isinstance(connector(25, security="plain"), EmailConnector)
+
+
+def test_plain_delivery_is_accepted(smtp_server) -> None:
+    server = smtp_server("plain")
+    result = connector(server.port, security="plain").send(reminder())
+    assert result.status == "accepted"
+
+
+def test_plain_delivery_reaches_the_envelope_recipient(smtp_server) -> None:
+    server = smtp_server("plain")
+    connector(server.port, security="plain").send(reminder())
+    assert server.handler.messages[0][:2] == ("billing@shop.example", ["erika@example.org"])
+
+
+def test_message_is_multipart_alternative_with_text_and_html(smtp_server) -> None:
+    server = smtp_server("plain")
+    connector(server.port, security="plain").send(reminder())
+    parts = [p.get_content_type() for p in received(server).iter_parts()]
+    assert (received(server).get_content_type(), parts) == (
+        "multipart/alternative",
+        ["text/plain", "text/html"],
+    )
+
+
+def test_message_id_is_derived_from_the_idempotency_key(smtp_server) -> None:
+    server = smtp_server("plain")
+    result = connector(server.port, security="plain").send(reminder(key="outbox-42"))
+    expected = "<mahnwerk.outbox-42@shop.example>"
+    assert (received(server)["Message-ID"], result.provider_message_id) == (expected, expected)
+
+
+def test_resend_carries_the_same_message_id(smtp_server) -> None:
+    server = smtp_server("plain")
+    smtp = connector(server.port, security="plain")
+    smtp.send(reminder())
+    smtp.send(reminder())
+    ids = {email.message_from_bytes(m[2])["Message-ID"] for m in server.handler.messages}
+    assert len(ids) == 1
+
+
+def test_unsafe_key_is_hashed_into_the_message_id() -> None:
+    assert message_id_for("a b<c>", "x.example").startswith("<mahnwerk.") is True
+    assert " " not in message_id_for("a b<c>", "x.example")
+
+
+def test_one_click_unsubscribe_headers(smtp_server) -> None:
+    server = smtp_server("plain")
+    connector(server.port, security="plain").send(reminder())
+    msg = received(server)
+    assert (msg["List-Unsubscribe"], msg["List-Unsubscribe-Post"]) == (
+        "<https://pay.example/u/abc>",
+        "List-Unsubscribe=One-Click",
+    )
+
+
+def test_starttls_with_login(smtp_server, smtp_login, tls_ca: tuple[trustme.CA, Path]) -> None:
+    server = smtp_server("starttls", auth=True)
+    user, password = smtp_login
+    smtp = connector(server.port, tls_ca[1], security="starttls", username=user, password=password)
+    assert smtp.send(reminder()).status == "accepted"
+    assert len(server.handler.messages) == 1
+
+
+def test_starttls_refuses_an_untrusted_certificate(smtp_server) -> None:
+    server = smtp_server("starttls")
+    result = connector(server.port, security="starttls").send(reminder())
+    assert result.status == "temporary_failure"
+    assert "TLS" in (result.reason or "")
+
+
+def test_implicit_tls(smtp_server, tls_ca: tuple[trustme.CA, Path]) -> None:
+    server = smtp_server("tls")
+    result = connector(server.port, tls_ca[1], security="tls").send(reminder())
+    assert result.status == "accepted"
+    assert len(server.handler.messages) == 1
+
+
+def test_wrong_password_is_retryable_and_says_so(smtp_server, smtp_login, tls_ca) -> None:
+    server = smtp_server("starttls", auth=True)
+    smtp = connector(
+        server.port, tls_ca[1], security="starttls", username=smtp_login[0], password="x"
+    )
+    result = smtp.send(reminder())
+    assert (result.status, server.handler.messages) == ("temporary_failure", [])
+    assert "SMTP login failed" in (result.reason or "")
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_server_requiring_auth_refuses_anonymous_mail(smtp_server) -> None:
+    server = smtp_server("plain", auth=True)
+    result = connector(server.port, security="plain").send(reminder())
+    assert result.status == "permanent_failure"  # 530 authentication required is a 5xx
+
+
+def test_5xx_recipient_rejection_is_permanent(smtp_server) -> None:
+    server = smtp_server("plain")
+    result = connector(server.port, security="plain").send(reminder(to="gone@example.org"))
+    assert result.status == "permanent_failure"
+    assert result.reason == "SMTP server refused recipient: 550 5.1.1 mailbox unavailable"
+
+
+def test_4xx_recipient_rejection_is_temporary(smtp_server) -> None:
+    server = smtp_server("plain")
+    result = connector(server.port, security="plain").send(reminder(to="busy@example.org"))
+    assert result.status == "temporary_failure"
+    assert "451" in (result.reason or "")
+
+
+def test_connection_refused_is_temporary(unused_port: int) -> None:
+    result = connector(unused_port, security="plain").send(reminder())
+    assert result.status == "temporary_failure"
+    assert "Could not connect" in (result.reason or "")
+
+
+def test_silent_server_times_out_as_temporary(silent_server: int) -> None:
+    smtp = SmtpEmailConnector(host="127.0.0.1", port=silent_server, security="plain", timeout=0.3)
+    result = smtp.send(reminder())
+    assert result.status == "temporary_failure"
+    assert "did not answer within 0.3 seconds" in (result.reason or "")
+
+
+def test_invalid_recipient_is_permanent_and_names_the_field(smtp_server) -> None:
+    server = smtp_server("plain")
+    result = connector(server.port, security="plain").send(reminder(to="not-an-address"))
+    assert result.status == "permanent_failure"
+    assert "Invalid to 'not-an-address'" in (result.reason or "")
+
+
+def test_header_injection_in_subject_is_refused(smtp_server) -> None:
+    server = smtp_server("plain")
+    msg = EmailMessage("k", "a@b.example", "c@d.example", "Hi\r\nBcc: x@y.example", "text")
+    result = connector(server.port, security="plain").send(msg)
+    assert (result.status, server.handler.messages) == ("permanent_failure", [])
+
+
+def test_profile_settings_build_the_connector() -> None:
+    smtp = from_profile({"host": "mail.example", "security": "tls"})
+    assert (smtp.host, smtp.port) == ("mail.example", 465)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from engine.cases import CaseSchema, open_case
 from engine.clock import VirtualClock, as_utc, naive_utc, utcnow
 from engine.db import Database
-from engine.dispatch import DispatchReport, SandboxDispatcher
+from engine.dispatch import SandboxDispatcher
+from engine.dispatcher import Dispatcher, DispatchReport
 from engine.document import SCHEMA_VERSION, Journey, dump_journey, load_journey
 from engine.events import UnknownCase, record_event
 from engine.journeys import InvalidJourney, VersionCache, published_version, save_version
@@ -31,6 +32,7 @@ __all__ = [
     "CompiledJourney",
     "Database",
     "DispatchReport",
+    "Dispatcher",
     "InvalidJourney",
     "Journey",
     "Problem",

@@ -119,17 +119,18 @@ def worker() -> None:
 @click.option("--now", "now_text", default=None, help="ISO date-time to tick at (default: now).")
 def tick(now_text: str | None) -> None:
     """Advance every due case once, then dispatch due messages."""
-    from engine.dispatch import SandboxDispatcher
+    from engine.dispatcher import Dispatcher
     from engine.runtime import Runtime
 
     db, now = _db(), _now(now_text)
     report = Runtime(db, batch_size=load_settings().batch_size).tick(now)
-    sent = SandboxDispatcher(db).dispatch(now)
+    sent = Dispatcher(db).dispatch(now)
     click.echo(
         f"{now.isoformat()}: {report.cases} cases advanced, {report.transitions} transitions, "
         f"{report.messages} messages queued, {report.suppressed} suppressed, {report.closed} "
         f"closed, {report.events} events applied, {report.errors} stopped with errors; "
-        f"{sent.sandboxed} messages rendered to the sandbox, {sent.failed} failed."
+        f"dispatch: {sent.sent} sent, {sent.deferred} deferred, {sent.suppressed} suppressed, "
+        f"{sent.retried} to retry, {sent.failed} failed, {sent.dead} dead-lettered."
     )
 
 

@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.clock import utcnow
 from engine.db import Database
-from engine.dispatch import SandboxDispatcher
+from engine.dispatcher import Dispatcher
 from engine.runtime import Runtime
 from engine.settings import Settings
 
@@ -37,7 +37,7 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
     """A scheduler with the tick and dispatch jobs (one instance each at a time)."""
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     runtime = Runtime(db, batch_size=settings.batch_size)
-    dispatcher = SandboxDispatcher(db, portal_base_url=settings.portal_base_url)
+    dispatcher = Dispatcher(db, portal_base_url=settings.portal_base_url)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now()}
     scheduler.add_job(
         _guarded("tick", runtime.tick),

@@ -7,6 +7,8 @@ Response model (deliberately simple, and the same for every journey, so results 
   the promise with probability 0.6 (paying in full on the promised day);
 - after each message, with probability 0.005 the debtor disputes the claim.
 Random draws come from one seeded generator in message order, so a seed gives one result.
+Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
+deferrals and suppressions show as they would live.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from sqlalchemy import func, insert, select
 from engine.cases import COUNTRY_LOCALES, COUNTRY_TIMEZONES, case_values
 from engine.clock import as_utc
 from engine.db import Database
+from engine.dispatch import SandboxDispatcher
 from engine.events import record_event
 from engine.journeys import save_version
-from engine.models import CaseRow, OutboxRow
+from engine.models import AuditRow, CaseRow, OutboxRow
 from engine.runtime import Runtime
 
 RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
@@ -133,6 +136,7 @@ def simulate(
         rows = [case_values(c, version, now) for c in synthetic_cases(doc, cases, rng, now.date())]
         session.execute(insert(CaseRow), rows)
     runtime = Runtime(db)
+    dispatcher = SandboxDispatcher(db, workers=1)
     result = SimulationResult(cases=cases, days=days, seed=seed)
     scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     seen_outbox, event_no = 0, 0
@@ -148,6 +152,7 @@ def simulate(
                             event_no += 1
                             record_event(session, ext_id, f"sim-{event_no}", kind, payload, t)
             report = runtime.tick(moment)
+            dispatcher.dispatch(moment)
             today["closed"] += report.closed
             seen_outbox = _respond(db, seen_outbox, moment, rng, scheduled, result, today)
         _close_day(db, result, day, today)
@@ -167,34 +172,41 @@ def _respond(
     result: SimulationResult,
     today: Counter[str],
 ) -> int:
-    """Count new outbox rows and draw each debtor's response to each message sent."""
+    """Count messages sent and sends suppressed (from the audit trail); draw each response."""
     with db.transaction() as session:
-        rows = session.execute(
-            select(
-                OutboxRow.id,
-                OutboxRow.channel,
-                OutboxRow.tone,
-                OutboxRow.status,
-                OutboxRow.reason,
-                CaseRow.external_id,
-                CaseRow.amount_open,
-                CaseRow.currency,
-            )
-            .join(CaseRow, CaseRow.id == OutboxRow.case_id)
-            .where(OutboxRow.id > seen)
-            .order_by(OutboxRow.id)
+        audits = session.execute(
+            select(AuditRow.id, AuditRow.kind, AuditRow.detail)
+            .where(AuditRow.id > seen, AuditRow.kind.in_(("message", "suppression")))
+            .order_by(AuditRow.id)
         ).all()
-    for row in rows:
-        seen = row.id
-        if row.status == "suppressed":
-            reason = (row.reason or "unknown").split(":")[0]
+        sent_ids = [a.detail["outbox_id"] for a in audits if a.kind == "message"]
+        sent = {
+            row.id: row
+            for row in session.execute(
+                select(
+                    OutboxRow.id,
+                    OutboxRow.channel,
+                    OutboxRow.tone,
+                    CaseRow.external_id,
+                    CaseRow.amount_open,
+                    CaseRow.currency,
+                )
+                .join(CaseRow, CaseRow.id == OutboxRow.case_id)
+                .where(OutboxRow.id.in_(sent_ids))
+            )
+        }
+        last = session.scalar(select(func.max(AuditRow.id))) or seen
+    for audit in audits:
+        if audit.kind == "suppression":
+            reason = str(audit.detail.get("reason") or "unknown").split(":")[0]
             result.suppressed[reason] += 1
             today[f"suppressed:{reason}"] += 1
             continue
+        row = sent[audit.detail["outbox_id"]]
         result.messages[row.channel] += 1
         today[f"message:{row.channel}"] += 1
         _draw_response(row, moment, rng, scheduled)
-    return seen
+    return last
 
 
 def _draw_response(

@@ -170,7 +170,7 @@ class Dispatcher:
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=OutboxRow, skip_locked=True)
-        return [(m, c) for m, c in session.execute(query).tuples()]
+        return [(m, c) for m, c in session.execute(query)]
 
     def _history(
         self, session: Session, case_ids: set[int], now: datetime

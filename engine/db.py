@@ -30,6 +30,7 @@ class Database:
         self.engine: Engine = create_engine(url, **engine_kw)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -54,6 +55,11 @@ class Database:
         self.engine.dispose()
 
 
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take the write lock at BEGIN, so read-then-write transactions cannot lose an update."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _json_default(value: Any) -> Any:
     """Decimals and dates in JSON columns are kept as exact strings."""
     if isinstance(value, Decimal):
@@ -70,6 +76,9 @@ def dumps(value: Any) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (the designer) go on while a tick writes; foreign keys on."""
+    # Take transaction control from pysqlite, which would BEGIN only before the first write:
+    # a tick's claiming SELECT must be in the same transaction as its UPDATEs.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -33,6 +33,12 @@ COUNTRY_LOCALES = {
 }
 
 
+def _cents(value: Decimal) -> None:
+    """Refuse amounts with fractions of a cent instead of rounding them silently."""
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValidationError("Use at most two decimal places.")
+
+
 class CaseSchema(Schema):
     """A case as host systems and CSV files hand it over."""
 
@@ -46,16 +52,28 @@ class CaseSchema(Schema):
     street = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     postcode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
     city = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter country code, e.g. DE."),
+    )
     subdivision = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8))
     locale = fields.String(load_default=None, allow_none=True)
     timezone = fields.String(load_default=None, allow_none=True)
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="Use a three-letter currency, e.g. EUR."),
+    )
     amount = fields.Decimal(
-        required=True, places=2, validate=validate.Range(min=0, min_inclusive=False, max=10**11)
+        required=True,
+        validate=[validate.Range(min=0, min_inclusive=False, max=10**11), _cents],
     )
     amount_open = fields.Decimal(
-        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0)
+        load_default=None,
+        allow_none=True,
+        validate=[
+            validate.Range(min=0, min_inclusive=False, error="Nothing is open: nothing to dun."),
+            _cents,
+        ],
     )
     due_date = fields.Date(required=True)
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
@@ -69,10 +87,11 @@ class CaseSchema(Schema):
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValidationError(f"Unknown time zone '{value}'.") from exc
 
-    @validates_schema
+    # Run even when other fields failed, so one round of errors shows every problem.
+    @validates_schema(skip_on_field_errors=False)
     def _phone_and_amounts(self, data: dict[str, Any], **_: Any) -> None:
         phone = data.get("phone")
-        if phone:
+        if phone and data.get("country"):
             try:
                 parsed = phonenumbers.parse(phone, data.get("country"))
             except phonenumbers.NumberParseException as exc:
@@ -81,7 +100,7 @@ class CaseSchema(Schema):
                 raise ValidationError("Not a valid phone number for the country.", "phone")
             data["phone"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         open_ = data.get("amount_open")
-        if open_ is not None and open_ > data["amount"]:
+        if open_ is not None and data.get("amount") is not None and open_ > data["amount"]:
             raise ValidationError("The open amount is larger than the amount.", "amount_open")
 
 

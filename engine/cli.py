@@ -189,11 +189,11 @@ def compile_(file: str, as_json: bool) -> None:
 @click.option("--journey", "journey_key", required=True, help="Key of a published journey.")
 def import_cases_cmd(file: str, journey_key: str) -> None:
     """Import cases from CSV; bad rows are reported by line and column, good rows imported."""
-    from engine.importer import ImportError_, import_cases
+    from engine.importer import CaseImportError, import_cases
 
     try:
         report = import_cases(_db(), file, journey_key, utcnow())
-    except ImportError_ as exc:
+    except CaseImportError as exc:
         raise click.ClickException(str(exc)) from exc
     for warning in report.warnings:
         click.echo(f"warning: {warning}")

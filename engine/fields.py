@@ -65,6 +65,7 @@ TEMPLATE_VARIABLES = frozenset(
         "attributes",
         "format_money",
         "format_date",
+        "deadline",
     }
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.document import Journey
@@ -37,6 +37,8 @@ def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) 
             amount, currency or case.currency, locale
         ),
         "format_date": lambda day: long_date(day, locale) if isinstance(day, date) else str(day),
+        # A deadline n calendar days from today, in the debtor's date format.
+        "deadline": lambda days: long_date(now.date() + timedelta(days=int(days)), locale),
     }
 
 

@@ -157,7 +157,9 @@ class Runtime:
     def _fired(self, step: _Step, rule_id: str | None, batch: _Batch) -> _Step | None:
         cs = step.case
         if rule_id is None:
-            if step.trigger == "enter":  # an instant node must always lead on
+            node = step.version.journey.node(cs.node_id)
+            if step.trigger == "enter" and not NODE_TYPES[node.type].parks:
+                # An instant node must always lead on; a parking node simply waits.
                 self._fail(cs, RuntimeError(f"no rule matched at node '{cs.node_id}'"), batch)
             return None
         batch.steps[cs.id] += 1
@@ -226,14 +228,16 @@ class Runtime:
     def _queue_message(
         self, cs: CaseState, version: LoadedVersion, node_id: str, send: Any, batch: _Batch
     ) -> None:
-        channel = send.channel
+        channel, template = send.channel, send.template
         status, reason = "pending", None
         if not cs.has_channel(channel):
             if send.fallback_channel and cs.has_channel(send.fallback_channel):
                 batch.audit(cs, "fallback", channel=channel, fallback=send.fallback_channel)
-                channel = send.fallback_channel
+                channel, template = send.fallback_channel, send.fallback_template or template
             else:
                 status, reason = "suppressed", f"no_address:{channel}"
+        # The payload keeps the fallback's own text for the dispatcher's later fallbacks.
+        payload = {"fallback_template": send.fallback_template} if send.fallback_template else None
         row = _outbox(
             cs,
             node_id,
@@ -241,10 +245,11 @@ class Runtime:
             batch.now,
             status=status,
             reason=reason,
-            template=send.template,
+            template=template,
             tone=send.tone,
             purpose=send.purpose,
             fallback_channel=send.fallback_channel,
+            payload=payload,
         )
         batch.writes.outbox.append(row)
         if status == "suppressed":

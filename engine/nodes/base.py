@@ -82,6 +82,7 @@ class SendRequest:
     tone: int
     fallback_channel: str | None
     purpose: str
+    fallback_template: str | None = None
 
 
 @dataclass

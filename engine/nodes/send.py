@@ -41,6 +41,14 @@ class SendParams(Schema):
             "Fallback channel", "Used when there is no address or consent for the first."
         ),
     )
+    fallback_template = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata=param(
+            "Fallback template",
+            "The text for the fallback channel (an SMS needs other words than a letter).",
+        ),
+    )
     purpose = fields.String(
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
@@ -72,6 +80,7 @@ class Send(NodeType):
                 template=p["template"],
                 tone=int(p.get("tone", 1)),
                 fallback_channel=p.get("fallback_channel"),
+                fallback_template=p.get("fallback_template"),
                 purpose=p.get("purpose", "reminder"),
             )
         )
@@ -91,6 +100,7 @@ class Send(NodeType):
                     "template",
                 )
             )
+        problems += self._check_fallback(node, journey)
         if node.params.get("fallback_channel") == channel:
             problems.append(
                 Problem(
@@ -98,6 +108,35 @@ class Send(NodeType):
                 )
             )
         return problems
+
+    @staticmethod
+    def _check_fallback(node: Node, journey: Journey) -> list[Problem]:
+        key, fallback = node.params.get("fallback_template"), node.params.get("fallback_channel")
+        if not key:
+            return []
+        if not fallback:
+            return [
+                Problem(
+                    "A fallback template needs a fallback channel.", node.id, "fallback_template"
+                )
+            ]
+        template = journey.templates.get(key)
+        if template is None:
+            return [
+                Problem(
+                    f"There is no template '{key}' in this journey.", node.id, "fallback_template"
+                )
+            ]
+        if template.channel != fallback:
+            return [
+                Problem(
+                    f"Template '{key}' is for {template.channel}, but the fallback "
+                    f"channel is {fallback}.",
+                    node.id,
+                    "fallback_template",
+                )
+            ]
+        return []
 
 
 NODE_TYPE = Send()

@@ -117,3 +117,30 @@ def test_user_add_refuses_a_duplicate(runner: CliRunner) -> None:
     result = runner.invoke(main, ["user", "add", "A@b.org", "--role", "viewer"])
     assert result.exit_code == 1
     assert "A user a@b.org exists already." in result.output
+
+
+def test_import_cases_reports_bad_rows_and_is_idempotent(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(main, ["init"])
+    csv = tmp_path / "cases.csv"
+    csv.write_text(
+        "external_id,debtor_name,email,country,currency,amount,due_date\n"
+        "INV-1,Erika Muster,erika@example.org,DE,EUR,89.00,2026-11-01\n"
+        "INV-2,Max Muster,max@example.org,DE,EUR,abc,2026-11-01\n"
+    )
+    first = runner.invoke(main, ["import-cases", str(csv), "--journey", "minimal"])
+    assert first.exit_code == 2
+    assert "line 3, column 'amount'" in first.output
+    assert "1 imported, 0 unchanged, 1 rows with errors." in first.output
+    again = runner.invoke(main, ["import-cases", str(csv), "--journey", "minimal"])
+    assert "0 imported, 1 unchanged" in again.output
+
+
+def test_import_cases_names_an_unknown_journey(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(main, ["init"])
+    csv = tmp_path / "cases.csv"
+    csv.write_text("external_id\nX\n")
+    result = runner.invoke(main, ["import-cases", str(csv), "--journey", "nope"])
+    assert result.exit_code == 1
+    assert "nope" in result.output

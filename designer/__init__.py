@@ -1,0 +1,53 @@
+"""The designer: a Flask app to draw, check, version and preview dunning journeys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, redirect, url_for
+from flask_htmx import HTMX
+from flask_wtf.csrf import CSRFProtect
+
+from engine import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+htmx = HTMX()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Assemble the designer: config, database, login, CSRF, translations and blueprints."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    settings = load_settings()
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        PORTAL_BASE_URL=settings.portal_base_url,
+        CREDITOR_NAME="Mahnwerk Demo GmbH",
+        SIMULATION_MAX_CASES=5000,
+        SIMULATION_MAX_DAYS=365,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    from designer import auth, cases, db, i18n, journeys, outbox, simulation, templates_view
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    simulation.init_app(app)
+    for module in (auth, i18n, journeys, templates_view, simulation, cases, outbox):
+        app.register_blueprint(module.bp)
+
+    @app.get("/")
+    def index() -> Any:
+        return redirect(url_for("journeys.index"))
+
+    return app

@@ -1,0 +1,123 @@
+"""Sign in and out; roles decide who may change journeys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from designer.db import transaction
+from designer.i18n import _
+from engine import authenticate
+from engine.models import UserRow
+
+# Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
+EDIT_ROLES = frozenset({"manager", "admin"})
+SIMULATE_ROLES = frozenset({"manager", "admin", "reviewer"})
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class User(UserMixin):
+    """The signed-in person, detached from the database session."""
+
+    id: int
+    email: str
+    role: str
+
+    @property
+    def can_edit(self) -> bool:
+        """Whether this user may save journeys and templates."""
+        return self.role in EDIT_ROLES
+
+    @property
+    def can_simulate(self) -> bool:
+        """Whether this user may run simulations."""
+        return self.role in SIMULATE_ROLES
+
+
+def _user(row: UserRow) -> User:
+    return User(id=row.id, email=row.email, role=row.role)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The user behind a session cookie."""
+    if not user_id.isdigit():
+        return None
+    with transaction() as session:
+        row = session.get(UserRow, int(user_id))
+        return _user(row) if row else None
+
+
+def role_required(roles: frozenset[str]) -> Callable[[F], F]:
+    """Let only signed-in users with one of `roles` through; others get 403."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("journeys.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The sign-in form."""
+    error = None
+    if request.method == "POST":
+        with transaction() as session:
+            row = authenticate(
+                session, request.form.get("email", ""), request.form.get("password", "")
+            )
+            user = _user(row) if row else None
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        error = _("Wrong email or password.")
+    return render_template("auth/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out."""
+    logout_user()
+    flash(_("You are signed out."))
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    """Require sign-in everywhere except the login page and static files."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+
+    @app.before_request
+    def require_login() -> Any:
+        if request.endpoint in (None, "static", "auth.login", "i18n.switch"):
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    app.jinja_env.globals["current_user"] = current_user

@@ -1,0 +1,96 @@
+"""Small charts as inline SVG, drawn on the server: no chart library, nothing to download.
+
+Pure: figures in, markup out. Colours come from CSS classes (series-<name>) in app.css.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 40, 24, 10
+
+
+def _nice_max(value: float) -> int:
+    """A round axis maximum at or above `value`."""
+    if value <= 5:
+        return 5
+    step = 10 ** (len(str(int(value))) - 1)
+    return int(-(-value // step) * step)
+
+
+def stacked_days(per_day: list[dict[str, Any]], key: str, series: list[str], title: str) -> Markup:
+    """Stacked bars per day, one colour per series (e.g. messages per day by channel)."""
+    totals = [sum(day.get(key, {}).get(s, 0) for s in series) for day in per_day]
+    top = _nice_max(max(totals, default=0))
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
+    slot = plot_w / max(len(per_day), 1)
+    bar_w = max(slot * 0.75, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        _axis(top, plot_h),
+    ]
+    for i, day in enumerate(per_day):
+        y = PAD_TOP + plot_h
+        for s in series:
+            count = day.get(key, {}).get(s, 0)
+            if not count:
+                continue
+            h = plot_h * count / top
+            y -= h
+            x = PAD_LEFT + i * slot + (slot - bar_w) / 2
+            parts.append(
+                f'<rect class="series-{escape(s)}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
+                f'height="{h:.1f}"><title>{escape(_day_label(day))}: {count} {escape(s)}'
+                f"</title></rect>"
+            )
+        if i % max(len(per_day) // 10, 1) == 0:
+            x = PAD_LEFT + i * slot + slot / 2
+            parts.append(
+                f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+                f"{day.get('day', i + 1)}</text>"
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _day_label(day: dict[str, Any]) -> str:
+    return f"day {day.get('day', '?')}"
+
+
+def _axis(top: int, plot_h: float) -> str:
+    lines = []
+    for frac in (0, 0.5, 1):
+        y = PAD_TOP + plot_h * (1 - frac)
+        lines.append(
+            f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{round(top * frac)}</text>"
+        )
+    return "".join(lines)
+
+
+def horizontal_bars(counts: dict[str, int], title: str, labels: dict[str, str]) -> Markup:
+    """One bar per category with its count (e.g. outcomes)."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    row, label_w, width = 28, 170, WIDTH
+    height = max(len(items), 1) * row + 8
+    top = max((v for _, v in items), default=0) or 1
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for i, (name, count) in enumerate(items):
+        y = 4 + i * row
+        w = (width - label_w - 60) * count / top
+        css = escape(name.split(":")[0])
+        parts.append(
+            f'<text class="label" x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
+            f"{escape(labels.get(name, name))}</text>"
+            f'<rect class="outcome-{css}" x="{label_w}" y="{y + 4}" width="{w:.1f}" height="18"/>'
+            f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 17}">{count}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

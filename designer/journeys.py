@@ -1,0 +1,313 @@
+"""Journeys: list, create, duplicate, import/export, the canvas editor, versions, diff, rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from designer.auth import EDIT_ROLES, role_required
+from designer.db import transaction
+from designer.diff import diff_documents
+from designer.i18n import _, localized
+from designer.layout import arrange
+from designer.render import page_or_partial
+from designer.schema_form import palette, ports_of
+from engine import (
+    SCHEMA_VERSION,
+    CompiledJourney,
+    InvalidJourney,
+    Problem,
+    journey_sentences,
+    load_journey,
+    policy_sentences,
+    queries,
+    save_version,
+    utcnow,
+    validate_document,
+)
+
+bp = Blueprint("journeys", __name__, url_prefix="/journeys")
+
+
+def starter_document(key: str, name: str) -> dict[str, Any]:
+    """A new journey: a start wired to an end, and one email template to build on."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "key": key,
+        "name": name,
+        "description": "",
+        "locale": "en",
+        "currency": "EUR",
+        "jurisdiction": "NONE",
+        "attributes": [],
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "label": "Start",
+                "params": {},
+                "position": {"x": 40, "y": 160},
+            },
+            {
+                "id": "end",
+                "type": "end",
+                "label": "Closed",
+                "params": {"outcome": "closed"},
+                "position": {"x": 300, "y": 160},
+            },
+        ],
+        "edges": [{"from": "start", "port": "next", "to": "end"}],
+        "templates": {
+            "reminder": {
+                "channel": "email",
+                "variants": [
+                    {
+                        "locale": "en",
+                        "tone": 1,
+                        "subject": "Invoice {{ reference }} is open",
+                        "body": "Dear {{ debtor_name }},\n\n{{ format_money(amount_open) }} "
+                        "for invoice {{ reference }} was due on {{ format_date(due_date) }}. "
+                        "You can pay here: {{ portal_url }}\n\n{{ creditor_name }}",
+                    }
+                ],
+            }
+        },
+    }
+
+
+def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
+    """Problems as JSON for the canvas: message, node and field."""
+    return [
+        {"message": p.message, "node": p.node, "field": p.field, "severity": p.severity}
+        for p in problems
+    ]
+
+
+def _version_or_404(session: Any, key: str, number: int | None = None) -> Any:
+    version = queries.get_version(session, key, number)
+    if version is None:
+        abort(404)
+    return version
+
+
+def _store(doc: Any, message: str) -> Response | tuple[str, int]:
+    """Save a document as a new version, or show its problems on the import page."""
+    try:
+        with transaction() as session:
+            version = save_version(session, doc, utcnow(), author=current_user.email)
+            key, number = doc["key"], version.number
+    except InvalidJourney as exc:
+        return render_template("journeys/import.html", problems=exc.problems), 422
+    flash(message)
+    return redirect(url_for("journeys.editor", key=key, number=number))
+
+
+@bp.get("")
+def index() -> str:
+    """Every journey with its newest version, status and running cases."""
+    with transaction() as session:
+        journeys = queries.list_journeys(session)
+    return render_template("journeys/index.html", journeys=journeys)
+
+
+@bp.post("")
+@role_required(EDIT_ROLES)
+def create() -> Any:
+    """Create a journey from the starter document."""
+    key = request.form.get("key", "").strip().lower()
+    name = request.form.get("name", "").strip()
+    with transaction() as session:
+        if queries.journey_by_key(session, key):
+            flash(_("A journey with the key '{key}' exists already.", key=key), "error")
+            return redirect(url_for("journeys.index"))
+    return _store(starter_document(key, name), _("Journey created."))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(EDIT_ROLES)
+def import_document() -> Any:
+    """Import a journey document (a file or pasted JSON) as the next version of its journey."""
+    if request.method == "GET":
+        return render_template("journeys/import.html", problems=[])
+    upload = request.files.get("file")
+    raw = upload.read().decode("utf-8", "replace") if upload else request.form.get("json", "")
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problem = Problem(_("This is not JSON: {error}", error=str(exc)))
+        return render_template("journeys/import.html", problems=[problem]), 422
+    if not isinstance(doc, dict) or not isinstance(doc.get("key"), str):
+        _journey, problems = validate_document(doc)
+        return render_template("journeys/import.html", problems=problems), 422
+    return _store(doc, _("Journey imported."))
+
+
+@bp.get("/<key>")
+def latest(key: str) -> Response:
+    """The newest version of a journey."""
+    with transaction() as session:
+        version = _version_or_404(session, key)
+    return redirect(url_for("journeys.editor", key=key, number=version.number))
+
+
+@bp.post("/<key>/duplicate")
+@role_required(EDIT_ROLES)
+def duplicate(key: str) -> Any:
+    """Copy the newest version of a journey into a new journey."""
+    new_key = request.form.get("new_key", "").strip().lower()
+    with transaction() as session:
+        doc = dict(_version_or_404(session, key).document)
+        if queries.journey_by_key(session, new_key):
+            flash(_("A journey with the key '{key}' exists already.", key=new_key), "error")
+            return redirect(url_for("journeys.index"))
+    doc["key"] = new_key
+    doc["name"] = request.form.get("name", "").strip() or _("Copy of {name}", name=doc["name"])
+    return _store(doc, _("Journey duplicated."))
+
+
+@bp.get("/<key>/v<int:number>")
+def editor(key: str, number: int) -> str:
+    """The canvas: palette, graph and the selected node's form."""
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        version = _version_or_404(session, key, number)
+        versions = queries.list_versions(session, key)
+    doc = version.document
+    return render_template(
+        "journeys/editor.html",
+        journey=journey,
+        version=version,
+        versions=versions,
+        document=doc,
+        palette=palette(localized),
+        ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},
+    )
+
+
+@bp.get("/<key>/v<int:number>/document")
+def export(key: str, number: int) -> Response:
+    """A version's journey document as JSON; ?download=1 offers it as a file."""
+    with transaction() as session:
+        doc = _version_or_404(session, key, number).document
+    response = Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json")
+    if request.args.get("download"):
+        filename = f"{key}-v{number}.json"
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.post("/<key>/save")
+@role_required(EDIT_ROLES)
+def save(key: str) -> tuple[Response, int]:
+    """Store the document built from the canvas as a new draft version, or return its problems."""
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict):
+        return jsonify(ok=False, problems=[{"message": _("Send a journey document.")}]), 400
+    doc["key"] = key  # the URL names the journey; the canvas cannot move a version elsewhere
+    try:
+        with transaction() as session:
+            version = save_version(session, doc, utcnow(), author=current_user.email)
+            number = version.number
+    except InvalidJourney as exc:
+        return jsonify(ok=False, problems=problems_json(exc.problems)), 422
+    url = url_for("journeys.editor", key=key, number=number)
+    return jsonify(
+        ok=True, version=number, url=url, message=_("Saved as version {n}.", n=number)
+    ), 201
+
+
+@bp.post("/check")
+def check() -> Response:
+    """Validate a document without saving it (the canvas's 'Check' button)."""
+    _journey, problems = validate_document(request.get_json(silent=True))
+    return jsonify(ok=not problems, problems=problems_json(problems))
+
+
+@bp.post("/ports")
+def ports() -> Response:
+    """The output ports of a node type with the params being edited."""
+    data = request.get_json(silent=True) or {}
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    return jsonify(ports=ports_of(str(data.get("type", "")), params))
+
+
+@bp.post("/layout")
+def layout() -> Response:
+    """Positions for every node: a layered left-to-right arrangement of the graph."""
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
+        return jsonify(positions={})
+    return jsonify(positions=arrange(doc))
+
+
+@bp.get("/<key>/versions")
+def versions(key: str) -> str:
+    """Every version of a journey, and a form to compare two."""
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        if journey is None:
+            abort(404)
+        rows = queries.list_versions(session, key)
+        running = queries.cases_per_version(session, key)
+    return render_template(
+        "journeys/versions.html", journey=journey, versions=rows, running=running
+    )
+
+
+@bp.get("/<key>/diff")
+def diff(key: str) -> str:
+    """What changed from version a to version b, as a list and on b's canvas."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        old = _version_or_404(session, key, a)
+        new = _version_or_404(session, key, b)
+        rows = queries.list_versions(session, key)
+    changes = diff_documents(old.document, new.document)
+    return page_or_partial(
+        "journeys/diff.html",
+        "journeys/_diff.html",
+        journey=journey,
+        old=old,
+        new=new,
+        versions=rows,
+        changes=changes,
+        document=new.document,
+        ports={n["id"]: ports_of(n["type"], n["params"]) for n in new.document["nodes"]},
+        marks=changes.node_marks(),
+        palette=palette(localized),
+    )
+
+
+@bp.get("/<key>/v<int:number>/rules")
+def rules(key: str, number: int) -> str:
+    """The compiled rules as sentences, beside the graph."""
+    with transaction() as session:
+        journey_row = queries.journey_by_key(session, key)
+        version = _version_or_404(session, key, number)
+    journey = load_journey(version.document)
+    compiled = CompiledJourney.from_json(version.compiled)
+    sentences = journey_sentences(compiled, journey)
+    return render_template(
+        "journeys/rules.html",
+        journey=journey_row,
+        version=version,
+        document=version.document,
+        ports={n["id"]: ports_of(n["type"], n["params"]) for n in version.document["nodes"]},
+        sentences=sentences,
+        palette=palette(localized),
+        policy=policy_sentences(),
+    )

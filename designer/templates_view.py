@@ -1,0 +1,224 @@
+"""Templates: edit a message per channel, locale and tone with a live preview on a sample case."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from designer.auth import EDIT_ROLES, role_required
+from designer.db import transaction
+from designer.i18n import _
+from designer.render import page_or_partial
+from engine import (
+    InvalidJourney,
+    RenderError,
+    case_context,
+    load_journey,
+    queries,
+    render_message,
+    save_version,
+    utcnow,
+)
+from engine.document import CHANNELS, TONES
+from engine.templating import template_problems
+
+bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")
+PARTS = ("subject", "body", "html")
+SAMPLE_ATTRIBUTE = {"number": 42, "boolean": True, "string": "standard"}
+
+
+def _version(key: str, number: int) -> Any:
+    with transaction() as session:
+        version = queries.get_version(session, key, number)
+    if version is None:
+        abort(404)
+    return version
+
+
+def form_variant(doc: dict[str, Any]) -> dict[str, Any]:
+    """The template variant being edited, from the request form."""
+    form = request.form if request.method == "POST" else request.args
+    tone = form.get("tone", type=int)
+    return {
+        "key": form.get("template", "").strip(),
+        "channel": form.get("channel") or "email",
+        "locale": form.get("locale", "").strip() or doc.get("locale", "en"),
+        "tone": tone if tone in TONES else 1,
+        "subject": form.get("subject", ""),
+        "body": form.get("body", ""),
+        "html": form.get("html") or None,
+    }
+
+
+def stored_variant(doc: dict[str, Any], key: str, locale: str, tone: int) -> dict[str, Any] | None:
+    """A variant as stored in the document, with its template's key and channel."""
+    template = (doc.get("templates") or {}).get(key)
+    for variant in (template or {}).get("variants", []):
+        if variant["locale"] == locale and variant["tone"] == tone:
+            return {"key": key, "channel": template["channel"], "html": None, **variant}
+    return None
+
+
+def with_variant(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document with this variant added or replaced."""
+    doc = copy.deepcopy(doc)
+    templates = doc.setdefault("templates", {})
+    template = templates.setdefault(v["key"], {"channel": v["channel"], "variants": []})
+    template["channel"] = v["channel"]
+    stored = {k: v[k] for k in ("locale", "tone", "subject", "body")}
+    if v.get("html"):
+        stored["html"] = v["html"]
+    template["variants"] = [
+        x for x in template["variants"] if (x["locale"], x["tone"]) != (v["locale"], v["tone"])
+    ] + [stored]
+    return doc
+
+
+def variant_problems(v: dict[str, Any]) -> dict[str, list[str]]:
+    """Part name -> syntax errors and unknown variables, before anything is saved."""
+    found = {part: template_problems(v[part]) for part in PARTS if v.get(part)}
+    if not v["key"]:
+        found["key"] = [_("Give the template a key, e.g. reminder.")]
+    if not v["body"].strip():
+        found["body"] = [*found.get("body", []), _("The text is empty.")]
+    return {part: problems for part, problems in found.items() if problems}
+
+
+def sample_case(doc: dict[str, Any], locale: str) -> SimpleNamespace:
+    """A made-up case to preview a message on."""
+    now = utcnow()
+    return SimpleNamespace(
+        external_id="SAMPLE-0001",
+        reference="INV-100042",
+        debtor_name="Erika Mustermann",
+        amount_original=Decimal("189.00"),
+        amount_open=Decimal("149.00"),
+        currency=doc.get("currency", "EUR"),
+        due_date=(now - timedelta(days=14)).date(),
+        locale=locale,
+        promise_date=(now + timedelta(days=7)).date(),
+        attributes={
+            a["name"]: SAMPLE_ATTRIBUTE.get(a["type"]) for a in doc.get("attributes") or []
+        },
+    )
+
+
+def preview(doc: dict[str, Any], v: dict[str, Any]) -> tuple[Any, str | None]:
+    """The variant rendered on the sample case, or the reason it cannot be."""
+    try:
+        journey = load_journey(with_variant(doc, v))
+    except ValidationError as exc:
+        return None, str(exc.messages)
+    config = current_app.config
+    context = case_context(
+        sample_case(doc, v["locale"]), utcnow(), config["PORTAL_BASE_URL"], config["CREDITOR_NAME"]
+    )
+    try:
+        return render_message(journey, v["key"], v["tone"], v["locale"], context), None
+    except RenderError as exc:
+        return None, str(exc)
+
+
+@bp.get("")
+def index(key: str, number: int) -> str:
+    """The templates of a version and the editor for one variant."""
+    version = _version(key, number)
+    doc = version.document
+    chosen = form_variant(doc)
+    variant = stored_variant(doc, chosen["key"], chosen["locale"], chosen["tone"])
+    if variant is None:
+        first = _first_variant(doc)
+        variant = (
+            stored_variant(doc, *first)
+            if first and not request.args.get("new")
+            else {**chosen, "body": "", "subject": ""}
+        )
+    rendered, error = preview(doc, variant) if variant.get("key") else (None, None)
+    return render_template(
+        "templates/index.html",
+        key=key,
+        version=version,
+        doc=doc,
+        variant=variant,
+        channels=CHANNELS,
+        tones=TONES,
+        problems=variant_problems(variant) if variant.get("key") else {},
+        rendered=rendered,
+        render_error=error,
+    )
+
+
+def _first_variant(doc: dict[str, Any]) -> tuple[str, str, int] | None:
+    for template_key, template in sorted((doc.get("templates") or {}).items()):
+        for variant in template["variants"]:
+            return template_key, variant["locale"], variant["tone"]
+    return None
+
+
+@bp.post("/preview")
+def live_preview(key: str, number: int) -> str:
+    """The preview fragment, re-rendered as the user types."""
+    doc = _version(key, number).document
+    variant = form_variant(doc)
+    problems = variant_problems(variant)
+    rendered, error = preview(doc, variant) if not problems else (None, None)
+    return page_or_partial(
+        "templates/preview_page.html",
+        "templates/_preview.html",
+        variant=variant,
+        problems=problems,
+        rendered=rendered,
+        render_error=error,
+    )
+
+
+@bp.post("/save")
+@role_required(EDIT_ROLES)
+def save(key: str, number: int) -> Any:
+    """Store the journey with this variant as a new draft version."""
+    version = _version(key, number)
+    variant = form_variant(version.document)
+    problems = variant_problems(variant)
+    if not problems:
+        try:
+            with transaction() as session:
+                saved = save_version(
+                    session,
+                    with_variant(version.document, variant),
+                    utcnow(),
+                    author=current_user.email,
+                )
+                new_number = saved.number
+        except InvalidJourney as exc:
+            problems = {"journey": [str(p) for p in exc.problems]}
+    if problems:
+        return render_template(
+            "templates/index.html",
+            key=key,
+            version=version,
+            doc=version.document,
+            variant=variant,
+            channels=CHANNELS,
+            tones=TONES,
+            problems=problems,
+            rendered=None,
+            render_error=None,
+        ), 422
+    flash(_("Saved as version {n}.", n=new_number))
+    return redirect(
+        url_for(
+            "templates.index",
+            key=key,
+            number=new_number,
+            template=variant["key"],
+            locale=variant["locale"],
+            tone=variant["tone"],
+        )
+    )

@@ -1,0 +1,74 @@
+"""Cases and the sandbox outbox, on a case advanced by the real runtime and dispatcher."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from designer.db import get_db
+from engine import Runtime, SandboxDispatcher, open_case, queries, utcnow
+from tests.factories import case_data, example_doc, publish
+
+
+@pytest.fixture
+def case_id(app: Flask) -> int:
+    """A case on the minimal journey that has had its first reminder."""
+    now = utcnow()
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            version = publish(session, example_doc("minimal"), now)
+            due = (now - timedelta(days=10)).date().isoformat()
+            data = case_data(external_id="INV-4711", debtor_name="Max Muster", due_date=due)
+            row, _ = open_case(session, data, version, now)
+            case_id = row.id
+        for hours in (0, 1, 30):
+            Runtime(db).tick(now + timedelta(hours=hours))
+            SandboxDispatcher(db, portal_base_url="http://x/p").dispatch(
+                now + timedelta(hours=hours, minutes=5)
+            )
+    return case_id
+
+
+def test_search_finds_by_name(manager: FlaskClient, case_id: int) -> None:
+    assert "INV-4711" in manager.get("/cases?q=muster").get_data(as_text=True)
+
+
+def test_search_for_htmx_returns_the_results_only(manager: FlaskClient, case_id: int) -> None:
+    page = manager.get("/cases?q=4711", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "INV-4711" in page and "<html" not in page
+
+
+def test_search_misses_are_empty(manager: FlaskClient, case_id: int) -> None:
+    assert "INV-4711" not in manager.get("/cases?q=zzz").get_data(as_text=True)
+
+
+def test_case_page_shows_transitions_with_rule(manager: FlaskClient, case_id: int) -> None:
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "transition" in page and "start:enter:0" in page
+
+
+def test_case_page_shows_the_rendered_message(manager: FlaskClient, case_id: int) -> None:
+    assert "Dear Max Muster" in manager.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+def test_outbox_shows_what_the_debtor_sees(manager: FlaskClient, case_id: int) -> None:
+    page = manager.get("/outbox?channel=email").get_data(as_text=True)
+    assert "A friendly reminder: invoice" in page
+
+
+def test_outbox_filter_by_status(manager: FlaskClient, case_id: int) -> None:
+    assert "Max Muster" not in manager.get("/outbox?status=failed").get_data(as_text=True)
+
+
+def test_unknown_case_is_404(manager: FlaskClient) -> None:
+    assert manager.get("/cases/999999").status_code == 404
+
+
+def test_journey_list_counts_running_cases(app: Flask, case_id: int) -> None:
+    with app.app_context(), get_db().transaction() as session:
+        (summary,) = queries.list_journeys(session)
+    assert summary.cases_running == 1

@@ -1,0 +1,147 @@
+"""Journeys: list, create, duplicate, import/export, save with problems, versions, diff, rules."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from typing import Any
+
+from flask.testing import FlaskClient
+
+
+def test_list_shows_journey_with_version_and_status(manager: FlaskClient, journey: Any) -> None:
+    page = manager.get("/journeys").get_data(as_text=True)
+    assert "Minimal reminder" in page and "v1" in page and "draft" in page
+
+
+def test_create_makes_a_valid_first_version(manager: FlaskClient) -> None:
+    response = manager.post("/journeys", data={"key": "fresh", "name": "Fresh"})
+    assert response.headers["Location"] == "/journeys/fresh/v1"
+
+
+def test_create_refuses_a_taken_key(manager: FlaskClient, journey: Any) -> None:
+    manager.post("/journeys", data={"key": "minimal", "name": "Again"})
+    assert manager.get("/journeys/minimal/v2").status_code == 404
+
+
+def test_duplicate_copies_into_a_new_journey(manager: FlaskClient, journey: Any) -> None:
+    manager.post("/journeys/minimal/duplicate", data={"new_key": "copy", "name": "Copy"})
+    doc = manager.get("/journeys/copy/v1/document").get_json()
+    assert (doc["key"], doc["name"], len(doc["nodes"])) == ("copy", "Copy", len(journey["nodes"]))
+
+
+def test_export_offers_a_file(manager: FlaskClient, journey: Any) -> None:
+    response = manager.get("/journeys/minimal/v1/document?download=1")
+    assert "minimal-v1.json" in response.headers["Content-Disposition"]
+
+
+def test_import_a_file_stores_the_next_version(manager: FlaskClient, journey: dict) -> None:
+    upload = (io.BytesIO(json.dumps(journey).encode()), "minimal.json")
+    response = manager.post("/journeys/import", data={"file": upload})
+    assert response.headers["Location"] == "/journeys/minimal/v2"
+
+
+def test_import_shows_problems(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey)
+    doc["edges"] = [e for e in doc["edges"] if e["from"] != "reminder"]
+    response = manager.post("/journeys/import", data={"json": json.dumps(doc)})
+    assert response.status_code == 422 and "reminder" in response.get_data(as_text=True)
+
+
+def test_import_rejects_text_that_is_not_json(manager: FlaskClient) -> None:
+    assert manager.post("/journeys/import", data={"json": "{nope"}).status_code == 422
+
+
+def test_save_stores_a_new_draft_version(manager: FlaskClient, journey: dict) -> None:
+    response = manager.post("/journeys/minimal/save", json=journey)
+    assert response.get_json()["version"] == 2
+
+
+def test_save_with_a_validation_error_names_node_and_field(
+    manager: FlaskClient, journey: dict
+) -> None:
+    doc = copy.deepcopy(journey)
+    next(n for n in doc["nodes"] if n["id"] == "reminder")["params"]["template"] = "missing"
+    response = manager.post("/journeys/minimal/save", json=doc)
+    assert response.status_code == 422
+    assert {"node": "reminder", "field": "template"} in [
+        {"node": p["node"], "field": p["field"]} for p in response.get_json()["problems"]
+    ]
+
+
+def test_save_with_a_params_error_names_the_params_field(
+    manager: FlaskClient, journey: dict
+) -> None:
+    doc = copy.deepcopy(journey)
+    next(n for n in doc["nodes"] if n["id"] == "closed")["params"] = {}
+    problems = manager.post("/journeys/minimal/save", json=doc).get_json()["problems"]
+    assert ("closed", "params.outcome") in [(p["node"], p["field"]) for p in problems]
+
+
+def test_save_of_a_dangling_port_names_the_port(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey)
+    doc["edges"] = [e for e in doc["edges"] if e["from"] != "wait_14"]
+    problems = manager.post("/journeys/minimal/save", json=doc).get_json()["problems"]
+    assert ("wait_14", "port.next") in [(p["node"], p["field"]) for p in problems]
+
+
+def test_save_keeps_the_journey_of_the_url(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey) | {"key": "elsewhere"}
+    manager.post("/journeys/minimal/save", json=doc)
+    assert manager.get("/journeys/minimal/v2").status_code == 200
+
+
+def test_save_refuses_a_body_that_is_not_a_document(manager: FlaskClient, journey: Any) -> None:
+    assert manager.post("/journeys/minimal/save", json=[1, 2]).status_code == 400
+
+
+def test_check_returns_problems_without_saving(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey)
+    doc["edges"] = []
+    manager.post("/journeys/check", json=doc)
+    assert manager.get("/journeys/minimal/v2").status_code == 404
+
+
+def test_ports_follow_the_params(manager: FlaskClient) -> None:
+    params = {"branches": [{"port": "big", "when": []}]}
+    ports = manager.post("/journeys/ports", json={"type": "condition", "params": params})
+    assert [p["name"] for p in ports.get_json()["ports"]] == ["big", "else"]
+
+
+def test_layout_places_every_node(manager: FlaskClient, journey: dict) -> None:
+    positions = manager.post("/journeys/layout", json=journey).get_json()["positions"]
+    assert set(positions) == {n["id"] for n in journey["nodes"]}
+
+
+def test_editor_embeds_the_document_and_the_palette(manager: FlaskClient, journey: Any) -> None:
+    page = manager.get("/journeys/minimal/v1").get_data(as_text=True)
+    assert 'id="journey-data"' in page and 'data-type="wait_event"' in page
+
+
+def test_editor_partial_is_not_served_for_unknown_version(manager: FlaskClient) -> None:
+    assert manager.get("/journeys/minimal/v9").status_code == 404
+
+
+def test_versions_lists_every_version(manager: FlaskClient, journey: dict) -> None:
+    manager.post("/journeys/minimal/save", json=journey)
+    page = manager.get("/journeys/minimal/versions").get_data(as_text=True)
+    assert "v1" in page and "v2" in page
+
+
+def test_diff_lists_a_changed_param(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey)
+    next(n for n in doc["nodes"] if n["id"] == "wait_14")["params"]["days"] = 21
+    manager.post("/journeys/minimal/save", json=doc)
+    page = manager.get("/journeys/minimal/diff?a=1&b=2").get_data(as_text=True)
+    assert "params.days" in page and '"wait_14": "changed"' in page
+
+
+def test_diff_for_htmx_returns_only_the_list(manager: FlaskClient, journey: Any) -> None:
+    response = manager.get("/journeys/minimal/diff?a=1&b=1", headers={"HX-Request": "true"})
+    assert "<html" not in response.get_data(as_text=True)
+
+
+def test_rules_shows_journey_and_policy_sentences(manager: FlaskClient, journey: Any) -> None:
+    page = manager.get("/journeys/minimal/v1/rules").get_data(as_text=True)
+    assert "When a case" in page and "At any step" in page

@@ -1,0 +1,62 @@
+"""Node forms are described from the params schemas: kinds, labels, help, choices, defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from designer.schema_form import describe_schema, palette, ports_of
+from engine import NODE_TYPES
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Any:
+    with app.test_request_context("/"):
+        yield
+
+
+def _field(type_name: str, name: str) -> dict[str, Any]:
+    fields = describe_schema(NODE_TYPES[type_name].params_schema)
+    return next(f for f in fields if f["name"] == name)
+
+
+def test_choices_come_from_one_of(ctx: Any) -> None:
+    assert [c["value"] for c in _field("send", "channel")["choices"]] == ["email", "sms", "letter"]
+
+
+def test_choices_come_from_metadata_with_labels(ctx: Any) -> None:
+    assert _field("wait", "mode")["choices"][0] == {"value": "duration", "label": "a duration"}
+
+
+def test_label_and_help_come_from_metadata(ctx: Any) -> None:
+    field = _field("send", "template")
+    assert (field["label"], field["required"]) == ("Template", True)
+
+
+def test_nested_lists_describe_their_items(ctx: Any) -> None:
+    branches = _field("condition", "branches")
+    assert branches["kind"] == "list_nested"
+    assert [f["name"] for f in branches["fields"]] == ["port", "label", "when"]
+
+
+def test_event_list_is_a_multi_choice(ctx: Any) -> None:
+    assert _field("wait_event", "events")["kind"] == "multi_choice"
+
+
+def test_defaults_are_plain_values(ctx: Any) -> None:
+    assert _field("start", "filter")["default"] == []
+
+
+def test_palette_has_every_node_type_with_label_and_help(ctx: Any) -> None:
+    items = palette(lambda labels: labels["en"])
+    assert [i["name"] for i in items] == list(NODE_TYPES) and all(i["help"] for i in items)
+
+
+def test_ports_of_a_half_filled_form_fall_back(ctx: Any) -> None:
+    assert [p["name"] for p in ports_of("condition", {"branches": [{}]})] == ["else"]
+
+
+def test_ports_of_unknown_type_is_empty(ctx: Any) -> None:
+    assert ports_of("nope", {}) == []

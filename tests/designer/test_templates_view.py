@@ -1,0 +1,52 @@
+"""Templates: live preview on a sample case, unknown variables shown before saving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+URL = "/journeys/minimal/v1/templates"
+VARIANT = {"template": "reminder", "channel": "email", "locale": "en-GB", "tone": "1"}
+
+
+def test_editor_shows_the_first_variant(manager: FlaskClient, journey: Any) -> None:
+    page = manager.get(URL).get_data(as_text=True)
+    assert "A friendly reminder" in page and "Erika Mustermann" in page
+
+
+def test_preview_renders_on_the_sample_case(manager: FlaskClient, journey: Any) -> None:
+    data = VARIANT | {"subject": "Hi {{ debtor_name }}", "body": "Pay {{ reference }}"}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert "Hi Erika Mustermann" in page.get_data(as_text=True)
+
+
+def test_preview_is_a_fragment_for_htmx(manager: FlaskClient, journey: Any) -> None:
+    data = VARIANT | {"body": "Pay"}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert "<html" not in page.get_data(as_text=True)
+
+
+def test_preview_names_unknown_variables(manager: FlaskClient, journey: Any) -> None:
+    data = VARIANT | {"body": "Dear {{ debtor_nam }}"}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert "unknown variable &#39;debtor_nam&#39;" in page.get_data(as_text=True)
+
+
+def test_save_with_unknown_variable_is_refused(manager: FlaskClient, journey: Any) -> None:
+    response = manager.post(f"{URL}/save", data=VARIANT | {"body": "{{ nope }}"})
+    assert response.status_code == 422
+    assert manager.get("/journeys/minimal/v2").status_code == 404
+
+
+def test_save_stores_a_new_version_with_the_text(manager: FlaskClient, journey: Any) -> None:
+    manager.post(f"{URL}/save", data=VARIANT | {"subject": "S", "body": "New text"})
+    doc = manager.get("/journeys/minimal/v2/document").get_json()
+    variants = doc["templates"]["reminder"]["variants"]
+    assert {"locale": "en-GB", "tone": 1, "subject": "S", "body": "New text"} in variants
+
+
+def test_save_adds_a_new_locale(manager: FlaskClient, journey: Any) -> None:
+    manager.post(f"{URL}/save", data=VARIANT | {"locale": "de-DE", "body": "Hallo"})
+    doc = manager.get("/journeys/minimal/v2/document").get_json()
+    assert len(doc["templates"]["reminder"]["variants"]) == 3

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from connectors.base import EmailMessage, SendResult, permanent, temporary
@@ -16,8 +21,42 @@ Security = Literal["plain", "starttls", "tls"]
 _DEFAULT_PORTS: dict[str, int] = {"plain": 25, "starttls": 587, "tls": 465}
 
 
+class _MarksData:
+    """Remembers whether DATA was started: after that a failure may mean it was delivered."""
+
+    data_started = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_started = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _Smtp(_MarksData, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_MarksData, smtplib.SMTP_SSL):
+    pass
+
+
+@dataclass(eq=False)
+class _Session:
+    """One open, secured and logged-in SMTP session, used by one thread at a time."""
+
+    smtp: _Smtp | _SmtpSsl
+    used_at: float
+    messages: int = 0
+
+
 class SmtpEmailConnector:
-    """Sends each message in its own SMTP session; errors become SendResults, never raise."""
+    """Sends over a persistent SMTP session per thread; errors become SendResults, never raise.
+
+    Opening a session (TCP, EHLO, STARTTLS, AUTH) costs several round trips, more than the
+    message itself, so each sending thread keeps its session for `max_messages_per_session`
+    messages or until it has been idle `session_idle_seconds`. A session the server closed in
+    the meantime is noticed before DATA and replaced at once; nothing was sent on it, so that
+    is safe. `reuse_session=False` opens one session per message.
+    """
 
     channel: ClassVar[Literal["email"]] = "email"
     provider: ClassVar[str] = "smtp"
@@ -34,6 +73,9 @@ class SmtpEmailConnector:
         verify_tls: bool = True,
         local_hostname: str | None = None,
         message_id_domain: str | None = None,
+        reuse_session: bool = True,
+        max_messages_per_session: int = 100,
+        session_idle_seconds: float = 30.0,
     ) -> None:
         if security not in _DEFAULT_PORTS:
             raise ValueError(f"security must be one of {', '.join(_DEFAULT_PORTS)}")
@@ -45,7 +87,13 @@ class SmtpEmailConnector:
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.message_id_domain = message_id_domain
+        self.reuse_session = reuse_session
+        self.max_messages_per_session = max(1, max_messages_per_session)
+        self.session_idle_seconds = session_idle_seconds
         self._tls = _tls_context(ca_file, verify_tls)
+        self._local = threading.local()
+        self._sessions: set[_Session] = set()
+        self._lock = threading.Lock()
 
     def send(self, msg: EmailMessage) -> SendResult:
         """Deliver one message to the SMTP server and map its answer to a SendResult."""
@@ -62,31 +110,108 @@ class SmtpEmailConnector:
             return _result_for(exc, f"{self.host}:{self.port}", self.timeout)
         return SendResult(status="accepted", provider_message_id=str(mime["Message-ID"]))
 
+    def close(self) -> None:
+        """Say QUIT on every open session (the dispatcher calls this when it stops)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, set()
+        for session in sessions:
+            _close_quietly(session.smtp)
+        self._local = threading.local()
+
     def _deliver(self, mime: Any, sender: str, recipient: str) -> None:
-        """Open a session, say hello, secure it, log in and hand over the message."""
+        """Hand the message over on this thread's session, replacing a stale one once."""
+        session = self._current()
+        if session is not None:
+            try:
+                self._transfer(session, mime, sender, recipient)
+                return
+            except Exception as exc:
+                if not _nothing_sent_on_stale_session(exc, session.smtp):
+                    self._after_failure(session, exc)
+                    raise
+                self._drop(session)
+        session = self._start_session()
+        try:
+            self._transfer(session, mime, sender, recipient)
+        except Exception as exc:
+            self._after_failure(session, exc)
+            raise
+
+    def _transfer(self, session: _Session, mime: Any, sender: str, recipient: str) -> None:
+        session.smtp.data_started = False
+        session.smtp.send_message(mime, from_addr=sender, to_addrs=[recipient])
+        session.messages += 1
+        session.used_at = time.monotonic()
+        if not self.reuse_session or session.messages >= self.max_messages_per_session:
+            self._drop(session)
+
+    def _current(self) -> _Session | None:
+        """This thread's session, unless it is used up or has been idle too long."""
+        session: _Session | None = getattr(self._local, "session", None)
+        if session is None:
+            return None
+        if time.monotonic() - session.used_at > self.session_idle_seconds:
+            self._drop(session)  # servers close idle sessions; do not bet a message on it
+            return None
+        return session
+
+    def _start_session(self) -> _Session:
+        """Open a session, say hello, secure it and log in."""
         smtp = self._open()
         try:
             if self.security == "starttls":
                 smtp.starttls(context=self._tls)
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(mime, from_addr=sender, to_addrs=[recipient])
-        finally:
+        except Exception:
             _close_quietly(smtp)
+            raise
+        session = _Session(smtp, time.monotonic())
+        if self.reuse_session:
+            self._local.session = session
+            with self._lock:
+                self._sessions.add(session)
+        return session
 
-    def _open(self) -> smtplib.SMTP:
+    def _after_failure(self, session: _Session, exc: Exception) -> None:
+        """A refusal (4xx/5xx reply) leaves the session usable; anything else ends it."""
+        if not isinstance(exc, smtplib.SMTPResponseException) or not self.reuse_session:
+            self._drop(session)
+
+    def _drop(self, session: _Session) -> None:
+        if getattr(self._local, "session", None) is session:
+            self._local.session = None
+        with self._lock:
+            self._sessions.discard(session)
+        _close_quietly(session.smtp)
+
+    def _open(self) -> _Smtp | _SmtpSsl:
         """Connect with implicit TLS or in the clear (STARTTLS upgrades later)."""
+        # smtplib asks DNS for our FQDN on every connection unless told; ask once.
+        hostname = self.local_hostname or _local_fqdn()
         if self.security == "tls":
-            return smtplib.SMTP_SSL(
+            return _SmtpSsl(
                 self.host,
                 self.port,
-                local_hostname=self.local_hostname,
+                local_hostname=hostname,
                 timeout=self.timeout,
                 context=self._tls,
             )
-        return smtplib.SMTP(
-            self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
-        )
+        return _Smtp(self.host, self.port, local_hostname=hostname, timeout=self.timeout)
+
+
+def _nothing_sent_on_stale_session(exc: Exception, smtp: _MarksData) -> bool:
+    """True when a reused session turned out closed before DATA: safe to send on a new one."""
+    if smtp.data_started:
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421  # "service closing": the server ended the session
+    return isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+
+
+@functools.cache
+def _local_fqdn() -> str:
+    return socket.getfqdn()
 
 
 def from_profile(settings: Mapping[str, Any]) -> SmtpEmailConnector:

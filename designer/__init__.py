@@ -35,7 +35,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from designer import auth, cases, db, i18n, journeys, outbox, simulation, templates_view
+    from designer import (
+        api,
+        auth,
+        cases,
+        db,
+        delivery_receipts,
+        i18n,
+        journeys,
+        outbox,
+        simulation,
+        templates_view,
+    )
 
     db.init_app(app)
     csrf.init_app(app)
@@ -45,6 +56,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     simulation.init_app(app)
     for module in (auth, i18n, journeys, templates_view, simulation, cases, outbox):
         app.register_blueprint(module.bp)
+    app.register_blueprint(delivery_receipts.bp)
+    csrf.exempt(delivery_receipts.bp)  # providers sign their receipts; they hold no CSRF token
+    api.init_app(app)
 
     @app.get("/")
     def index() -> Any:

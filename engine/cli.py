@@ -277,5 +277,13 @@ def user_add(email: str, role: str, password: str | None) -> None:
     click.echo(f"Added {email.lower()} as {role}; password: {password}")
 
 
+def _add_subcommands() -> None:
+    from engine.cli_tokens import token
+
+    main.add_command(token)
+
+
+_add_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connectors.base import temporary
@@ -69,6 +71,9 @@ class _Claimed:
     message: OutboxRow
     case: CaseRow
     outgoing: Any
+    # This send's attempt number, fixed at the claim: the claim's bulk UPDATE also refreshes
+    # message.attempts in the session, so message.attempts + 1 later would count it twice.
+    attempt: int
     result: Any = None
 
 
@@ -126,6 +131,14 @@ class Dispatcher:
         self.versions = VersionCache()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
         self._policies: dict[tuple[str, str, str | None], ContactPolicy] = {}
+
+    def close(self) -> None:
+        """Stop the worker threads and close connectors that keep sessions open."""
+        self._pool.shutdown(wait=True)
+        for connector in self.connectors.values():
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
 
     def dispatch(self, now: datetime) -> DispatchReport:
         """Send everything due at `now`, batch by batch."""
@@ -228,18 +241,20 @@ class Dispatcher:
             message.channel, str(message.id), case, rendered, self.config.company, portal, run.now
         )
         history.append(SentRecord(message.channel, run.now))  # caps count this one at once
+        attempt = message.attempts + 1
         run.updates.append(
             {
                 "id": message.id,
                 "status": "sending",
                 "not_before": naive_utc(run.now + LEASE),
-                "attempts": message.attempts + 1,
+                "attempts": attempt,
+                "recipient": _recipient(message.channel, case),
                 "subject": rendered.subject,
                 "body": rendered.body,
                 "html": rendered.html,
             }
         )
-        return _Claimed(message, case, outgoing)
+        return _Claimed(message, case, outgoing, attempt)
 
     def _policy(self, jurisdiction: str, case: CaseRow) -> ContactPolicy:
         """The journey's jurisdiction profile (by the debtor's country when it has none)."""
@@ -251,7 +266,7 @@ class Dispatcher:
                 policy = profile_for(country, key[2])
             except LookupError:
                 policy = profile_for("DE")  # the strictest hours default for unknown countries
-            overrides = self.config.policy_overrides.get(jurisdiction)
+            overrides = _overrides(self.config.policy_overrides, jurisdiction, country)
             if overrides:
                 policy = tighten(policy, **overrides)
             self._policies[key] = policy
@@ -289,29 +304,10 @@ class Dispatcher:
 
     def _fallback(self, message: OutboxRow, case: CaseRow, run: _Pass) -> None:
         """Queue the send node's fallback channel once, where the case has an address for it."""
-        fallback = message.fallback_channel
-        if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
-            return
-        if not {"email": case.email, "sms": case.phone, "letter": case.street}.get(fallback):
-            return
-        run.new_rows.append(
-            {
-                "idempotency_key": f"{message.idempotency_key}-fb",
-                "case_id": message.case_id,
-                "version_id": message.version_id,
-                "node_id": message.node_id,
-                "channel": fallback,
-                "template": message.template,
-                "tone": message.tone,
-                "purpose": message.purpose,
-                "fallback_channel": None,
-                "status": "pending",
-                "not_before": naive_utc(run.now),
-                "attempts": 0,
-                "created_at": naive_utc(run.now),
-            }
-        )
-        run.audit(message, "fallback", fallback=fallback)
+        row = fallback_row(message, case, run.now)
+        if row is not None:
+            run.new_rows.append(row)
+            run.audit(message, "fallback", fallback=row["channel"])
 
     def _fail(self, message: OutboxRow, reason: str, run: _Pass) -> None:
         run.report.failed += 1
@@ -333,8 +329,7 @@ class Dispatcher:
 
     def _record(self, claimed: list[_Claimed], run: _Pass) -> None:
         for item in claimed:
-            message, result = item.message, item.result
-            attempts = message.attempts + 1
+            message, result, attempts = item.message, item.result, item.attempt
             if result.status == "accepted":
                 run.report.sent += 1
                 status = "sandboxed" if self._sandboxed(message.channel) else "sent"
@@ -380,7 +375,7 @@ class Dispatcher:
         for group in by_keys.values():  # executemany needs the same columns in every row
             session.execute(update(OutboxRow), group)
         if run.new_rows:
-            session.execute(insert(OutboxRow), run.new_rows)
+            insert_new_messages(session, run.new_rows)
         if run.audits:
             session.execute(insert(AuditRow), run.audits)
         run.updates, run.new_rows, run.audits = [], [], []
@@ -407,6 +402,85 @@ class Dispatcher:
                     )
                 )
         return bool(changed)
+
+
+def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows, skipping any whose idempotency key is already queued.
+
+    A fallback can be asked for twice (a bounce report, then a retried send that fails again);
+    a duplicate key must not abort the transaction that records the sends.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite_insert(OutboxRow).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]
+        )
+    elif dialect == "postgresql":
+        statement = pg_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:
+        keys = [row["idempotency_key"] for row in rows]
+        taken = set(
+            session.scalars(
+                select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys))
+            )
+        )
+        rows = [row for row in rows if row["idempotency_key"] not in taken]
+        statement = insert(OutboxRow)
+    if rows:
+        session.execute(statement, rows)
+
+
+def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, Any] | None:
+    """The outbox row for a send's fallback channel, or None when there is none to queue.
+
+    None when the send names no fallback (or the same channel), when the message is itself a
+    fallback (one hop only), or when the case has no address for the fallback channel. The key
+    is the first message's key plus '-fb', so the fallback is queued once, whoever asks.
+    """
+    fallback = message.fallback_channel
+    if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
+        return None
+    if not {"email": case.email, "sms": case.phone, "letter": case.street}.get(fallback):
+        return None
+    return {
+        "idempotency_key": f"{message.idempotency_key}-fb",
+        "case_id": message.case_id,
+        "version_id": message.version_id,
+        "node_id": message.node_id,
+        "channel": fallback,
+        "template": message.template,
+        "tone": message.tone,
+        "purpose": message.purpose,
+        "fallback_channel": None,
+        "status": "pending",
+        "not_before": naive_utc(now),
+        "attempts": 0,
+        "created_at": naive_utc(now),
+    }
+
+
+def _overrides(
+    configured: dict[str, dict[str, Any]], jurisdiction: str, country: str
+) -> dict[str, Any] | None:
+    """A [policy.X] section: by the journey's jurisdiction, else by the debtor's country.
+
+    A journey bound to no jurisdiction ("NONE") uses the profile of the debtor's country, so
+    that country's section applies (GB also answers to "UK").
+    """
+    for key in (jurisdiction, country, "UK" if country == "GB" else None):
+        if key and key in configured:
+            return configured[key]
+    return None
+
+
+def _recipient(channel: str, case: CaseRow) -> str | None:
+    """Where this send goes, kept on the row as evidence (X-02): address, number or post."""
+    if channel == "email":
+        return case.email
+    if channel == "sms":
+        return case.phone
+    parts = (case.debtor_name, case.street, f"{case.postcode or ''} {case.city or ''}".strip())
+    return ", ".join(p for p in (*parts, case.country) if p)[:300]
 
 
 def _context(message: OutboxRow, case: CaseRow) -> ContactContext:

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from engine import event_types
 from engine.clock import naive_utc
 from engine.document import CHANNELS
-from engine.models import CaseRow, EventRow
+from engine.models import AuditRow, CaseRow, EventRow
 
 
 class PaymentPayload(Schema):
     amount = fields.Decimal(
-        required=True, places=2, validate=validate.Range(min=0, min_inclusive=False)
+        required=True, places=2, as_string=True, validate=validate.Range(min=0, min_inclusive=False)
     )
     currency = fields.String(required=True, validate=validate.Length(equal=3))
 
@@ -105,6 +105,21 @@ def record_event(
         found = session.scalar(select(EventRow).where(EventRow.event_id == event_id))
         assert found is not None
         return found, False
+    if case.status in ("closed", "stopped"):
+        # No tick will look at this case again: note the event as seen and say why it changed
+        # nothing, rather than leave it unapplied for ever.
+        row.applied_at = naive_utc(now)
+        session.add(
+            AuditRow(
+                at=naive_utc(now),
+                case_id=case.id,
+                version_id=case.version_id,
+                node_id=case.node_id,
+                kind="event_ignored",
+                detail={"event": kind, "event_id": event_id, "reason": f"case is {case.status}"},
+            )
+        )
+        return row, True
     session.execute(
         update(CaseRow)
         .where(CaseRow.id == case.id, CaseRow.status.in_(("active", "held")))

@@ -14,6 +14,7 @@ class CaseField:
     label_en: str
     label_de: str
     unit: str = ""
+    false_en: str = ""  # how a boolean field reads when it does not hold
 
 
 BUILTIN_FIELDS: dict[str, CaseField] = {
@@ -27,7 +28,13 @@ BUILTIN_FIELDS: dict[str, CaseField] = {
         CaseField("currency", "string", "the currency", "die Währung"),
         CaseField("locale", "string", "the debtor's language", "die Sprache des Schuldners"),
         CaseField("debtor_type", "string", "the debtor type", "die Schuldnerart"),
-        CaseField("has_email", "boolean", "an email address is known", "eine E-Mail ist bekannt"),
+        CaseField(
+            "has_email",
+            "boolean",
+            "an email address is known",
+            "eine E-Mail ist bekannt",
+            false_en="no email address is known",
+        ),
         CaseField(
             "has_phone", "boolean", "a mobile number is known", "eine Mobilnummer ist bekannt"
         ),

@@ -19,7 +19,7 @@ from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
 from engine.state import CaseState
-from engine.store import Writes, claim_due, pending_events, write
+from engine.store import Writes, claim_due, loaded_values, pending_events, state_from_row, write
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,18 @@ class _Batch:
     report: TickReport = field(default_factory=TickReport)
     steps: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
+    @property
+    def stamp(self) -> datetime:
+        """`now` as stored (naive UTC), computed once per batch."""
+        stamp = self.__dict__.get("_stamp")
+        if stamp is None:
+            stamp = self.__dict__["_stamp"] = naive_utc(self.now)
+        return stamp
+
     def audit(self, cs: CaseState, kind: str, rule: str | None = None, **detail: Any) -> None:
         self.writes.audit.append(
             {
-                "at": naive_utc(self.now),
+                "at": self.stamp,
                 "case_id": cs.id,
                 "version_id": cs.version_id,
                 "node_id": cs.node_id,
@@ -89,22 +97,24 @@ class Runtime:
         report = TickReport()
         while True:
             with self.db.transaction() as session:
-                states = claim_due(session, now, self.batch_size)
-                if not states:
+                rows = claim_due(session, now, self.batch_size)
+                if not rows:
                     break
-                batch = self._advance(session, states, now)
+                batch = self._advance(session, rows, now)
                 write(session, batch.writes, now)
             report.add(batch.report)
         return report
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _advance(self, session: Session, states: list[CaseState], now: datetime) -> _Batch:
+    def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
         batch = _Batch(now)
-        events = pending_events(session, [cs.id for cs in states])
+        events = pending_events(session, [row.id for row in rows])
         queue: list[_Step] = []
-        for cs in states:
+        for row in rows:
+            cs = state_from_row(row)
             batch.writes.cases[cs.id] = cs
+            batch.writes.loaded[cs.id] = loaded_values(row)
             batch.report.cases += 1
             try:
                 version = self.versions.get(session, cs.version_id)
@@ -121,6 +131,8 @@ class Runtime:
         self, cs: CaseState, version: LoadedVersion, events: list[Any], batch: _Batch
     ) -> _Step | None:
         if cs.visits == 0 and cs.status == "active":
+            if events:  # apply them right after the case has entered its journey
+                batch.writes.due_now.add(cs.id)
             trigger = self._enter(cs, version, cs.node_id, batch)
             return _Step(cs, version, trigger) if trigger else None
         for index, event in enumerate(events):

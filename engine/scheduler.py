@@ -14,8 +14,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from engine.clock import utcnow
 from engine.db import Database
 from engine.dispatcher import Dispatcher
+from engine.leader import Leadership
 from engine.runtime import Runtime
 from engine.settings import Settings
+from engine.webhooks import deliver_webhooks, emit_from_audit
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +55,18 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="dispatch",
         **common,
     )
+    leadership = Leadership(db)
+    scheduler.add_job(
+        _guarded("webhooks", lambda now: _webhooks(db, leadership, now)),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="webhooks",
+        **common,
+    )
     return scheduler
+
+
+def _webhooks(db: Database, leadership: Leadership, now: datetime) -> Any:
+    """Emit webhook events from the audit trail (leader only: one cursor), then deliver them."""
+    emitted = emit_from_audit(db, now) if leadership.is_leader() else None
+    return emitted, deliver_webhooks(db, now)

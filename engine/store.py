@@ -7,15 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bulk import insert_many, update_many
 from engine.clock import as_utc, naive_utc
 from engine.models import AuditRow, CaseRow, EventRow, OutboxRow
 from engine.state import CaseState
 
 CASES = CaseRow.__table__
 EVENTS = EventRow.__table__
+OUTBOX = OutboxRow.__table__
+AUDIT = AuditRow.__table__
 
 # Columns the runtime may change on a case; every update writes all of them (one executemany).
 MUTABLE = (
@@ -54,6 +57,7 @@ class Writes:
     audit: list[dict[str, Any]] = field(default_factory=list)
     applied_events: list[int] = field(default_factory=list)
     due_now: set[int] = field(default_factory=set)
+    loaded: dict[int, dict[str, Any]] = field(default_factory=dict)  # column values as read
 
 
 def state_from_row(row: Any) -> CaseState:
@@ -96,17 +100,26 @@ def state_from_row(row: Any) -> CaseState:
     )
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[CaseState]:
-    """Due cases, oldest first; on PostgreSQL locked so that other workers skip them."""
-    query = (
-        select(CASES)
-        .where(CASES.c.status.in_(("active", "held")), CASES.c.due_at <= naive_utc(now))
-        .order_by(CASES.c.due_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return [state_from_row(r) for r in session.execute(query)]
+def claim_due(session: Session, now: datetime, limit: int) -> list[Any]:
+    """Due case rows, oldest first; on PostgreSQL locked so that other workers skip them.
+
+    Active cases come by the (status, due_at) index without a sort; held cases are only due
+    when an event arrived for them, and come after.
+    """
+    rows: list[Any] = []
+    for status in ("active", "held"):
+        query = (
+            select(CASES)
+            .where(CASES.c.status == status, CASES.c.due_at <= naive_utc(now))
+            .order_by(CASES.c.due_at)
+            .limit(limit - len(rows))
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows.extend(session.execute(query))
+        if len(rows) >= limit:
+            break
+    return rows
 
 
 def pending_events(session: Session, case_ids: list[int]) -> dict[int, list[Any]]:
@@ -156,22 +169,40 @@ def _case_values(cs: CaseState, now: datetime, closed_at: datetime | None) -> di
     }
 
 
+def loaded_values(row: Any) -> dict[str, Any]:
+    """The mutable column values of a row as read, to write back only what changed."""
+    return {name: getattr(row, name) for name in MUTABLE}
+
+
 def write(session: Session, writes: Writes, now: datetime) -> None:
     """Write a batch's case changes, outbox rows, audit rows and applied events."""
     if writes.cases:
-        values = [
-            _case_values(cs, now, writes.closed_at.get(cs.id)) for cs in writes.cases.values()
-        ]
-        for v in values:
-            if v["id"] in writes.due_now:
-                v["due_at"] = naive_utc(now)  # unapplied events remain: look again at once
-        session.execute(update(CaseRow), values)
-    if writes.outbox:
-        session.execute(insert(OutboxRow), writes.outbox)
-    if writes.audit:
-        session.execute(insert(AuditRow), writes.audit)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for cs in writes.cases.values():
+            values = _case_values(cs, now, writes.closed_at.get(cs.id))
+            if cs.id in writes.due_now:
+                values["due_at"] = naive_utc(now)  # unapplied events remain: look again at once
+            before = writes.loaded.get(cs.id, {})
+            changed = {
+                k: v
+                for k, v in values.items()
+                if k == "id" or before.get(k, v) != v or k not in before
+            }
+            changed["updated_at"] = values["updated_at"]
+            groups.setdefault(tuple(sorted(changed)), []).append(changed)
+        connection = session.connection()
+        for group in groups.values():  # executemany needs the same columns in every row
+            update_many(connection, CASES, group)
+    connection = session.connection()
+    for table, rows in ((OUTBOX, writes.outbox), (AUDIT, writes.audit)):
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            shapes.setdefault(tuple(row), []).append(row)
+        for group in shapes.values():
+            insert_many(connection, table, group)
     if writes.applied_events:
-        session.execute(
-            update(EventRow),
+        update_many(
+            connection,
+            EVENTS,
             [{"id": i, "applied_at": naive_utc(now)} for i in writes.applied_events],
         )

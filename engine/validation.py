@@ -91,12 +91,16 @@ def _wiring_problems(journey: Journey) -> list[Problem]:
     wired: dict[tuple[str, str], int] = defaultdict(int)
     for edge in journey.edges:
         if edge.source not in nodes:
-            problems.append(Problem(f"A connection starts at unknown node '{edge.source}'."))
+            problems.append(
+                Problem(f"A connection starts at unknown node '{edge.source}'.", None, "edges")
+            )
             continue
         if edge.target not in nodes:
             problems.append(
                 Problem(
-                    f"The '{edge.port}' way leads to unknown node '{edge.target}'.", edge.source
+                    f"The '{edge.port}' way leads to unknown node '{edge.target}'.",
+                    edge.source,
+                    "edges",
                 )
             )
         ports = {

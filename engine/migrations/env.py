@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import engine.api_models  # noqa: F401
 from engine.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,37 +1,25 @@
-"""The one place that imports durable_rules: a stateless, locked evaluator per process."""
+"""The one place that imports durable_rules: a stateless, locked evaluator per process.
+
+We drive durable's C core directly instead of its Python Host: the Host starts background
+threads that may run actions on their own, and its per-action Python objects cost more than
+the matching itself. Every message gets a unique id; for each fired rule we only note which
+rule took which message, and we never write to the session's state. A catch-all rule consumes
+messages no other rule took, so nothing piles up in the engine.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from durable import engine as durable_engine
+import durable_rules_engine as core
 
 from engine.rules.model import UNMATCHED
 
 BATCH = 1000
-
-
-class _QuietHost(durable_engine.Host):
-    """durable's Host without its background threads, which may run actions on their own."""
-
-    def __init__(self, hits: dict[int, str]) -> None:
-        self._hits = hits
-        super().__init__()
-
-    def _run(self) -> None:
-        """Start no timers: we only post events and read the fired rule synchronously."""
-
-    def get_action(self, action_name: str) -> Any:
-        hits = self._hits
-
-        # The action only records which rule fired; it never touches the shared state.
-        def record(c: Any) -> None:
-            hits[c.m["id"]] = action_name
-
-        return record
 
 
 class Evaluator:
@@ -39,39 +27,53 @@ class Evaluator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._hits: dict[int, str] = {}
-        self._host = _QuietHost(self._hits)
-        self._loaded: set[str] = set()
+        self._handles: dict[str, int] = {}
         self._ids = itertools.count(1)
 
     def ensure(self, definition: dict[str, Any]) -> None:
         """Register rulesets not seen yet; names carry a content hash, so a name is its rules."""
         with self._lock:
-            fresh = {k: v for k, v in definition.items() if k not in self._loaded}
-            if fresh:
-                self._host.register_rulesets(_copy(fresh))
-                self._loaded.update(fresh)
+            for name, rules in definition.items():
+                if name not in self._handles:
+                    # durable keeps no 'run' entries in the core; actions are ours.
+                    body = {
+                        rid: {k: v for k, v in rule.items() if k != "run"}
+                        for rid, rule in rules.items()
+                    }
+                    self._handles[name] = core.create_ruleset(name, json.dumps(body))
 
     def evaluate(self, ruleset: str, messages: Sequence[dict[str, Any]]) -> list[str | None]:
         """The id of the rule that fired for each message (None where none did)."""
         results: list[str | None] = []
         with self._lock:
+            handle = self._handles[ruleset]
             for start in range(0, len(messages), BATCH):
                 chunk = messages[start : start + BATCH]
-                ids = [next(self._ids) for _ in chunk]
-                posted = [{**m, "id": i} for m, i in zip(chunk, ids, strict=True)]
-                self._host.post_batch(ruleset, posted)
-                for i in ids:
-                    hit = self._hits.pop(i, None)
+                first = next(self._ids)
+                self._ids = itertools.count(first + len(chunk))
+                posted = [{**m, "id": first + i} for i, m in enumerate(chunk)]
+                fired = _post(handle, posted)
+                for i in range(len(chunk)):
+                    hit = fired.get(first + i)
                     results.append(None if hit in (None, UNMATCHED) else hit)
         return results
 
 
-def _copy(definition: dict[str, Any]) -> dict[str, Any]:
-    """durable mutates the definition it is given (it deletes 'run'); hand it a copy."""
-    return {
-        name: {rid: dict(rule) for rid, rule in rules.items()} for name, rules in definition.items()
-    }
+def _post(handle: int, messages: list[dict[str, Any]]) -> dict[int, str]:
+    """Assert a batch of events and drain the actions they fire: message id -> rule id."""
+    fired: dict[int, str] = {}
+    result = core.assert_events(handle, json.dumps(messages, ensure_ascii=False))
+    state = result[1]
+    action = core.start_action_for_state(handle, state)
+    if not action:
+        return fired
+    payload = action[1]
+    while payload:
+        for rule_id, match in json.loads(payload).items():
+            message = match.get("m", match)
+            fired[message["id"]] = rule_id
+        payload = core.complete_and_start_action(handle, state)
+    return fired
 
 
 _EVALUATOR: Evaluator | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.nodes.base import Clause
 
-UNMATCHED = "__unmatched__"
+UNMATCHED = "catch_all"  # the catch-all rule's id in every ruleset
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ def clause_words(clause: Clause, currency: str) -> str:
         return "there is a promise" if clause.value else "there is no promise"
     if clause.field == "promise_kept":
         return "the promised amount has arrived" if clause.value else "the promise is not met"
+    known = BUILTIN_FIELDS.get(clause.field)
+    if known is not None and known.false_en and clause.op in ("eq", "ne"):
+        holds = bool(clause.value) == (clause.op == "eq")
+        return known.label_en if holds else known.false_en
     op = OPERATOR_WORDS[clause.op][0]
     return f"{field_label(clause.field)} {op} {_value_words(clause, currency)}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import socket
 from email.message import Message
 from email.policy import default as default_policy
 from pathlib import Path
@@ -178,3 +179,121 @@ def test_header_injection_in_subject_is_refused(smtp_server) -> None:
 def test_profile_settings_build_the_connector() -> None:
     smtp = from_profile({"host": "mail.example", "security": "tls"})
     assert (smtp.host, smtp.port) == ("mail.example", 465)
+
+
+# -- persistent sessions ---------------------------------------------------------------------
+
+
+class PeerRecorder:
+    """Accepts mail and notes the client's address of the session each message came on."""
+
+    def __init__(self, refuse_first_mail_with_421: bool = False) -> None:
+        self.peers: list[object] = []
+        self.refuse_next_mail = refuse_first_mail_with_421
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_next_mail and session.peer in self.peers:
+            self.refuse_next_mail = False
+            return "421 4.4.2 idle too long, closing"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.append(session.peer)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def peer_server():
+    from aiosmtpd.controller import Controller
+
+    from tests.connectors.conftest import free_port
+
+    controllers = []
+
+    def start(handler: PeerRecorder) -> int:
+        port = free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+        return port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def test_one_session_carries_many_messages(peer_server) -> None:
+    handler = PeerRecorder()
+    smtp = connector(peer_server(handler), security="plain")
+
+    results = [smtp.send(reminder(key=f"k{i}")) for i in range(5)]
+    smtp.close()
+
+    assert {r.status for r in results} == {"accepted"}
+    assert len(handler.peers) == 5 and len(set(handler.peers)) == 1
+
+
+def test_a_session_is_renewed_after_max_messages(peer_server) -> None:
+    handler = PeerRecorder()
+    smtp = connector(peer_server(handler), security="plain", max_messages_per_session=2)
+
+    for i in range(5):
+        smtp.send(reminder(key=f"k{i}"))
+
+    assert len(set(handler.peers)) == 3
+
+
+def test_reuse_can_be_switched_off(peer_server) -> None:
+    handler = PeerRecorder()
+    smtp = connector(peer_server(handler), security="plain", reuse_session=False)
+
+    for i in range(3):
+        smtp.send(reminder(key=f"k{i}"))
+
+    assert len(set(handler.peers)) == 3
+
+
+def test_a_session_that_died_is_replaced_and_the_message_goes_once(peer_server) -> None:
+    handler = PeerRecorder()
+    smtp = connector(peer_server(handler), security="plain")
+    smtp.send(reminder(key="first"))
+    # The connection is gone, as after a server timeout.
+    smtp._local.session.smtp.sock.shutdown(socket.SHUT_RDWR)
+
+    result = smtp.send(reminder(key="second"))
+
+    assert result.status == "accepted"
+    assert len(handler.peers) == 2 and len(set(handler.peers)) == 2
+
+
+def test_a_421_before_data_on_a_reused_session_is_retried_on_a_new_one(peer_server) -> None:
+    handler = PeerRecorder(refuse_first_mail_with_421=True)
+    smtp = connector(peer_server(handler), security="plain")
+    smtp.send(reminder(key="first"))
+
+    result = smtp.send(reminder(key="second"))
+
+    assert result.status == "accepted"
+    assert len(handler.peers) == 2 and handler.refuse_next_mail is False
+
+
+def test_a_refused_recipient_keeps_the_session(smtp_server) -> None:
+    server = smtp_server("plain")
+    smtp = connector(server.port, security="plain")
+
+    refused = smtp.send(reminder(to="gone@example.org"))
+    accepted = smtp.send(reminder())
+
+    assert (refused.status, accepted.status) == ("permanent_failure", "accepted")
+    assert len(smtp._sessions) == 1
+
+
+def test_an_idle_session_is_not_trusted(peer_server) -> None:
+    handler = PeerRecorder()
+    smtp = connector(peer_server(handler), security="plain", session_idle_seconds=0)
+
+    smtp.send(reminder(key="a"))
+    smtp.send(reminder(key="b"))
+
+    assert len(set(handler.peers)) == 2

@@ -119,9 +119,7 @@ def test_user_add_refuses_a_duplicate(runner: CliRunner) -> None:
     assert "A user a@b.org exists already." in result.output
 
 
-def test_import_cases_reports_bad_rows_and_is_idempotent(
-    runner: CliRunner, tmp_path: Path
-) -> None:
+def test_import_cases_reports_bad_rows_and_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(main, ["init"])
     csv = tmp_path / "cases.csv"
     csv.write_text(

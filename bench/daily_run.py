@@ -1,0 +1,465 @@
+"""Time one daily run over a large portfolio, against the bare SQL floor of the same work.
+
+Setup (not timed): a fresh database, a published journey version, N open cases bulk-inserted,
+one tick so every case enters its first wait, and the clock set to when that wait is over for
+all of them. Timed: `Runtime(db).tick(now)` advancing every due case (rules, SQL, outbox,
+audit). The floor does the same reads and writes on a copy of the same state with no engine:
+the same claim SELECT, a dict {(node, trigger): next node}, the same case columns updated, the
+same outbox and audit rows inserted, one commit per batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import random
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+# Run from a checkout without installing: the repo root holds the engine package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import bindparam, func, insert, make_url, select, text, update
+
+from engine.cases import COUNTRY_TIMEZONES, case_values
+from engine.clock import naive_utc
+from engine.db import Database
+from engine.journeys import save_version
+from engine.models import AuditRow, CaseRow, OutboxRow
+from engine.rules.compiler import CompiledJourney
+from engine.runtime import Runtime
+from engine.store import MUTABLE
+
+try:
+    import psutil
+except ImportError:  # optional: ru_maxrss alone is enough for the target
+    psutil = None
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JOURNEY = ROOT / "journeys_examples" / "minimal.json"
+CHUNK = 10_000
+DUE_DATE = date(2026, 1, 5)  # a Monday; every case falls due the same day
+SETUP_AT = datetime(2026, 1, 6, 6, 0, tzinfo=UTC)  # D+1: the cases open and enter their journey
+COUNTRIES = ("DE", "DE", "DE", "AT", "CH", "FR", "GB", "US")  # a European book with some US
+CASES = CaseRow.__table__
+OUTBOX = OutboxRow.__table__
+AUDIT = AuditRow.__table__
+
+
+def progress(message: str) -> None:
+    """Setup progress goes to stderr so --json output stays one clean object."""
+    print(f"[daily_run] {message}", file=sys.stderr, flush=True)
+
+
+# -- setup ------------------------------------------------------------------------------------
+
+
+def case_data(i: int, rng: random.Random) -> dict[str, Any]:
+    """One synthetic case as loaded data (CaseSchema's output form)."""
+    country = COUNTRIES[i % len(COUNTRIES)]
+    return {
+        "external_id": f"BENCH-{i:08d}",
+        "debtor_name": f"Debtor {i}",
+        "debtor_type": "business" if rng.random() < 0.1 else "consumer",
+        "email": f"debtor{i}@example.org" if rng.random() < 0.9 else None,
+        "phone": "+4915112345678" if rng.random() < 0.7 else None,
+        "street": f"Musterweg {i % 200 + 1}",
+        "postcode": "10115",
+        "city": "Berlin",
+        "country": country,
+        "timezone": COUNTRY_TIMEZONES[country],
+        "currency": "USD" if country == "US" else "EUR",
+        "amount": Decimal(str(round(min(rng.lognormvariate(4.6, 0.8), 20000), 2))),
+        "due_date": DUE_DATE,
+        "reference": f"INV-{i:08d}",
+    }
+
+
+def build_portfolio(db: Database, doc: dict[str, Any], n: int, seed: int) -> int:
+    """Schema, a published version and `n` open cases inserted in chunks; returns the version id."""
+    db.create_all()
+    with db.transaction() as session:
+        version = save_version(session, doc, SETUP_AT, status="published", author="bench")
+        version_id = version.id
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for start in range(0, n, CHUNK):
+        with db.transaction() as session:
+            rows = [
+                case_values(case_data(i, rng), version, SETUP_AT)
+                for i in range(start, min(start + CHUNK, n))
+            ]
+            # render_nulls: one executemany per chunk; without it SQLAlchemy splits the chunk
+            # wherever the set of None columns changes (email or phone missing).
+            session.execute(insert(CaseRow).execution_options(render_nulls=True), rows)
+        done = min(start + CHUNK, n)
+        if done % (10 * CHUNK) == 0 or done == n:
+            progress(f"inserted {done:,}/{n:,} cases ({time.perf_counter() - started:.1f} s)")
+    return version_id
+
+
+def enter_journeys(db: Database, batch_size: int) -> datetime:
+    """The setup tick: every case enters its first wait; returns when all those waits are over."""
+    started = time.perf_counter()
+    report = Runtime(db, batch_size=batch_size).tick(SETUP_AT)
+    progress(
+        f"setup tick: {report.cases:,} cases entered their journey, {report.errors} errors "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    with db.transaction() as session:
+        last = session.scalar(
+            select(func.max(CASES.c.due_at)).where(CASES.c.status.in_(("active", "held")))
+        )
+    if last is None:
+        raise SystemExit("no case is waiting after the setup tick: nothing to time")
+    return last.replace(tzinfo=UTC) + timedelta(minutes=1)
+
+
+def copy_database(db: Database, workdir: Path) -> Database:
+    """A second database holding the same state, for the floor."""
+    url = make_url(db.url)
+    db.dispose()
+    if url.get_backend_name() == "sqlite":
+        source = Path(url.database or "")
+        with sqlite3.connect(source) as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        target = source.with_name(f"{source.stem}-floor.sqlite")
+        shutil.copyfile(source, target)
+        return Database(f"sqlite:///{target}")
+    if url.get_backend_name() == "postgresql":
+        name = f"{url.database}_floor"
+        admin = Database(url.set(database="postgres").render_as_string(hide_password=False))
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
+        admin.dispose()
+        return Database(url.set(database=name).render_as_string(hide_password=False))
+    raise SystemExit(f"cannot copy a {url.get_backend_name()} database for the floor")
+
+
+# -- the floor: the same SQL with a plain transition table -------------------------------------
+
+
+class Floor:
+    """The bare work of a daily run: claim, look up the next node in a dict, write, commit."""
+
+    def __init__(self, doc: dict[str, Any], compiled: CompiledJourney) -> None:
+        self.nodes = {n["id"]: n for n in doc["nodes"]}
+        # (node, trigger) -> (rule id, next node or None for an outcome); lowest pri wins.
+        self.table: dict[tuple[str, str], tuple[str, str | None]] = {}
+        for rule in sorted(compiled.rules, key=lambda r: r.pri):
+            self.table.setdefault((rule.node, rule.trigger), (rule.id, rule.target))
+        self.update = (
+            update(CASES)
+            .where(CASES.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in MUTABLE})
+        )
+
+    def run(self, db: Database, now: datetime, batch_size: int) -> dict[str, int]:
+        """Advance every due case; returns counts comparable to the engine's report."""
+        counts = {"cases": 0, "transitions": 0, "outbox": 0, "audit": 0}
+        at = naive_utc(now)
+        claim = (
+            select(CASES)
+            .where(CASES.c.status.in_(("active", "held")), CASES.c.due_at <= at)
+            .order_by(CASES.c.due_at)
+            .limit(batch_size)
+        )
+        if db.engine.dialect.name == "postgresql":
+            claim = claim.with_for_update(skip_locked=True)
+        while True:
+            with db.engine.begin() as conn:
+                rows = conn.execute(claim).all()
+                if not rows:
+                    break
+                cases, outbox, audit = [], [], []
+                for row in rows:
+                    cases.append(self._advance(row, at, outbox, audit, counts))
+                conn.execute(self.update, cases)
+                if outbox:
+                    conn.execute(insert(OUTBOX), outbox)
+                if audit:
+                    conn.execute(insert(AUDIT), audit)
+            counts["cases"] += len(rows)
+            counts["outbox"] += len(outbox)
+            counts["audit"] += len(audit)
+        counts["outbox_rows"] = counts.pop("outbox")
+        counts["audit_rows"] = counts.pop("audit")
+        return counts
+
+    def _advance(
+        self, row: Any, at: datetime, outbox: list, audit: list, counts: dict[str, int]
+    ) -> dict[str, Any]:
+        node, trigger, visits = row.node_id, "timer", row.visits
+        status, outcome, closed_at, due = row.status, row.outcome, None, None
+        sent = row.messages_sent
+        while (found := self.table.get((node, trigger))) is not None:
+            rule_id, target = found
+            counts["transitions"] += 1
+            audit.append(_audit(row, node, at, "transition", rule_id, {"to": target}))
+            if target is None:
+                status, outcome, closed_at = "closed", "closed", at
+                break
+            node, visits = target, visits + 1
+            spec = self.nodes[node]
+            if spec["type"] == "send":
+                sent += self._send(row, node, visits, spec["params"], at, outbox, audit)
+            if spec["type"] == "end":
+                status, outcome, closed_at = "closed", spec["params"]["outcome"], at
+                audit.append(_audit(row, node, at, "closed", None, {"outcome": outcome}))
+                break
+            if (node, "enter") in self.table:
+                trigger = "enter"
+                continue
+            params = spec["params"]
+            due = at + timedelta(days=int(params.get("days") or params.get("timeout_days") or 1))
+            break
+        values = {f"b_{c}": getattr(row, c) for c in MUTABLE}
+        values.update(
+            b_id=row.id,
+            b_node_id=node,
+            b_status=status,
+            b_outcome=outcome,
+            b_due_at=due,
+            b_timer_at=due,
+            b_visits=visits,
+            b_messages_sent=sent,
+            b_updated_at=at,
+            b_closed_at=closed_at,
+        )
+        return values
+
+    @staticmethod
+    def _send(
+        row: Any, node: str, visits: int, params: dict, at: datetime, outbox: list, audit: list
+    ) -> int:
+        channel = params["channel"]
+        address = {"email": row.email, "sms": row.phone, "letter": row.street}.get(channel)
+        status, reason = ("pending", None) if address else ("suppressed", f"no_address:{channel}")
+        outbox.append(
+            {
+                "idempotency_key": f"c{row.id}-v{visits}-{node}",
+                "case_id": row.id,
+                "version_id": row.version_id,
+                "node_id": node,
+                "channel": channel,
+                "not_before": at,
+                "created_at": at,
+                "attempts": 0,
+                "status": status,
+                "reason": reason,
+                "template": params["template"],
+                "tone": int(params.get("tone", 1)),
+                "purpose": params.get("purpose", "reminder"),
+                "fallback_channel": params.get("fallback_channel"),
+            }
+        )
+        if reason:
+            audit.append(_audit(row, node, at, "suppression", None, {"reason": reason}))
+            return 0
+        return 1
+
+
+def _audit(row: Any, node: str, at: datetime, kind: str, rule: str | None, detail: dict) -> dict:
+    return {
+        "at": at,
+        "case_id": row.id,
+        "version_id": row.version_id,
+        "node_id": node,
+        "kind": kind,
+        "rule": rule,
+        "detail": detail,
+    }
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """Samples the resident set size in a thread; its peak covers just the timed section."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.peak = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, me.memory_info().rss)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> RssSampler:
+        if psutil is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if psutil is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, psutil.Process().memory_info().rss)
+
+
+def timed(work: Callable[[], Any], profile: Path | None) -> tuple[Any, float, float, int]:
+    """Run `work`; returns its result, wall and CPU seconds and sampled peak RSS in bytes."""
+    profiler = cProfile.Profile() if profile else None
+    with RssSampler() as rss:
+        started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        result = work()
+        if profiler:
+            profiler.disable()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler and profile:
+        profiler.dump_stats(profile)
+        stats = pstats.Stats(str(profile), stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(30)
+    return result, seconds, cpu, rss.peak
+
+
+def count_rows(db: Database) -> tuple[int, int]:
+    """Outbox and audit rows in a database."""
+    with db.engine.connect() as conn:
+        return (
+            conn.scalar(select(func.count()).select_from(OUTBOX)) or 0,
+            conn.scalar(select(func.count()).select_from(AUDIT)) or 0,
+        )
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Build, set up, time the engine and the floor; return the figures."""
+    doc = json.loads(Path(args.journey).read_text(encoding="utf-8"))
+    url = args.database_url or f"sqlite:///{workdir / 'daily_run.sqlite'}"
+    db = Database(url)
+    progress(f"database {db.engine.url.render_as_string(hide_password=True)}")
+    version_id = build_portfolio(db, doc, args.cases, args.seed)
+    now = enter_journeys(db, args.batch_size)
+    progress(f"daily run at {now.isoformat()}")
+    floor_db = copy_database(db, workdir) if not args.skip_floor else None
+    before_outbox, before_audit = count_rows(db)
+
+    progress("timing the engine's daily run")
+    report, seconds, cpu, tick_rss = timed(
+        lambda: Runtime(db, batch_size=args.batch_size).tick(now), args.profile
+    )
+    after_outbox, after_audit = count_rows(db)
+    figures: dict[str, Any] = {
+        "cases": report.cases,
+        "transitions": report.transitions,
+        "messages": report.messages,
+        "suppressed": report.suppressed,
+        "errors": report.errors,
+        "outbox_rows": after_outbox - before_outbox,
+        "audit_rows": after_audit - before_audit,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "case_steps_per_s": round(report.cases / seconds, 1),
+        "transitions_per_s": round(report.transitions / seconds, 1),
+        "case_steps_per_cpu_s": round(report.cases / cpu, 1),
+        "tick_peak_rss_mb": round(tick_rss / 2**20, 1) if psutil else None,
+        "batch_size": args.batch_size,
+        "database": db.engine.dialect.name,
+    }
+    db.dispose()
+
+    if floor_db is not None:
+        progress("timing the SQL floor")
+        with floor_db.transaction() as session:
+            row = session.execute(select(CASES.c.version_id).limit(1)).one()
+            compiled = session.execute(
+                text("SELECT compiled FROM journey_versions WHERE id = :id"), {"id": version_id}
+            ).scalar_one()
+        assert row.version_id == version_id
+        if isinstance(compiled, str):
+            compiled = json.loads(compiled)
+        floor = Floor(doc, CompiledJourney.from_json(compiled))
+        floor_profile = args.profile.with_suffix(".floor.prof") if args.profile else None
+        counts, floor_seconds, floor_cpu, _ = timed(
+            lambda: floor.run(floor_db, now, args.batch_size), floor_profile
+        )
+        floor_db.dispose()
+        figures.update(
+            floor_cases=counts["cases"],
+            floor_transitions=counts["transitions"],
+            floor_outbox_rows=counts["outbox_rows"],
+            floor_audit_rows=counts["audit_rows"],
+            floor_seconds=round(floor_seconds, 3),
+            floor_cpu_seconds=round(floor_cpu, 3),
+            floor_case_steps_per_s=round(counts["cases"] / floor_seconds, 1),
+            floor_case_steps_per_cpu_s=round(counts["cases"] / floor_cpu, 1),
+            ratio=round((report.cases / seconds) / (counts["cases"] / floor_seconds), 3),
+        )
+    else:
+        figures.update(floor_case_steps_per_s=None, ratio=None)
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
+def main() -> None:
+    """Parse arguments, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000, help="open cases in the portfolio")
+    parser.add_argument("--journey", default=str(DEFAULT_JOURNEY), help="journey document (JSON)")
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to build in (default: a fresh SQLite file in a temp dir); "
+        "on PostgreSQL the floor's copy is made with CREATE DATABASE ... TEMPLATE",
+    )
+    parser.add_argument("--batch-size", type=int, default=1000, help="cases claimed per batch")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic portfolio")
+    parser.add_argument("--skip-floor", action="store_true", help="time the engine only")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the engine's daily run into this file (the floor: *.floor.prof)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite files)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="mahnwerk-daily-run-"))
+    try:
+        figures = measure(args, workdir)
+    finally:
+        if args.keep:
+            progress(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"cases advanced:  {figures['cases']:,} in {figures['seconds']} s "
+        f"({figures['cpu_seconds']} s CPU)"
+    )
+    print(f"transitions:     {figures['transitions']:,}")
+    print(f"engine:          {figures['case_steps_per_s']:,.0f} case steps/s")
+    if figures["ratio"] is not None:
+        print(
+            f"SQL floor:       {figures['floor_case_steps_per_s']:,.0f} case steps/s "
+            f"({figures['floor_seconds']} s, {figures['floor_cpu_seconds']} s CPU)"
+        )
+        print(f"ratio:           {figures['ratio']} (engine / floor)")
+    print(f"peak RSS:        {figures['peak_rss_mb']} MB (ru_maxrss, whole process)")
+    if figures["tick_peak_rss_mb"] is not None:
+        print(f"tick peak RSS:   {figures['tick_peak_rss_mb']} MB (psutil, sampled)")
+
+
+if __name__ == "__main__":
+    main()

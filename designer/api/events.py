@@ -1,0 +1,99 @@
+"""Events from the host system: payments, promises, disputes, contact and consent changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint, abort
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from designer.api import schemas
+from designer.api.auth import check_request
+from designer.api.clock import now
+from designer.api.idempotency import KEY_DOC, idempotent
+from designer.api.store import write_transaction
+from engine import UnknownCase, record_event
+from engine.models import CaseRow, EventRow
+
+blp = Blueprint(
+    "api_events",
+    __name__,
+    description=(
+        "Events for a case, stored once per event_id and applied on the next tick. Payloads: "
+        "payment_received / payment_failed {amount, currency}; promise_to_pay {date, amount?}; "
+        "contact_changed {email?, phone?, street?, postcode?, city?}; consent_changed "
+        "{channel, granted}; opted_out {channel}; case_closed {reason?}; others {}."
+    ),
+)
+blp.before_request(check_request)
+
+
+def event_out(row: EventRow, external_id: str, replayed: bool) -> dict[str, Any]:
+    """An event as the API shows it."""
+    return {
+        "event_id": row.event_id,
+        "case": external_id,
+        "type": row.type,
+        "payload": row.payload,
+        "occurred_at": row.occurred_at,
+        "received_at": row.received_at,
+        "applied_at": row.applied_at,
+        "replayed": replayed,
+    }
+
+
+@blp.post("/cases/<external_id>/events")
+@idempotent
+@blp.doc(parameters=[KEY_DOC])
+@blp.arguments(schemas.EventIn)
+@blp.response(
+    202, schemas.EventOut, description="Stored (or seen before); the next tick applies it."
+)
+def post_event(data: dict[str, Any], external_id: str) -> Any:
+    """Report an event; a repeated event_id returns the stored event (replayed: true)."""
+    try:
+        with write_transaction() as session:
+            row, created = record_event(
+                session,
+                external_id,
+                data["event_id"],
+                data["type"],
+                data["payload"],
+                now(),
+                data.get("occurred_at"),
+            )
+            if not created:
+                _same_event(session, row, external_id, data["type"])
+            return event_out(row, external_id, replayed=not created)
+    except UnknownCase as exc:
+        abort(404, message=str(exc), kind="unknown-case")
+    except ValidationError as exc:
+        errors = exc.messages if isinstance(exc.messages, dict) else {"payload": exc.messages}
+        if data["type"] in _PAYLOAD_TYPES and "type" not in errors:
+            errors = {f"payload.{k}": v for k, v in errors.items()}
+        abort(422, errors=errors)
+
+
+_PAYLOAD_TYPES = frozenset(
+    {
+        "payment_received",
+        "payment_failed",
+        "promise_to_pay",
+        "contact_changed",
+        "consent_changed",
+        "opted_out",
+    }
+)
+
+
+def _same_event(session: Any, row: EventRow, external_id: str, kind: str) -> None:
+    """A repeated event id must name the same case and type; otherwise it is a conflict."""
+    case_ext = session.scalar(select(CaseRow.external_id).where(CaseRow.id == row.case_id))
+    if case_ext != external_id or row.type != kind:
+        abort(
+            422,
+            message=f"The event id '{row.event_id}' was used for another event.",
+            errors={"event_id": [f"Already used for {row.type} on case {case_ext}."]},
+            kind="event-id-conflict",
+        )

@@ -1,0 +1,377 @@
+"""The API's request and response schemas, built on the engine's own (CaseSchema, payloads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from engine import CaseSchema, as_utc
+from engine import event_types as _event_types
+from engine.host_cases import MAX_BULK
+
+EVENT_TYPES = _event_types.ALL
+CASE_STATUSES = ("active", "held", "stopped", "closed")
+
+
+class UtcDateTime(fields.DateTime):
+    """A date-time written with its UTC offset (the database keeps naive UTC)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kw: Any) -> Any:
+        return None if value is None else super()._serialize(as_utc(value), attr, obj, **kw)
+
+
+def items_ref(self: Any, field: fields.Field, **_: Any) -> dict[str, Any]:
+    """apispec attribute function: a list documented with items of a named schema."""
+    name = field.metadata.get("items_schema")
+    return {"items": {"$ref": f"#/components/schemas/{name}"}} if name else {}
+
+
+def decimal_bounds(self: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """apispec attribute function: decimal bounds as numbers; decimals written as strings."""
+    if not isinstance(field, fields.Decimal):
+        return {}
+    if field.as_string:
+        return {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    return {k: float(ret[k]) for k in keys if isinstance(ret.get(k), str | Decimal)}
+
+
+def _nullable(field: fields.Field) -> fields.Field:
+    field.allow_none = True
+    return field
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+class CaseIn(CaseSchema):
+    """A case to create or update, optionally naming the journey it starts on."""
+
+    journey = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Key of a published journey (needed when there are several)."},
+    )
+
+
+class CasePut(CaseIn):
+    """A case to create or update at its own URL; external_id may be left out."""
+
+    external_id = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+class BulkIn(Schema):
+    """Up to 10,000 cases; each is validated on its own and gets its own result."""
+
+    journey = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    cases = fields.List(
+        fields.Raw(),
+        required=True,
+        metadata={"items_schema": "CaseIn"},
+        validate=validate.Length(min=1, max=MAX_BULK),
+    )
+
+
+class ListArgs(Schema):
+    """Filters and cursor pagination for the case list."""
+
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    journey = fields.String(validate=validate.Length(1, 64))
+    node = fields.String(validate=validate.Length(1, 64))
+    updated_since = fields.AwareDateTime(default_timezone=None)
+    cursor = fields.String(validate=validate.Length(1, 40))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class PageArgs(Schema):
+    """Cursor pagination."""
+
+    cursor = fields.String(validate=validate.Length(1, 40))
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+
+
+class EventIn(Schema):
+    """An event for a case; its payload depends on the type (see the API guide)."""
+
+    event_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "The host's id of the event; a repeat is stored once."},
+    )
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class CloseIn(Schema):
+    """Close or cancel a case."""
+
+    reason = fields.String(load_default="closed", validate=validate.OneOf(("closed", "cancelled")))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    event_id = fields.String(load_default=None, validate=validate.Length(1, 100))
+
+
+class AssignIn(Schema):
+    """The journey a case that has not started yet should run."""
+
+    journey = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class SimulationIn(Schema):
+    """A small, bounded simulation of a journey version."""
+
+    version = fields.Integer(load_default=None, validate=validate.Range(1, 1_000_000))
+    cases = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    days = fields.Integer(load_default=30, validate=validate.Range(1, 180))
+    seed = fields.Integer(load_default=1, validate=validate.Range(0, 2**31 - 1))
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+class CaseOut(Schema):
+    """A case and where it stands."""
+
+    external_id = fields.String()
+    journey = fields.String()
+    version = fields.Integer()
+    node = fields.String()
+    status = fields.String()
+    outcome = _nullable(fields.String())
+    hold_reason = _nullable(fields.String())
+    debtor_name = fields.String()
+    debtor_type = fields.String()
+    email = _nullable(fields.String())
+    phone = _nullable(fields.String())
+    street = _nullable(fields.String())
+    postcode = _nullable(fields.String())
+    city = _nullable(fields.String())
+    country = fields.String()
+    subdivision = _nullable(fields.String())
+    locale = fields.String()
+    timezone = fields.String()
+    currency = fields.String()
+    amount = fields.Decimal(as_string=True)
+    amount_open = fields.Decimal(as_string=True)
+    due_date = fields.Date()
+    reference = _nullable(fields.String())
+    attributes = fields.Dict()
+    promise_date = _nullable(fields.Date())
+    promise_amount = _nullable(fields.Decimal(as_string=True))
+    next_action_at = _nullable(UtcDateTime())
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    closed_at = _nullable(UtcDateTime())
+
+
+class CaseResultOut(Schema):
+    """A case and what the request did to it."""
+
+    result = fields.String(metadata={"description": "created, updated or unchanged"})
+    case = fields.Nested(CaseOut)
+
+
+class CasePageOut(Schema):
+    """A page of cases."""
+
+    items = fields.List(fields.Nested(CaseOut))
+    next_cursor = _nullable(fields.String())
+
+
+class ItemResultOut(Schema):
+    """What happened to one case of a bulk request."""
+
+    index = fields.Integer()
+    external_id = _nullable(fields.String())
+    status = fields.String(metadata={"description": "created, updated, unchanged or invalid"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BulkOut(Schema):
+    """Per-item results and their counts."""
+
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    results = fields.List(fields.Nested(ItemResultOut))
+
+
+class AuditOut(Schema):
+    """One row of a case's audit trail."""
+
+    id = fields.Integer()
+    at = UtcDateTime()
+    kind = fields.String()
+    node = _nullable(fields.String(attribute="node_id"))
+    version_id = _nullable(fields.Integer())
+    rule = _nullable(fields.String())
+    detail = fields.Dict()
+
+
+class TimelineOut(Schema):
+    """A page of a case's audit trail."""
+
+    items = fields.List(fields.Nested(AuditOut))
+    next_cursor = _nullable(fields.String())
+
+
+class EventOut(Schema):
+    """A stored event."""
+
+    event_id = fields.String()
+    case = fields.String()
+    type = fields.String()
+    payload = fields.Dict()
+    occurred_at = UtcDateTime()
+    received_at = UtcDateTime()
+    applied_at = _nullable(UtcDateTime())
+    replayed = fields.Boolean(metadata={"description": "True when the event id was seen before."})
+
+
+class MessageOut(Schema):
+    """An outbox row: a message (or host notification) with its status and rendered content."""
+
+    id = fields.Integer()
+    channel = fields.String()
+    node = fields.String(attribute="node_id")
+    template = _nullable(fields.String())
+    tone = _nullable(fields.Integer())
+    status = fields.String()
+    delivery_status = _nullable(fields.String())
+    reason = _nullable(fields.String())
+    recipient = _nullable(fields.String())
+    subject = _nullable(fields.String())
+    body = _nullable(fields.String())
+    html = _nullable(fields.String())
+    payload = _nullable(fields.Dict())
+    attempts = fields.Integer()
+    not_before = UtcDateTime()
+    created_at = UtcDateTime()
+    sent_at = _nullable(UtcDateTime())
+
+
+class MessagesOut(Schema):
+    """The messages of a case."""
+
+    items = fields.List(fields.Nested(MessageOut))
+
+
+class MessageArgs(Schema):
+    """Filter messages by status."""
+
+    status = fields.String(validate=validate.Length(1, 16))
+
+
+class JourneyOut(Schema):
+    """A journey with its newest version."""
+
+    key = fields.String()
+    name = fields.String()
+    latest = fields.Integer()
+    status = fields.String()
+    versions = fields.Integer()
+    cases_running = fields.Integer()
+    updated_at = UtcDateTime()
+
+
+class JourneysOut(Schema):
+    """Every journey."""
+
+    items = fields.List(fields.Nested(JourneyOut))
+
+
+class VersionOut(Schema):
+    """One version of a journey."""
+
+    number = fields.Integer()
+    status = fields.String()
+    ruleset = fields.String()
+    author = _nullable(fields.String())
+    created_at = UtcDateTime()
+    submitted_at = _nullable(UtcDateTime())
+    published_at = _nullable(UtcDateTime())
+
+
+class VersionsOut(Schema):
+    """The versions of a journey, newest first."""
+
+    items = fields.List(fields.Nested(VersionOut))
+
+
+class SimulationOut(Schema):
+    """Figures of a simulation run."""
+
+    journey = fields.String()
+    version = fields.Integer()
+    cases = fields.Integer()
+    days = fields.Integer()
+    seed = fields.Integer()
+    messages = fields.Dict(keys=fields.String(), values=fields.Integer())
+    outcomes = fields.Dict(keys=fields.String(), values=fields.Integer())
+    end_nodes = fields.Dict(keys=fields.String(), values=fields.Integer())
+    suppressed = fields.Dict(keys=fields.String(), values=fields.Integer())
+    collected = fields.String()
+    open = fields.Integer()
+    per_day = fields.List(fields.Dict())
+
+
+class SubscriptionIn(Schema):
+    """A URL and the event types it wants."""
+
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    event_types = fields.List(
+        fields.String(validate=validate.Regexp(r"^(\*|[a-z][a-z0-9_.]{0,63})$")),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "e.g. case.paid, message.sent, case.handover, or * for all."},
+    )
+    description = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class SubscriptionOut(Schema):
+    """A subscription (the secret is shown only when it is created)."""
+
+    id = fields.Integer()
+    url = fields.String()
+    event_types = fields.List(fields.String())
+    active = fields.Boolean()
+    description = _nullable(fields.String())
+    created_at = UtcDateTime()
+    secret = fields.String(metadata={"description": "Signing secret; only in the create answer."})
+
+
+class SubscriptionsOut(Schema):
+    """Every subscription."""
+
+    items = fields.List(fields.Nested(SubscriptionOut))
+
+
+class DeliveryArgs(Schema):
+    """Filter the delivery log."""
+
+    status = fields.String(validate=validate.OneOf(("pending", "delivered", "failed", "cancelled")))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class DeliveryOut(Schema):
+    """One webhook delivery and its last attempt."""
+
+    id = fields.Integer()
+    event_type = fields.String()
+    event_key = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = UtcDateTime()
+    last_status_code = _nullable(fields.Integer())
+    last_error = _nullable(fields.String())
+    body = fields.String()
+    created_at = UtcDateTime()
+    delivered_at = _nullable(UtcDateTime())
+
+
+class DeliveriesOut(Schema):
+    """A subscription's delivery log, newest first."""
+
+    items = fields.List(fields.Nested(DeliveryOut))

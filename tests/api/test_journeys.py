@@ -1,0 +1,87 @@
+"""Journeys: list, versions, assign a case that has not started, a small simulation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from engine import Database, Runtime, VirtualClock
+from tests.api.conftest import case_json
+from tests.factories import journey_doc, publish
+
+
+def test_journeys_are_listed(client: FlaskClient, auth: dict[str, str]) -> None:
+    items = client.get("/api/v1/journeys", headers=auth).json["items"]
+    assert [j["key"] for j in items] == ["minimal"]
+
+
+def test_versions_are_listed(client: FlaskClient, auth: dict[str, str]) -> None:
+    items = client.get("/api/v1/journeys/minimal/versions", headers=auth).json["items"]
+    assert [(v["number"], v["status"]) for v in items] == [(1, "published")]
+
+
+def test_versions_of_an_unknown_journey_are_404(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert client.get("/api/v1/journeys/nope/versions", headers=auth).status_code == 404
+
+
+def test_a_new_case_can_move_to_another_journey(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    with api_db.transaction() as session:
+        publish(session, journey_doc(), clock.now)
+    client.post("/api/v1/cases", json=case_json(journey="minimal"), headers=auth)
+    response = client.put(
+        "/api/v1/cases/INV-1/journey", json={"journey": "test-journey"}, headers=auth
+    )
+    assert response.json["journey"] == "test-journey"
+
+
+def test_a_started_case_does_not_move(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    with api_db.transaction() as session:
+        publish(session, journey_doc(), clock.now)
+    client.post("/api/v1/cases", json=case_json(journey="minimal"), headers=auth)
+    Runtime(api_db).tick(clock.now)
+    response = client.put(
+        "/api/v1/cases/INV-1/journey", json={"journey": "test-journey"}, headers=auth
+    )
+    assert response.status_code == 409
+
+
+def test_with_two_journeys_a_case_must_name_one(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    with api_db.transaction() as session:
+        publish(session, journey_doc(), clock.now)
+    response = client.post("/api/v1/cases", json=case_json(), headers=auth)
+    assert list(response.json["errors"]) == ["journey"]
+
+
+def test_a_small_simulation_runs(client: FlaskClient, auth: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/journeys/minimal/simulations", json={"cases": 3, "days": 2}, headers=auth
+    )
+    assert (response.status_code, response.json["cases"]) == (200, 3)
+
+
+def test_a_big_simulation_is_refused(client: FlaskClient, auth: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/journeys/minimal/simulations", json={"cases": 500, "days": 2}, headers=auth
+    )
+    assert list(response.json["errors"]) == ["cases"]
+
+
+def test_messages_of_a_case_are_listed(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    client.post("/api/v1/cases", json=case_json(), headers=auth)
+    runtime = Runtime(api_db)
+    runtime.tick(clock.now)
+    runtime.tick(clock.now + timedelta(days=8))  # minimal.json waits until D+7 09:00
+    items: list[dict[str, Any]] = client.get("/api/v1/cases/INV-1/messages", headers=auth).json[
+        "items"
+    ]
+    assert [(m["channel"], m["template"]) for m in items] == [("email", "reminder")]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from engine.nodes.base import Problem
 from engine.validation import validate_document
 from tests.factories import edge, example_doc, journey_doc, node, template

@@ -42,9 +42,11 @@ MUTABLE = (
     "messages_sent",
     "payments_count",
     "visits",
-    "updated_at",
-    "closed_at",
 )
+# Read by the tick: everything but the bookkeeping times, whose parsing would cost for nothing.
+CLAIMED = [
+    c for c in CaseRow.__table__.c if c.name not in ("created_at", "updated_at", "closed_at")
+]
 
 
 @dataclass
@@ -109,7 +111,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Any]:
     rows: list[Any] = []
     for status in ("active", "held"):
         query = (
-            select(CASES)
+            select(*CLAIMED)
             .where(CASES.c.status == status, CASES.c.due_at <= naive_utc(now))
             .order_by(CASES.c.due_at)
             .limit(limit - len(rows))
@@ -165,8 +167,7 @@ def _case_values(cs: CaseState, now: datetime, closed_at: datetime | None) -> di
         "payments_count": cs.payments_count,
         "visits": cs.visits,
         "updated_at": naive_utc(now),
-        "closed_at": naive_utc(closed_at) if closed_at else None,
-    }
+    } | ({"closed_at": naive_utc(closed_at)} if closed_at else {})
 
 
 def loaded_values(row: Any) -> dict[str, Any]:

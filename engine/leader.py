@@ -49,5 +49,11 @@ class Leadership:
         """Give up the lock (on shutdown)."""
         with self._lock:
             if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+                # Closing only returns the connection to the pool, where the session-level
+                # lock would live on: unlock first.
+                try:
+                    self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                    self._connection.commit()
+                finally:
+                    self._connection.close()
+                    self._connection = None

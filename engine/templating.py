@@ -59,6 +59,16 @@ def render(subject: str, body: str, html: str | None, context: dict[str, Any]) -
 
 def template_problems(source: str, allowed: frozenset[str] = TEMPLATE_VARIABLES) -> list[str]:
     """Syntax errors and unknown variables in a template source, in plain words."""
+    return list(_template_problems(source, allowed))
+
+
+@lru_cache(maxsize=4096)
+def _template_problems(source: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    """Cached: every save re-checks every variant, and most have not changed."""
+    return tuple(_find_template_problems(source, allowed))
+
+
+def _find_template_problems(source: str, allowed: frozenset[str]) -> list[str]:
     try:
         ast = _ENV.parse(source)
     except TemplateSyntaxError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from engine.document import Journey, load_journey
 from engine.fields import field_type
 from engine.nodes import NODE_TYPES
-from engine.nodes.base import Problem
+from engine.nodes.base import NodeType, Problem
 from engine.templating import template_problems
 
 
@@ -63,6 +63,17 @@ def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def _schema(node_type: NodeType) -> Schema:
+    """One params schema instance per node type (schemas are stateless between loads)."""
+    found = _SCHEMAS.get(node_type.name)
+    if found is None or type(found) is not node_type.params_schema:
+        found = _SCHEMAS[node_type.name] = node_type.params_schema()
+    return found
+
+
 def _params_problems(journey: Journey) -> list[Problem]:
     problems = []
     seen: set[str] = set()
@@ -75,7 +86,7 @@ def _params_problems(journey: Journey) -> list[Problem]:
             known = ", ".join(NODE_TYPES)
             problems.append(Problem(f"Unknown node type '{node.type}' ({known}).", node.id, "type"))
             continue
-        errors = node_type.params_schema().validate(node.params)
+        errors = _schema(node_type).validate(node.params)
         for found in _shape_problems(errors, {}):
             where = f"params.{found.field}" if found.field else "params"
             problems.append(Problem(found.message, node.id, where))

@@ -5,12 +5,16 @@ template, `--messages` cases per channel (German debtors, Tuesday 10:00 in Berli
 allows every send) and one pending outbox row per case, all bulk inserted. The servers run in
 child processes on 127.0.0.1, as a real provider would be apart from the dispatcher: aiosmtpd
 (plain SMTP, counts messages) and a threaded http.server speaking Twilio's Create-Message API
-(honours I-Twilio-Idempotency-Token, counts messages).
+(honours I-Twilio-Idempotency-Token, counts messages) over HTTP/1.1 with keep-alive, as
+api.twilio.com does (`--http10`: close after every answer, as this bench's server did before).
 
 Timed: `Dispatcher.dispatch(now)` until the outbox is drained (claim, guard, render, send in the
 thread pool, record), once for email and once for SMS. Beside it, in the same run: the guard
 alone (`decide()` on the same messages), and a baseline: the same connector sending the same
 number of pre-built messages from a thread pool of the same size, without the dispatcher.
+
+Besides wall time every phase reports CPU seconds: of this process (all its threads) and of the
+server processes, so a busy shared machine can be told apart from a slower dispatcher.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import socket
 import sys
 import tempfile
@@ -35,6 +40,7 @@ from typing import Any
 # Run from a checkout without installing: the repo root holds the engine package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psutil
 from sqlalchemy import func, insert, select
 
 from connectors import EmailMessage, SmsMessage
@@ -45,6 +51,7 @@ from engine.delivery_config import DeliveryConfig
 from engine.dispatcher import _context
 from engine.journeys import save_version
 from engine.models import CaseRow, OutboxRow
+from engine.settings import load_settings
 
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin, no holiday
 ACCOUNT, TOKEN = "ACbench", "bench-token"
@@ -138,12 +145,15 @@ def _smtp_server(port: int, count: Any, ready: Any) -> None:
     threading.Event().wait()
 
 
-def _twilio_server(port: int, count: Any, ready: Any) -> None:
+def _twilio_server(port: int, count: Any, ready: Any, http10: bool = False) -> None:
     tokens: dict[str, bytes] = {}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
+        protocol_version = "HTTP/1.0" if http10 else "HTTP/1.1"
+        # Headers and body are two writes; without TCP_NODELAY the body waits for the client's
+        # delayed ACK (~40 ms) on a kept-alive connection. Real providers do not stall so.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -175,12 +185,12 @@ def _twilio_server(port: int, count: Any, ready: Any) -> None:
     server.serve_forever()
 
 
-def _start(target: Any) -> tuple[int, Any, Any]:
+def _start(target: Any, *extra: Any) -> tuple[int, Any, Any]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     count, ready = mp.Value("i", 0), mp.Event()
-    process = mp.Process(target=target, args=(port, count, ready), daemon=True)
+    process = mp.Process(target=target, args=(port, count, ready, *extra), daemon=True)
     process.start()
     if not ready.wait(30):
         raise RuntimeError(f"{target.__name__} did not start")
@@ -271,6 +281,31 @@ def profiles(smtp_port: int, twilio_port: int, reuse: bool = True) -> dict[str, 
 # -- measurements --------------------------------------------------------------------------
 
 
+class CpuClock:
+    """CPU seconds of this process (every thread) and of the server processes, per phase."""
+
+    def __init__(self, *pids: int) -> None:
+        self.servers = [psutil.Process(pid) for pid in pids]
+
+    def _now(self) -> tuple[float, float]:
+        own = time.process_time()
+        servers = sum(sum(p.cpu_times()[:2]) for p in self.servers)
+        return own, servers
+
+    def measure(self, phase: Any) -> tuple[Any, dict[str, float]]:
+        """Run phase(); return its result and {wall_s, cpu_s, server_cpu_s}."""
+        cpu0, srv0 = self._now()
+        wall0 = time.perf_counter()
+        result = phase()
+        wall = time.perf_counter() - wall0
+        cpu1, srv1 = self._now()
+        return result, {
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu1 - cpu0, 2),
+            "server_cpu_s": round(srv1 - srv0, 2),
+        }
+
+
 def run_dispatcher(dispatcher: Dispatcher, channel: str, db: Database) -> tuple[float, int]:
     """Only this channel's rows are pending while it runs (the other's wait an hour)."""
     start = time.perf_counter()
@@ -357,10 +392,17 @@ def sms_messages(count: int) -> list[SmsMessage]:
 
 
 def measure(
-    count: int, batch_size: int, workers: int, skip_baseline: bool, reuse: bool = True
+    count: int,
+    batch_size: int,
+    workers: int,
+    skip_baseline: bool,
+    reuse: bool = True,
+    http10: bool = False,
 ) -> dict[str, Any]:
     smtp_port, smtp_count, smtp_proc = _start(_smtp_server)
-    twilio_port, sms_count, twilio_proc = _start(_twilio_server)
+    twilio_port, sms_count, twilio_proc = _start(_twilio_server, http10)
+    clock = CpuClock(smtp_proc.pid, twilio_proc.pid)
+    cpu: dict[str, dict[str, float]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="mahnwerk-dispatch-") as tmp:
             db = Database(f"sqlite:///{tmp}/bench.sqlite3")
@@ -373,9 +415,13 @@ def measure(
             )
             guard_us = guard_cost(db, dispatcher)
             hold(db, "sms", True)
-            email_s, email_sent = run_dispatcher(dispatcher, "email", db)
+            (email_s, email_sent), cpu["email"] = clock.measure(
+                lambda: run_dispatcher(dispatcher, "email", db)
+            )
             hold(db, "sms", False)
-            sms_s, sms_sent = run_dispatcher(dispatcher, "sms", db)
+            (sms_s, sms_sent), cpu["sms"] = clock.measure(
+                lambda: run_dispatcher(dispatcher, "sms", db)
+            )
             served = (smtp_count.value, sms_count.value)  # before the baseline adds its own
             figures: dict[str, Any] = {
                 "email_per_s": round(email_sent / email_s, 1),
@@ -390,14 +436,15 @@ def measure(
                 "batch_size": batch_size,
                 "workers": workers,
                 "smtp_reuse_session": reuse,
+                "sms_server_http": "1.0" if http10 else "1.1",
             }
             if not skip_baseline:
                 connectors = config.connectors()
-                figures["email_baseline_per_s"] = round(
-                    baseline(connectors["email"], email_messages(count), workers), 1
+                figures["email_baseline_per_s"], cpu["email_baseline"] = clock.measure(
+                    lambda: round(baseline(connectors["email"], email_messages(count), workers), 1)
                 )
-                figures["sms_baseline_per_s"] = round(
-                    baseline(connectors["sms"], sms_messages(count), workers), 1
+                figures["sms_baseline_per_s"], cpu["sms_baseline"] = clock.measure(
+                    lambda: round(baseline(connectors["sms"], sms_messages(count), workers), 1)
                 )
                 for channel in ("email", "sms"):
                     figures[f"{channel}_ratio"] = round(
@@ -406,6 +453,10 @@ def measure(
                     close = getattr(connectors[channel], "close", None)
                     if callable(close):
                         close()
+            for phase, spent in cpu.items():
+                figures[f"{phase}_cpu_s"] = spent["cpu_s"]
+                figures[f"{phase}_server_cpu_s"] = spent["server_cpu_s"]
+            figures["load_average_1m"] = round(os.getloadavg()[0], 2)
             dispatcher.close()
             db.dispose()
             return figures
@@ -419,17 +470,36 @@ def main() -> None:
     """Parse arguments, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=10_000, help="messages per channel")
-    parser.add_argument("--batch-size", type=int, default=500, help="Dispatcher(batch_size=)")
-    parser.add_argument("--workers", type=int, default=8, help="Dispatcher(workers=)")
+    settings = load_settings()
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=settings.dispatch_batch,
+        help="Dispatcher(batch_size=); default MAHNWERK_DISPATCH_BATCH or its default",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=settings.dispatch_workers,
+        help="Dispatcher(workers=); default MAHNWERK_DISPATCH_WORKERS or its default",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="dispatcher figures only")
     parser.add_argument(
         "--no-reuse", action="store_true", help="one SMTP session per message (the old way)"
+    )
+    parser.add_argument(
+        "--http10", action="store_true", help="SMS server closes every connection (HTTP/1.0)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     asyncio.set_event_loop_policy(None)
     figures = measure(
-        args.messages, args.batch_size, args.workers, args.skip_baseline, not args.no_reuse
+        args.messages,
+        args.batch_size,
+        args.workers,
+        args.skip_baseline,
+        not args.no_reuse,
+        args.http10,
     )
     if args.json:
         print(json.dumps(figures))
@@ -448,6 +518,16 @@ def main() -> None:
             end="",
         )
     print(f"\nguard: {figures['guard_us_per_message']} µs per message (decide() alone)")
+    for phase in ("email", "sms", "email_baseline", "sms_baseline"):
+        if f"{phase}_cpu_s" in figures:
+            print(
+                f"cpu {phase}: {figures[f'{phase}_cpu_s']} s in this process, "
+                f"{figures[f'{phase}_server_cpu_s']} s in the servers"
+            )
+    print(
+        f"batch {figures['batch_size']}, {figures['workers']} workers, SMS server HTTP/"
+        f"{figures['sms_server_http']}, load average {figures['load_average_1m']}"
+    )
     print(
         f"servers counted {figures['smtp_server_count']} emails "
         f"(dispatcher sent {figures['email_sent']}) and {figures['sms_server_count']} SMS "

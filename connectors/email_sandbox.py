@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from connectors.base import EmailMessage, SendResult, permanent
-from connectors.email_mime import build_mime
+from connectors.email_mime import mime_bytes
 from connectors.sandbox import Decider, SandboxStore
 from connectors.settings import from_settings
 from connectors.validation import check_email_message
@@ -34,7 +34,7 @@ class SandboxEmailConnector:
         """Reject what SMTP would reject, store the rest."""
         try:
             check_email_message(msg)
-            build_mime(msg)  # same header checks as the real connector
+            mime_bytes(msg)  # same header checks as the real connector
         except ValueError as exc:
             return permanent(f"Email not sent: {exc}")
         return self.store.record(msg)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from connectors.base import EmailMessage, SendResult, permanent, temporary
-from connectors.email_mime import build_mime
+from connectors.email_mime import MimeBytes, mime_bytes
 from connectors.settings import from_settings
 from connectors.validation import check_email_message, email_addr_spec
 
@@ -99,7 +99,7 @@ class SmtpEmailConnector:
         """Deliver one message to the SMTP server and map its answer to a SendResult."""
         try:
             check_email_message(msg)
-            mime = build_mime(msg, self.message_id_domain)
+            mime = mime_bytes(msg, self.message_id_domain)
         except ValueError as exc:  # InvalidAddressError is a ValueError too
             return permanent(f"Email not sent: {exc}")
         sender = email_addr_spec("from_addr", msg.from_addr)
@@ -108,7 +108,7 @@ class SmtpEmailConnector:
             self._deliver(mime, sender, recipient)
         except Exception as exc:  # every failure must become a SendResult, never a crash
             return _result_for(exc, f"{self.host}:{self.port}", self.timeout)
-        return SendResult(status="accepted", provider_message_id=str(mime["Message-ID"]))
+        return SendResult(status="accepted", provider_message_id=mime.message_id)
 
     def close(self) -> None:
         """Say QUIT on every open session (the dispatcher calls this when it stops)."""
@@ -118,7 +118,7 @@ class SmtpEmailConnector:
             _close_quietly(session.smtp)
         self._local = threading.local()
 
-    def _deliver(self, mime: Any, sender: str, recipient: str) -> None:
+    def _deliver(self, mime: MimeBytes, sender: str, recipient: str) -> None:
         """Hand the message over on this thread's session, replacing a stale one once."""
         session = self._current()
         if session is not None:
@@ -137,9 +137,10 @@ class SmtpEmailConnector:
             self._after_failure(session, exc)
             raise
 
-    def _transfer(self, session: _Session, mime: Any, sender: str, recipient: str) -> None:
+    def _transfer(self, session: _Session, mime: MimeBytes, sender: str, recipient: str) -> None:
         session.smtp.data_started = False
-        session.smtp.send_message(mime, from_addr=sender, to_addrs=[recipient])
+        # The bytes are final (7-bit, CRLF): sendmail() sends them without re-parsing headers.
+        session.smtp.sendmail(sender, [recipient], mime.data)
         session.messages += 1
         session.used_at = time.monotonic()
         if not self.reuse_session or session.messages >= self.max_messages_per_session:

@@ -11,7 +11,13 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from connectors.base import InvalidAddressError, SendResult, SmsMessage, permanent, temporary
-from connectors.http_post import HttpAnswer, TransportError, failure_for_status, post
+from connectors.http_post import (
+    HttpAnswer,
+    HttpClient,
+    TransportError,
+    failure_for_status,
+    post_once,
+)
 from connectors.phone import to_e164, to_sender_id
 from connectors.settings import as_decimal, from_settings
 from connectors.signing import sign
@@ -66,6 +72,7 @@ class TwilioSmsConnector:
         default_region: str | None = "DE",
         price_per_segment: Decimal | str | None = None,
         max_segments: int = 10,
+        keep_alive: bool = True,
     ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("set from_number or messaging_service_sid")
@@ -78,6 +85,12 @@ class TwilioSmsConnector:
         self.default_region = default_region
         self.price_per_segment = as_decimal("price_per_segment", price_per_segment)
         self.max_segments = max_segments
+        self._http = HttpClient() if keep_alive else None
+
+    def close(self) -> None:
+        """Close the kept-alive connections (the dispatcher calls this when it stops)."""
+        if self._http is not None:
+            self._http.close()
 
     def send(self, msg: SmsMessage) -> SendResult:
         """Create one Message resource and map the answer to a SendResult."""
@@ -86,7 +99,9 @@ class TwilioSmsConnector:
         except InvalidAddressError as exc:
             return permanent(f"SMS not sent: {exc}")
         try:
-            answer = post(self.url, self._form(msg, sms), self._headers(msg), self.timeout)
+            answer = _post(
+                self._http, self.url, self._form(msg, sms), self._headers(msg), self.timeout
+            )
         except TransportError as exc:
             return temporary(f"SMS provider at {self.url} could not be reached: {exc}")
         return self._result(answer, sms)
@@ -143,6 +158,7 @@ class WebhookSmsConnector:
         default_region: str | None = "DE",
         price_per_segment: Decimal | str | None = None,
         max_segments: int = 10,
+        keep_alive: bool = True,
     ) -> None:
         self.url = url
         self.secret = secret
@@ -152,6 +168,12 @@ class WebhookSmsConnector:
         self.default_region = default_region
         self.price_per_segment = as_decimal("price_per_segment", price_per_segment)
         self.max_segments = max_segments
+        self._http = HttpClient() if keep_alive else None
+
+    def close(self) -> None:
+        """Close the kept-alive connections (the dispatcher calls this when it stops)."""
+        if self._http is not None:
+            self._http.close()
 
     def send(self, msg: SmsMessage) -> SendResult:
         """Post one message; a 2xx answer may carry {"id": ...} as the provider's id."""
@@ -161,7 +183,7 @@ class WebhookSmsConnector:
             return permanent(f"SMS not sent: {exc}")
         body = json.dumps(_payload(msg, sms), ensure_ascii=False).encode()
         try:
-            answer = post(self.url, body, self._headers(msg, body), self.timeout)
+            answer = _post(self._http, self.url, body, self._headers(msg, body), self.timeout)
         except TransportError as exc:
             return temporary(f"SMS webhook {self.url} could not be reached: {exc}")
         if not 200 <= answer.status < 300:
@@ -188,6 +210,15 @@ class WebhookSmsConnector:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
+
+
+def _post(
+    client: HttpClient | None, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> HttpAnswer:
+    """POST on a kept-alive connection, or on a new one per message without keep-alive."""
+    if client is None:
+        return post_once(url, body, headers, timeout)
+    return client.post(url, body, headers, timeout)
 
 
 def _payload(msg: SmsMessage, sms: PreparedSms) -> dict[str, Any]:

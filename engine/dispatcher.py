@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,13 +30,12 @@ from engine.contact_policy import (
     Suppress,
     decide,
     profile_for,
-    tighten,
 )
 from engine.db import Database
-from engine.delivery_config import DeliveryConfig, load_delivery_config
+from engine.delivery_config import DeliveryConfig, PolicyOverride, load_delivery_config
 from engine.journeys import VersionCache
 from engine.models import AuditRow, CaseRow, OutboxRow
-from engine.outgoing import connector_message
+from engine.outgoing import connector_message, sms_status_callback_url
 from engine.rendering import RenderError, case_context, render_message
 from engine.settings import load_settings
 
@@ -116,20 +115,27 @@ class Dispatcher:
         self,
         db: Database,
         config: DeliveryConfig | None = None,
-        batch_size: int = 500,
+        batch_size: int | None = None,
         max_attempts: int = 6,
-        workers: int = 8,
+        workers: int | None = None,
         portal_base_url: str | None = None,
         connectors: dict[str, Any] | None = None,
+        public_url: str | None = None,
     ) -> None:
+        settings = load_settings()
         self.db = db
         self.config = config or load_delivery_config()
         self.connectors = connectors or self.config.connectors()
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size or settings.dispatch_batch)
         self.max_attempts = max_attempts
-        self.portal_base_url = (portal_base_url or load_settings().portal_base_url).rstrip("/")
+        self.portal_base_url = (portal_base_url or settings.portal_base_url).rstrip("/")
+        self.sms_status_callback_url = sms_status_callback_url(
+            public_url or settings.public_url,
+            self.config.profiles.get("sms", {}).get("provider"),
+        )
         self.versions = VersionCache()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
+        self.workers = max(1, workers or settings.dispatch_workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
         self._policies: dict[tuple[str, str, str | None], ContactPolicy] = {}
 
     def close(self) -> None:
@@ -141,26 +147,48 @@ class Dispatcher:
                 close()
 
     def dispatch(self, now: datetime) -> DispatchReport:
-        """Send everything due at `now`, batch by batch."""
+        """Send everything due at `now`, batch by batch.
+
+        Pipelined: while the worker threads send one batch, this thread claims the next (guard,
+        render, lease: CPU and database work), then records the sent batch. Every row is leased
+        in its claim transaction before it is handed to a connector, so the overlap changes
+        nothing about exactly-once. The batch in flight counts as sent for the next claim's
+        guard (minimum gap, caps), as it would once recorded.
+        """
         report = DispatchReport()
-        while True:
-            run = _Pass(as_utc(now))
-            claimed, seen = self._claim(run)
-            if seen == 0:
-                return report
-            self._send(claimed)
+        run = _Pass(as_utc(now))
+        claimed, seen = self._claim(run)
+        while seen:
+            sending = self._submit(claimed)
+            more = seen >= self.batch_size
+            if more:
+                next_run = _Pass(run.now)
+                try:
+                    next_claimed, next_seen = self._claim(next_run, in_flight=claimed)
+                except Exception:  # still record what is being sent, then give up
+                    self._collect(claimed, sending)
+                    self._record(claimed, run)
+                    raise
+            self._collect(claimed, sending)
             self._record(claimed, run)
-            for name in report.__dataclass_fields__:
-                setattr(report, name, getattr(report, name) + getattr(run.report, name))
-            if seen < self.batch_size:
-                return report
+            _add(report, run.report)
+            if not more:
+                break
+            run, claimed, seen = next_run, next_claimed, next_seen
+        return report
 
     # -- claim: guard, render, lease ---------------------------------------------------------
 
-    def _claim(self, run: _Pass) -> tuple[list[_Claimed], int]:
+    def _claim(
+        self, run: _Pass, in_flight: list[_Claimed] | None = None
+    ) -> tuple[list[_Claimed], int]:
         with self.db.transaction() as session:
             rows = self._due(session, run.now)
-            history = self._history(session, {case.id for _, case in rows}, run.now)
+            case_ids = {case.id for _, case in rows}
+            history = self._history(session, case_ids, run.now)
+            for item in in_flight or ():  # claimed, being sent, not yet recorded as sent
+                if item.case.id in case_ids:
+                    history[item.case.id].append(SentRecord(item.message.channel, run.now))
             claimed = []
             for message, case in rows:
                 item = self._prepare(session, message, case, history[case.id], run)
@@ -238,7 +266,14 @@ class Dispatcher:
             self._fail(message, str(exc), run)
             return None
         outgoing = connector_message(
-            message.channel, str(message.id), case, rendered, self.config.company, portal, run.now
+            message.channel,
+            str(message.id),
+            case,
+            rendered,
+            self.config.company,
+            portal,
+            run.now,
+            status_callback_url=self.sms_status_callback_url,
         )
         history.append(SentRecord(message.channel, run.now))  # caps count this one at once
         attempt = message.attempts + 1
@@ -267,8 +302,8 @@ class Dispatcher:
             except LookupError:
                 policy = profile_for("DE")  # the strictest hours default for unknown countries
             overrides = _overrides(self.config.policy_overrides, jurisdiction, country)
-            if overrides:
-                policy = tighten(policy, **overrides)
+            if overrides is not None:
+                policy = overrides.apply(policy)  # checked at load: it cannot loosen
             self._policies[key] = policy
         return policy
 
@@ -316,16 +351,20 @@ class Dispatcher:
 
     # -- send and record -----------------------------------------------------------------------
 
-    def _send(self, claimed: list[_Claimed]) -> None:
-        def one(item: _Claimed) -> Any:
-            try:
-                return self.connectors[item.message.channel].send(item.outgoing)
-            except Exception as exc:  # a connector bug must not lose the message
-                log.exception("connector for %s raised", item.message.channel)
-                return temporary(f"connector error: {type(exc).__name__}: {exc}")
+    def _submit(self, claimed: list[_Claimed]) -> list[Future[Any]]:
+        """Hand each claimed message to the pool; the results are fetched by `_collect`."""
+        return [self._pool.submit(self._send_one, item) for item in claimed]
 
-        for item, result in zip(claimed, self._pool.map(one, claimed), strict=True):
-            item.result = result
+    def _collect(self, claimed: list[_Claimed], sending: list[Future[Any]]) -> None:
+        for item, future in zip(claimed, sending, strict=True):
+            item.result = future.result()
+
+    def _send_one(self, item: _Claimed) -> Any:
+        try:
+            return self.connectors[item.message.channel].send(item.outgoing)
+        except Exception as exc:  # a connector bug must not lose the message
+            log.exception("connector for %s raised", item.message.channel)
+            return temporary(f"connector error: {type(exc).__name__}: {exc}")
 
     def _record(self, claimed: list[_Claimed], run: _Pass) -> None:
         for item in claimed:
@@ -404,6 +443,11 @@ class Dispatcher:
         return bool(changed)
 
 
+def _add(total: DispatchReport, part: DispatchReport) -> None:
+    for name in total.__dataclass_fields__:
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+
+
 def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows, skipping any whose idempotency key is already queued.
 
@@ -460,8 +504,8 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
 
 
 def _overrides(
-    configured: dict[str, dict[str, Any]], jurisdiction: str, country: str
-) -> dict[str, Any] | None:
+    configured: dict[str, PolicyOverride], jurisdiction: str, country: str
+) -> PolicyOverride | None:
     """A [policy.X] section: by the journey's jurisdiction, else by the debtor's country.
 
     A journey bound to no jurisdiction ("NONE") uses the profile of the debtor's country, so

@@ -11,6 +11,9 @@ WAITABLE = (
     "message_delivered",
     "message_bounced",
     "message_opened",
+    "message_clicked",
+    "message_failed",
+    "opted_out",
     "contact_changed",
 )
 
@@ -34,9 +37,6 @@ ALL = tuple(
             *WAITABLE,
             *POLICY,
             "consent_changed",
-            "opted_out",
-            "message_clicked",
-            "message_failed",
         )
     )
 )
@@ -49,5 +49,8 @@ EVENT_WORDS = {
     "message_delivered": "the message is delivered",
     "message_bounced": "the message bounces",
     "message_opened": "the message is opened",
+    "message_clicked": "a link in the message is clicked",
+    "message_failed": "the message cannot be delivered",
+    "opted_out": "the debtor opts out of a channel",
     "contact_changed": "the contact data change",
 }

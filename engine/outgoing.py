@@ -11,6 +11,17 @@ from connectors import EmailMessage, GiroPayment, LetterMessage, PostalAddress, 
 from engine.delivery_config import Company
 from engine.templating import Rendered
 
+# SMS providers whose delivery receipts designer/delivery_receipts.py takes (POST
+# /hooks/sms/<provider>); others get no callback URL, since nothing would answer it.
+RECEIPT_PROVIDERS = ("twilio", "webhook")
+
+
+def sms_status_callback_url(public_url: str | None, provider: str | None) -> str | None:
+    """Where the SMS provider posts delivery receipts, when this host is reachable from outside."""
+    if not public_url or provider not in RECEIPT_PROVIDERS:
+        return None
+    return f"{public_url.rstrip('/')}/hooks/sms/{provider}"
+
 
 def connector_message(
     channel: str,
@@ -20,8 +31,12 @@ def connector_message(
     company: Company,
     portal_url: str,
     now: datetime,
+    status_callback_url: str | None = None,
 ) -> EmailMessage | SmsMessage | LetterMessage:
-    """The dataclass a channel's connector takes; the outbox id is the idempotency key."""
+    """The dataclass a channel's connector takes; the outbox id is the idempotency key.
+
+    `status_callback_url` goes on an SMS (see `sms_status_callback_url`).
+    """
     if channel == "email":
         return EmailMessage(
             idempotency_key=key,
@@ -34,7 +49,12 @@ def connector_message(
             portal_url=portal_url,
         )
     if channel == "sms":
-        return SmsMessage(idempotency_key=key, to=case.phone, body=rendered.body)
+        return SmsMessage(
+            idempotency_key=key,
+            to=case.phone,
+            body=rendered.body,
+            status_callback_url=status_callback_url,
+        )
     return LetterMessage(
         idempotency_key=key,
         recipient=PostalAddress(

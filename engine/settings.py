@@ -30,6 +30,22 @@ class Settings:
     portal_base_url: str = field(
         default_factory=lambda: os.environ.get("MAHNWERK_PORTAL_URL", "http://127.0.0.1:5000/p")
     )
+    # The dispatcher: threads sending in parallel, and messages claimed per transaction. While
+    # one batch is being sent the next is claimed (guard, render, lease), so a batch should
+    # take about as long to claim as to send; see docs/connectors.md.
+    dispatch_workers: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_DISPATCH_WORKERS", "8"))
+    )
+    dispatch_batch: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_DISPATCH_BATCH", "500"))
+    )
+    # Where providers reach this installation from outside (scheme and host, no trailing path),
+    # e.g. https://mahnwerk.example.com; SMS ask for receipts at {public_url}/hooks/sms/<provider>.
+    public_url: str | None = field(
+        default_factory=lambda: (
+            os.environ.get("MAHNWERK_PUBLIC_URL", "").strip().rstrip("/") or None
+        )
+    )
     secret_key: str = field(
         default_factory=lambda: os.environ.get("MAHNWERK_SECRET_KEY", "dev-only-change-me")
     )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
 
 from connectors.email_smtp import SmtpEmailConnector
 from connectors.sms_http import TwilioSmsConnector
-from engine.delivery_config import Company, ConfigError, DeliveryConfig, load_delivery_config
+from engine.contact_policy import DE, US, US_MA, FrequencyCap, HoursWindow
+from engine.delivery_config import (
+    Company,
+    ConfigError,
+    DeliveryConfig,
+    PolicyOverride,
+    load_delivery_config,
+)
 
 FILE = """
 [company]
@@ -60,9 +68,11 @@ def test_profiles_company_and_policy_come_from_the_file_and_secrets_from_the_env
     assert config.profiles["sms"]["auth_token"] == "tw-token"
     assert config.profiles["letter"] == {"provider": "sandbox"}
     assert (config.company.name, config.company.city) == ("Beispiel GmbH", "Berlin")
-    assert config.policy_overrides == {
-        "DE": {"no_sundays": True, "channels_requiring_consent": ["sms"]}
+    assert config.policy_overrides["DE"].settings == {
+        "no_sundays": True,
+        "channels_requiring_consent": ["sms"],
     }
+    assert config.policy_overrides["DE"].apply(DE).channels_requiring_consent == {"sms"}
     assert config.source == str(tmp_path / "mahnwerk.toml")
 
 
@@ -126,17 +136,134 @@ def test_broken_toml_and_a_missing_file_say_what_is_wrong(tmp_path: Path) -> Non
         load_delivery_config(tmp_path / "nope.toml", environ={})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: engine/delivery_config.py passes [policy.X] values on raw; a duration "
-    "such as min_gap cannot be written in TOML, and the error only shows when the dispatcher "
-    "builds the policy (TypeError in tighten), stopping every dispatch",
-)
-def test_a_policy_duration_override_is_read_or_refused_at_load(tmp_path: Path) -> None:
+def test_a_raw_duration_is_refused_at_load_naming_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, FILE.replace("no_sundays = true", 'min_gap = "24h"'))
 
-    try:
-        config = load_delivery_config(path, environ=SECRETS)
-    except ConfigError:
-        return  # refused at load with a clear message: fine
-    assert str(config.policy_overrides["DE"]["min_gap"]) == "1 day, 0:00:00"
+    with pytest.raises(ConfigError) as error:
+        load_delivery_config(path, environ=SECRETS)
+
+    assert str(error.value).startswith(f"{path}: [policy.DE] min_gap: unknown key (durations")
+
+
+POLICY = """
+[policy.DE]
+min_gap_hours = 24
+deferral_horizon_days = 7
+channel_min_gap_hours = {sms = 72}
+hours = {start = "09:00", end = "19:00", sat = {start = "10:00", end = "14:00"}}
+caps = [{channel = "sms", max = 2, days = 7}, {max = 1, hours = 36}]
+
+[policy.US]
+conversation_cooldown_days = 10
+hours = {start = "09:00", end = "20:00", sun = false}
+no_sundays = true
+"""
+
+
+def policies(tmp_path: Path, text: str = POLICY) -> dict[str, PolicyOverride]:
+    return load_delivery_config(write(tmp_path, text), environ={}).policy_overrides
+
+
+def test_durations_hours_and_caps_are_read_and_tighten_the_profile(tmp_path: Path) -> None:
+    de = policies(tmp_path)["DE"].apply(DE)
+
+    assert (de.min_gap, de.deferral_horizon) == (timedelta(hours=24), timedelta(days=7))
+    assert dict(de.channel_min_gap) == {"sms": timedelta(hours=72)}
+    nine_to_seven = HoursWindow(time(9), time(19))
+    assert de.allowed_hours == (*[nine_to_seven] * 5, HoursWindow(time(10), time(14)), None)
+    assert de.caps == (
+        *DE.caps,
+        FrequencyCap("sms", 2, timedelta(days=7)),
+        FrequencyCap(None, 1, timedelta(hours=36)),
+    )
+    assert de.no_sundays and de.holds == DE.holds  # untouched fields stay
+
+
+def test_a_us_section_applies_to_the_state_overlays_too(tmp_path: Path) -> None:
+    us = policies(tmp_path)["US"]
+
+    for profile in (US, US_MA):
+        tight = us.apply(profile)
+        assert tight.conversation_cooldown == timedelta(days=10) and tight.no_sundays
+        assert tight.allowed_hours[6] is None
+        assert tight.allowed_hours[0] == HoursWindow(time(9), time(20))
+    assert us.apply(US_MA).caps == US_MA.caps
+
+
+def test_the_dispatcher_uses_the_parsed_section() -> None:
+    config = DeliveryConfig(policy_overrides={"DE": {"min_gap_hours": 48}}, source="x.toml")
+
+    assert config.policy_overrides["DE"].apply(DE).min_gap == timedelta(hours=48)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            "min_gap_hours = 6",
+            "[policy.DE] min_gap_hours: tighten() refuses to loosen 'min_gap': "
+            "6:00:00 is shorter than 12:00:00 (profile DE).",
+        ),
+        (
+            "no_sundays = false",
+            "[policy.DE] no_sundays: tighten() refuses to loosen 'no_sundays': "
+            "cannot switch a ban off (profile DE).",
+        ),
+        (
+            'hours = {start = "07:00", end = "19:00"}',
+            "[policy.DE] hours: tighten() refuses to loosen 'allowed_hours': "
+            "weekday 0 window 07:00-19:00 is not inside 08:00-20:00 (profile DE).",
+        ),
+        (
+            'hours = {sun = {start = "10:00", end = "12:00"}}',
+            "[policy.DE] hours: tighten() refuses to loosen 'allowed_hours': "
+            "weekday 6 window 10:00-12:00 is not inside closed (profile DE).",
+        ),
+        (
+            "deferral_horizon_days = 30",
+            "[policy.DE] deferral_horizon_days: tighten() refuses to loosen 'deferral_horizon': "
+            "30 days, 0:00:00 is longer than 14 days, 0:00:00 (profile DE).",
+        ),
+        (
+            'min_gap_hours = "24"',
+            "[policy.DE] min_gap_hours: must be a number of hours (0 or more), not '24'.",
+        ),
+        (
+            'hours = {start = "9 am", end = "19:00"}',
+            "[policy.DE] hours.start: must be a time of day like \"09:00\", not '9 am'.",
+        ),
+        (
+            'hours = {start = "19:00", end = "09:00"}',
+            "[policy.DE] hours: start 19:00 must be before end 09:00.",
+        ),
+        (
+            'caps = [{channel = "sms", max = 0, days = 7}]',
+            "[policy.DE] caps[0].max: must be a whole number of at least 1, not 0.",
+        ),
+        (
+            'caps = [{channel = "sms", max = 2}]',
+            "[policy.DE] caps[0]: needs the window as either days or hours.",
+        ),
+        ("no_sundays = 1", "[policy.DE] no_sundays: must be true or false."),
+        (
+            'channels_requiring_consent = "sms"',
+            '[policy.DE] channels_requiring_consent: must be a list of channels, e.g. ["sms"].',
+        ),
+    ],
+)
+def test_a_bad_or_loosening_policy_value_is_refused_at_load(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    path = write(tmp_path, f"[policy.DE]\n{section}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_delivery_config(path, environ={})
+
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_a_us_section_that_loosens_the_massachusetts_overlay_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[policy.US]\nhours = {start = "08:00", end = "22:00"}\n')
+
+    with pytest.raises(ConfigError, match=r"\[policy.US\] hours: .* \(profile US\)\.$"):
+        load_delivery_config(path, environ={})

@@ -282,6 +282,40 @@ def test_an_sms_goes_to_the_twilio_api_with_the_outbox_id_as_key(
     assert (row.segments, str(row.cost), row.recipient) == (1, "0.0750", "+4915123456789")
 
 
+def test_with_a_public_url_an_sms_asks_for_receipts_at_the_hook(
+    db, twilio, make_dispatcher
+) -> None:
+    queue(db, MONDAY_MORNING, send_doc("sms"), phone=PHONE_DE, email=None)
+
+    make_dispatcher(public_url="https://mahnwerk.example.com/").dispatch(MONDAY_MORNING)
+
+    (sent,) = twilio.created(str(messages(db)[0].id))
+    assert sent["form"]["StatusCallback"] == "https://mahnwerk.example.com/hooks/sms/twilio"
+
+
+def test_without_a_public_url_an_sms_names_no_callback(
+    db, twilio, make_dispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAHNWERK_PUBLIC_URL", raising=False)
+    queue(db, MONDAY_MORNING, send_doc("sms"), phone=PHONE_DE, email=None)
+
+    make_dispatcher().dispatch(MONDAY_MORNING)
+
+    (sent,) = twilio.created(str(messages(db)[0].id))
+    assert "StatusCallback" not in sent["form"]
+
+
+def test_many_batches_are_pipelined_and_each_message_goes_once(db, twilio, make_dispatcher) -> None:
+    for _ in range(7):
+        queue(db, MONDAY_MORNING, send_doc("sms"), phone=PHONE_DE, email=None)
+
+    report = make_dispatcher(batch_size=2, workers=3).dispatch(MONDAY_MORNING)
+
+    rows = messages(db)
+    assert report.sent == 7 and {r.status for r in rows} == {"sent"}
+    assert sorted(twilio.posts) == sorted(str(r.id) for r in rows)
+
+
 def test_a_sent_message_is_sent_once(db, twilio, make_dispatcher) -> None:
     queue(db, MONDAY_MORNING, send_doc("sms"), phone=PHONE_DE)
     dispatcher = make_dispatcher()

@@ -6,7 +6,15 @@ fresh SQLite file, then measures:
 - events accepted per second by POST /api/v1/cases/{id}/events from --clients concurrent
   clients (one keep-alive connection each) for --seconds, with p50/p99 latency.
 
+Each phase also reports the CPU seconds it took, of the server process and of the clients (this
+process): on a shared machine the wall-clock figures move with other people's load, CPU
+seconds per request much less. `machine` gives the core count and load average at the start.
+
     python bench/api_load.py [--cases 100000] [--clients 16] [--seconds 10] [--json]
+
+`--profile N` instead posts N events one after another through the app's WSGI stack in this
+process (Flask's test client, no sockets) under cProfile, and prints the SQL statements per
+request and the functions that took the time.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import socket
 import statistics
@@ -61,7 +70,8 @@ def _serve(url: str, port: int, threads: int) -> None:
     from designer.api import init_app
 
     logging.getLogger("waitress").setLevel(logging.ERROR)
-    app = designer.create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    config = {"DATABASE_URL": url, "SECRET_KEY": "bench", "DATABASE_POOL_SIZE": threads}
+    app = designer.create_app(config)
     init_app(app)
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, connection_limit=1000)
 
@@ -93,6 +103,31 @@ def _request(
     conn.request(method, path, body=data, headers=headers)
     response = conn.getresponse()
     return response.status, response.read()
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of the server process and of this process, per phase."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def _server(self) -> float | None:
+        try:
+            with open(f"/proc/{self.server_pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):  # not Linux: no server figure
+            return None
+
+    def start(self) -> tuple[float | None, float]:
+        """A reading to pass to `since`."""
+        return self._server(), time.process_time()
+
+    def since(self, start: tuple[float | None, float]) -> dict[str, float | None]:
+        """CPU seconds used since `start`."""
+        server, client = self._server(), time.process_time()
+        used = None if server is None or start[0] is None else round(server - start[0], 2)
+        return {"server": used, "clients": round(client - start[1], 2)}
 
 
 def _case(i: int) -> dict[str, Any]:
@@ -182,6 +217,61 @@ def events_load(port: int, token: str, cases: int, clients: int, seconds: float)
     }
 
 
+def profile(requests: int) -> None:
+    """N event POSTs, single-threaded through the real WSGI app, under cProfile."""
+    import cProfile
+    import pstats
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    import designer
+    from designer.api import init_app
+    from designer.db import get_db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'api_profile.sqlite3'}"
+        token = _prepare(url)
+        app = designer.create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+        init_app(app)
+        client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+        cases = [_case(i) for i in range(min(requests, BULK))]
+        client.post("/api/v1/cases/bulk", json={"cases": cases}, headers=headers)
+
+        def post(n: int, prefix: str) -> None:
+            for i in range(n):
+                body = {
+                    "event_id": f"{prefix}-{i}",
+                    "type": "payment_received",
+                    "payload": {"amount": "1.00", "currency": "EUR"},
+                }
+                ext = cases[i % len(cases)]["external_id"]
+                response = client.post(f"/api/v1/cases/{ext}/events", json=body, headers=headers)
+                assert response.status_code == 202, response.get_data(as_text=True)
+
+        post(100, "warm")
+        seen: list[str] = []
+        with app.app_context():
+            engine = get_db().engine
+        listener = lambda *a: seen.append(a[2].split()[0])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        post(100, "count")
+        event.remove(engine, "before_cursor_execute", listener)
+        per_request = {k: v / 100 for k, v in Counter(seen).items()}
+        began, cpu = time.perf_counter(), time.process_time()
+        post(requests, "plain")
+        plain = (time.perf_counter() - began, time.process_time() - cpu)
+        profiler = cProfile.Profile()
+        profiler.runcall(post, requests, "profiled")
+    print(f"statements per event POST: {per_request}")
+    print(
+        f"{requests} event POSTs without the profiler: {plain[0]:.2f} s wall, "
+        f"{plain[1]:.2f} CPU s ({1000 * plain[1] / requests:.2f} ms CPU each)"
+    )
+    stats = pstats.Stats(profiler).strip_dirs().sort_stats("cumulative")
+    stats.print_stats(40)
+
+
 def main() -> None:
     """Run both measurements and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -190,7 +280,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--server-threads", type=int, default=16)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile N event POSTs instead")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.profile)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api_load.sqlite3'}"
         token = _prepare(url)
@@ -201,10 +295,17 @@ def main() -> None:
         server.start()
         try:
             _wait_for(port, token)
-            figures = {
-                "bulk_import": bulk_import(port, token, args.cases, min(args.clients, 2)),
-                "events": events_load(port, token, args.cases, args.clients, args.seconds),
+            meter = CpuMeter(server.pid or 0)
+            figures: dict[str, Any] = {
+                "machine": {"cpus": os.cpu_count(), "load_average": _load_average()},
+                "server_threads": args.server_threads,
             }
+            mark = meter.start()
+            figures["bulk_import"] = bulk_import(port, token, args.cases, min(args.clients, 2))
+            figures["bulk_import"]["cpu_seconds"] = meter.since(mark)
+            mark = meter.start()
+            figures["events"] = events_load(port, token, args.cases, args.clients, args.seconds)
+            figures["events"]["cpu_seconds"] = meter.since(mark)
         finally:
             server.terminate()
             server.join(10)
@@ -214,12 +315,26 @@ def main() -> None:
     bulk, ev = figures["bulk_import"], figures["events"]
     print(
         f"bulk import: {bulk['cases']:,} cases in {bulk['seconds']} s "
-        f"({bulk['cases_per_second']:,}/s, {bulk['requests']} requests)"
+        f"({bulk['cases_per_second']:,}/s, {bulk['requests']} requests); "
+        f"CPU s {_cpu(bulk['cpu_seconds'])}"
     )
     print(
         f"events: {ev['events_per_second']:,}/s from {ev['clients']} clients over "
-        f"{ev['seconds']} s; p50 {ev['p50_ms']} ms, p99 {ev['p99_ms']} ms; errors {ev['errors']}"
+        f"{ev['seconds']} s; p50 {ev['p50_ms']} ms, p99 {ev['p99_ms']} ms; errors {ev['errors']}; "
+        f"CPU s {_cpu(ev['cpu_seconds'])}"
     )
+    print(f"machine: {figures['machine']}; server threads {figures['server_threads']}")
+
+
+def _cpu(used: dict[str, float | None]) -> str:
+    return f"server {used['server']}, clients {used['clients']}"
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db,
         delivery_receipts,
         i18n,
+        imports,
         journeys,
         outbox,
+        settings,
         simulation,
         templates_view,
     )
@@ -54,9 +56,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     simulation.init_app(app)
-    for module in (auth, i18n, journeys, templates_view, simulation, cases, outbox):
+    for module in (auth, i18n, journeys, templates_view, simulation, cases, outbox, settings):
         app.register_blueprint(module.bp)
     app.register_blueprint(delivery_receipts.bp)
+    app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     csrf.exempt(delivery_receipts.bp)  # providers sign their receipts; they hold no CSRF token
     api.init_app(app)
 

@@ -19,6 +19,8 @@ from engine.models import UserRow
 # Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
 EDIT_ROLES = frozenset({"manager", "admin"})
 SIMULATE_ROLES = frozenset({"manager", "admin", "reviewer"})
+# Only admins see the delivery settings and send test messages through the real connectors.
+ADMIN_ROLES = frozenset({"admin"})
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -42,6 +44,11 @@ class User(UserMixin):
     def can_simulate(self) -> bool:
         """Whether this user may run simulations."""
         return self.role in SIMULATE_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this user may see the delivery settings and send test messages."""
+        return self.role in ADMIN_ROLES
 
 
 def _user(row: UserRow) -> User:

@@ -184,13 +184,11 @@ def editor(key: str, number: int) -> str:
     with transaction() as session:
         journey = queries.journey_by_key(session, key)
         version = _version_or_404(session, key, number)
-        versions = queries.list_versions(session, key)
     doc = version.document
     return render_template(
         "journeys/editor.html",
         journey=journey,
         version=version,
-        versions=versions,
         document=doc,
         palette=palette(localized),
         ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},

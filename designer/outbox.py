@@ -1,25 +1,114 @@
-"""The sandbox outbox: what would have been sent, as the debtor would see it."""
+"""The outbox: every queued message as the debtor sees it, its delivery status, and retries.
+
+Filters by channel and status; "deferred" (a pending message the contact policy holds back) is
+a status of its own here, also per deferral reason. Dead-lettered and failed messages can be put
+back in the queue by managers and admins through the engine's `Dispatcher.retry_dead`.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import threading
+from typing import Any
 
-from designer.db import transaction
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import not_, or_, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from designer import htmx
+from designer.auth import EDIT_ROLES, role_required
+from designer.db import get_db, transaction
+from designer.i18n import _
 from designer.render import page_or_partial
-from engine import queries
+from engine import Dispatcher, utcnow
 from engine.document import CHANNELS
+from engine.models import CaseRow, OutboxRow
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
-STATUSES = ("sandboxed", "pending", "suppressed", "failed")
+STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")
+RETRYABLE = frozenset({"dead", "failed"})
+DEFERRED = "deferred:"  # the dispatcher's reason prefix for a message held back by the policy
+DISPATCHER_KEY = "mahnwerk_retry_dispatcher"
+_dispatcher_lock = threading.Lock()
+
+
+def _status_filter(query: Any, status: str) -> Any:
+    """Narrow an outbox query to one status of the filter (deferred ones by their reason)."""
+    if status == "deferred":
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+    if status.startswith(DEFERRED):
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason == status)
+    if status == "pending":  # waiting to be sent: not held back by the contact policy
+        return query.where(
+            OutboxRow.status == "pending",
+            or_(OutboxRow.reason.is_(None), not_(OutboxRow.reason.like(f"{DEFERRED}%"))),
+        )
+    return query.where(OutboxRow.status == status)
+
+
+def list_messages(
+    session: Session, channel: str | None, status: str | None, limit: int = 100
+) -> list[tuple[OutboxRow, CaseRow]]:
+    """Outbox rows with their cases, newest first, by channel and status."""
+    query = (
+        select(OutboxRow, CaseRow)
+        .join(CaseRow, CaseRow.id == OutboxRow.case_id)
+        .order_by(OutboxRow.id.desc())
+        .limit(limit)
+    )
+    if channel:
+        query = query.where(OutboxRow.channel == channel)
+    if status:
+        query = _status_filter(query, status)
+    return [(o, c) for o, c in session.execute(query).all()]
+
+
+def deferral_reasons(session: Session) -> list[str]:
+    """The deferral reasons ('deferred:quiet_hours' ...) pending messages have right now."""
+    rows = session.scalars(
+        select(OutboxRow.reason)
+        .where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+        .distinct()
+    )
+    return sorted(r for r in rows if r)
+
+
+def dispatcher() -> Dispatcher:
+    """The engine's dispatcher for this app, built on first use (only its retry is used here)."""
+    extensions = current_app.extensions
+    with _dispatcher_lock:
+        if DISPATCHER_KEY not in extensions:
+            extensions[DISPATCHER_KEY] = Dispatcher(
+                get_db(), portal_base_url=current_app.config["PORTAL_BASE_URL"]
+            )
+        return extensions[DISPATCHER_KEY]
+
+
+def _filters() -> tuple[str | None, str | None]:
+    channel = request.args.get("channel")
+    status = request.args.get("status") or ""
+    known = status in STATUSES or (status.startswith(DEFERRED) and len(status) > len(DEFERRED))
+    return (channel if channel in CHANNELS else None), (status if known else None)
 
 
 @bp.get("")
 def index() -> str:
     """The newest messages, filtered by channel and status."""
-    channel = request.args.get("channel") if request.args.get("channel") in CHANNELS else None
-    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    channel, status = _filters()
     with transaction() as session:
-        rows = queries.list_outbox(session, channel=channel, status=status)
+        rows = list_messages(session, channel=channel, status=status)
+        reasons = deferral_reasons(session)
+    if status and status.startswith(DEFERRED) and status not in reasons:
+        reasons.append(status)  # keep the chosen option even when no message has it any more
     return page_or_partial(
         "outbox/index.html",
         "outbox/_list.html",
@@ -28,4 +117,36 @@ def index() -> str:
         status=status,
         channels=CHANNELS,
         statuses=STATUSES,
+        reasons=reasons,
+        retryable=RETRYABLE,
     )
+
+
+def _back() -> str:
+    target = request.form.get("next") or ""
+    if target.startswith("/outbox") and not target.startswith("//"):
+        return target
+    return url_for("outbox.index")
+
+
+@bp.post("/<int:message_id>/retry")
+@role_required(EDIT_ROLES)
+def retry(message_id: int) -> Response | str:
+    """Put a dead or failed message back in the queue; htmx gets the message's new state."""
+    with transaction() as session:
+        if session.get(OutboxRow, message_id) is None:
+            abort(404)
+    done = dispatcher().retry_dead(message_id, utcnow())
+    if done:
+        note = _("Message {id} is back in the queue.", id=message_id)
+    else:
+        note = _("Message {id} is not dead or failed any more; nothing to retry.", id=message_id)
+    if htmx and not htmx.boosted:
+        with transaction() as session:
+            row = session.get(OutboxRow, message_id)
+            case = session.get(CaseRow, row.case_id)
+            return render_template(
+                "outbox/_item.html", m=row, c=case, note=note, retryable=RETRYABLE
+            )
+    flash(note, "message" if done else "error")
+    return redirect(_back())

@@ -16,6 +16,9 @@ Choices a user of `mahnwerk import-cases` relies on:
   columns, so a loaded row holds only the fields the file gives; `case_values` fills the rest.
 - Importing is idempotent by external_id: cases that already exist are counted as unchanged
   and never touched, whichever journey they are on.
+- XLSX workbooks (the first worksheet, read with openpyxl in read-only mode) become CSV text
+  with `xlsx_text`, one line per sheet row, so a line number is the spreadsheet's row number;
+  `upload_text` picks by file name. Dates become 2026-11-01, numbers plain (1234.5).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select
@@ -225,20 +229,98 @@ def _published(db: Database, journey_key: str) -> VersionRow:
 
 def _read_text(source: str | Path | TextIO) -> str:
     """The whole file as text, so a bad encoding stops the import before anything is written."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CaseImportError(f"Cannot read {path}: {exc.strerror}.") from exc
+        return decode_csv(raw)
     try:
-        if isinstance(source, str | Path):
-            path = Path(source)
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise CaseImportError(f"Cannot read {path}: {exc.strerror}.") from exc
-            return raw.decode("utf-8-sig")
         return source.read()
     except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
+        raise _not_utf8(exc) from exc
+
+
+def decode_csv(raw: bytes) -> str:
+    """CSV bytes as text (UTF-8, a BOM is fine), or a CaseImportError naming the line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(exc) from exc
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> CaseImportError:
+    line = exc.object[: exc.start].count(b"\n") + 1
+    return CaseImportError(
+        f"The file is not UTF-8 text (line {line}); save it as CSV UTF-8 and try again."
+    )
+
+
+def upload_text(filename: str, raw: bytes) -> str:
+    """An uploaded file as CSV text for read_rows: .xlsx through xlsx_text, anything else CSV."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return xlsx_text(io.BytesIO(raw))
+    return decode_csv(raw)
+
+
+def xlsx_text(source: str | Path | IO[bytes]) -> str:
+    """The first worksheet of an XLSX workbook as CSV text, one line per sheet row."""
+    try:
+        from openpyxl import load_workbook
+    except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
+        raise CaseImportError("Reading XLSX files needs openpyxl (pip install openpyxl).") from exc
+    try:
+        workbook = load_workbook(source, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise CaseImportError(
-            f"The file is not UTF-8 text (line {line}); save it as CSV UTF-8 and try again."
+            "The file is not an XLSX workbook; save it as Excel Workbook (.xlsx) or CSV UTF-8."
         ) from exc
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    try:
+        if not workbook.worksheets:
+            raise CaseImportError("The workbook has no worksheet.")
+        for values in workbook.worksheets[0].iter_rows(values_only=True):
+            cells = [_xlsx_cell(v) for v in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            writer.writerow(cells)  # an empty row stays an (ignored) empty line
+    finally:
+        workbook.close()
+    return out.getvalue()
+
+
+def _xlsx_cell(value: Any) -> str:
+    """A spreadsheet cell as the text a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    # One sheet row is one line: line breaks inside a cell become spaces.
+    return " ".join(str(value).splitlines())
+
+
+def file_header(text: str) -> list[str]:
+    """The column names of CSV text (its first line), as read_rows reads them."""
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+    except csv.Error as exc:
+        raise CaseImportError(f"The file is not readable as CSV: {exc}.") from exc
+
+
+def guess_field(column: str) -> str | None:
+    """The case field a column name stands for (name, alias or attr_ prefix), if any."""
+    return _resolve(column)
 
 
 def _count_rows(text: str, delimiter: str) -> int:

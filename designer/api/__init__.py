@@ -7,15 +7,17 @@ document is /api/v1/openapi.json and the interactive docs (vendored Swagger UI) 
 from __future__ import annotations
 
 import http
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
 from designer.api import auth, problems
-from designer.api.schemas import decimal_bounds, items_ref
+from designer.api.schemas import ItemResultOut, decimal_bounds, items_ref
 
 PREFIX = "/api/v1"
 EXTENSION = "mahnwerk_api"
@@ -72,6 +74,52 @@ def _configure(app: Flask) -> None:
         app.config.setdefault(key, value)
 
 
+def _size_pool(app: Flask) -> None:
+    """A connection pool as large as the server's threads (DATABASE_POOL_SIZE), no overflow.
+
+    SQLAlchemy's default (5 kept + 10 overflow) makes a 16-thread server open and close
+    connections (and run the SQLite pragmas again) under load. Unset: the pool is left alone.
+    """
+    from designer import db
+    from engine import Database
+
+    size = app.config.get("DATABASE_POOL_SIZE")
+    current = app.extensions.get(db.KEY)
+    if not size or current is None or not hasattr(current.engine.pool, "size"):
+        return  # StaticPool (in-memory SQLite) or nothing to resize
+    if current.engine.pool.size() == size:
+        return
+    current.dispose()
+    app.extensions[db.KEY] = Database(
+        app.config["DATABASE_URL"], pool_size=int(size), max_overflow=0, pool_timeout=60
+    )
+
+
+def _skip_for(blueprints: set[str], hook: Callable[..., Any], after: bool) -> Callable[..., Any]:
+    """A designer-wide hook that does nothing for the API's token-checked blueprints."""
+
+    @wraps(hook)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if request.blueprint in blueprints:
+            return args[0] if after else None
+        return hook(*args, **kwargs)
+
+    return guarded
+
+
+def _skip_designer_hooks(app: Flask, blueprints: set[str]) -> None:
+    """Sign-in, CSRF and the remember-me cookie are the designer's: API views check a token.
+
+    Without this every API request went through Flask-Login (user loader, request loader,
+    session cookie) before the blueprint's own token check ran. The docs blueprint keeps them:
+    it accepts a signed-in designer session.
+    """
+    before = app.before_request_funcs.setdefault(None, [])
+    before[:] = [_skip_for(blueprints, f, after=False) for f in before]
+    after = app.after_request_funcs.setdefault(None, [])
+    after[:] = [_skip_for(blueprints, f, after=True) for f in after]
+
+
 def init_app(app: Flask) -> None:
     """Register the API on the app once: blueprints, problem errors, CSRF exemption, sign-in."""
     if EXTENSION in app.extensions:
@@ -81,10 +129,12 @@ def init_app(app: Flask) -> None:
 
     if db.KEY not in app.extensions:
         db.init_app(app)
+    _size_pool(app)
     _configure(app)
     api = ProblemApi(app)
     for attribute_function in (items_ref, decimal_bounds):
         api.ma_plugin.converter.add_attribute_function(attribute_function)
+    api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
     modules = (cases, events, messages, journeys, webhooks)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix=PREFIX)
@@ -94,4 +144,6 @@ def init_app(app: Flask) -> None:
             csrf.exempt(module.blp)
     names = [m.blp.name for m in modules]
     auth.cooperate_with_login(app, [*names, api._make_doc_blueprint_name()], PREFIX)
+    _skip_designer_hooks(app, set(names))
+    auth.token_cache(app)
     app.extensions[EXTENSION] = api

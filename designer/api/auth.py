@@ -1,19 +1,33 @@
-"""Bearer-token authentication: GET needs the `read` scope, every other method `write`."""
+"""Bearer-token authentication: GET needs the `read` scope, every other method `write`.
+
+Tokens are checked against a per-app TokenCache: a request reads the database only when the
+token was not seen in the last few seconds, and writes last_used_at at most once a minute.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Request, g, request
+from flask import Flask, Request, current_app, g, request
 from flask.wrappers import Response
 
 from designer.api.clock import now
 from designer.api.problems import CHALLENGE, UNAUTHORIZED, problem
-from designer.db import transaction
-from engine.api_tokens import TokenInfo, verify_token
+from designer.api.store import locked_transaction
+from engine.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CACHE = "mahnwerk_api_tokens"
+
+
+def token_cache(app: Flask) -> TokenCache:
+    """The app's token cache (API_TOKEN_CACHE_SECONDS, 5 by default; 0 reads every time)."""
+    cache = app.extensions.get(CACHE)
+    if cache is None:
+        seconds = app.config.get("API_TOKEN_CACHE_SECONDS", CACHE_SECONDS)
+        cache = app.extensions[CACHE] = TokenCache(locked_transaction, seconds)
+    return cache
 
 
 def bearer(req: Request) -> str | None:
@@ -28,8 +42,7 @@ def current_token(req: Request) -> TokenInfo | None:
         token = bearer(req)
         info = None
         if token:
-            with transaction() as session:
-                info = verify_token(session, token, now())
+            info = token_cache(current_app).verify(token, now())
         g.api_token = info
     return g.api_token
 

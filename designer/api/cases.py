@@ -16,7 +16,7 @@ from designer.api.problems import flatten
 from designer.api.store import write_transaction
 from designer.db import transaction
 from engine import UnknownCase, record_event
-from engine.host_cases import JourneyNotFound, bulk_upsert, upsert_case
+from engine.host_cases import JourneyNotFound, bulk_upsert_chunked, upsert_case
 from engine.host_queries import (
     BadCursor,
     CaseFilter,
@@ -82,7 +82,7 @@ def _upsert(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @blp.post("/cases")
 @idempotent
 @blp.doc(**IDEMPOTENT)
-@blp.arguments(schemas.CaseIn)
+@blp.arguments(schemas.CaseIn())
 @blp.response(200, schemas.CaseResultOut, description="The case existed and was updated.")
 @blp.alt_response(201, schema=schemas.CaseResultOut, description="The case was created.")
 def create_case(data: dict[str, Any]) -> Any:
@@ -93,7 +93,7 @@ def create_case(data: dict[str, Any]) -> Any:
 @blp.put("/cases/<external_id>")
 @idempotent
 @blp.doc(**IDEMPOTENT)
-@blp.arguments(schemas.CasePut)
+@blp.arguments(schemas.CasePut())
 @blp.response(200, schemas.CaseResultOut, description="The case existed and was updated.")
 @blp.alt_response(201, schema=schemas.CaseResultOut, description="The case was created.")
 def put_case(data: dict[str, Any], external_id: str) -> Any:
@@ -107,12 +107,13 @@ def put_case(data: dict[str, Any], external_id: str) -> Any:
 @blp.post("/cases/bulk")
 @idempotent
 @blp.doc(**IDEMPOTENT)
-@blp.arguments(schemas.BulkIn)
+@blp.arguments(schemas.BulkIn())
 @blp.response(200, schemas.BulkOut)
 def bulk_cases(data: dict[str, Any]) -> Any:
     """Create or update up to 10,000 cases; each gets its own result."""
-    with write_transaction() as session:
-        results = bulk_upsert(session, data["cases"], data.get("journey"), now())
+    # A transaction per 1,000 cases, so events from other clients get in between; with an
+    # Idempotency-Key the whole request is one transaction (each chunk a savepoint).
+    results = bulk_upsert_chunked(write_transaction, data["cases"], data.get("journey"), now())
     return {
         "counts": dict(Counter(r.status for r in results)),
         "results": [{**r.__dict__, "errors": flatten(r.errors)} for r in results],
@@ -120,7 +121,7 @@ def bulk_cases(data: dict[str, Any]) -> Any:
 
 
 @blp.get("/cases")
-@blp.arguments(schemas.ListArgs, location="query")
+@blp.arguments(schemas.ListArgs(), location="query")
 @blp.response(200, schemas.CasePageOut)
 def list_all(args: dict[str, Any]) -> Any:
     """Cases by status, journey, node or last change, in pages (pass next_cursor on)."""
@@ -142,7 +143,7 @@ def get_case(external_id: str) -> Any:
 
 
 @blp.get("/cases/<external_id>/timeline")
-@blp.arguments(schemas.PageArgs, location="query")
+@blp.arguments(schemas.PageArgs(), location="query")
 @blp.response(200, schemas.TimelineOut)
 def case_timeline(args: dict[str, Any], external_id: str) -> Any:
     """The case's audit trail: every transition, message, suppression and decision."""
@@ -158,7 +159,7 @@ def case_timeline(args: dict[str, Any], external_id: str) -> Any:
 @blp.post("/cases/<external_id>/close")
 @idempotent
 @blp.doc(**IDEMPOTENT)
-@blp.arguments(schemas.CloseIn)
+@blp.arguments(schemas.CloseIn())
 @blp.response(202, schemas.CaseOut, description="Closing is recorded; the next tick closes it.")
 def close_case(data: dict[str, Any], external_id: str) -> Any:
     """Close or cancel a case: stored as a case_closed event that the next tick applies."""

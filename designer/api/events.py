@@ -13,7 +13,8 @@ from designer.api.auth import check_request
 from designer.api.clock import now
 from designer.api.idempotency import KEY_DOC, idempotent
 from designer.api.store import write_transaction
-from engine import UnknownCase, record_event
+from engine import UnknownCase
+from engine.host_cases import record_host_event
 from engine.models import CaseRow, EventRow
 
 blp = Blueprint(
@@ -46,7 +47,7 @@ def event_out(row: EventRow, external_id: str, replayed: bool) -> dict[str, Any]
 @blp.post("/cases/<external_id>/events")
 @idempotent
 @blp.doc(parameters=[KEY_DOC])
-@blp.arguments(schemas.EventIn)
+@blp.arguments(schemas.EventIn())
 @blp.response(
     202, schemas.EventOut, description="Stored (or seen before); the next tick applies it."
 )
@@ -54,7 +55,7 @@ def post_event(data: dict[str, Any], external_id: str) -> Any:
     """Report an event; a repeated event_id returns the stored event (replayed: true)."""
     try:
         with write_transaction() as session:
-            row, created = record_event(
+            row, created = record_host_event(
                 session,
                 external_id,
                 data["event_id"],

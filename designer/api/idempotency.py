@@ -1,4 +1,9 @@
-"""The Idempotency-Key header: the first answer is stored and replayed for the same request."""
+"""The Idempotency-Key header: the first answer is stored and replayed for the same request.
+
+Looking the key up, running the view and storing its answer share one write transaction (the
+view's `write_transaction()` joins it), so a keyed request costs no more transactions than an
+unkeyed one, and the answer is stored if and only if the view's writes are.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from flask import Response, make_response, request
 from designer.api.auth import token
 from designer.api.clock import now
 from designer.api.problems import PROBLEM_JSON, problem
-from designer.db import transaction
+from designer.api.store import write_transaction
 from engine.idempotency import find_answer, request_hash, store_answer
 
 HEADER = "Idempotency-Key"
@@ -44,15 +49,14 @@ def idempotent(view: F) -> F:
             return problem(422, "The Idempotency-Key is empty or too long.", {HEADER: ["1-200."]})
         info = token()
         fingerprint = request_hash(request.method, request.path, request.get_data())
-        with transaction() as session:
+        with write_transaction() as session:
             stored = find_answer(session, info.id, key)
-        if stored is not None:
-            return _replay_or_conflict(stored.request_hash, fingerprint, stored)
-        response = make_response(view(*args, **kwargs))
-        if response.status_code >= 500:
-            return response
-        answer = (response.status_code, response.get_data(as_text=True))
-        with transaction() as session:
+            if stored is not None:
+                return _replay_or_conflict(stored.request_hash, fingerprint, stored)
+            response = make_response(view(*args, **kwargs))
+            if response.status_code >= 500:
+                return response
+            answer = (response.status_code, response.get_data(as_text=True))
             kept = store_answer(
                 session, info.id, key, fingerprint, request.method, request.path, answer, now()
             )

@@ -40,7 +40,7 @@ def versions(key: str) -> Any:
 
 
 @blp.put("/cases/<external_id>/journey")
-@blp.arguments(schemas.AssignIn)
+@blp.arguments(schemas.AssignIn())
 @blp.response(200, schemas.CaseOut)
 def assign(data: dict[str, Any], external_id: str) -> Any:
     """Put a case that has not started yet on the published version of a journey."""
@@ -56,7 +56,7 @@ def assign(data: dict[str, Any], external_id: str) -> Any:
 
 
 @blp.post("/journeys/<key>/simulations")
-@blp.arguments(schemas.SimulationIn)
+@blp.arguments(schemas.SimulationIn())
 @blp.response(200, schemas.SimulationOut)
 def simulation(data: dict[str, Any], key: str) -> Any:
     """Run a version (default: the newest) on a small synthetic portfolio; figures come back."""

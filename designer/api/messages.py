@@ -17,7 +17,7 @@ blp.before_request(check_request)
 
 
 @blp.get("/cases/<external_id>/messages")
-@blp.arguments(schemas.MessageArgs, location="query")
+@blp.arguments(schemas.MessageArgs(), location="query")
 @blp.response(200, schemas.MessagesOut)
 def case_messages(args: dict[str, Any], external_id: str) -> Any:
     """The case's messages, oldest first, optionally only those with one status."""

@@ -46,7 +46,7 @@ def _out(row: WebhookSubscriptionRow, with_secret: bool = False) -> dict[str, An
 
 
 @blp.post("/webhooks")
-@blp.arguments(schemas.SubscriptionIn)
+@blp.arguments(schemas.SubscriptionIn())
 @blp.response(201, schemas.SubscriptionOut)
 def subscribe(data: dict[str, Any]) -> Any:
     """Subscribe a URL to event types; the answer carries the signing secret, once."""
@@ -79,7 +79,7 @@ def unsubscribe(subscription_id: int) -> Any:
 
 
 @blp.get("/webhooks/<int(max=2147483647):subscription_id>/deliveries")
-@blp.arguments(schemas.DeliveryArgs, location="query")
+@blp.arguments(schemas.DeliveryArgs(), location="query")
 @blp.response(200, schemas.DeliveriesOut)
 def delivery_log(args: dict[str, Any], subscription_id: int) -> Any:
     """The delivery log: every event sent to this subscription with its last answer."""

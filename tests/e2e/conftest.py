@@ -26,6 +26,7 @@ ARGS = [
     "--disable-sync",
 ]
 USER = ("manager@example.org", "correct-horse-battery")
+ADMIN = ("admin@example.org", "correct-horse-battery")
 
 
 def _need_chromium() -> None:
@@ -39,16 +40,23 @@ def _need_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app (CSRF on) on 127.0.0.1 and a free port, in a thread; yields its base URL."""
-    _need_chromium()
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The end-to-end database: a SQLite file with a manager and an admin."""
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'designer.sqlite3'}"
     db = Database(url)
     db.create_all()
     with db.transaction() as session:
         add_user(session, USER[0], USER[1], "manager", utcnow())
+        add_user(session, ADMIN[0], ADMIN[1], "admin", utcnow())
     db.dispose()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "e2e-secret"})
+    return url
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[str]:
+    """The real app (CSRF on) on 127.0.0.1 and a free port, in a thread; yields its base URL."""
+    _need_chromium()
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "e2e-secret"})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -67,16 +75,26 @@ def browser(server: str) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[Any]:
-    """A fresh browser tab with a large window, signed in as a manager."""
+def _signed_in(browser: Any, server: str, user: tuple[str, str]) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=server)
     page = context.new_page()
     page.set_default_timeout(15000)
     page.goto("/login")
-    page.get_by_label("Email").fill(USER[0])
-    page.get_by_label("Password").fill(USER[1])
+    page.get_by_label("Email").fill(user[0])
+    page.get_by_label("Password").fill(user[1])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/journeys")
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh browser tab with a large window, signed in as a manager."""
+    yield from _signed_in(browser, server, USER)
+
+
+@pytest.fixture
+def admin_page(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh browser tab with a large window, signed in as an admin."""
+    yield from _signed_in(browser, server, ADMIN)

@@ -1,0 +1,262 @@
+"""Importing cases in the designer: upload CSV/XLSX, map columns, preview, import, summary."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from designer.db import get_db
+from designer.imports import KEY, Run
+from engine import utcnow
+from engine.models import CaseRow
+from tests.factories import example_doc, publish
+
+HEADER = "Invoice No;Name;Country;Currency;Amount;Due;Notes"
+GOOD_AND_BAD = "\n".join(
+    [
+        HEADER,
+        "INV-1;Erika Mustermann;DE;EUR;120,50;01.11.2026;first",
+        "INV-2;Max Muster;DE;EUR;1.234;2026-11-01;ambiguous amount",
+        "INV-3;Anna Beispiel;DE;EUR;80.00;2026-11-02;",
+    ]
+)
+
+
+@pytest.fixture(autouse=True)
+def mappings_file(app: Flask, tmp_path: Path) -> Path:
+    """Remembered mappings go to the test's own folder, not the instance folder."""
+    path = tmp_path / "imports.json"
+    app.config["IMPORT_MAPPINGS_FILE"] = str(path)
+    return path
+
+
+@pytest.fixture
+def published(app: Flask) -> None:
+    """journeys_examples/minimal.json, published."""
+    with app.app_context(), get_db().transaction() as session:
+        publish(session, example_doc("minimal"), utcnow())
+
+
+def upload(client: FlaskClient, content: bytes, name: str = "cases.csv") -> Any:
+    return client.post(
+        "/imports", data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data"
+    )
+
+
+def upload_id(response: Any) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def selected(page: str, column: int) -> str:
+    """The value chosen in the select of a column."""
+    select_html = re.search(rf'<select id="col-{column}".*?</select>', page, re.S)
+    assert select_html is not None
+    chosen = re.search(r'<option value="([^"]*)" selected>', select_html.group(0))
+    assert chosen is not None
+    return chosen.group(1)
+
+
+def form(page: str, **changes: str) -> dict[str, str]:
+    """The mapping form as the page fills it, with some fields changed."""
+    values = {"journey": "minimal"}
+    for n in range(len(re.findall(r'<select id="col-', page))):
+        values[f"col-{n}"] = selected(page, n)
+    values.update(changes)
+    return values
+
+
+def run_import(app: Flask, client: FlaskClient, uid: str, values: dict[str, str]) -> str:
+    """Start the import, wait for its thread, and return the finished fragment."""
+    response = client.post(f"/imports/{uid}/run", data=values)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    run_id = response.headers["Location"].rsplit("/", 1)[1]
+    job = app.extensions[KEY].runs[run_id]
+    assert job.thread is not None
+    job.thread.join(30)
+    page = client.get(f"/imports/runs/{run_id}", headers={"HX-Request": "true"})
+    return page.get_data(as_text=True)
+
+
+def count(text: str, name: str) -> int:
+    found = re.search(rf'<span class="{name}">(\d+)</span>', text)
+    assert found is not None, text
+    return int(found.group(1))
+
+
+def cases(app: Flask) -> int:
+    with app.app_context(), get_db().transaction() as session:
+        return int(session.scalar(select(func.count(CaseRow.id))) or 0)
+
+
+def test_viewers_cannot_import(viewer: FlaskClient) -> None:
+    assert viewer.get("/imports").status_code == 403
+    assert upload(viewer, GOOD_AND_BAD.encode()).status_code == 403
+
+
+def test_the_nav_links_to_the_import_for_managers(manager: FlaskClient) -> None:
+    assert 'href="/imports"' in manager.get("/cases").get_data(as_text=True)
+
+
+def test_columns_are_prefilled_from_names_and_aliases(
+    manager: FlaskClient, published: None
+) -> None:
+    page = manager.get(f"/imports/{upload_id(upload(manager, GOOD_AND_BAD.encode()))}")
+    text = page.get_data(as_text=True)
+    assert [selected(text, n) for n in range(7)] == [
+        "external_id",
+        "debtor_name",
+        "country",
+        "currency",
+        "amount",
+        "due_date",
+        "",
+    ]
+
+
+def test_the_preview_names_errors_by_line_and_column(manager: FlaskClient, published: None) -> None:
+    text = manager.get(f"/imports/{upload_id(upload(manager, GOOD_AND_BAD.encode()))}").get_data(
+        as_text=True
+    )
+    row = re.search(r'<tr class="row-error">.*?</tr>', text, re.S)
+    assert row is not None
+    assert '<td class="num">3</td>' in row.group(0)
+    assert "<strong>Amount</strong>: &#39;1.234&#39; is ambiguous" in row.group(0)
+    assert text.count('class="cell-error"') == 1
+
+
+def test_a_changed_mapping_refreshes_the_preview(manager: FlaskClient, published: None) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    fragment = manager.post(f"/imports/{uid}/preview", data=form(page, **{"col-1": ""}))
+    assert "no column for debtor_name" in fragment.get_data(as_text=True)
+
+
+def test_import_sums_up_and_a_rerun_changes_nothing(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    values = form(manager.get(f"/imports/{uid}").get_data(as_text=True))
+    first = run_import(app, manager, uid, values)
+    summary = [count(first, name) for name in ("imported", "unchanged", "errors")]
+    assert summary == [2, 0, 1]
+    assert re.search(r'<td class="num">3</td><td>Amount</td><td>[^<]*ambiguous', first)
+    again = run_import(app, manager, upload_id(upload(manager, GOOD_AND_BAD.encode())), values)
+    assert (count(again, "imported"), count(again, "unchanged")) == (0, 2)
+    assert cases(app) == 2
+
+
+def test_an_xlsx_workbook_imports(app: Flask, manager: FlaskClient, published: None) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["external_id", "debtor_name", "country", "currency", "amount", "due_date"])
+    sheet.append(["X-1", "Erika Mustermann", "DE", "EUR", 120.5, datetime(2026, 11, 1)])
+    sheet.append(["X-2", "Max Muster", "DE", "EUR", 99, date(2026, 11, 2)])
+    sheet.append(["X-3", "", "DE", "EUR", 10, date(2026, 11, 3)])
+    content = io.BytesIO()
+    book.save(content)
+    uid = upload_id(upload(manager, content.getvalue(), "cases.xlsx"))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert "120.5" in page and "2026-11-01" in page
+    done = run_import(app, manager, uid, form(page))
+    assert (count(done, "imported"), count(done, "errors")) == (2, 1)
+    assert '<td class="num">4</td><td>debtor_name</td>' in done  # row 4 of the sheet
+    with app.app_context(), get_db().transaction() as session:
+        row = session.scalar(select(CaseRow).where(CaseRow.external_id == "X-1"))
+        assert row is not None and (str(row.amount_original), row.due_date) == (
+            "120.50",
+            date(2026, 11, 1),
+        )
+
+
+def test_the_mapping_is_remembered_for_the_same_header(
+    app: Flask, manager: FlaskClient, published: None, mappings_file: Path
+) -> None:
+    csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
+    uid = upload_id(upload(manager, csv.encode()))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert selected(page, 1) == ""  # 'Kunde' is not a known name
+    chosen = {
+        "col-0": "external_id",
+        "col-1": "debtor_name",
+        "col-2": "country",
+        "col-3": "currency",
+        "col-4": "amount",
+        "col-5": "due_date",
+    }
+    assert count(run_import(app, manager, uid, {"journey": "minimal", **chosen}), "imported") == 1
+    assert mappings_file.exists()
+    other = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-2,Max,DE,EUR,20.00,2026-11-01\n"
+    page = manager.get(f"/imports/{upload_id(upload(manager, other.encode()))}")
+    text = page.get_data(as_text=True)
+    assert [selected(text, n) for n in range(6)] == list(chosen.values())
+
+
+def test_the_progress_fragment_polls_every_500_ms(app: Flask, manager: FlaskClient) -> None:
+    job = Run("r1", "u1", "cases.csv", "minimal", user_id=_manager_id(app), total=4000, done=1000)
+    app.extensions[KEY].add_run(job)
+    text = manager.get("/imports/runs/r1", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-trigger="every 500ms"' in text and 'value="25"' in text
+    assert "row 1000 of 4000" in text
+
+
+def test_two_columns_for_one_field_are_refused(manager: FlaskClient, published: None) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    response = manager.post(f"/imports/{uid}/run", data=form(page, **{"col-6": "debtor_name"}))
+    assert response.status_code == 422
+    assert "both give debtor_name" in response.get_data(as_text=True)
+    fragment = manager.post(
+        f"/imports/{uid}/run",
+        data=form(page, **{"col-6": "debtor_name"}),
+        headers={"HX-Request": "true"},
+    )
+    assert fragment.status_code == 200 and "both give debtor_name" in fragment.get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("Name;Betrag\nMüller;1\n".encode("latin-1"), "cases.csv", "not UTF-8"),
+        (b"%PDF-1.4", "cases.pdf", "Only CSV and XLSX"),
+        (b"not a zip", "cases.xlsx", "not an XLSX workbook"),
+    ],
+)
+def test_unreadable_files_are_refused(
+    manager: FlaskClient, content: bytes, name: str, message: str
+) -> None:
+    response = upload(manager, content, name)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_the_import_speaks_german(manager: FlaskClient) -> None:
+    manager.post("/lang/de")
+    assert "Fälle importieren" in manager.get("/imports").get_data(as_text=True)
+
+
+def test_uploads_belong_to_their_user(app: Flask, manager: FlaskClient, published: None) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    other = app.test_client()
+    other.post("/login", data={"email": "admin@example.org", "password": "correct-horse-battery"})
+    assert other.get(f"/imports/{uid}").status_code == 404
+
+
+def _manager_id(app: Flask) -> int:
+    from engine.models import UserRow
+
+    with app.app_context(), get_db().transaction() as session:
+        found = session.scalar(select(UserRow.id).where(UserRow.email == "manager@example.org"))
+        assert found is not None
+        return int(found)

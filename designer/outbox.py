@@ -8,7 +8,6 @@ back in the queue by managers and admins through the engine's `Dispatcher.retry_
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,8 +19,6 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import not_, or_, select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from designer import htmx
@@ -32,54 +29,13 @@ from designer.render import page_or_partial
 from engine import Dispatcher, utcnow
 from engine.document import CHANNELS
 from engine.models import CaseRow, OutboxRow
+from engine.queries import DEFERRED, deferral_reasons, list_outbox
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")
 RETRYABLE = frozenset({"dead", "failed"})
-DEFERRED = "deferred:"  # the dispatcher's reason prefix for a message held back by the policy
 DISPATCHER_KEY = "mahnwerk_retry_dispatcher"
 _dispatcher_lock = threading.Lock()
-
-
-def _status_filter(query: Any, status: str) -> Any:
-    """Narrow an outbox query to one status of the filter (deferred ones by their reason)."""
-    if status == "deferred":
-        return query.where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
-    if status.startswith(DEFERRED):
-        return query.where(OutboxRow.status == "pending", OutboxRow.reason == status)
-    if status == "pending":  # waiting to be sent: not held back by the contact policy
-        return query.where(
-            OutboxRow.status == "pending",
-            or_(OutboxRow.reason.is_(None), not_(OutboxRow.reason.like(f"{DEFERRED}%"))),
-        )
-    return query.where(OutboxRow.status == status)
-
-
-def list_messages(
-    session: Session, channel: str | None, status: str | None, limit: int = 100
-) -> list[tuple[OutboxRow, CaseRow]]:
-    """Outbox rows with their cases, newest first, by channel and status."""
-    query = (
-        select(OutboxRow, CaseRow)
-        .join(CaseRow, CaseRow.id == OutboxRow.case_id)
-        .order_by(OutboxRow.id.desc())
-        .limit(limit)
-    )
-    if channel:
-        query = query.where(OutboxRow.channel == channel)
-    if status:
-        query = _status_filter(query, status)
-    return [(o, c) for o, c in session.execute(query).all()]
-
-
-def deferral_reasons(session: Session) -> list[str]:
-    """The deferral reasons ('deferred:quiet_hours' ...) pending messages have right now."""
-    rows = session.scalars(
-        select(OutboxRow.reason)
-        .where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
-        .distinct()
-    )
-    return sorted(r for r in rows if r)
 
 
 def dispatcher() -> Dispatcher:
@@ -105,7 +61,7 @@ def index() -> str:
     """The newest messages, filtered by channel and status."""
     channel, status = _filters()
     with transaction() as session:
-        rows = list_messages(session, channel=channel, status=status)
+        rows = list_outbox(session, channel=channel, status=status)
         reasons = deferral_reasons(session)
     if status and status.startswith(DEFERRED) and status not in reasons:
         reasons.append(status)  # keep the chosen option even when no message has it any more

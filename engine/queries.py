@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditRow, CaseRow, JourneyRow, OutboxRow, VersionRow
+
+DEFERRED = "deferred:"  # the dispatcher's reason prefix for a message held back by the policy
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,24 @@ def case_messages(session: Session, case_id: int) -> list[OutboxRow]:
     )
 
 
+def _status_filter(query: Any, status: str) -> Any:
+    """Narrow an outbox query to one status of the filter (deferred ones by their reason)."""
+    if status == "deferred":
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+    if status.startswith(DEFERRED):
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason == status)
+    if status == "pending":  # waiting to be sent: not held back by the contact policy
+        return query.where(
+            OutboxRow.status == "pending",
+            or_(OutboxRow.reason.is_(None), not_(OutboxRow.reason.like(f"{DEFERRED}%"))),
+        )
+    return query.where(OutboxRow.status == status)
+
+
 def list_outbox(
     session: Session, channel: str | None = None, status: str | None = None, limit: int = 100
 ) -> list[tuple[OutboxRow, CaseRow]]:
-    """Outbox rows with their cases, newest first, optionally by channel and status."""
+    """Outbox rows with their cases, newest first, by channel and status."""
     query = (
         select(OutboxRow, CaseRow)
         .join(CaseRow, CaseRow.id == OutboxRow.case_id)
@@ -192,5 +208,15 @@ def list_outbox(
     if channel:
         query = query.where(OutboxRow.channel == channel)
     if status:
-        query = query.where(OutboxRow.status == status)
+        query = _status_filter(query, status)
     return [(o, c) for o, c in session.execute(query).all()]
+
+
+def deferral_reasons(session: Session) -> list[str]:
+    """The deferral reasons ('deferred:quiet_hours' ...) pending messages have right now."""
+    rows = session.scalars(
+        select(OutboxRow.reason)
+        .where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+        .distinct()
+    )
+    return sorted(r for r in rows if r)

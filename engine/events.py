@@ -57,6 +57,10 @@ PAYLOADS: dict[str, type[Schema]] = {
 }
 
 
+# One instance per schema: they hold no state between loads, and the API calls this per request.
+_SCHEMAS: dict[str, Schema] = {kind: schema() for kind, schema in PAYLOADS.items()}
+
+
 class UnknownCase(LookupError):
     """The event names a case that does not exist."""
 
@@ -65,11 +69,11 @@ def clean_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate an event's payload; raises ValidationError naming the field."""
     if kind not in event_types.ALL:
         raise ValidationError({"type": [f"Unknown event type '{kind}'."]})
-    schema = PAYLOADS.get(kind)
+    schema = _SCHEMAS.get(kind)
     if schema is None:
         return dict(payload)
     # Load to validate, dump to get plain JSON (decimals and dates as strings).
-    return schema().dump(schema().load(payload, unknown="exclude"))
+    return schema.dump(schema.load(payload, unknown="exclude"))
 
 
 def record_event(

@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, missing
+from marshmallow import ValidationError, missing
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import event_types
 from engine.cases import CaseSchema, case_values
 from engine.clock import naive_utc
-from engine.events import PAYLOADS, record_event
+from engine.events import clean_payload, record_event
 from engine.journeys import published_version
 from engine.models import CaseRow, EventRow, JourneyRow, VersionRow
 
@@ -319,7 +318,6 @@ def assign_journey(
 # -- events -------------------------------------------------------------------------------------
 
 _EVENTS = EventRow.__table__
-_PAYLOAD_SCHEMAS: dict[str, Schema] = {kind: schema() for kind, schema in PAYLOADS.items()}
 # Statements built once (building one costs more than running it on SQLite).
 _CASE_FOR_EVENT = select(_CASES.c.id, _CASES.c.currency, _CASES.c.status).where(
     _CASES.c.external_id == bindparam("external_id")
@@ -335,16 +333,6 @@ _MAKE_DUE = (
     .where(_CASES.c.id == bindparam("case_id"), _CASES.c.status.in_(("active", "held")))
     .values(due_at=bindparam("due"))
 )
-
-
-def _clean(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """engine.events.clean_payload with schema instances made once (they hold no state)."""
-    if kind not in event_types.ALL:
-        raise ValidationError({"type": [f"Unknown event type '{kind}'."]})
-    schema = _PAYLOAD_SCHEMAS.get(kind)
-    if schema is None:
-        return dict(payload)
-    return schema.dump(schema.load(payload, unknown="exclude"))
 
 
 def record_host_event(
@@ -372,7 +360,7 @@ def record_host_event(
     try:
         if kind == "payment_received" and payload.get("currency", case.currency) != case.currency:
             raise ValidationError({"currency": [f"The case is in {case.currency}."]})
-        clean = _clean(kind, payload)
+        clean = clean_payload(kind, payload)
     except ValidationError:
         # record_event answers a repeated id with the stored event before validating.
         return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)

@@ -62,14 +62,17 @@ def _rows(
     rows: Sequence[dict[str, Any]],
     rename: dict[str, str],
 ) -> list[tuple[Any, ...]]:
-    pairs = [(rename.get(name, name), proc) for name, proc in zip(order, processors, strict=True)]
-    return [
-        tuple(
-            proc(row[name]) if proc is not None and row[name] is not None else row[name]
-            for name, proc in pairs
-        )
-        for row in rows
-    ]
+    """Each row's values in statement order, converted only where the column type needs it."""
+    names = [rename.get(name, name) for name in order]
+    converted = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    out = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, proc in converted:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

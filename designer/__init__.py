@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings,
         simulation,
         templates_view,
+        webhooks_view,
     )
 
     db.init_app(app)
@@ -56,7 +57,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     simulation.init_app(app)
-    for module in (auth, i18n, journeys, templates_view, simulation, cases, outbox, settings):
+    for module in (
+        auth,
+        i18n,
+        journeys,
+        templates_view,
+        simulation,
+        cases,
+        outbox,
+        settings,
+        webhooks_view,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(delivery_receipts.bp)
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX

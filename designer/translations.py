@@ -357,4 +357,44 @@ IMPORTS: dict[str, str] = {
     "… and {n} more errors.": "… und {n} weitere Fehler.",
 }
 
-DE: dict[str, str] = {**FORMS, **WORDS, **UI, **DELIVERY, **IMPORTS}
+# Webhook subscriptions, their delivery log and replays (designer/webhooks_view.py).
+WEBHOOKS: dict[str, str] = {
+    "delivered": "zugestellt",
+    "cancelled": "abgebrochen",
+    "inactive": "inaktiv",
+    "Webhooks": "Webhooks",
+    "Host systems hear of payments, bounces and hand-overs through signed webhooks. Failed deliveries are retried with growing pauses; any delivery can be sent again.": "Angebundene Systeme erfahren über signierte Webhooks von Zahlungen, Unzustellbarkeiten und Abgaben. Fehlgeschlagene Zustellungen werden mit wachsenden Pausen wiederholt; jede Zustellung lässt sich erneut senden.",
+    "Subscription created for {url}": "Abonnement für {url} angelegt",
+    "Copy the signing secret now: it is shown only this once.": "Kopieren Sie das Signaturgeheimnis jetzt: Es wird nur dieses eine Mal angezeigt.",
+    "Every delivery is signed with it in the header": "Jede Zustellung wird damit im Header signiert",
+    "Subscriptions": "Abonnements",
+    "Subscription": "Abonnement",
+    "URL": "URL",
+    "Event types": "Ereignistypen",
+    "Event type": "Ereignistyp",
+    "Deliveries": "Zustellungen",
+    "Delivery id": "Zustellung Nr.",
+    "Deactivate": "Deaktivieren",
+    "Deactivate the subscription for {url}": "Abonnement für {url} deaktivieren",
+    "No subscriptions yet.": "Noch keine Abonnements.",
+    "New subscription": "Neues Abonnement",
+    "Description (optional)": "Beschreibung (optional)",
+    "All events, also the journeys' own (*)": "Alle Ereignisse, auch die eigenen der Strecken (*)",
+    "Create subscription": "Abonnement anlegen",
+    "Delivery log": "Zustellprotokoll",
+    "Attempts": "Versuche",
+    "Last answer": "Letzte Antwort",
+    "Next attempt": "Nächster Versuch",
+    "Replay": "Erneut senden",
+    "Replay delivery {id}": "Zustellung {id} erneut senden",
+    "No deliveries match.": "Keine Zustellung passt.",
+    "No deliveries yet.": "Noch keine Zustellungen.",
+    "Type a URL of at most {n} characters.": "Geben Sie eine URL mit höchstens {n} Zeichen ein.",
+    "The description has at most {n} characters.": "Die Beschreibung hat höchstens {n} Zeichen.",
+    "Choose at least one event type.": "Wählen Sie mindestens einen Ereignistyp.",
+    "The subscription for {url} is deactivated.": "Das Abonnement für {url} ist deaktiviert.",
+    "Delivery {id} will be sent again on the next run.": "Zustellung {id} wird beim nächsten Lauf erneut gesendet.",
+    "The subscription is deactivated; delivery {id} is not sent again.": "Das Abonnement ist deaktiviert; Zustellung {id} wird nicht erneut gesendet.",
+}
+
+DE: dict[str, str] = {**FORMS, **WORDS, **UI, **DELIVERY, **IMPORTS, **WEBHOOKS}

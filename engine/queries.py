@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
 from engine.models import AuditRow, CaseRow, JourneyRow, OutboxRow, VersionRow
 
 DEFERRED = "deferred:"  # the dispatcher's reason prefix for a message held back by the policy
@@ -220,3 +221,39 @@ def deferral_reasons(session: Session) -> list[str]:
         .distinct()
     )
     return sorted(r for r in rows if r)
+
+
+def list_webhook_subscriptions(session: Session) -> list[WebhookSubscriptionRow]:
+    """Every webhook subscription, active or not, oldest first."""
+    query = select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.id)
+    return list(session.scalars(query))
+
+
+def list_webhook_deliveries(
+    session: Session,
+    subscription_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[tuple[WebhookDeliveryRow, WebhookSubscriptionRow]]:
+    """Webhook deliveries with their subscriptions, newest first, by subscription and status."""
+    query = (
+        select(WebhookDeliveryRow, WebhookSubscriptionRow)
+        .join(WebhookSubscriptionRow)
+        .order_by(WebhookDeliveryRow.id.desc())
+        .limit(limit)
+    )
+    if subscription_id is not None:
+        query = query.where(WebhookDeliveryRow.subscription_id == subscription_id)
+    if status:
+        query = query.where(WebhookDeliveryRow.status == status)
+    return [(d, s) for d, s in session.execute(query).all()]
+
+
+def get_webhook_delivery(
+    session: Session, delivery_id: int
+) -> tuple[WebhookDeliveryRow, WebhookSubscriptionRow] | None:
+    """One webhook delivery with its subscription."""
+    delivery = session.get(WebhookDeliveryRow, delivery_id)
+    if delivery is None:
+        return None
+    return delivery, session.get(WebhookSubscriptionRow, delivery.subscription_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.db import Database
-from engine.delivery_config import DeliveryConfig
+from engine.delivery_config import Company, DeliveryConfig
 from engine.dispatcher import Dispatcher, DispatchReport
 
 __all__ = ["DispatchReport", "SandboxDispatcher"]
@@ -14,6 +14,6 @@ __all__ = ["DispatchReport", "SandboxDispatcher"]
 class SandboxDispatcher(Dispatcher):
     """Renders due messages through the guard and stores what would have been sent."""
 
-    def __init__(self, db: Database, **kw: Any) -> None:
-        kw.pop("creditor", None)
-        super().__init__(db, config=DeliveryConfig(), **kw)
+    def __init__(self, db: Database, creditor: str | None = None, **kw: Any) -> None:
+        company = Company(name=creditor) if creditor else Company()
+        super().__init__(db, config=DeliveryConfig(company=company), **kw)

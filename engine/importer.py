@@ -83,10 +83,6 @@ ALIASES: dict[str, str] = {
 # marshmallow's words where plainer ones exist for a CSV cell.
 PLAIN_MESSAGES: dict[tuple[str | None, str], str] = {
     (None, "Missing data for required field."): "A value is required, but the cell is empty.",
-    ("country", "String does not match expected pattern."): "Not a two-letter country code "
-    "(e.g. DE).",
-    ("currency", "String does not match expected pattern."): "Not a three-letter currency code "
-    "(e.g. EUR).",
 }
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "ja", "j", "wahr", "x"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "nein", "falsch"})

@@ -31,8 +31,9 @@ from typing import Any
 # Run from a checkout without installing: the repo root holds the engine package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, func, insert, make_url, select, text, update
+from sqlalchemy import func, insert, make_url, select, text
 
+from engine.bulk import insert_rows, update_rows
 from engine.cases import COUNTRY_TIMEZONES, case_values
 from engine.clock import naive_utc
 from engine.db import Database
@@ -40,7 +41,21 @@ from engine.journeys import save_version
 from engine.models import AuditRow, CaseRow, OutboxRow
 from engine.rules.compiler import CompiledJourney
 from engine.runtime import Runtime
-from engine.store import MUTABLE
+from engine.store import AUDIT_COLUMNS, CLAIMED, OUTBOX_COLUMNS, claim_due
+
+ROW = {name: i for i, name in enumerate(CLAIMED)}
+# The case columns a two-step advance changes, as the engine writes them.
+FLOOR_CASE_COLUMNS = (
+    "id",
+    "node_id",
+    "status",
+    "outcome",
+    "timer_at",
+    "messages_sent",
+    "visits",
+    "due_at",
+    "updated_at",
+)
 
 try:
     import psutil
@@ -153,135 +168,123 @@ def copy_database(db: Database, workdir: Path) -> Database:
 
 
 class Floor:
-    """The bare work of a daily run: claim, look up the next node in a dict, write, commit."""
+    """The bare work of a daily run: claim, look up the next node in a dict, write, commit.
+
+    It reads and writes through the engine's own SQL (`engine.store.claim_due`, the same
+    statements and column conversions; `engine.bulk` for the executemany writes), so the ratio
+    shows what the engine adds on top of its SQL: rules, state, bookkeeping.
+    """
 
     def __init__(self, doc: dict[str, Any], compiled: CompiledJourney) -> None:
         self.nodes = {n["id"]: n for n in doc["nodes"]}
-        # (node, trigger) -> (rule id, next node or None for an outcome); lowest pri wins.
-        self.table: dict[tuple[str, str], tuple[str, str | None]] = {}
+        # (node, trigger) -> (rule id, next node or None for an outcome, audit detail).
+        self.table: dict[tuple[str, str], tuple[str, str | None, dict[str, Any]]] = {}
         for rule in sorted(compiled.rules, key=lambda r: r.pri):
-            self.table.setdefault((rule.node, rule.trigger), (rule.id, rule.target))
-        self.update = (
-            update(CASES)
-            .where(CASES.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in MUTABLE})
-        )
+            detail = rule.audit_detail
+            self.table.setdefault((rule.node, rule.trigger), (rule.id, rule.target, detail))
 
     def run(self, db: Database, now: datetime, batch_size: int) -> dict[str, int]:
         """Advance every due case; returns counts comparable to the engine's report."""
-        counts = {"cases": 0, "transitions": 0, "outbox": 0, "audit": 0}
+        counts = {"cases": 0, "transitions": 0, "outbox_rows": 0, "audit_rows": 0}
         at = naive_utc(now)
-        claim = (
-            select(CASES)
-            .where(CASES.c.status.in_(("active", "held")), CASES.c.due_at <= at)
-            .order_by(CASES.c.due_at)
-            .limit(batch_size)
-        )
-        if db.engine.dialect.name == "postgresql":
-            claim = claim.with_for_update(skip_locked=True)
         while True:
-            with db.engine.begin() as conn:
-                rows = conn.execute(claim).all()
+            with db.transaction() as session:
+                rows = claim_due(session, now, batch_size)
                 if not rows:
                     break
-                cases, outbox, audit = [], [], []
+                cases: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}
+                outbox: list[tuple[Any, ...]] = []
+                audit: list[tuple[Any, ...]] = []
                 for row in rows:
-                    cases.append(self._advance(row, at, outbox, audit, counts))
-                conn.execute(self.update, cases)
-                if outbox:
-                    conn.execute(insert(OUTBOX), outbox)
-                if audit:
-                    conn.execute(insert(AUDIT), audit)
+                    closed, values = self._advance(row, now, at, outbox, audit, counts)
+                    cases[closed].append(values)
+                connection = session.connection()
+                for closed, group in cases.items():
+                    columns = FLOOR_CASE_COLUMNS + (("closed_at",) if closed else ())
+                    update_rows(connection, CASES, columns, group)
+                insert_rows(connection, OUTBOX, OUTBOX_COLUMNS, outbox)
+                insert_rows(connection, AUDIT, AUDIT_COLUMNS, audit)
             counts["cases"] += len(rows)
-            counts["outbox"] += len(outbox)
-            counts["audit"] += len(audit)
-        counts["outbox_rows"] = counts.pop("outbox")
-        counts["audit_rows"] = counts.pop("audit")
+            counts["outbox_rows"] += len(outbox)
+            counts["audit_rows"] += len(audit)
         return counts
 
     def _advance(
-        self, row: Any, at: datetime, outbox: list, audit: list, counts: dict[str, int]
-    ) -> dict[str, Any]:
-        node, trigger, visits = row.node_id, "timer", row.visits
-        status, outcome, closed_at, due = row.status, row.outcome, None, None
-        sent = row.messages_sent
+        self,
+        row: list[Any],
+        now: datetime,
+        at: datetime,
+        outbox: list,
+        audit: list,
+        counts: dict[str, int],
+    ) -> tuple[bool, tuple[Any, ...]]:
+        case_id, version_id = row[ROW["id"]], row[ROW["version_id"]]
+        node, trigger, visits = row[ROW["node_id"]], "timer", row[ROW["visits"]]
+        status, outcome, due = "active", None, None
+        sent = row[ROW["messages_sent"]]
         while (found := self.table.get((node, trigger))) is not None:
-            rule_id, target = found
+            rule_id, target, detail = found
             counts["transitions"] += 1
-            audit.append(_audit(row, node, at, "transition", rule_id, {"to": target}))
+            audit.append((at, case_id, version_id, node, "transition", rule_id, detail))
             if target is None:
-                status, outcome, closed_at = "closed", "closed", at
+                status, outcome = "closed", "closed"
                 break
             node, visits = target, visits + 1
             spec = self.nodes[node]
             if spec["type"] == "send":
                 sent += self._send(row, node, visits, spec["params"], at, outbox, audit)
             if spec["type"] == "end":
-                status, outcome, closed_at = "closed", spec["params"]["outcome"], at
-                audit.append(_audit(row, node, at, "closed", None, {"outcome": outcome}))
+                status, outcome = "closed", spec["params"]["outcome"]
+                audit.append((at, case_id, version_id, node, "closed", None, {"outcome": outcome}))
                 break
             if (node, "enter") in self.table:
                 trigger = "enter"
                 continue
             params = spec["params"]
-            due = at + timedelta(days=int(params.get("days") or params.get("timeout_days") or 1))
+            due = now + timedelta(days=int(params.get("days") or params.get("timeout_days") or 1))
             break
-        values = {f"b_{c}": getattr(row, c) for c in MUTABLE}
-        values.update(
-            b_id=row.id,
-            b_node_id=node,
-            b_status=status,
-            b_outcome=outcome,
-            b_due_at=due,
-            b_timer_at=due,
-            b_visits=visits,
-            b_messages_sent=sent,
-            b_updated_at=at,
-            b_closed_at=closed_at,
-        )
-        return values
+        values = (case_id, node, status, outcome, due, sent, visits, due, at)
+        return status == "closed", values + ((at,) if status == "closed" else ())
 
     @staticmethod
     def _send(
-        row: Any, node: str, visits: int, params: dict, at: datetime, outbox: list, audit: list
+        row: list[Any],
+        node: str,
+        visits: int,
+        params: dict,
+        at: datetime,
+        outbox: list,
+        audit: list,
     ) -> int:
         channel = params["channel"]
-        address = {"email": row.email, "sms": row.phone, "letter": row.street}.get(channel)
+        address = {"email": row[ROW["email"]], "sms": row[ROW["phone"]]}.get(
+            channel, row[ROW["street"]]
+        )
         status, reason = ("pending", None) if address else ("suppressed", f"no_address:{channel}")
+        case_id, version_id = row[ROW["id"]], row[ROW["version_id"]]
         outbox.append(
-            {
-                "idempotency_key": f"c{row.id}-v{visits}-{node}",
-                "case_id": row.id,
-                "version_id": row.version_id,
-                "node_id": node,
-                "channel": channel,
-                "not_before": at,
-                "created_at": at,
-                "attempts": 0,
-                "status": status,
-                "reason": reason,
-                "template": params["template"],
-                "tone": int(params.get("tone", 1)),
-                "purpose": params.get("purpose", "reminder"),
-                "fallback_channel": params.get("fallback_channel"),
-            }
+            (
+                f"c{case_id}-v{visits}-{node}",
+                case_id,
+                version_id,
+                node,
+                channel,
+                status,
+                reason,
+                params["template"],
+                int(params.get("tone", 1)),
+                params.get("purpose", "reminder"),
+                params.get("fallback_channel"),
+                None,
+                at,
+                at,
+                0,
+            )
         )
         if reason:
-            audit.append(_audit(row, node, at, "suppression", None, {"reason": reason}))
+            audit.append((at, case_id, version_id, node, "suppression", None, {"reason": reason}))
             return 0
         return 1
-
-
-def _audit(row: Any, node: str, at: datetime, kind: str, rule: str | None, detail: dict) -> dict:
-    return {
-        "at": at,
-        "case_id": row.id,
-        "version_id": row.version_id,
-        "node_id": node,
-        "kind": kind,
-        "rule": rule,
-        "detail": detail,
-    }
 
 
 # -- measuring --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
@@ -87,10 +88,15 @@ class Journey:
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""
-        return self.nodes_by_id()[node_id]
+        return self._nodes[node_id]
 
     def nodes_by_id(self) -> dict[str, Node]:
         """Nodes keyed by id."""
+        return dict(self._nodes)
+
+    @cached_property
+    def _nodes(self) -> dict[str, Node]:
+        # The runtime looks a node up for every step; build the index once per journey.
         return {n.id: n for n in self.nodes}
 
     def outgoing(self, node_id: str) -> dict[str, str]:

@@ -67,17 +67,13 @@ class _Batch:
         return stamp
 
     def audit(self, cs: CaseState, kind: str, rule: str | None = None, **detail: Any) -> None:
-        self.writes.audit.append(
-            {
-                "at": self.stamp,
-                "case_id": cs.id,
-                "version_id": cs.version_id,
-                "node_id": cs.node_id,
-                "kind": kind,
-                "rule": rule,
-                "detail": detail,
-            }
-        )
+        self.audit_detail(cs, kind, rule, detail)
+
+    def audit_detail(
+        self, cs: CaseState, kind: str, rule: str | None, detail: dict[str, Any]
+    ) -> None:
+        """An audit row (in AUDIT_COLUMNS order); `detail` may be shared, it is only read."""
+        self.writes.audit.append((self.stamp, cs.id, cs.version_id, cs.node_id, kind, rule, detail))
 
 
 class Runtime:
@@ -109,7 +105,7 @@ class Runtime:
 
     def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
         batch = _Batch(now)
-        events = pending_events(session, [row.id for row in rows])
+        events = pending_events(session, [row[0] for row in rows])
         queue: list[_Step] = []
         for row in rows:
             cs = state_from_row(row)
@@ -191,15 +187,7 @@ class Runtime:
         self, cs: CaseState, version: LoadedVersion, rule: CompiledRule, batch: _Batch
     ) -> str | None:
         batch.report.transitions += 1
-        batch.audit(
-            cs,
-            "transition",
-            rule.id,
-            trigger=rule.trigger,
-            port=rule.port,
-            to=rule.target,
-            outcome=rule.outcome,
-        )
+        batch.audit_detail(cs, "transition", rule.id, rule.audit_detail)
         if rule.outcome:
             self._close(cs, rule.outcome, batch)
             return None
@@ -225,7 +213,7 @@ class Runtime:
             self._queue_message(cs, version, node_id, entry.send, batch)
         if entry.notify is not None:
             batch.writes.outbox.append(
-                _outbox(cs, node_id, "webhook", batch.now, payload=entry.notify, status="pending")
+                _outbox(cs, node_id, "webhook", batch.stamp, "pending", payload=entry.notify)
             )
         if entry.outcome is not None:
             self._close(cs, entry.outcome, batch)
@@ -254,8 +242,8 @@ class Runtime:
             cs,
             node_id,
             channel,
-            batch.now,
-            status=status,
+            batch.stamp,
+            status,
             reason=reason,
             template=template,
             tone=send.tone,
@@ -387,17 +375,34 @@ def _policy_message(cs: CaseState, event_type: str) -> dict[str, Any]:
 
 
 def _outbox(
-    cs: CaseState, node_id: str, channel: str, now: datetime, **values: Any
-) -> dict[str, Any]:
-    """An outbox row; the key makes the same step of the same case one message, ever."""
-    return {
-        "idempotency_key": f"c{cs.id}-v{cs.visits}-{node_id}",
-        "case_id": cs.id,
-        "version_id": cs.version_id,
-        "node_id": node_id,
-        "channel": channel,
-        "not_before": naive_utc(now),
-        "created_at": naive_utc(now),
-        "attempts": 0,
-        **values,
-    }
+    cs: CaseState,
+    node_id: str,
+    channel: str,
+    stamp: datetime,
+    status: str,
+    reason: str | None = None,
+    template: str | None = None,
+    tone: int | None = None,
+    purpose: str | None = None,
+    fallback_channel: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """An outbox row (OUTBOX_COLUMNS order); the key makes a case's step one message, ever."""
+    key = f"c{cs.id}-v{cs.visits}-{node_id}"
+    return (
+        key,
+        cs.id,
+        cs.version_id,
+        node_id,
+        channel,
+        status,
+        reason,
+        template,
+        tone,
+        purpose,
+        fallback_channel,
+        payload,
+        stamp,
+        stamp,
+        0,
+    )

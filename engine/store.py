@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from itertools import compress, islice
+from operator import itemgetter, ne
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bulk import insert_many, update_many
-from engine.clock import as_utc, naive_utc
+from engine.bulk import aware_utc, decode, insert_rows, sqlite_reader, update_rows
+from engine.clock import naive_utc
 from engine.models import AuditRow, CaseRow, EventRow, OutboxRow
 from engine.state import CaseState
 
@@ -20,12 +22,46 @@ EVENTS = EventRow.__table__
 OUTBOX = OutboxRow.__table__
 AUDIT = AuditRow.__table__
 
-# Columns the runtime may change on a case; every update writes all of them (one executemany).
+# What the tick reads of a case: CaseState's fields, with the address as its three columns.
+CLAIMED = (
+    "id",
+    "external_id",
+    "version_id",
+    "node_id",
+    "status",
+    "amount_open",
+    "amount_original",
+    "currency",
+    "due_date",
+    "country",
+    "subdivision",
+    "timezone",
+    "locale",
+    "debtor_type",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "attributes",
+    "arms",
+    "contact_prefs",
+    "timer_at",
+    "hold_reason",
+    "outcome",
+    "promise_date",
+    "promise_amount",
+    "promise_baseline",
+    "messages_sent",
+    "payments_count",
+    "visits",
+)
+# Columns the runtime may change on a case, in the order of `case_values`; `id` leads.
 MUTABLE = (
+    "id",
     "node_id",
     "status",
     "outcome",
-    "due_at",
     "timer_at",
     "email",
     "phone",
@@ -43,10 +79,46 @@ MUTABLE = (
     "payments_count",
     "visits",
 )
-# Read by the tick: everything but the bookkeeping times, whose parsing would cost for nothing.
-CLAIMED = [
-    c for c in CaseRow.__table__.c if c.name not in ("created_at", "updated_at", "closed_at")
-]
+# Written on every update besides the changed columns of MUTABLE.
+ALWAYS = ("due_at", "updated_at")
+OUTBOX_COLUMNS = (
+    "idempotency_key",
+    "case_id",
+    "version_id",
+    "node_id",
+    "channel",
+    "status",
+    "reason",
+    "template",
+    "tone",
+    "purpose",
+    "fallback_channel",
+    "payload",
+    "not_before",
+    "created_at",
+    "attempts",
+)
+AUDIT_COLUMNS = ("at", "case_id", "version_id", "node_id", "kind", "rule", "detail")
+_CLAIMED_SQL = (
+    f"SELECT {', '.join(CLAIMED)} FROM cases WHERE status = ? AND due_at <= ? "
+    "ORDER BY due_at LIMIT ?"
+)
+# The runtime keeps times aware (UTC); timer_at is read that way straight from its text.
+_SQLITE_READERS = tuple(
+    aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED
+)
+_TIMER_AT = CLAIMED.index("timer_at")
+_AS_LOADED = itemgetter(*(CLAIMED.index(name) for name in MUTABLE))
+
+
+class PendingEvent(NamedTuple):
+    """An event stored for a case and not applied yet."""
+
+    id: int
+    case_id: int
+    event_id: str
+    type: str
+    payload: dict[str, Any] | None
 
 
 @dataclass
@@ -55,155 +127,209 @@ class Writes:
 
     cases: dict[int, CaseState] = field(default_factory=dict)
     closed_at: dict[int, datetime] = field(default_factory=dict)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)  # in OUTBOX_COLUMNS order
+    audit: list[tuple[Any, ...]] = field(default_factory=list)  # in AUDIT_COLUMNS order
     applied_events: list[int] = field(default_factory=list)
     due_now: set[int] = field(default_factory=set)
-    loaded: dict[int, dict[str, Any]] = field(default_factory=dict)  # column values as read
+    loaded: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # MUTABLE values as read
 
 
-def state_from_row(row: Any) -> CaseState:
-    """A CaseState from a `cases` row mapping."""
-    address = (
-        {"street": row.street, "postcode": row.postcode or "", "city": row.city or ""}
-        if row.street
-        else None
-    )
+def state_from_row(row: list[Any]) -> CaseState:
+    """A CaseState from a claimed row (values in CLAIMED order, Python types)."""
+    (
+        case_id,
+        external_id,
+        version_id,
+        node_id,
+        status,
+        amount_open,
+        amount_original,
+        currency,
+        due_date,
+        country,
+        subdivision,
+        timezone,
+        locale,
+        debtor_type,
+        email,
+        phone,
+        street,
+        postcode,
+        city,
+        attributes,
+        arms,
+        contact_prefs,
+        timer_at,
+        hold_reason,
+        outcome,
+        promise_date,
+        promise_amount,
+        promise_baseline,
+        messages_sent,
+        payments_count,
+        visits,
+    ) = row
     return CaseState(
-        id=row.id,
-        external_id=row.external_id,
-        version_id=row.version_id,
-        node_id=row.node_id,
-        status=row.status,
-        amount_open=row.amount_open,
-        amount_original=row.amount_original,
-        currency=row.currency,
-        due_date=row.due_date,
-        country=row.country,
-        subdivision=row.subdivision,
-        timezone=row.timezone,
-        locale=row.locale,
-        debtor_type=row.debtor_type,
-        email=row.email,
-        phone=row.phone,
-        address=address,
-        attributes=row.attributes or {},
-        arms=dict(row.arms or {}),
-        contact_prefs=dict(row.contact_prefs or {}),
-        timer_at=as_utc(row.timer_at) if row.timer_at else None,
-        hold_reason=row.hold_reason,
-        outcome=row.outcome,
-        promise_date=row.promise_date,
-        promise_amount=row.promise_amount,
-        promise_baseline=row.promise_baseline,
-        messages_sent=row.messages_sent,
-        payments_count=row.payments_count,
-        visits=row.visits,
+        case_id,
+        external_id,
+        version_id,
+        node_id,
+        status,
+        amount_open,
+        amount_original,
+        currency,
+        due_date,
+        country,
+        subdivision,
+        timezone,
+        locale,
+        debtor_type,
+        email,
+        phone,
+        {"street": street, "postcode": postcode or "", "city": city or ""} if street else None,
+        attributes or {},
+        dict(arms or ()),
+        dict(contact_prefs or ()),
+        timer_at,
+        hold_reason,
+        outcome,
+        promise_date,
+        promise_amount,
+        promise_baseline,
+        messages_sent,
+        payments_count,
+        visits,
     )
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Any]:
-    """Due case rows, oldest first; on PostgreSQL locked so that other workers skip them.
+def loaded_values(row: list[Any]) -> tuple[Any, ...]:
+    """The MUTABLE column values of a claimed row as read, to write back only what changed."""
+    return _AS_LOADED(row)
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
+    """Due case rows (values in CLAIMED order), oldest first; on PostgreSQL locked for us.
 
     Active cases come by the (status, due_at) index without a sort; held cases are only due
-    when an event arrived for them, and come after.
+    when an event arrived for them, and come after. On PostgreSQL other workers skip the rows
+    we locked.
     """
-    rows: list[Any] = []
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    at = naive_utc(now)
+    rows: list[list[Any]] = []
     for status in ("active", "held"):
-        query = (
-            select(*CLAIMED)
-            .where(CASES.c.status == status, CASES.c.due_at <= naive_utc(now))
-            .order_by(CASES.c.due_at)
-            .limit(limit - len(rows))
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows.extend(session.execute(query))
+        want = limit - len(rows)
+        if sqlite:
+            raw = connection.exec_driver_sql(
+                _CLAIMED_SQL, (status, at.isoformat(" ", "microseconds"), want)
+            ).fetchall()
+            rows.extend(decode(raw, _SQLITE_READERS))
+        else:
+            query = (
+                select(*(CASES.c[name] for name in CLAIMED))
+                .where(CASES.c.status == status, CASES.c.due_at <= at)
+                .order_by(CASES.c.due_at)
+                .limit(want)
+                .with_for_update(skip_locked=True)
+            )
+            for row in connection.execute(query):
+                values = list(row)
+                if values[_TIMER_AT] is not None:
+                    values[_TIMER_AT] = values[_TIMER_AT].replace(tzinfo=UTC)
+                rows.append(values)
         if len(rows) >= limit:
             break
     return rows
 
 
-def pending_events(session: Session, case_ids: list[int]) -> dict[int, list[Any]]:
+def pending_events(session: Session, case_ids: list[int]) -> dict[int, list[PendingEvent]]:
     """Unapplied events of these cases, in order of arrival."""
-    found: dict[int, list[Any]] = defaultdict(list)
+    found: dict[int, list[PendingEvent]] = defaultdict(list)
     if not case_ids:
         return found
-    rows = session.execute(
-        select(EVENTS)
+    rows = session.connection().execute(
+        select(EVENTS.c.id, EVENTS.c.case_id, EVENTS.c.event_id, EVENTS.c.type, EVENTS.c.payload)
         .where(EVENTS.c.case_id.in_(case_ids), EVENTS.c.applied_at.is_(None))
         .order_by(EVENTS.c.id)
     )
     for row in rows:
-        found[row.case_id].append(row)
+        found[row.case_id].append(PendingEvent(*row))
     return found
 
 
-def _case_values(cs: CaseState, now: datetime, closed_at: datetime | None) -> dict[str, Any]:
-    addr = cs.address or {}
-    due = None
-    if cs.status == "active" and cs.timer_at is not None:
-        due = naive_utc(cs.timer_at)
+def case_values(cs: CaseState) -> tuple[Any, ...]:
+    """The MUTABLE column values of a case as it stands now."""
+    addr = cs.address
+    return (
+        cs.id,
+        cs.node_id,
+        cs.status,
+        cs.outcome,
+        cs.timer_at,
+        cs.email,
+        cs.phone,
+        addr.get("street") if addr else None,
+        (addr.get("postcode") or None) if addr else None,
+        (addr.get("city") or None) if addr else None,
+        cs.amount_open,
+        cs.arms,
+        cs.contact_prefs,
+        cs.hold_reason,
+        cs.promise_date,
+        cs.promise_amount,
+        cs.promise_baseline,
+        cs.messages_sent,
+        cs.payments_count,
+        cs.visits,
+    )
+
+
+def _case_updates(writes: Writes, stamp: datetime) -> dict[tuple[str, ...], list[tuple]]:
+    """Case updates grouped by the columns they change (executemany needs one shape)."""
+    groups: dict[tuple[int, ...], list[tuple]] = defaultdict(list)
+    every = range(1, len(MUTABLE))
+    for cs in writes.cases.values():
+        values = case_values(cs)
+        before = writes.loaded.get(cs.id)
+        if before is None:
+            changed = tuple(every)
+        else:  # compared in C: this runs for every case of every batch
+            changed = tuple(
+                compress(every, map(ne, islice(before, 1, None), islice(values, 1, None)))
+            )
+        if cs.id in writes.due_now:
+            due = stamp  # unapplied events remain: look again at once
+        elif cs.status == "active" and values[4] is not None:
+            due = values[4]
+        else:
+            due = None
+        closed = writes.closed_at.get(cs.id)
+        extra = (due, stamp) if closed is None else (due, stamp, naive_utc(closed))
+        key = changed if closed is None else (*changed, -1)
+        groups[key].append((cs.id, *(values[i] for i in changed), *extra))
     return {
-        "id": cs.id,
-        "node_id": cs.node_id,
-        "status": cs.status,
-        "outcome": cs.outcome,
-        "due_at": due,
-        "timer_at": naive_utc(cs.timer_at) if cs.timer_at else None,
-        "email": cs.email,
-        "phone": cs.phone,
-        "street": addr.get("street"),
-        "postcode": addr.get("postcode"),
-        "city": addr.get("city"),
-        "amount_open": cs.amount_open,
-        "arms": cs.arms,
-        "contact_prefs": cs.contact_prefs,
-        "hold_reason": cs.hold_reason,
-        "promise_date": cs.promise_date,
-        "promise_amount": cs.promise_amount,
-        "promise_baseline": cs.promise_baseline,
-        "messages_sent": cs.messages_sent,
-        "payments_count": cs.payments_count,
-        "visits": cs.visits,
-        "updated_at": naive_utc(now),
-    } | ({"closed_at": naive_utc(closed_at)} if closed_at else {})
-
-
-def loaded_values(row: Any) -> dict[str, Any]:
-    """The mutable column values of a row as read, to write back only what changed."""
-    return {name: getattr(row, name) for name in MUTABLE}
+        (
+            "id",
+            *(MUTABLE[i] for i in key if i >= 0),
+            *ALWAYS,
+            *(("closed_at",) if key and key[-1] == -1 else ()),
+        ): rows
+        for key, rows in groups.items()
+    }
 
 
 def write(session: Session, writes: Writes, now: datetime) -> None:
     """Write a batch's case changes, outbox rows, audit rows and applied events."""
-    if writes.cases:
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for cs in writes.cases.values():
-            values = _case_values(cs, now, writes.closed_at.get(cs.id))
-            if cs.id in writes.due_now:
-                values["due_at"] = naive_utc(now)  # unapplied events remain: look again at once
-            before = writes.loaded.get(cs.id, {})
-            changed = {
-                k: v
-                for k, v in values.items()
-                if k == "id" or before.get(k, v) != v or k not in before
-            }
-            changed["updated_at"] = values["updated_at"]
-            groups.setdefault(tuple(sorted(changed)), []).append(changed)
-        connection = session.connection()
-        for group in groups.values():  # executemany needs the same columns in every row
-            update_many(connection, CASES, group)
+    stamp = naive_utc(now)
     connection = session.connection()
-    for table, rows in ((OUTBOX, writes.outbox), (AUDIT, writes.audit)):
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            shapes.setdefault(tuple(row), []).append(row)
-        for group in shapes.values():
-            insert_many(connection, table, group)
-    if writes.applied_events:
-        update_many(
-            connection,
-            EVENTS,
-            [{"id": i, "applied_at": naive_utc(now)} for i in writes.applied_events],
-        )
+    for columns, rows in _case_updates(writes, stamp).items():
+        update_rows(connection, CASES, columns, rows)
+    insert_rows(connection, OUTBOX, OUTBOX_COLUMNS, writes.outbox)
+    insert_rows(connection, AUDIT, AUDIT_COLUMNS, writes.audit)
+    update_rows(
+        connection,
+        EVENTS,
+        ("id", "applied_at"),
+        [(event_id, stamp) for event_id in writes.applied_events],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from engine.nodes.base import Clause
@@ -24,6 +25,16 @@ class CompiledRule:
     phrase: str
     otherwise: bool = False
     outcome: str | None = None
+
+    @cached_property
+    def audit_detail(self) -> dict[str, Any]:
+        """What a transition's audit row records of this rule; shared by all of them, read-only."""
+        return {
+            "trigger": self.trigger,
+            "port": self.port,
+            "to": self.target,
+            "outcome": self.outcome,
+        }
 
     def to_json(self) -> dict[str, Any]:
         """The rule as JSON."""

@@ -156,18 +156,18 @@ def test_only_the_fields_conditions_use_are_posted_to_the_rules(
 
 def failing_audit_write(session: Any, writes: Any, now: Any) -> None:
     """store.write, but the audit insert fails after the cases and outbox were written."""
-    real_insert = engine.store.insert_many
+    real_insert = engine.store.insert_rows
 
-    def insert_many(connection: Any, table: Any, rows: Any) -> None:
+    def insert_rows(connection: Any, table: Any, columns: Any, rows: Any) -> None:
         if table.name == AuditRow.__tablename__:
             raise OSError("disk full")
-        real_insert(connection, table, rows)
+        real_insert(connection, table, columns, rows)
 
-    engine.store.insert_many = insert_many
+    engine.store.insert_rows = insert_rows
     try:
         real_write(session, writes, now)
     finally:
-        engine.store.insert_many = real_insert
+        engine.store.insert_rows = real_insert
 
 
 def snapshot(db: Database, external_id: str) -> tuple[Any, ...]:

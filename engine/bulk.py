@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, Numeric, Table, bindparam, insert, update
@@ -115,9 +117,14 @@ def _encode(
     table_columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     memos: dict[Convert, dict[int, Any]] = {}  # per conversion; ids are safe while rows live
     for i, write in converted:
+        values = table_columns[i]
+        first = values[0]
+        if all(map(is_, values, repeat(first))):  # one object (or all NULL): an identity test in C
+            table_columns[i] = (None if first is None else write(first),) * len(values)
+            continue
         memo = memos.setdefault(write, {})
         out = []
-        for value in table_columns[i]:
+        for value in values:
             if value is not None:
                 key = id(value)
                 stored = memo.get(key)

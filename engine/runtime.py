@@ -19,7 +19,15 @@ from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
 from engine.state import CaseState
-from engine.store import Writes, claim_due, loaded_values, pending_events, state_from_row, write
+from engine.store import (
+    Writes,
+    claim_due,
+    has_events,
+    loaded_values,
+    pending_events,
+    state_from_row,
+    write,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +65,10 @@ class _Batch:
     writes: Writes = field(default_factory=Writes)
     report: TickReport = field(default_factory=TickReport)
     steps: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    stamp: datetime = field(init=False)  # `now` as stored (naive UTC), computed once
 
-    @property
-    def stamp(self) -> datetime:
-        """`now` as stored (naive UTC), computed once per batch."""
-        stamp = self.__dict__.get("_stamp")
-        if stamp is None:
-            stamp = self.__dict__["_stamp"] = naive_utc(self.now)
-        return stamp
+    def __post_init__(self) -> None:
+        self.stamp = naive_utc(self.now)
 
     def audit(self, cs: CaseState, kind: str, rule: str | None = None, **detail: Any) -> None:
         self.audit_detail(cs, kind, rule, detail)
@@ -87,6 +91,7 @@ class Runtime:
         self.evaluator.ensure(policy.definition())
         self.versions = VersionCache()
         self.batch_size = batch_size
+        self._registered: set[str] = set()  # rulesets known to the evaluator
 
     def tick(self, now: datetime) -> TickReport:
         """Advance every case that is due at `now`; batch by batch, each batch one transaction."""
@@ -105,7 +110,7 @@ class Runtime:
 
     def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
         batch = _Batch(now)
-        events = pending_events(session, [row[0] for row in rows])
+        events = pending_events(session, [row[0] for row in rows if has_events(row)])
         queue: list[_Step] = []
         for row in rows:
             cs = state_from_row(row)
@@ -153,7 +158,9 @@ class Runtime:
                 by_ruleset[step.version.compiled.ruleset].append(step)
             queue = []
             for ruleset, steps in by_ruleset.items():
-                self.evaluator.ensure(steps[0].version.compiled.definition())
+                if ruleset not in self._registered:
+                    self.evaluator.ensure(steps[0].version.compiled.definition())
+                    self._registered.add(ruleset)
                 messages = [_message(s, batch.now) for s in steps]
                 for step, rule_id in zip(
                     steps, self.evaluator.evaluate(ruleset, messages), strict=True
@@ -324,10 +331,10 @@ class Runtime:
 
 
 def _message(step: _Step, now: datetime) -> dict[str, Any]:
-    """The message posted for a step: node, trigger and only the fields the rules read."""
+    """The message posted for a step: node, trigger and the fields its node's rules read."""
     cs = step.case
     message: dict[str, Any] = {"node": cs.node_id, "trigger": step.trigger}
-    for name in step.version.compiled.fields:
+    for name in step.version.compiled.fields_at(cs.node_id):
         value = field_value(cs, step.version, name, now)
         if value is not None:
             message[message_key(name)] = value

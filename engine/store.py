@@ -99,13 +99,17 @@ OUTBOX_COLUMNS = (
     "attempts",
 )
 AUDIT_COLUMNS = ("at", "case_id", "version_id", "node_id", "kind", "rule", "detail")
+# Each claimed row ends with a flag: does the case have unapplied events? The index probe
+# costs far less inside the claim than a second query for every batch's case ids.
+_PENDING = "EXISTS (SELECT 1 FROM events WHERE events.case_id = cases.id AND applied_at IS NULL)"
 _CLAIMED_SQL = (
-    f"SELECT {', '.join(CLAIMED)} FROM cases WHERE status = ? AND due_at <= ? "
+    f"SELECT {', '.join(CLAIMED)}, {_PENDING} FROM cases WHERE status = ? AND due_at <= ? "
     "ORDER BY due_at LIMIT ?"
 )
 # The runtime keeps times aware (UTC); timer_at is read that way straight from its text.
-_SQLITE_READERS = tuple(
-    aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED
+_SQLITE_READERS = (
+    *(aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED),
+    None,  # the pending-events flag
 )
 _TIMER_AT = CLAIMED.index("timer_at")
 _AS_LOADED = itemgetter(*(CLAIMED.index(name) for name in MUTABLE))
@@ -135,7 +139,7 @@ class Writes:
 
 
 def state_from_row(row: list[Any]) -> CaseState:
-    """A CaseState from a claimed row (values in CLAIMED order, Python types)."""
+    """A CaseState from a claimed row (CLAIMED values as Python types, then the events flag)."""
     (
         case_id,
         external_id,
@@ -168,6 +172,7 @@ def state_from_row(row: list[Any]) -> CaseState:
         messages_sent,
         payments_count,
         visits,
+        _has_events,
     ) = row
     return CaseState(
         case_id,
@@ -207,8 +212,13 @@ def loaded_values(row: list[Any]) -> tuple[Any, ...]:
     return _AS_LOADED(row)
 
 
+def has_events(row: list[Any]) -> bool:
+    """Whether a claimed case had unapplied events when it was claimed."""
+    return bool(row[-1])
+
+
 def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
-    """Due case rows (values in CLAIMED order), oldest first; on PostgreSQL locked for us.
+    """Due case rows (CLAIMED values, then the events flag), oldest first; locked on PostgreSQL.
 
     Active cases come by the (status, due_at) index without a sort; held cases are only due
     when an event arrived for them, and come after. On PostgreSQL other workers skip the rows
@@ -226,8 +236,13 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
             ).fetchall()
             rows.extend(decode(raw, _SQLITE_READERS))
         else:
+            pending = (
+                select(EVENTS.c.id)
+                .where(EVENTS.c.case_id == CASES.c.id, EVENTS.c.applied_at.is_(None))
+                .exists()
+            )
             query = (
-                select(*(CASES.c[name] for name in CLAIMED))
+                select(*(CASES.c[name] for name in CLAIMED), pending)
                 .where(CASES.c.status == status, CASES.c.due_at <= at)
                 .order_by(CASES.c.due_at)
                 .limit(want)

@@ -34,6 +34,19 @@ class CompiledJourney:
             object.__setattr__(self, "_rules_by_id", cached)
         return cached
 
+    def fields_at(self, node_id: str) -> tuple[str, ...]:
+        """The case fields the rules of one node read: all a message at that node must carry."""
+        cached = self.__dict__.get("_fields_at")
+        if cached is None:
+            used: dict[str, set[str]] = {}
+            for r in self.rules:
+                used.setdefault(r.node, set()).update(c.field for c in r.when)
+            cached = {
+                node: tuple(f for f in self.fields if f in names) for node, names in used.items()
+            }
+            object.__setattr__(self, "_fields_at", cached)
+        return cached.get(node_id, ())
+
     def definition(self) -> dict[str, Any]:
         """The ruleset in durable_rules' JSON form."""
         body = {r.id: durable_rule(r, {"node": r.node, "trigger": r.trigger}) for r in self.rules}

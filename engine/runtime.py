@@ -52,7 +52,7 @@ class TickReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     case: CaseState
     version: LoadedVersion

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)  # many thousands per tick: slots make them smaller and quicker
 class CaseState:
     """A case at one node of one pinned journey version."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import compress, islice
+from itertools import compress
 from operator import itemgetter, ne
 from typing import Any, NamedTuple
 
@@ -56,9 +56,8 @@ CLAIMED = (
     "payments_count",
     "visits",
 )
-# Columns the runtime may change on a case, in the order of `case_values`; `id` leads.
+# Columns the runtime may change on a case, in the order of `case_values`.
 MUTABLE = (
-    "id",
     "node_id",
     "status",
     "outcome",
@@ -277,7 +276,6 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
     """The MUTABLE column values of a case as it stands now."""
     addr = cs.address
     return (
-        cs.id,
         cs.node_id,
         cs.status,
         cs.outcome,
@@ -302,35 +300,27 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
 
 def _case_updates(writes: Writes, stamp: datetime) -> dict[tuple[str, ...], list[tuple]]:
     """Case updates grouped by the columns they change (executemany needs one shape)."""
-    groups: dict[tuple[int, ...], list[tuple]] = defaultdict(list)
-    every = range(1, len(MUTABLE))
+    groups: dict[tuple[tuple[bool, ...], bool], list[tuple]] = defaultdict(list)
+    everything = (True,) * len(MUTABLE)
     for cs in writes.cases.values():
         values = case_values(cs)
         before = writes.loaded.get(cs.id)
-        if before is None:
-            changed = tuple(every)
-        else:  # compared in C: this runs for every case of every batch
-            changed = tuple(
-                compress(every, map(ne, islice(before, 1, None), islice(values, 1, None)))
-            )
+        # Compared in C, a mask of changed columns: this runs for every case of every batch.
+        changed = everything if before is None else tuple(map(ne, before, values))
         if cs.id in writes.due_now:
             due = stamp  # unapplied events remain: look again at once
-        elif cs.status == "active" and values[4] is not None:
-            due = values[4]
+        elif cs.status == "active":
+            due = cs.timer_at
         else:
             due = None
         closed = writes.closed_at.get(cs.id)
-        extra = (due, stamp) if closed is None else (due, stamp, naive_utc(closed))
-        key = changed if closed is None else (*changed, -1)
-        groups[key].append((cs.id, *(values[i] for i in changed), *extra))
+        row = (cs.id, *compress(values, changed), due, stamp)
+        if closed is not None:
+            row += (naive_utc(closed),)
+        groups[changed, closed is not None].append(row)
     return {
-        (
-            "id",
-            *(MUTABLE[i] for i in key if i >= 0),
-            *ALWAYS,
-            *(("closed_at",) if key and key[-1] == -1 else ()),
-        ): rows
-        for key, rows in groups.items()
+        ("id", *compress(MUTABLE, changed), *ALWAYS, *(("closed_at",) if closed else ())): rows
+        for (changed, closed), rows in groups.items()
     }
 
 

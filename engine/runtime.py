@@ -31,6 +31,7 @@ from engine.store import (
 
 log = logging.getLogger(__name__)
 
+NO_TRIGGERS: frozenset[str] = frozenset()
 MAX_STEPS_PER_TICK = 64  # validation forbids loops without a wait; this guards the rest
 
 
@@ -145,7 +146,7 @@ class Runtime:
         return self._timer_step(cs, version, batch.now)
 
     def _timer_step(self, cs: CaseState, version: LoadedVersion, now: datetime) -> _Step | None:
-        listens = version.compiled.triggers.get(cs.node_id, frozenset())
+        listens = version.compiled.triggers.get(cs.node_id, NO_TRIGGERS)
         if cs.status == "active" and cs.timer_at and cs.timer_at <= now and "timer" in listens:
             return _Step(cs, version, "timer")
         return None
@@ -225,7 +226,7 @@ class Runtime:
         if entry.outcome is not None:
             self._close(cs, entry.outcome, batch)
             return None
-        listens = version.compiled.triggers.get(node_id, frozenset())
+        listens = version.compiled.triggers.get(node_id, NO_TRIGGERS)
         if "enter" in listens:
             return "enter"
         if cs.timer_at is not None and cs.timer_at <= batch.now and "timer" in listens:
@@ -305,7 +306,7 @@ class Runtime:
         if cs.status != "active":
             return None
         trigger = f"event:{event.type}"
-        if trigger in version.compiled.triggers.get(cs.node_id, frozenset()):
+        if trigger in version.compiled.triggers.get(cs.node_id, NO_TRIGGERS):
             return trigger
         return None
 

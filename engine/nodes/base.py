@@ -73,7 +73,7 @@ class RuleSpec:
     outcome: str | None = None  # set where the rule ends the journey without an end node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SendRequest:
     """A message the node asks the outbox to send."""
 
@@ -85,7 +85,7 @@ class SendRequest:
     fallback_template: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """What happens when a case enters a node."""
 

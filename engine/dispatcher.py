@@ -31,6 +31,7 @@ from engine.contact_policy import (
     decide,
     profile_for,
 )
+from engine.counts import Counts
 from engine.db import Database
 from engine.delivery_config import DeliveryConfig, PolicyOverride, load_delivery_config
 from engine.journeys import VersionCache
@@ -49,7 +50,7 @@ JURISDICTION_COUNTRY = {"DE": "DE", "US": "US", "UK": "GB"}
 
 
 @dataclass
-class DispatchReport:
+class DispatchReport(Counts):
     """What one dispatch run did."""
 
     sent: int = 0
@@ -171,7 +172,7 @@ class Dispatcher:
                     raise
             self._collect(claimed, sending)
             self._record(claimed, run)
-            _add(report, run.report)
+            report.add(run.report)
             if not more:
                 break
             run, claimed, seen = next_run, next_claimed, next_seen
@@ -441,11 +442,6 @@ class Dispatcher:
                     )
                 )
         return bool(changed)
-
-
-def _add(total: DispatchReport, part: DispatchReport) -> None:
-    for name in total.__dataclass_fields__:
-        setattr(total, name, getattr(total, name) + getattr(part, name))
 
 
 def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:

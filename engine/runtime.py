@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import event_effects
 from engine.clock import naive_utc
+from engine.counts import Counts
 from engine.db import Database
 from engine.journeys import LoadedVersion, VersionCache
 from engine.nodes import NODE_TYPES
@@ -36,7 +37,7 @@ MAX_STEPS_PER_TICK = 64  # validation forbids loops without a wait; this guards 
 
 
 @dataclass
-class TickReport:
+class TickReport(Counts):
     """What one tick did."""
 
     cases: int = 0
@@ -46,11 +47,6 @@ class TickReport:
     closed: int = 0
     events: int = 0
     errors: int = 0
-
-    def add(self, other: TickReport) -> None:
-        """Add another report's counts to this one."""
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(slots=True)

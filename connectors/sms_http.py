@@ -55,10 +55,42 @@ def prepare(
     return PreparedSms(to=to, sender=sender, encoding=encoding)
 
 
-class TwilioSmsConnector:
-    """POSTs to {base_url}/2010-04-01/Accounts/{sid}/Messages.json with basic auth."""
+class _HttpSmsConnector:
+    """What both HTTP providers share: limits, price, and one kept-alive HTTP client."""
 
     channel: ClassVar[Literal["sms"]] = "sms"
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        default_region: str | None,
+        price_per_segment: Decimal | str | None,
+        max_segments: int,
+        keep_alive: bool,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.default_region = default_region
+        self.price_per_segment = as_decimal("price_per_segment", price_per_segment)
+        self.max_segments = max_segments
+        self._http = HttpClient() if keep_alive else None
+
+    def close(self) -> None:
+        """Close the kept-alive connections (the dispatcher calls this when it stops)."""
+        if self._http is not None:
+            self._http.close()
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> HttpAnswer:
+        """POST on the kept-alive connection, or on a new one per message without keep-alive."""
+        if self._http is None:
+            return post_once(self.url, body, headers, self.timeout)
+        return self._http.post(self.url, body, headers, self.timeout)
+
+
+class TwilioSmsConnector(_HttpSmsConnector):
+    """POSTs to {base_url}/2010-04-01/Accounts/{sid}/Messages.json with basic auth."""
+
     provider: ClassVar[str] = "twilio"
 
     def __init__(
@@ -76,21 +108,18 @@ class TwilioSmsConnector:
     ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("set from_number or messaging_service_sid")
+        super().__init__(
+            f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            timeout,
+            default_region,
+            price_per_segment,
+            max_segments,
+            keep_alive,
+        )
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
-        self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.timeout = timeout
-        self.default_region = default_region
-        self.price_per_segment = as_decimal("price_per_segment", price_per_segment)
-        self.max_segments = max_segments
-        self._http = HttpClient() if keep_alive else None
-
-    def close(self) -> None:
-        """Close the kept-alive connections (the dispatcher calls this when it stops)."""
-        if self._http is not None:
-            self._http.close()
 
     def send(self, msg: SmsMessage) -> SendResult:
         """Create one Message resource and map the answer to a SendResult."""
@@ -99,9 +128,7 @@ class TwilioSmsConnector:
         except InvalidAddressError as exc:
             return permanent(f"SMS not sent: {exc}")
         try:
-            answer = _post(
-                self._http, self.url, self._form(msg, sms), self._headers(msg), self.timeout
-            )
+            answer = self._post(self._form(msg, sms), self._headers(msg))
         except TransportError as exc:
             return temporary(f"SMS provider at {self.url} could not be reached: {exc}")
         return self._result(answer, sms)
@@ -142,10 +169,9 @@ class TwilioSmsConnector:
         )
 
 
-class WebhookSmsConnector:
+class WebhookSmsConnector(_HttpSmsConnector):
     """POSTs the message as JSON with an Idempotency-Key and an optional HMAC signature."""
 
-    channel: ClassVar[Literal["sms"]] = "sms"
     provider: ClassVar[str] = "webhook"
 
     def __init__(
@@ -160,20 +186,10 @@ class WebhookSmsConnector:
         max_segments: int = 10,
         keep_alive: bool = True,
     ) -> None:
-        self.url = url
+        super().__init__(url, timeout, default_region, price_per_segment, max_segments, keep_alive)
         self.secret = secret
         self.token = token
         self.sender = sender
-        self.timeout = timeout
-        self.default_region = default_region
-        self.price_per_segment = as_decimal("price_per_segment", price_per_segment)
-        self.max_segments = max_segments
-        self._http = HttpClient() if keep_alive else None
-
-    def close(self) -> None:
-        """Close the kept-alive connections (the dispatcher calls this when it stops)."""
-        if self._http is not None:
-            self._http.close()
 
     def send(self, msg: SmsMessage) -> SendResult:
         """Post one message; a 2xx answer may carry {"id": ...} as the provider's id."""
@@ -183,7 +199,7 @@ class WebhookSmsConnector:
             return permanent(f"SMS not sent: {exc}")
         body = json.dumps(_payload(msg, sms), ensure_ascii=False).encode()
         try:
-            answer = _post(self._http, self.url, body, self._headers(msg, body), self.timeout)
+            answer = self._post(body, self._headers(msg, body))
         except TransportError as exc:
             return temporary(f"SMS webhook {self.url} could not be reached: {exc}")
         if not 200 <= answer.status < 300:
@@ -210,15 +226,6 @@ class WebhookSmsConnector:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
-
-
-def _post(
-    client: HttpClient | None, url: str, body: bytes, headers: dict[str, str], timeout: float
-) -> HttpAnswer:
-    """POST on a kept-alive connection, or on a new one per message without keep-alive."""
-    if client is None:
-        return post_once(url, body, headers, timeout)
-    return client.post(url, body, headers, timeout)
 
 
 def _payload(msg: SmsMessage, sms: PreparedSms) -> dict[str, Any]:

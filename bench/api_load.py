@@ -1,20 +1,26 @@
 """Load figures for the host-system API over real HTTP on 127.0.0.1.
 
-Starts the designer app with the API under waitress in its own process on a free port, on a
-fresh SQLite file, then measures:
+Starts the server as `mahnwerk serve` does (the same command: Granian with --workers web
+worker processes of --server-threads threads each; the scheduler process only with
+--scheduler) on a free port and a fresh SQLite file, then measures:
 - a bulk import of --cases cases through POST /api/v1/cases/bulk (10,000 per request);
 - events accepted per second by POST /api/v1/cases/{id}/events from --clients concurrent
-  clients (one keep-alive connection each) for --seconds, with p50/p99 latency.
+  clients (one keep-alive connection each) for --seconds, with p50/p99 latency: the headline;
+- --bulk-events payment events through POST /api/v1/events/bulk (10,000 per request, two
+  clients), a figure of its own for hosts that report in batches.
 
-Each phase also reports the CPU seconds it took, of the server process and of the clients (this
-process): on a shared machine the wall-clock figures move with other people's load, CPU
-seconds per request much less. `machine` gives the core count and load average at the start.
+Each phase also reports the CPU seconds it took, of the server's processes (all of them) and of
+the clients (this process), and for the events per request: on a shared machine the wall-clock
+figures move with other people's load, CPU seconds per request much less. `machine` gives the
+core count and load average at the start; `server` the serve command and how often its log
+says "database is locked".
 
-    python bench/api_load.py [--cases 100000] [--clients 16] [--seconds 10] [--json]
+    python bench/api_load.py [--cases 100000] [--clients 16] [--seconds 10] [--workers N]
+                             [--server-threads 4] [--scheduler] [--json]
 
 `--profile N` instead posts N events one after another through the app's WSGI stack in this
-process (Flask's test client, no sockets) under cProfile, and prints the SQL statements per
-request and the functions that took the time.
+process (Flask's test client, no sockets; its own cost is part of the figure) under cProfile,
+and prints the SQL statements per request and the functions that took the time.
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 BULK = 10_000
 
@@ -60,20 +67,16 @@ def _prepare(url: str) -> str:
     return token
 
 
-def _serve(url: str, port: int, threads: int) -> None:
-    """The server process: designer app + API under waitress."""
-    import logging
-
-    import waitress
-
-    import designer
-    from designer.api import init_app
-
-    logging.getLogger("waitress").setLevel(logging.ERROR)
-    config = {"DATABASE_URL": url, "SECRET_KEY": "bench", "DATABASE_POOL_SIZE": threads}
-    app = designer.create_app(config)
-    init_app(app)
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, connection_limit=1000)
+def _serve(
+    url: str, port: int, workers: int, threads: int, scheduler: bool, log: Any
+) -> subprocess.Popen:
+    """`mahnwerk serve` on the bench's database; its stderr goes to `log`."""
+    env = {**os.environ, "DATABASE_URL": url, "MAHNWERK_SECRET_KEY": "bench"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    command.append("--scheduler" if scheduler else "--no-scheduler")
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def _wait_for(port: int, token: str, timeout: float = 30.0) -> None:
@@ -106,16 +109,14 @@ def _request(
 
 
 class CpuMeter:
-    """CPU seconds (user + system) of the server process and of this process, per phase."""
+    """CPU seconds (user + system) of the server's process tree and of this process, per phase."""
 
     def __init__(self, server_pid: int) -> None:
         self.server_pid = server_pid
 
     def _server(self) -> float | None:
         try:
-            with open(f"/proc/{self.server_pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return sum(_cpu_of(pid) for pid in _tree(self.server_pid))
         except (OSError, ValueError, IndexError):  # not Linux: no server figure
             return None
 
@@ -128,6 +129,30 @@ class CpuMeter:
         server, client = self._server(), time.process_time()
         used = None if server is None or start[0] is None else round(server - start[0], 2)
         return {"server": used, "clients": round(client - start[1], 2)}
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (the web workers, the scheduler)."""
+    found = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            for child in children.read().split():
+                found += _tree(int(child))
+    return found
+
+
+def _cpu_of(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_request(used: dict[str, float | None], requests: int) -> dict[str, float | None]:
+    """Milliseconds of CPU per request, server and clients."""
+    return {
+        k: None if v is None or not requests else round(1000 * v / requests, 3)
+        for k, v in used.items()
+    }
 
 
 def _case(i: int) -> dict[str, Any]:
@@ -173,6 +198,50 @@ def bulk_import(port: int, token: str, cases: int, clients: int) -> dict[str, An
         "requests": len(chunks),
         "seconds": round(seconds, 2),
         "cases_per_second": round(cases / seconds),
+        "failures": failures[:3],
+    }
+
+
+def bulk_events(port: int, token: str, cases: int, events: int, clients: int) -> dict[str, Any]:
+    """Post `events` payment events through POST /events/bulk, 10,000 per request."""
+    rng = random.Random(7)
+    items = [
+        {
+            "case": f"LOAD-{rng.randrange(cases):07d}",
+            "event_id": f"bulk-{i}",
+            "type": "payment_received",
+            "payload": {"amount": "1.00", "currency": "EUR"},
+        }
+        for i in range(events)
+    ]
+    bodies = [{"events": items[s : s + BULK]} for s in range(0, events, BULK)]
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = _connect(port)
+        while True:
+            with lock:
+                if not bodies:
+                    return
+                body = bodies.pop()
+            status, answer = _request(conn, "POST", "/api/v1/events/bulk", token, body)
+            counts = json.loads(answer).get("counts", {}) if status == 200 else {}
+            if status != 200 or counts.get("created") != len(body["events"]):
+                failures.append(f"{status} {answer[:200]!r}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    return {
+        "events": events,
+        "requests": -(-events // BULK),
+        "seconds": round(seconds, 2),
+        "events_per_second": round(events / seconds),
         "failures": failures[:3],
     }
 
@@ -253,10 +322,19 @@ def profile(requests: int) -> None:
         seen: list[str] = []
         with app.app_context():
             engine = get_db().engine
-        listener = lambda *a: seen.append(a[2].split()[0])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
+
+        def trace(dbapi_connection: Any, *_: Any) -> None:
+            # SQLite's own trace: the hot path runs statements on the DBAPI connection.
+            dbapi_connection.set_trace_callback(lambda sql: seen.append(sql.split()[0]))
+
+        def untrace(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(None)
+
+        event.listen(engine, "checkout", trace)
+        event.listen(engine, "checkin", untrace)
         post(100, "count")
-        event.remove(engine, "before_cursor_execute", listener)
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
         per_request = {k: v / 100 for k, v in Counter(seen).items()}
         began, cpu = time.perf_counter(), time.process_time()
         post(requests, "plain")
@@ -278,37 +356,40 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--server-threads", type=int, default=16)
+    parser.add_argument("--bulk-events", type=int, default=100_000, help="0: skip that phase")
+    parser.add_argument("--workers", type=int, default=None, help="default: serve's (cores)")
+    parser.add_argument("--server-threads", type=int, default=None, help="default: serve's (4)")
+    parser.add_argument("--scheduler", action="store_true", help="also run serve's scheduler")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", type=int, metavar="N", help="profile N event POSTs instead")
     args = parser.parse_args()
     if args.profile:
         profile(args.profile)
         return
+    from designer.serving import DEFAULT_THREADS, default_workers
+
+    workers = args.workers or default_workers()
+    threads = args.server_threads or DEFAULT_THREADS
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api_load.sqlite3'}"
         token = _prepare(url)
         port = _free_port()
-        server = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(url, port, args.server_threads), daemon=True
-        )
-        server.start()
+        log_path = Path(tmp) / "serve.log"
+        with log_path.open("w") as log:
+            server = _serve(url, port, workers, threads, args.scheduler, log)
         try:
             _wait_for(port, token)
-            meter = CpuMeter(server.pid or 0)
-            figures: dict[str, Any] = {
-                "machine": {"cpus": os.cpu_count(), "load_average": _load_average()},
-                "server_threads": args.server_threads,
-            }
-            mark = meter.start()
-            figures["bulk_import"] = bulk_import(port, token, args.cases, min(args.clients, 2))
-            figures["bulk_import"]["cpu_seconds"] = meter.since(mark)
-            mark = meter.start()
-            figures["events"] = events_load(port, token, args.cases, args.clients, args.seconds)
-            figures["events"]["cpu_seconds"] = meter.since(mark)
+            figures = _measure(args, port, token, CpuMeter(server.pid))
         finally:
             server.terminate()
-            server.join(10)
+            server.wait(30)
+        server_log = log_path.read_text(errors="replace")
+    figures["server"] = {
+        "command": f"mahnwerk serve --workers {workers} --threads {threads}"
+        + ("" if args.scheduler else " --no-scheduler"),
+        "database_locked_errors": server_log.count("database is locked"),
+        "tracebacks": server_log.count("Traceback"),
+    }
     if args.json:
         print(json.dumps(figures, indent=2))
         return
@@ -321,9 +402,34 @@ def main() -> None:
     print(
         f"events: {ev['events_per_second']:,}/s from {ev['clients']} clients over "
         f"{ev['seconds']} s; p50 {ev['p50_ms']} ms, p99 {ev['p99_ms']} ms; errors {ev['errors']}; "
-        f"CPU s {_cpu(ev['cpu_seconds'])}"
+        f"CPU s {_cpu(ev['cpu_seconds'])}; CPU ms per event {_cpu(ev['cpu_ms_per_request'])}"
     )
-    print(f"machine: {figures['machine']}; server threads {figures['server_threads']}")
+    if "bulk_events" in figures:
+        be = figures["bulk_events"]
+        print(
+            f"bulk events: {be['events']:,} in {be['seconds']} s ({be['events_per_second']:,}/s, "
+            f"{be['requests']} requests of up to 10,000); CPU s {_cpu(be['cpu_seconds'])}"
+        )
+    print(f"machine: {figures['machine']}; server: {figures['server']}")
+
+
+def _measure(args: argparse.Namespace, port: int, token: str, meter: CpuMeter) -> dict[str, Any]:
+    """The bulk import, then the event load, each with the CPU it took."""
+    figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_average": _load_average()}}
+    mark = meter.start()
+    figures["bulk_import"] = bulk_import(port, token, args.cases, min(args.clients, 2))
+    figures["bulk_import"]["cpu_seconds"] = meter.since(mark)
+    mark = meter.start()
+    events = events_load(port, token, args.cases, args.clients, args.seconds)
+    events["cpu_seconds"] = meter.since(mark)
+    events["cpu_ms_per_request"] = _per_request(events["cpu_seconds"], events["events"])
+    figures["events"] = events
+    if args.bulk_events:  # a figure of its own: the headline stays single-event POSTs
+        mark = meter.start()
+        bulk = bulk_events(port, token, args.cases, args.bulk_events, 2)
+        bulk["cpu_seconds"] = meter.since(mark)
+        figures["bulk_events"] = bulk
+    return figures
 
 
 def _cpu(used: dict[str, float | None]) -> str:

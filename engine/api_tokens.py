@@ -6,7 +6,8 @@ needed). Scopes: `read` (GET) and `write` (everything else); `write` includes `r
 
 `TokenCache` spares a server the database on every request: it keeps token hash -> (id,
 scopes, revoked) for CACHE_SECONDS and writes `last_used_at` at most once a minute. Revoking a
-token in this process takes effect at once; in another process (the CLI) within CACHE_SECONDS.
+token in this process takes effect at once; in another process (the CLI, or another web worker
+of `mahnwerk serve --workers N`) within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from engine.clock import naive_utc
 SCOPES = ("read", "write")
 PREFIX = "mw_"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is refreshed at most this often
-CACHE_SECONDS = 5.0  # how long a server trusts what it read about a token
+CACHE_SECONDS = 1.0  # how long a server trusts what it read about a token (revocation delay)
 CACHE_ENTRIES = 1_000  # unknown tokens are cached too; a flood of them cannot grow memory
 _revocations = itertools.count(1)
 _generation = 0  # revoke_token moves it on: every TokenCache of this process starts over
@@ -153,6 +154,20 @@ class TokenCache:
             entry = self._load(digest)
         if entry.info is not None:
             self._touch(entry, now)
+        return entry.info
+
+    def cached(self, token: str, now: datetime) -> TokenInfo | None:
+        """The token's info when this cache vouches for it without any database work; else None.
+
+        None also when the entry is stale or last_used_at is due: `verify` then does the work.
+        """
+        if not _well_formed(token):
+            return None
+        entry = self._fresh(hash_token(token))
+        if entry is None or entry.info is None or entry.last_used_at is None:
+            return None
+        if naive_utc(now) - entry.last_used_at >= TOUCH_EVERY:
+            return None
         return entry.info
 
     def _fresh(self, digest: str) -> _Entry | None:

@@ -82,37 +82,36 @@ def init(demo: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--scheduler/--no-scheduler", default=True, help="Run tick and dispatch in-process.")
-def serve(host: str, port: int, scheduler: bool) -> None:
-    """Serve the designer, with the scheduler in-process (the single-machine default)."""
-    from waitress import serve as waitress_serve
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Web worker processes; more than 1 scales the API, but the designer's simulation "
+    "and case import must then be used elsewhere (docs/api.md).  [default: 1]",
+)
+@click.option(
+    "--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Per worker."
+)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    help="Run tick and dispatch in a process of their own beside the web workers.",
+)
+def serve(host: str, port: int, workers: int | None, threads: int, scheduler: bool) -> None:
+    """Serve the designer and API, with the scheduler beside it (the single-machine default)."""
+    from designer.serving import default_workers
+    from designer.serving import serve as run
 
-    from designer import create_app
-    from engine.scheduler import build_scheduler
-
-    settings = load_settings()
-    app = create_app()
-    if scheduler:
-        build_scheduler(_db(), settings).start()
-        click.echo(
-            f"Scheduler: tick every {settings.tick_seconds:g}s, "
-            f"dispatch every {settings.dispatch_seconds:g}s."
-        )
-    click.echo(f"Mahnwerk on http://{host}:{port}")
-    waitress_serve(app, host=host, port=port, threads=8)
+    run(host, port, workers or default_workers(), threads, scheduler, announce=click.echo)
 
 
 @main.command()
 def worker() -> None:
     """Run tick and dispatch on the scheduler in this process, without the web app."""
-    import logging
+    from engine.scheduler_process import run_scheduler
 
-    from engine.scheduler import build_scheduler
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings()
     click.echo("Worker started; Ctrl+C stops it.")
-    build_scheduler(_db(), settings, blocking=True).start()
+    run_scheduler()
 
 
 @main.command()

@@ -36,6 +36,7 @@ CHUNK = 500  # SQLite allows at most 999 bound parameters in one IN (...)
 
 
 _CASES = CaseRow.__table__
+CASES_TABLE = _CASES
 # Schemas keep no state between loads: made once, per set of fields a bulk chunk uses.
 _SCHEMAS: dict[frozenset[str], CaseSchema] = {}
 _FIELD_NAMES = frozenset(CaseSchema().fields)
@@ -317,18 +318,18 @@ def assign_journey(
 
 # -- events -------------------------------------------------------------------------------------
 
-_EVENTS = EventRow.__table__
+EVENTS_TABLE = EventRow.__table__
 # Statements built once (building one costs more than running it on SQLite).
-_CASE_FOR_EVENT = select(_CASES.c.id, _CASES.c.currency, _CASES.c.status).where(
+CASE_FOR_EVENT = select(_CASES.c.id, _CASES.c.currency, _CASES.c.status).where(
     _CASES.c.external_id == bindparam("external_id")
 )
 _INSERT_EVENT = {
-    name: dialect_insert(_EVENTS)
+    name: dialect_insert(EVENTS_TABLE)
     .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(_EVENTS.c.id)
+    .returning(EVENTS_TABLE.c.id)
     for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
-_MAKE_DUE = (
+MAKE_DUE = (
     update(_CASES)
     .where(_CASES.c.id == bindparam("case_id"), _CASES.c.status.in_(("active", "held")))
     .values(due_at=bindparam("due"))
@@ -354,7 +355,7 @@ def record_host_event(
     """
     connection = session.connection()
     insert_event = _INSERT_EVENT.get(connection.dialect.name)
-    case = connection.execute(_CASE_FOR_EVENT, {"external_id": case_external_id}).first()
+    case = connection.execute(CASE_FOR_EVENT, {"external_id": case_external_id}).first()
     if insert_event is None or case is None or case.status not in ("active", "held"):
         return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)
     try:
@@ -376,5 +377,5 @@ def record_host_event(
     new_id = connection.execute(insert_event, values).scalar()
     if new_id is None:  # the id exists: record_event returns the stored event
         return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)
-    connection.execute(_MAKE_DUE, {"case_id": case.id, "due": values["received_at"]})
+    connection.execute(MAKE_DUE, {"case_id": case.id, "due": values["received_at"]})
     return EventRow(id=new_id, **values), True

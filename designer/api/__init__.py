@@ -16,8 +16,14 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
-from designer.api import auth, problems
-from designer.api.schemas import ItemResultOut, decimal_bounds, items_ref
+from designer.api import auth, hot_path, problems
+from designer.api.schemas import (
+    EventItemIn,
+    EventItemResultOut,
+    ItemResultOut,
+    decimal_bounds,
+    items_ref,
+)
 
 PREFIX = "/api/v1"
 EXTENSION = "mahnwerk_api"
@@ -135,6 +141,8 @@ def init_app(app: Flask) -> None:
     for attribute_function in (items_ref, decimal_bounds):
         api.ma_plugin.converter.add_attribute_function(attribute_function)
     api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
+    api.spec.components.schema("EventItemIn", schema=EventItemIn)  # BulkEventsIn's items
+    api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
     modules = (cases, events, messages, journeys, webhooks)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix=PREFIX)
@@ -146,4 +154,5 @@ def init_app(app: Flask) -> None:
     auth.cooperate_with_login(app, [*names, api._make_doc_blueprint_name()], PREFIX)
     _skip_designer_hooks(app, set(names))
     auth.token_cache(app)
+    hot_path.install(app)
     app.extensions[EXTENSION] = api

@@ -22,7 +22,7 @@ CACHE = "mahnwerk_api_tokens"
 
 
 def token_cache(app: Flask) -> TokenCache:
-    """The app's token cache (API_TOKEN_CACHE_SECONDS, 5 by default; 0 reads every time)."""
+    """The app's token cache (API_TOKEN_CACHE_SECONDS, 1 by default; 0 reads every time)."""
     cache = app.extensions.get(CACHE)
     if cache is None:
         seconds = app.config.get("API_TOKEN_CACHE_SECONDS", CACHE_SECONDS)
@@ -30,10 +30,15 @@ def token_cache(app: Flask) -> TokenCache:
     return cache
 
 
+def bearer_value(header: str) -> str | None:
+    """The token of an `Authorization` header's value `Bearer <token>`."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def bearer(req: Request) -> str | None:
     """The token of an `Authorization: Bearer <token>` header."""
-    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    return bearer_value(req.headers.get("Authorization", ""))
 
 
 def current_token(req: Request) -> TokenInfo | None:

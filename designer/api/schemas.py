@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from engine import CaseSchema, as_utc
 from engine import event_types as _event_types
+from engine.event_bulk import MAX_BULK_EVENTS, EventItemSchema
 from engine.host_cases import MAX_BULK
 
 EVENT_TYPES = _event_types.ALL
@@ -105,6 +106,21 @@ class EventIn(Schema):
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
     payload = fields.Dict(keys=fields.String(), load_default=dict)
     occurred_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class EventItemIn(EventItemSchema):
+    """One event of a bulk request: an event as for a single case, and the case it is for."""
+
+
+class BulkEventsIn(Schema):
+    """Up to 10,000 events for any cases; each is validated on its own and gets its own result."""
+
+    events = fields.List(
+        fields.Raw(),
+        required=True,
+        metadata={"items_schema": "EventItemIn"},
+        validate=validate.Length(min=1, max=MAX_BULK_EVENTS),
+    )
 
 
 class CloseIn(Schema):
@@ -230,6 +246,24 @@ class EventOut(Schema):
     received_at = UtcDateTime()
     applied_at = _nullable(UtcDateTime())
     replayed = fields.Boolean(metadata={"description": "True when the event id was seen before."})
+
+
+class EventItemResultOut(Schema):
+    """What happened to one event of a bulk request."""
+
+    index = fields.Integer()
+    event_id = _nullable(fields.String())
+    case = _nullable(fields.String())
+    status = fields.String(metadata={"description": "created, replayed or invalid"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class BulkEventsOut(Schema):
+    """Per-event results and their counts."""
+
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    # Plain dicts shaped as EventItemResultOut, as BulkOut's results (no second dump).
+    results = fields.List(fields.Raw(), metadata={"items_schema": "EventItemResultOut"})
 
 
 class MessageOut(Schema):

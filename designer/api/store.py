@@ -1,8 +1,9 @@
-"""Transactions for API writes: on SQLite, one writer at a time inside this process.
+"""Transactions for API writes: on SQLite, one writer at a time (designer.api.writer_lock).
 
 SQLite allows one writer; threads that collide wait in its busy handler, which sleeps in
 coarse steps and turned a burst of events into seconds of p99 latency. A lock in front of
-write transactions queues them in Python instead. PostgreSQL needs no such lock.
+write transactions queues them instead, across threads and web worker processes. PostgreSQL
+needs no such lock.
 
 A request makes one write transaction: when a decorator (the Idempotency-Key check) has opened
 one, the view's `write_transaction()` joins it as a savepoint instead of opening another.
@@ -10,24 +11,29 @@ one, the view's `write_transaction()` joins it as a savepoint instead of opening
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from flask import g, has_request_context
 from sqlalchemy.orm import Session
 
+from designer.api.writer_lock import writer_lock_for
 from designer.db import get_db
+from engine import Database
 
-_WRITER = threading.Lock()
 _SESSION = "api_write_session"
+
+
+def writer_lock(db: Database) -> AbstractContextManager[object]:
+    """The lock in front of API write transactions: SQLite's writer lock, none on PostgreSQL."""
+    return writer_lock_for(db.url) if db.is_sqlite else nullcontext()
 
 
 @contextmanager
 def locked_transaction() -> Iterator[Session]:
     """A transaction of its own, behind the writer lock on SQLite (BEGIN IMMEDIATE writes)."""
     db = get_db()
-    with _WRITER if db.is_sqlite else nullcontext(), db.transaction() as session:
+    with writer_lock(db), db.transaction() as session:
         yield session
 
 

@@ -142,3 +142,10 @@ def test_import_cases_names_an_unknown_journey(runner: CliRunner, tmp_path: Path
     result = runner.invoke(main, ["import-cases", str(csv), "--journey", "nope"])
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+def test_serve_offers_workers_threads_and_its_scheduler(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--workers", "--threads", "--scheduler / --no-scheduler"):
+        assert option in result.output

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select, update
 
 import designer
 from designer.api import init_app
 from engine import Database, VirtualClock
+from engine.api_models import IdempotencyRow
 from engine.api_tokens import create_token
+from engine.models import CaseRow, EventRow
 from tests.factories import example_doc, publish
 
 
@@ -93,3 +96,67 @@ def case_json(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def twin_app(path: Path, clock: VirtualClock, hot: bool = True) -> tuple[Flask, dict[str, str]]:
+    """An app with the API on its own database, as every twin is set up: the same rows, ids and
+    tokens (write and read), cases INV-1 (active) and CLOSED (closed), the token cache warm."""
+    url = f"sqlite:///{path}"
+    db = Database(url)
+    db.create_all()
+    with db.transaction() as session:
+        publish(session, example_doc("minimal"), clock.now)
+        tokens = {s: create_token(session, s, [s], clock.now)[1] for s in ("write", "read")}
+    db.dispose()
+    config = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "t", "API_CLOCK": clock}
+    app = designer.create_app({**config, "API_HOT_PATH": hot})
+    init_app(app)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {tokens['write']}"}
+    for ext in ("INV-1", "CLOSED"):
+        assert (
+            client.post("/api/v1/cases", json=case_json(external_id=ext), headers=auth).status_code
+            == 201
+        )
+    db = Database(url)
+    with db.transaction() as session:  # as a tick leaves a case it closed
+        session.execute(
+            update(CaseRow).where(CaseRow.external_id == "CLOSED").values(status="closed")
+        )
+    db.dispose()
+    for token in tokens.values():  # the token cache knows both tokens now
+        client.get("/api/v1/journeys", headers={"Authorization": f"Bearer {token}"})
+    return app, tokens
+
+
+def stored_rows(app: Flask) -> list[Any]:
+    """Events, cases and Idempotency-Key records as the app's database holds them."""
+    db = Database(app.config["DATABASE_URL"])
+    with db.transaction() as session:
+        events = session.execute(
+            select(
+                EventRow.event_id,
+                EventRow.case_id,
+                EventRow.type,
+                EventRow.payload,
+                EventRow.occurred_at,
+                EventRow.received_at,
+                EventRow.applied_at,
+            ).order_by(EventRow.event_id)
+        ).all()
+        cases = session.execute(
+            select(CaseRow.external_id, CaseRow.due_at, CaseRow.status).order_by(CaseRow.id)
+        ).all()
+        keys = session.execute(
+            select(
+                IdempotencyRow.token_id,
+                IdempotencyRow.key,
+                IdempotencyRow.request_hash,
+                IdempotencyRow.path,
+                IdempotencyRow.status_code,
+                IdempotencyRow.response,
+                IdempotencyRow.created_at,
+            ).order_by(IdempotencyRow.id)
+        ).all()
+    db.dispose()
+    return [events, cases, keys]

@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from engine import Database, VirtualClock
 from engine.api_tokens import revoke_token
-from tests.api.conftest import case_json
+from tests.designer.api.conftest import case_json
 
 
 @pytest.mark.parametrize(

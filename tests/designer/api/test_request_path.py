@@ -26,24 +26,34 @@ from engine.host_cases import (
     record_host_event,
 )
 from engine.models import AuditRow, CaseRow, EventRow
-from tests.api.conftest import case_json
+from tests.designer.api.conftest import case_json
 
 
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL the app's engine runs inside the block."""
+    """The SQL SQLite runs for the app inside the block, by its first word (ORM and DBAPI alike)."""
     seen: list[str] = []
 
-    def note(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        seen.append(sql.split()[0].upper() + (" IMMEDIATE" if "IMMEDIATE" in sql else ""))
+    def note(sql: str) -> None:
+        words = sql.split()
+        if words[0].upper() != "PRAGMA":
+            seen.append(words[0].upper() + (" IMMEDIATE" if "IMMEDIATE" in sql else ""))
+
+    def trace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(note)
+
+    def untrace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(None)
 
     with app.app_context():
         engine = get_db().engine
-    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
 
 
 def _pay(client: FlaskClient, auth: dict[str, str], event_id: str, **headers: str) -> Any:
@@ -65,7 +75,7 @@ def test_an_event_is_one_short_write_transaction(
 ) -> None:
     with statements(app) as seen:
         assert _pay(client, auth, "e1").status_code == 202
-    assert seen == ["BEGIN IMMEDIATE", "SELECT", "INSERT", "UPDATE"]
+    assert seen == ["BEGIN IMMEDIATE", "UPDATE", "INSERT", "COMMIT"]
 
 
 def test_an_idempotent_event_is_one_transaction_too(
@@ -82,7 +92,7 @@ def test_token_checks_are_cached(app: Flask, client: FlaskClient, auth: dict[str
     client.get("/api/v1/cases", headers=auth)
     with statements(app) as seen:
         client.get("/api/v1/cases", headers=auth)
-    assert seen == ["BEGIN IMMEDIATE", "SELECT"]  # the list itself, no token lookup
+    assert seen == ["BEGIN IMMEDIATE", "SELECT", "COMMIT"]  # the list itself, no token lookup
 
 
 def test_a_token_revoked_elsewhere_is_refused_once_the_cache_expires(
@@ -210,3 +220,16 @@ def test_chunks_give_the_same_results_as_one_pass(api_db: Database, clock: Virtu
 def test_a_chunk_loads_what_the_full_schema_loads(raw: dict[str, Any]) -> None:
     schema, defaults = _schema_for([raw])
     assert _with_defaults(schema.load(raw), defaults) == CaseSchema().load(raw)
+
+
+def test_the_cache_vouches_only_for_fresh_tokens_whose_use_is_recorded(
+    app: Flask, client: FlaskClient, auth: dict[str, str], clock: VirtualClock
+) -> None:
+    token = auth["Authorization"].removeprefix("Bearer ")
+    cache = token_cache(app)
+    assert cache.cached(token, clock.now) is None  # never read: the full path reads it
+    client.get("/api/v1/cases", headers=auth)
+    assert cache.cached(token, clock.now) is not None
+    assert cache.cached(token, clock.now + timedelta(minutes=2)) is None  # last_used_at due
+    cache.seconds = 0
+    assert cache.cached(token, clock.now) is None  # stale

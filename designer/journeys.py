@@ -21,7 +21,7 @@ from flask_login import current_user
 from designer.auth import EDIT_ROLES, role_required
 from designer.db import transaction
 from designer.diff import diff_documents
-from designer.i18n import _, localized
+from designer.i18n import _, current_lang, localized
 from designer.layout import arrange
 from designer.render import page_or_partial
 from designer.schema_form import palette, ports_of
@@ -89,9 +89,10 @@ def starter_document(key: str, name: str) -> dict[str, Any]:
 
 
 def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    """Problems as JSON for the canvas: message, node and field."""
+    """Problems as JSON for the canvas: message (in the user's language), node and field."""
+    lang = current_lang()
     return [
-        {"message": p.message, "node": p.node, "field": p.field, "severity": p.severity}
+        {"message": p.text(lang), "node": p.node, "field": p.field, "severity": p.severity}
         for p in problems
     ]
 
@@ -298,7 +299,8 @@ def rules(key: str, number: int) -> str:
         version = _version_or_404(session, key, number)
     journey = load_journey(version.document)
     compiled = CompiledJourney.from_json(version.compiled)
-    sentences = journey_sentences(compiled, journey)
+    lang = current_lang()
+    sentences = journey_sentences(compiled, journey, lang)
     return render_template(
         "journeys/rules.html",
         journey=journey_row,
@@ -307,5 +309,5 @@ def rules(key: str, number: int) -> str:
         ports={n["id"]: ports_of(n["type"], n["params"]) for n in version.document["nodes"]},
         sentences=sentences,
         palette=palette(localized),
-        policy=policy_sentences(),
+        policy=policy_sentences(lang),
     )

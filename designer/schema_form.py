@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
-from designer.i18n import _
+from designer.i18n import _, current_lang
 from engine import NODE_TYPES
 
 
@@ -112,4 +112,9 @@ def ports_of(type_name: str, params: dict[str, Any]) -> list[dict[str, str]]:
         ports = node_type.ports(params)
     except (KeyError, TypeError, ValueError, AttributeError):
         ports = node_type.ports({})
-    return [{"name": p.name, "label": _(p.label)} for p in ports]
+    lang = current_lang()
+    # Engine ports say their label in every language; a manager's own branch label goes via _().
+    return [
+        {"name": p.name, "label": p.text(lang) if p.words is not None else _(p.label)}
+        for p in ports
+    ]

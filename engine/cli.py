@@ -133,10 +133,22 @@ def tick(now_text: str | None) -> None:
     )
 
 
+# The language of problems and rule sentences (engine/messages.py); default English.
+_LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(("en", "de")),
+    default="en",
+    show_default=True,
+    help="Language of problems and rules.",
+)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-def validate(files: tuple[str, ...]) -> None:
+@_LANG_OPTION
+def validate(files: tuple[str, ...], lang: str) -> None:
     """Check journey documents; one line per problem; exit 2 when any is invalid."""
+    from engine.messages import msg
     from engine.validation import validate_document
 
     invalid = False
@@ -149,19 +161,21 @@ def validate(files: tuple[str, ...]) -> None:
             continue
         _, problems = validate_document(doc)
         for problem in problems:
-            click.echo(f"{path}: {problem}")
+            click.echo(f"{path}: {problem.line(lang)}")
         if problems:
             invalid = True
         else:
-            click.echo(f"{path}: valid")
+            click.echo(f"{path}: {msg('cli.valid').text(lang)}")
     sys.exit(EXIT_INVALID if invalid else 0)
 
 
 @main.command(name="compile")
 @click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the durable_rules ruleset.")
-def compile_(file: str, as_json: bool) -> None:
+@_LANG_OPTION
+def compile_(file: str, as_json: bool, lang: str) -> None:
     """Print a journey's rules as sentences (or --json as the ruleset)."""
+    from engine.messages import msg
     from engine.rules.compiler import compile_journey
     from engine.rules.sentences import journey_sentences, policy_sentences
     from engine.validation import validate_document
@@ -169,17 +183,17 @@ def compile_(file: str, as_json: bool) -> None:
     journey, problems = validate_document(_read_document(file))
     if problems or journey is None:
         for problem in problems:
-            click.echo(f"{file}: {problem}", err=True)
+            click.echo(f"{file}: {problem.line(lang)}", err=True)
         sys.exit(EXIT_INVALID)
     compiled = compile_journey(journey)
     if as_json:
         click.echo(json.dumps(compiled.definition(), indent=2, ensure_ascii=False))
         return
-    click.echo(f"Journey '{journey.name}' (ruleset {compiled.ruleset}):")
-    for sentence in journey_sentences(compiled, journey):
+    click.echo(msg("cli.journey_rules", name=journey.name, ruleset=compiled.ruleset).text(lang))
+    for sentence in journey_sentences(compiled, journey, lang):
         click.echo(f"- {sentence}")
-    click.echo("Policy rules, checked first for every journey:")
-    for sentence in policy_sentences():
+    click.echo(msg("cli.policy_rules").text(lang))
+    for sentence in policy_sentences(lang):
         click.echo(f"- {sentence}")
 
 

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError
 
 from engine.document import Journey, load_journey
 from engine.fields import field_type
+from engine.messages import Joined, Text, Verbatim, from_english, msg
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import NodeType, Problem
 from engine.templating import template_problems
@@ -17,7 +18,7 @@ from engine.templating import template_problems
 def validate_document(doc: Any) -> tuple[Journey | None, list[Problem]]:
     """Parse and check a journey document; returns the journey (when it parses) and problems."""
     if not isinstance(doc, dict):
-        return None, [Problem("The document must be a JSON object.")]
+        return None, [Problem.of(msg("journey.not_object"))]
     try:
         journey = load_journey(doc)
     except ValidationError as exc:
@@ -50,17 +51,28 @@ def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
             for key, sub in value.items():
                 walk([*path, str(key)], sub)
             return
-        text = "; ".join(value) if isinstance(value, list) else str(value)
         node = None
         if len(path) >= 2 and path[0] == "nodes" and path[1].isdigit():
             index = int(path[1])
             raw = nodes[index] if index < len(nodes) and isinstance(nodes[index], dict) else {}
             node = str(raw.get("id", f"#{index + 1}"))
             path = path[2:]
-        problems.append(Problem(text, node, ".".join(path) or None))
+        problems.append(Problem.of(_error_words(value), node, ".".join(path) or None))
 
     walk([], messages)
     return problems
+
+
+# marshmallow and the document schema report English strings; these catalog ids read them back.
+_ERROR_PREFIXES = ("field.", "document.", "wait.")
+
+
+def _error_words(value: Any) -> Text:
+    """marshmallow's messages for one field, each in the catalog's words where it knows them."""
+    if not isinstance(value, list):
+        return from_english(str(value), _ERROR_PREFIXES)
+    parts = tuple(from_english(str(v), _ERROR_PREFIXES) for v in value)
+    return parts[0] if len(parts) == 1 else Joined(parts)
 
 
 _SCHEMAS: dict[str, Schema] = {}
@@ -79,20 +91,21 @@ def _params_problems(journey: Journey) -> list[Problem]:
     seen: set[str] = set()
     for node in journey.nodes:
         if node.id in seen:
-            problems.append(Problem("Two nodes have this id.", node.id, "id"))
+            problems.append(Problem.of(msg("node.duplicate_id"), node.id, "id"))
         seen.add(node.id)
         node_type = NODE_TYPES.get(node.type)
         if node_type is None:
             known = ", ".join(NODE_TYPES)
-            problems.append(Problem(f"Unknown node type '{node.type}' ({known}).", node.id, "type"))
+            unknown = msg("node.unknown_type", type=node.type, known=known)
+            problems.append(Problem.of(unknown, node.id, "type"))
             continue
         errors = _schema(node_type).validate(node.params)
         for found in _shape_problems(errors, {}):
             where = f"params.{found.field}" if found.field else "params"
-            problems.append(Problem(found.message, node.id, where))
+            problems.append(Problem.of(found.words or Verbatim(found.message), node.id, where))
     starts = [n.id for n in journey.nodes if n.type == "start"]
     if len(starts) != 1:
-        problems.append(Problem(f"A journey needs exactly one start node, it has {len(starts)}."))
+        problems.append(Problem.of(msg("journey.start_count", count=len(starts))))
     return problems
 
 
@@ -102,45 +115,30 @@ def _wiring_problems(journey: Journey) -> list[Problem]:
     wired: dict[tuple[str, str], int] = defaultdict(int)
     for edge in journey.edges:
         if edge.source not in nodes:
-            problems.append(
-                Problem(f"A connection starts at unknown node '{edge.source}'.", None, "edges")
-            )
+            unknown = msg("edge.unknown_source", node=edge.source)
+            problems.append(Problem.of(unknown, None, "edges"))
             continue
         if edge.target not in nodes:
-            problems.append(
-                Problem(
-                    f"The '{edge.port}' way leads to unknown node '{edge.target}'.",
-                    edge.source,
-                    "edges",
-                )
-            )
+            unknown = msg("edge.unknown_target", port=edge.port, node=edge.target)
+            problems.append(Problem.of(unknown, edge.source, "edges"))
         ports = {
             p.name for p in NODE_TYPES[nodes[edge.source].type].ports(nodes[edge.source].params)
         }
         if edge.port not in ports:
-            problems.append(
-                Problem(f"This node has no output '{edge.port}'.", edge.source, "edges")
-            )
+            no_port = msg("edge.unknown_port", port=edge.port)
+            problems.append(Problem.of(no_port, edge.source, "edges"))
         wired[(edge.source, edge.port)] += 1
     for node in journey.nodes:
         for port in NODE_TYPES[node.type].ports(node.params):
             count = wired.get((node.id, port.name), 0)
+            label = port.words or Verbatim(port.label)
             if count == 0:
-                problems.append(
-                    Problem(
-                        f"The '{port.label}' way is not connected to a next step.",
-                        node.id,
-                        f"port.{port.name}",
-                    )
-                )
+                words = msg("port.not_connected", port=label)
             elif count > 1:
-                problems.append(
-                    Problem(
-                        f"The '{port.label}' way is connected {count} times; connect it once.",
-                        node.id,
-                        f"port.{port.name}",
-                    )
-                )
+                words = msg("port.connected_many", port=label, count=count)
+            else:
+                continue
+            problems.append(Problem.of(words, node.id, f"port.{port.name}"))
     return problems
 
 
@@ -173,14 +171,14 @@ def _reachability_problems(journey: Journey) -> list[Problem]:
             reverse[t].append(src)
     ends = [n.id for n in journey.nodes if n.type == "end"]
     if not ends:
-        return [Problem("The journey has no end node; every case needs a way to finish.")]
+        return [Problem.of(msg("journey.no_end"))]
     finishing = _reach(reverse, ends)
     problems = []
     for node in journey.nodes:
         if node.id not in reachable:
-            problems.append(Problem("No way from the start leads to this node.", node.id))
+            problems.append(Problem.of(msg("node.unreachable"), node.id))
         elif node.id not in finishing:
-            problems.append(Problem("From this node there is no way to an end.", node.id))
+            problems.append(Problem.of(msg("node.no_way_to_end"), node.id))
     return problems
 
 
@@ -198,9 +196,7 @@ def _loop_problems(journey: Journey) -> list[Problem]:
             cycle = sorted(n for n in _reach(graph, [node_id]) if node_id in _reach(graph, [n]))
             reported.update(cycle)
             names = ", ".join(f"'{n}'" for n in cycle)
-            problems.append(
-                Problem(f"These steps form a loop without a wait: {names}. Add a wait.", node_id)
-            )
+            problems.append(Problem.of(msg("node.loop_without_wait", steps=names), node_id))
     return problems
 
 
@@ -210,30 +206,25 @@ def _field_problems(journey: Journey) -> list[Problem]:
         for path, clause in _clauses(node.type, node.params):
             kind = field_type(clause["field"], journey.attributes)
             if kind is None:
-                problems.append(
-                    Problem(f"Unknown case field '{clause['field']}'.", node.id, f"{path}.field")
-                )
+                unknown = msg("clause.unknown_field", field=clause["field"])
+                problems.append(Problem.of(unknown, node.id, f"{path}.field"))
                 continue
             values = clause["value"] if clause["op"] in ("in", "not_in") else [clause["value"]]
             if not isinstance(values, list):
-                problems.append(Problem("Give a list of values.", node.id, f"{path}.value"))
+                problems.append(Problem.of(msg("clause.value_not_list"), node.id, f"{path}.value"))
                 continue
+            kind_words = msg(f"kind.{kind}")
             if not all(_fits(kind, v) for v in values):
-                problems.append(
-                    Problem(
-                        f"'{clause['field']}' is a {kind}; the value {clause['value']!r} is not.",
-                        node.id,
-                        f"{path}.value",
-                    )
+                wrong = msg(
+                    "clause.value_wrong_type",
+                    field=clause["field"],
+                    kind=kind_words,
+                    value=repr(clause["value"]),
                 )
+                problems.append(Problem.of(wrong, node.id, f"{path}.value"))
             if kind != "number" and clause["op"] in ("gt", "gte", "lt", "lte"):
-                problems.append(
-                    Problem(
-                        f"'{clause['field']}' is a {kind}; it cannot be above or below.",
-                        node.id,
-                        f"{path}.op",
-                    )
-                )
+                unordered = msg("clause.op_not_ordered", field=clause["field"], kind=kind_words)
+                problems.append(Problem.of(unordered, node.id, f"{path}.op"))
     return problems
 
 
@@ -265,7 +256,7 @@ def _template_problems(journey: Journey) -> list[Problem]:
             for part in ("subject", "body", "html"):
                 source = getattr(variant, part)
                 for text in template_problems(source) if source else []:
-                    problems.append(
-                        Problem(f"Template '{template.key}': {text}.", None, f"{where}.{part}")
-                    )
+                    found = from_english(text, ("template.",))
+                    words = msg("template.problem", key=template.key, problem=found)
+                    problems.append(Problem.of(words, None, f"{where}.{part}"))
     return problems

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, fields, validate
+
+from engine.messages import DEFAULT_LANG, Text, msg
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -53,10 +56,20 @@ class Clause:
 
 @dataclass(frozen=True)
 class Port:
-    """A named output of a node."""
+    """A named output of a node; `label` is English, `words` says it in other languages too."""
 
     name: str
     label: str
+    words: Text | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, name: str, words: Text) -> Port:
+        """A port labelled by a catalog text."""
+        return cls(name, words.text(DEFAULT_LANG), words)
+
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        """The port's label in `lang` (a manager's own branch label reads the same in all)."""
+        return self.words.text(lang) if self.words is not None else self.label
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,12 @@ class RuleSpec:
     pri: int = 1
     otherwise: bool = False
     outcome: str | None = None  # set where the rule ends the journey without an end node
+    words: Text | None = field(default=None, compare=False, repr=False)  # `phrase`, any language
+
+
+def rule_spec(node: str, trigger: str, port: str, words: Text, **kw: Any) -> RuleSpec:
+    """A RuleSpec whose English phrase comes from `words`, kept for other languages."""
+    return RuleSpec(node, trigger, port, words.text(DEFAULT_LANG), words=words, **kw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +117,39 @@ class Entry:
 
 @dataclass(frozen=True)
 class Problem:
-    """A validation finding, in words a manager understands."""
+    """A validation finding, in words a manager understands; `message` is the English text."""
 
     message: str
     node: str | None = None
     field: str | None = None
     severity: str = "error"
+    # Excluded from ==: a problem is the same finding whatever languages it can be read in.
+    words: Text | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, words: Text, node: str | None = None, field: str | None = None) -> Problem:
+        """A problem from a catalog text, readable in every language."""
+        return cls(words.text(DEFAULT_LANG), node, field, words=words)
+
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        """The message in `lang`; a problem made from a plain string reads the same in all."""
+        return self.words.text(lang) if self.words is not None else self.message
+
+    def line(self, lang: str = DEFAULT_LANG) -> str:
+        """One line naming node and field, e.g. "node 'x', field 'template': ..."."""
+        where: Text = msg("problem.where.journey")
+        if self.node:
+            where = msg("problem.where.node", node=self.node)
+        if self.field:
+            where = msg("problem.where.field", where=where, field=self.field)
+        return msg("problem.line", where=where, message=self.text(lang)).text(lang)
 
     def __str__(self) -> str:
-        where = f"node '{self.node}'" if self.node else "journey"
-        if self.field:
-            where += f", field '{self.field}'"
-        return f"{where}: {self.message}"
+        return self.line(DEFAULT_LANG)
+
+
+ARRIVES = msg("rule.arrives")  # the phrase of a rule that fires as soon as a case arrives
+NEXT = Port.of("next", msg("port.next"))
 
 
 @dataclass
@@ -126,11 +166,11 @@ class NodeType:
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         """The node's output ports for these params."""
-        return [Port("next", "Next")]
+        return [NEXT]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         """The rules leaving this node; default: one unconditional rule on entry."""
-        return [RuleSpec(node.id, "enter", "next", "it arrives")]
+        return [rule_spec(node.id, "enter", "next", ARRIVES)]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         """What happens on entering; default: nothing, the case moves on at once."""

@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.nodes.base import ClauseSchema, NodeType, Port, Problem, RuleSpec, param, parse_clauses
+from engine.messages import msg
+from engine.nodes.base import (
+    ARRIVES,
+    ClauseSchema,
+    NodeType,
+    Port,
+    Problem,
+    RuleSpec,
+    param,
+    parse_clauses,
+    rule_spec,
+)
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -50,16 +61,18 @@ class Condition(NodeType):
     def ports(self, params: dict[str, Any]) -> list[Port]:
         branches = params.get("branches") or []
         return [Port(b["port"], b.get("label") or b["port"]) for b in branches] + [
-            Port("else", "Else")
+            Port.of("else", msg("port.else"))
         ]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         rules = [
-            RuleSpec(node.id, "enter", b["port"], "it arrives", parse_clauses(b["when"]), pri=i + 1)
+            rule_spec(
+                node.id, "enter", b["port"], ARRIVES, when=parse_clauses(b["when"]), pri=i + 1
+            )
             for i, b in enumerate(node.params.get("branches") or [])
         ]
         rules.append(
-            RuleSpec(node.id, "enter", "else", "it arrives", pri=len(rules) + 1, otherwise=True)
+            rule_spec(node.id, "enter", "else", ARRIVES, pri=len(rules) + 1, otherwise=True)
         )
         return rules
 
@@ -67,7 +80,7 @@ class Condition(NodeType):
         ports = [b["port"] for b in node.params.get("branches") or []]
         dupes = sorted({p for p in ports if ports.count(p) > 1 or p == "else"})
         return [
-            Problem(f"Two branches share the port name '{p}'.", node.id, "branches") for p in dupes
+            Problem.of(msg("condition.duplicate_port", port=p), node.id, "branches") for p in dupes
         ]
 
 

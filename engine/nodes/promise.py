@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, validate
 
-from engine.nodes.base import Clause, Entry, NodeType, Port, RuleSpec, param
+from engine.messages import msg
+from engine.nodes.base import Clause, Entry, NodeType, Port, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -37,32 +38,28 @@ class Promise(NodeType):
     parks = True
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
-        return [Port("kept", "Kept"), Port("broken", "Broken")]
+        return [Port.of("kept", msg("port.kept")), Port.of("broken", msg("port.broken"))]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         grace = node.params.get("grace_days", 2)
         kept = (Clause("promise_kept", "eq", True),)
         return [
-            RuleSpec(
+            rule_spec(
                 node.id,
                 "enter",
                 "broken",
-                "it arrives without a promise",
-                (Clause("has_promise", "eq", False),),
+                msg("rule.promise.none"),
+                when=(Clause("has_promise", "eq", False),),
             ),
-            RuleSpec(
-                node.id,
-                "event:payment_received",
-                "kept",
-                "a payment covers the promised amount",
-                kept,
+            rule_spec(
+                node.id, "event:payment_received", "kept", msg("rule.promise.paid"), when=kept
             ),
-            RuleSpec(node.id, "timer", "kept", "the promised date has passed", kept, pri=1),
-            RuleSpec(
+            rule_spec(node.id, "timer", "kept", msg("rule.promise.date_passed"), when=kept, pri=1),
+            rule_spec(
                 node.id,
                 "timer",
                 "broken",
-                f"the promised date plus {grace} days has passed",
+                msg("rule.promise.grace_passed", grace=grace),
                 pri=2,
                 otherwise=True,
             ),

@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING
 from marshmallow import Schema, fields, validate
 
 from engine.document import CHANNELS, TONES
-from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param
+from engine.messages import Text, Verbatim, has_message, msg
+from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
     from engine.state import CaseState
 
 PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
+
+
+def channel_words(channel: object) -> Text:
+    """A channel as a manager reads it ('E-Mail', 'Brief'); an unknown one as given."""
+    key = f"channel.{channel}"
+    return msg(key) if has_message(key) else Verbatim(str(channel))
 
 
 class SendParams(Schema):
@@ -68,9 +75,9 @@ class Send(NodeType):
     params_schema = SendParams
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
-        channel = node.params.get("channel", "message")
-        phrase = f"the {channel} '{node.params.get('template', '?')}' has been queued"
-        return [RuleSpec(node.id, "enter", "next", phrase)]
+        channel = channel_words(node.params.get("channel", "message"))
+        queued = msg("rule.send.queued", channel=channel, template=node.params.get("template", "?"))
+        return [rule_spec(node.id, "enter", "next", queued)]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         p = node.params
@@ -90,23 +97,20 @@ class Send(NodeType):
         channel = node.params.get("channel")
         template = journey.templates.get(key) if key else None
         if key and template is None:
-            return [Problem(f"There is no template '{key}' in this journey.", node.id, "template")]
+            return [Problem.of(msg("send.no_template", key=key), node.id, "template")]
         problems = []
         if template is not None and template.channel != channel:
-            problems.append(
-                Problem(
-                    f"Template '{key}' is for {template.channel}, but this step sends {channel}.",
-                    node.id,
-                    "template",
-                )
+            mismatch = msg(
+                "send.template_channel",
+                key=key,
+                template_channel=channel_words(template.channel),
+                channel=channel_words(channel),
             )
+            problems.append(Problem.of(mismatch, node.id, "template"))
         problems += self._check_fallback(node, journey)
         if node.params.get("fallback_channel") == channel:
-            problems.append(
-                Problem(
-                    "The fallback channel is the same as the channel.", node.id, "fallback_channel"
-                )
-            )
+            same = msg("send.fallback_same_channel")
+            problems.append(Problem.of(same, node.id, "fallback_channel"))
         return problems
 
     @staticmethod
@@ -115,27 +119,19 @@ class Send(NodeType):
         if not key:
             return []
         if not fallback:
-            return [
-                Problem(
-                    "A fallback template needs a fallback channel.", node.id, "fallback_template"
-                )
-            ]
+            needs = msg("send.fallback_template_needs_channel")
+            return [Problem.of(needs, node.id, "fallback_template")]
         template = journey.templates.get(key)
         if template is None:
-            return [
-                Problem(
-                    f"There is no template '{key}' in this journey.", node.id, "fallback_template"
-                )
-            ]
+            return [Problem.of(msg("send.no_template", key=key), node.id, "fallback_template")]
         if template.channel != fallback:
-            return [
-                Problem(
-                    f"Template '{key}' is for {template.channel}, but the fallback "
-                    f"channel is {fallback}.",
-                    node.id,
-                    "fallback_template",
-                )
-            ]
+            mismatch = msg(
+                "send.fallback_template_channel",
+                key=key,
+                template_channel=channel_words(template.channel),
+                fallback=channel_words(fallback),
+            )
+            return [Problem.of(mismatch, node.id, "fallback_template")]
         return []
 
 

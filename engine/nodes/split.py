@@ -8,7 +8,18 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields, validate
 
 from engine.assignment import assign
-from engine.nodes.base import Clause, Entry, NodeType, Port, Problem, RuleSpec, param
+from engine.messages import msg
+from engine.nodes.base import (
+    ARRIVES,
+    Clause,
+    Entry,
+    NodeType,
+    Port,
+    Problem,
+    RuleSpec,
+    param,
+    rule_spec,
+)
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -70,13 +81,13 @@ class Split(NodeType):
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         return [
-            Port(name, f"Arm {name}" if name != HOLDOUT else "Holdout")
+            Port.of(name, msg("port.arm", arm=name) if name != HOLDOUT else msg("port.holdout"))
             for name, _ in arm_weights(params)
         ]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         return [
-            RuleSpec(node.id, "enter", name, "it arrives", (Clause("arm", "eq", name),), pri=i + 1)
+            rule_spec(node.id, "enter", name, ARRIVES, when=(Clause("arm", "eq", name),), pri=i + 1)
             for i, (name, _) in enumerate(arm_weights(node.params))
         ]
 
@@ -92,16 +103,10 @@ class Split(NodeType):
         total = sum(w for _, w in pairs)
         problems = []
         if pairs and abs(total - 100) > 1e-6:
-            problems.append(
-                Problem(
-                    f"The weights add up to {total:g}%, they must add up to 100%.",
-                    node.id,
-                    "arms",
-                )
-            )
+            problems.append(Problem.of(msg("split.weights_total", total=total), node.id, "arms"))
         names = [n for n, _ in pairs]
         if len(set(names)) != len(names):
-            problems.append(Problem("Two arms have the same name.", node.id, "arms"))
+            problems.append(Problem.of(msg("split.duplicate_arm"), node.id, "arms"))
         return problems
 
 

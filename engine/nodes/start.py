@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields
 
-from engine.nodes.base import ClauseSchema, NodeType, RuleSpec, param, parse_clauses
+from engine.nodes.base import (
+    ARRIVES,
+    ClauseSchema,
+    NodeType,
+    RuleSpec,
+    param,
+    parse_clauses,
+    rule_spec,
+)
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -37,14 +45,14 @@ class Start(NodeType):
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         clauses = parse_clauses(node.params.get("filter"))
-        rules = [RuleSpec(node.id, "enter", "next", "it arrives", clauses, pri=1)]
+        rules = [rule_spec(node.id, "enter", "next", ARRIVES, when=clauses, pri=1)]
         if clauses:
             rules.append(
-                RuleSpec(
+                rule_spec(
                     node.id,
                     "enter",
                     "ineligible",
-                    "it arrives",
+                    ARRIVES,
                     pri=2,
                     otherwise=True,
                     outcome="not_eligible",

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import holidays
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from engine.nodes.base import Entry, NodeType, RuleSpec, param
+from engine.messages import DEFAULT_LANG, Message, msg
+from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -58,7 +59,8 @@ class WaitParams(Schema):
         try:
             time.fromisoformat(value)
         except ValueError as exc:
-            raise ValidationError("Use the form HH:MM, for example 09:00.") from exc
+            # marshmallow takes strings; validation reads this one back into its catalog id.
+            raise ValidationError(msg("wait.at_time_format").text()) from exc
 
 
 @lru_cache(maxsize=256)
@@ -115,25 +117,31 @@ class Wait(NodeType):
     triggers = ("timer",)
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
-        return [RuleSpec(node.id, "timer", "next", self.phrase(node.params))]
+        return [rule_spec(node.id, "timer", "next", self.words(node.params))]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         return Entry(timer_at=timer_for(node.params, case, now))
 
     @staticmethod
-    def phrase(params: dict[str, Any]) -> str:
-        """The trigger as a reviewer reads it."""
+    def words(params: dict[str, Any]) -> Message:
+        """The trigger as a reviewer reads it, in any language."""
         mode = params.get("mode", "duration")
         days = int(params.get("days", 0))
-        at = f" at {params['at_time']}" if params.get("at_time") else ""
+        at = msg("rule.wait.at", time=params["at_time"]) if params.get("at_time") else ""
         if mode == "business_days":
-            return f"{days} business days have passed{at}"
+            return msg("rule.wait.business_days", days=days, at=at)
         if mode == "due_date":
-            sign = "+" if days >= 0 else "-"
-            return f"the day D{sign}{abs(days)} after the due date has come{at}"
+            offset = f"{'+' if days >= 0 else '-'}{abs(days)}"
+            return msg("rule.wait.due_date", offset=offset, at=at)
         hours = int(params.get("hours", 0))
-        span = f"{days} days" + (f" {hours} hours" if hours else "")
-        return f"{span} have passed{at}"
+        if hours:
+            return msg("rule.wait.days_hours", days=days, hours=hours, at=at)
+        return msg("rule.wait.days", days=days, at=at)
+
+    @staticmethod
+    def phrase(params: dict[str, Any], lang: str = DEFAULT_LANG) -> str:
+        """The trigger as a reviewer reads it ('7 days have passed at 09:00')."""
+        return Wait.words(params).text(lang)
 
 
 NODE_TYPE = Wait()

@@ -8,11 +8,18 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields, validate
 
 from engine.event_types import EVENT_WORDS, WAITABLE
-from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param
+from engine.messages import Text, Verbatim, has_message, msg
+from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
     from engine.state import CaseState
+
+
+def event_words(event: str) -> Text:
+    """What an event means, as a clause ('a payment arrives'); an unknown one as its name."""
+    key = f"event.{event}"
+    return msg(key) if has_message(key) else Verbatim(EVENT_WORDS.get(event, event))
 
 
 class WaitEventParams(Schema):
@@ -43,15 +50,18 @@ class WaitEvent(NodeType):
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         events = params.get("events") or []
-        return [Port(e, EVENT_WORDS.get(e, e)) for e in events] + [Port("timeout", "Timeout")]
+        return [Port.of(e, event_words(e)) for e in events] + [
+            Port.of("timeout", msg("port.timeout"))
+        ]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         rules = [
-            RuleSpec(node.id, f"event:{e}", e, EVENT_WORDS.get(e, e))
+            rule_spec(node.id, f"event:{e}", e, event_words(e))
             for e in node.params.get("events") or []
         ]
         days = node.params.get("timeout_days", 0)
-        rules.append(RuleSpec(node.id, "timer", "timeout", f"{days} days passed without that"))
+        timeout = msg("rule.wait_event.timeout", days=days)
+        rules.append(rule_spec(node.id, "timer", "timeout", timeout))
         return rules
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:

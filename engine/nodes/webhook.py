@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
 
-from engine.nodes.base import Entry, NodeType, RuleSpec, param
+from engine.messages import msg
+from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.document import Journey, Node
@@ -37,8 +38,8 @@ class Webhook(NodeType):
     params_schema = WebhookParams
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
-        phrase = f"the host system has been told '{node.params.get('event', '?')}'"
-        return [RuleSpec(node.id, "enter", "next", phrase)]
+        told = msg("rule.webhook.told", event=node.params.get("event", "?"))
+        return [rule_spec(node.id, "enter", "next", told)]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         return Entry(notify={"event": node.params["event"], "note": node.params.get("note", "")})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import io
 import json
 from typing import Any
@@ -145,3 +146,82 @@ def test_diff_for_htmx_returns_only_the_list(manager: FlaskClient, journey: Any)
 def test_rules_shows_journey_and_policy_sentences(manager: FlaskClient, journey: Any) -> None:
     page = manager.get("/journeys/minimal/v1/rules").get_data(as_text=True)
     assert "When a case" in page and "At any step" in page
+
+
+# A German user sees the engine's problems and rules in German.
+
+
+def german(client: FlaskClient) -> FlaskClient:
+    """The signed-in client with German chosen as the UI language."""
+    client.post("/lang/de")
+    return client
+
+
+def unwired(journey: dict) -> dict:
+    """The journey with the last wait's way out removed."""
+    doc = copy.deepcopy(journey)
+    doc["edges"] = [e for e in doc["edges"] if e["from"] != "wait_14"]
+    return doc
+
+
+def test_check_shows_german_problems_to_a_german_user(manager: FlaskClient, journey: dict) -> None:
+    problems = german(manager).post("/journeys/check", json=unwired(journey)).get_json()["problems"]
+
+    assert {
+        "message": "Der Ausgang 'Weiter' ist mit keinem nächsten Schritt verbunden.",
+        "node": "wait_14",
+        "field": "port.next",
+        "severity": "error",
+    } in problems
+
+
+def test_save_answers_with_german_problems_for_a_german_user(
+    manager: FlaskClient, journey: dict
+) -> None:
+    doc = copy.deepcopy(journey)
+    next(n for n in doc["nodes"] if n["id"] == "closed")["params"] = {}
+
+    response = german(manager).post("/journeys/minimal/save", json=doc)
+
+    assert response.status_code == 422
+    assert ("closed", "params.outcome", "Diese Angabe fehlt.") in [
+        (p["node"], p["field"], p["message"]) for p in response.get_json()["problems"]
+    ]
+
+
+def test_check_stays_english_for_an_english_user(manager: FlaskClient, journey: dict) -> None:
+    problems = manager.post("/journeys/check", json=unwired(journey)).get_json()["problems"]
+
+    assert "The 'Next' way is not connected to a next step." in [p["message"] for p in problems]
+
+
+def test_import_page_shows_german_problems(manager: FlaskClient, journey: dict) -> None:
+    response = german(manager).post("/journeys/import", data={"json": json.dumps(unwired(journey))})
+
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "Der Ausgang 'Weiter' ist mit keinem nächsten Schritt verbunden." in page
+
+
+def test_rules_page_shows_german_sentences_to_a_german_user(
+    manager: FlaskClient, journey: Any
+) -> None:
+    page = html.unescape(german(manager).get("/journeys/minimal/v1/rules").get_data(as_text=True))
+
+    assert (
+        "Wenn ein Fall bei 'Large amount?' ankommt und der offene Betrag über 100,00\xa0€ liegt, "
+        "geht er weiter zu 'Second reminder'." in page
+    )
+    assert "In jedem Schritt: Wenn eine Zahlung nichts mehr offen lässt" in page
+    assert "When a case" not in page
+
+
+def test_ports_carry_german_labels_for_a_german_user(manager: FlaskClient) -> None:
+    body = {"type": "wait_event", "params": {"events": ["payment_received"], "timeout_days": 7}}
+
+    found = german(manager).post("/journeys/ports", json=body).get_json()["ports"]
+
+    assert found == [
+        {"name": "payment_received", "label": "eine Zahlung eingeht"},
+        {"name": "timeout", "label": "Frist abgelaufen"},
+    ]

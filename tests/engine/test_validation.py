@@ -350,3 +350,101 @@ def test_template_channel_must_be_known() -> None:
     doc = journey_doc(templates={"reminder": template(channel="pigeon")})
 
     assert where(problems_of(doc)) == [(None, "templates.reminder.value.channel")]
+
+
+# German: every problem also reads in the designer's other language, naming node and field.
+
+
+def lines_de(doc: dict[str, Any]) -> list[str]:
+    """The problems of a document as German one-liners."""
+    return [p.line("de") for p in problems_of(doc)]
+
+
+def test_a_broken_journey_reads_in_german_naming_node_and_field() -> None:
+    doc = set_params(example_doc("minimal"), "second", template="final_demand")
+    doc["edges"] = [e for e in doc["edges"] if e["from"] != "wait_pay" or e["port"] != "timeout"]
+
+    found = lines_de(doc)
+
+    assert (
+        "Schritt 'wait_pay', Feld 'port.timeout': "
+        "Der Ausgang 'Frist abgelaufen' ist mit keinem nächsten Schritt verbunden."
+    ) in found
+    assert (
+        "Schritt 'second', Feld 'template': In dieser Strecke gibt es keine Vorlage 'final_demand'."
+    ) in found
+
+
+def test_a_params_error_reads_in_german() -> None:
+    doc = set_params(example_doc("minimal"), "wait_7", days="x", at_time="nine")
+
+    assert sorted(lines_de(doc)) == [
+        "Schritt 'wait_7', Feld 'params.at_time': "
+        "Bitte im Format HH:MM angeben, zum Beispiel 09:00.",
+        "Schritt 'wait_7', Feld 'params.days': Das ist keine ganze Zahl.",
+    ]
+
+
+def test_a_missing_required_param_reads_in_german() -> None:
+    doc = example_doc("minimal")
+    del doc["nodes"][2]["params"]["template"]
+
+    assert lines_de(doc) == ["Schritt 'reminder', Feld 'params.template': Diese Angabe fehlt."]
+
+
+def test_a_value_of_the_wrong_type_reads_in_german() -> None:
+    doc = set_params(
+        example_doc("minimal"),
+        "big",
+        branches=[
+            {"port": "large", "when": [{"field": "amount_open", "op": "gt", "value": "a lot"}]}
+        ],
+    )
+
+    assert [p.text("de") for p in problems_of(doc)] == [
+        "'amount_open' erwartet eine Zahl; der Wert 'a lot' passt nicht."
+    ]
+
+
+def test_a_journey_wide_problem_names_the_journey_in_german() -> None:
+    doc = journey_doc(
+        nodes=[node("start", "start"), node("w", "wait", days=1)],
+        edges=[edge("start", "w"), edge("w", "w")],
+    )
+
+    assert lines_de(doc) == [
+        "Strecke: Die Strecke hat kein Ende; jeder Fall braucht einen Weg zum Abschluss."
+    ]
+
+
+def test_a_template_problem_reads_in_german() -> None:
+    doc = example_doc("minimal")
+    doc["templates"]["reminder"]["variants"][1]["body"] += " {{ iban }}"
+
+    assert [p.text("de") for p in problems_of(doc)] == [
+        "Vorlage 'reminder': unbekannte Variable 'iban'."
+    ]
+
+
+def test_a_loop_without_a_wait_reads_in_german() -> None:
+    assert [p.text("de") for p in problems_of(instant_loop_doc(with_wait=False))] == [
+        "Diese Schritte bilden eine Schleife ohne Warten: 'big', 'second'. "
+        "Fügen Sie einen Warteschritt ein."
+    ]
+
+
+def test_the_english_message_stays_what_it_was() -> None:
+    doc = set_params(example_doc("minimal"), "second", template="final_demand", channel="sms")
+    doc["edges"].append(edge("reminder", "closed"))
+
+    found = problems_of(doc)
+
+    assert found and all(p.message == p.text("en") != p.text("de") for p in found)
+    assert "The 'Next' way is connected 2 times; connect it once." in [p.message for p in found]
+
+
+def test_a_problem_made_from_plain_text_reads_the_same_in_every_language() -> None:
+    problem = Problem("Das ist kein JSON.", None, None)
+
+    assert problem.text("de") == problem.text("en") == "Das ist kein JSON."
+    assert problem.line("de") == "Strecke: Das ist kein JSON."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from engine.document import load_journey
 from engine.nodes.base import Clause
 from engine.rules import policy
 from engine.rules.compiler import compile_journey
-from engine.rules.sentences import clause_words
+from engine.rules.sentences import clause_words, rule_sentence
 from tests.factories import edge, example_doc, journey_doc, node
 
 
@@ -136,3 +137,101 @@ def test_policy_sentences_say_they_apply_at_any_step() -> None:
     assert policy_sentences()[0] == (
         "At any step, when a payment leaves nothing open, end the journey as paid."
     )
+
+
+# German: the same rules as a German reviewer reads them.
+
+
+def sentences_de(doc: dict[str, Any]) -> list[str]:
+    journey = load_journey(doc)
+    return journey_sentences(compile_journey(journey, 1), journey, "de")
+
+
+def test_the_minimal_example_reads_in_german() -> None:
+    assert sentences_de(labelled_minimal()) == [
+        "Wenn ein Fall bei 'Overdue invoice' ankommt, geht er weiter zu 'Wait until D+7'.",
+        "Wenn ein Fall bei 'Wait until D+7' wartet und der Tag T+7 nach Fälligkeit erreicht ist "
+        "und es 09:00 Uhr ist, geht er weiter zu 'Friendly reminder'.",
+        "Wenn ein Fall bei 'Friendly reminder' ankommt und die Nachricht 'reminder' per E-Mail "
+        "in den Postausgang gestellt ist, geht er weiter zu 'Wait for payment'.",
+        "Wenn ein Fall bei 'Wait for payment' wartet und eine Zahlung eingeht, "
+        "geht er weiter zu 'Manual follow-up'.",
+        "Wenn ein Fall bei 'Wait for payment' wartet und die Frist von 10 Tagen ohne ein solches "
+        "Ereignis abgelaufen ist, geht er weiter zu 'Large amount?'.",
+        "Wenn ein Fall bei 'Large amount?' ankommt und der offene Betrag über 100,00\xa0€ liegt, "
+        "geht er weiter zu 'Second reminder'.",
+        "Wenn ein Fall bei 'Large amount?' ankommt und keiner der Wege darüber zutrifft, "
+        "geht er weiter zu 'Manual follow-up'.",
+        "Wenn ein Fall bei 'Second reminder' ankommt und die Nachricht 'reminder' per E-Mail "
+        "in den Postausgang gestellt ist, geht er weiter zu 'Wait 14 days'.",
+        "Wenn ein Fall bei 'Wait 14 days' wartet und die Wartezeit von 14 Tagen abgelaufen ist, "
+        "geht er weiter zu 'Manual follow-up'.",
+    ]
+
+
+def test_an_ineligible_ending_reads_in_german() -> None:
+    doc = labelled_minimal()
+    doc["nodes"][0]["params"]["filter"] = [{"field": "country", "op": "in", "value": ["DE", "AT"]}]
+
+    assert sentences_de(doc)[:2] == [
+        "Wenn ein Fall bei 'Overdue invoice' ankommt und das Land des Schuldners einer der Werte "
+        "'DE', 'AT' ist, geht er weiter zu 'Wait until D+7'.",
+        "Wenn ein Fall bei 'Overdue invoice' ankommt und keiner der Wege darüber zutrifft, "
+        "endet die Strecke mit dem Ergebnis 'nicht zulässig'.",
+    ]
+
+
+def test_a_promise_reads_in_german() -> None:
+    doc = example_doc("de-shop-b2c")
+
+    found = sentences_de(doc)
+
+    assert any("das zugesagte Datum plus 2 Tage verstrichen ist" in s for s in found)
+    assert any("eine Zahlung den zugesagten Betrag deckt" in s for s in found)
+
+
+@pytest.mark.parametrize(
+    ("clause", "words"),
+    [
+        (Clause("amount_open", "gte", 50.5), "der offene Betrag mindestens 50,50\xa0€ beträgt"),
+        (Clause("days_overdue", "gt", 30), "die Tage im Verzug über 30 Tage liegen"),
+        (Clause("days_overdue", "lte", 1), "die Tage im Verzug höchstens 1 Tag betragen"),
+        (Clause("attributes.segment", "ne", "b2b"), "das Merkmal 'segment' nicht 'b2b' ist"),
+        (Clause("has_promise", "eq", True), "eine Zahlungszusage vorliegt"),
+        (Clause("promise_kept", "eq", False), "die Zusage nicht eingehalten ist"),
+        (Clause("has_email", "eq", False), "keine E-Mail-Adresse bekannt ist"),
+        (Clause("has_phone", "ne", False), "eine Mobilnummer bekannt ist"),
+        (Clause("arm", "eq", "B"), "der Fall im Zweig 'B' ist"),
+    ],
+)
+def test_clause_words_in_german(clause: Clause, words: str) -> None:
+    assert clause_words(clause, "EUR", "de") == words
+
+
+def test_policy_sentences_read_in_german() -> None:
+    found = policy_sentences("de")
+
+    assert len(found) == len(policy.RULES)
+    assert found[0] == (
+        "In jedem Schritt: Wenn eine Zahlung nichts mehr offen lässt, "
+        "endet die Strecke als bezahlt."
+    )
+
+
+def test_a_rule_whose_stored_phrase_no_longer_matches_keeps_its_english_phrase() -> None:
+    journey = load_journey(labelled_minimal())
+    compiled = compile_journey(journey, 1)
+    stale = replace(compiled.rule("wait_14:timer:0"), phrase="a fortnight has passed")
+
+    assert rule_sentence(stale, journey, "de") == (
+        "Wenn ein Fall bei 'Wait 14 days' wartet und a fortnight has passed, "
+        "geht er weiter zu 'Manual follow-up'."
+    )
+
+
+def test_english_is_still_the_default() -> None:
+    journey = load_journey(labelled_minimal())
+    compiled = compile_journey(journey, 1)
+
+    assert journey_sentences(compiled, journey) == journey_sentences(compiled, journey, "en")
+    assert policy_sentences() == policy_sentences("en")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -9,11 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
-from sqlalchemy import select
+from sqlalchemy import JSON, DateTime, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from engine.clock import naive_utc
-from engine.models import CaseRow, VersionRow
+from engine.models import AuditRow, CaseRow, VersionRow
 
 COUNTRY_TIMEZONES = {
     "DE": "Europe/Berlin",
@@ -31,6 +32,9 @@ COUNTRY_LOCALES = {
     "US": "en-US",
     "FR": "fr-FR",
 }
+
+
+_AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
 
 
 def _cents(value: Decimal) -> None:
@@ -143,7 +147,11 @@ def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dic
 
 
 def open_case(
-    session: Session, raw: dict[str, Any], version: VersionRow, now: datetime
+    session: Session,
+    raw: dict[str, Any],
+    version: VersionRow,
+    now: datetime,
+    source: str = "api",
 ) -> tuple[CaseRow, bool]:
     """Open a case (idempotent by external id); returns (row, created)."""
     data = CaseSchema().load(raw)
@@ -153,4 +161,28 @@ def open_case(
     row = CaseRow(**case_values(data, version, now))
     session.add(row)
     session.flush()
+    audit_opened(session, [row.external_id], now, source)
     return row, True
+
+
+def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, source: str) -> None:
+    """The first audit row of newly inserted cases: opened, on which version and from where.
+
+    One INSERT ... SELECT for a whole chunk, so bulk imports need not know the new row ids.
+    """
+    for start in range(0, len(external_ids), _AUDIT_CHUNK):
+        chunk = external_ids[start : start + _AUDIT_CHUNK]
+        opened = select(
+            literal(naive_utc(now), DateTime()),
+            CaseRow.id,
+            CaseRow.version_id,
+            CaseRow.node_id,
+            literal("opened"),
+            null(),
+            literal({"source": source}, JSON()),
+        ).where(CaseRow.external_id.in_(chunk))
+        session.execute(
+            insert(AuditRow).from_select(
+                ["at", "case_id", "version_id", "node_id", "kind", "rule", "detail"], opened
+            )
+        )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from engine.cases import case_values
+from engine.cases import audit_opened, case_values
 from engine.db import Database
 from engine.journeys import published_version, save_version
 from engine.models import CaseRow, JourneyRow, UserRow
@@ -69,6 +69,7 @@ def demo_portfolio(db: Database, now: datetime, per_journey: int = 60, seed: int
                 data["due_date"] = now.date() - timedelta(days=rng.randint(0, 6))
                 rows.append(case_values(data, version, now))
             session.execute(insert(CaseRow), rows)
+            audit_opened(session, [r["external_id"] for r in rows], now, "demo")
             created += len(rows)
     return created
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.cases import CaseSchema, case_values
+from engine.cases import CaseSchema, audit_opened, case_values
 from engine.clock import naive_utc
 from engine.events import clean_payload, record_event
 from engine.journeys import published_version
@@ -125,6 +125,7 @@ def upsert_case(
         row = CaseRow(**case_values(data, version, now))
         session.add(row)
         session.flush()
+        audit_opened(session, [row.external_id], now, "api")
         return row, "created"
     status = _update(session, row, data, now)
     session.refresh(row)
@@ -277,6 +278,7 @@ def _write_chunk(
     if new_rows:
         # The table, not the entity: the ORM's bulk path adds work we do not need here.
         session.execute(insert(_CASES), new_rows)
+        audit_opened(session, [r["external_id"] for r in new_rows], now, "api")
 
 
 def _existing(session: Session, external_ids: list[str]) -> dict[str, CaseRow]:

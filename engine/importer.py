@@ -39,7 +39,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.cases import CaseSchema, case_values
+from engine.cases import CaseSchema, audit_opened, case_values
 from engine.db import Database
 from engine.journeys import published_version
 from engine.models import CaseRow, JourneyRow, VersionRow
@@ -626,6 +626,7 @@ def _insert_new(
     if values:
         # The table, not the entity: the ORM's bulk path adds a tenth for nothing we need here.
         session.execute(insert(CaseRow.__table__), values)
+        audit_opened(session, [v["external_id"] for v in values], now, "import")
     return len(values)
 
 

@@ -72,3 +72,9 @@ def test_journey_list_counts_running_cases(app: Flask, case_id: int) -> None:
     with app.app_context(), get_db().transaction() as session:
         (summary,) = queries.list_journeys(session)
     assert summary.cases_running == 1
+
+
+def test_case_page_says_how_the_case_was_opened(manager: FlaskClient, case_id: int) -> None:
+    assert "by the host API" in manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    manager.post("/lang/de")
+    assert "über die Host-API" in manager.get(f"/cases/{case_id}").get_data(as_text=True)

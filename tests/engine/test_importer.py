@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from engine import Database, save_version
 from engine.importer import CaseImportError, RowError, import_cases, parse_amount, read_rows
-from engine.models import CaseRow, VersionRow
+from engine.models import AuditRow, CaseRow, VersionRow
 from tests.factories import example_doc
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -424,3 +424,26 @@ def test_twenty_thousand_rows(mem_db: Database, minimal: VersionRow, tmp_path: P
     print(f"\n20,000 rows imported in {time.perf_counter() - started:.2f} s")
     assert (report.imported, report.errors, _count(mem_db)) == (20_000, [], 20_000)
     assert (len(calls), calls[-1]) == (20, (20_000, 20_000))
+
+
+def _opened(database: Database) -> list[tuple[str, int, str, dict[str, Any]]]:
+    """The 'opened' audit rows: case, version, node and detail."""
+    with database.transaction() as session:
+        rows = session.execute(
+            select(CaseRow.external_id, AuditRow.version_id, AuditRow.node_id, AuditRow.detail)
+            .join(CaseRow, CaseRow.id == AuditRow.case_id)
+            .where(AuditRow.kind == "opened")
+            .order_by(CaseRow.external_id)
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_each_imported_case_is_opened_in_the_audit_trail_once(
+    mem_db: Database, minimal: VersionRow
+) -> None:
+    import_cases(mem_db, DATA / "cases_good.csv", "minimal", NOW)
+    import_cases(mem_db, DATA / "cases_good.csv", "minimal", NOW + timedelta(days=1))
+    assert _opened(mem_db) == [
+        (external_id, minimal.id, "start", {"source": "import"})
+        for external_id in ("INV-1001", "INV-1002", "INV-1003")
+    ]

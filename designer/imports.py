@@ -1,38 +1,37 @@
 """Import cases from a CSV or XLSX file: map columns, preview, import with progress, summary.
 
-Steps: upload (the file is kept in memory for this process), map each column to a case field
-(prefilled from what was chosen last time for the same header, else from engine.importer's
-name and alias detection), preview the first rows with their errors by line and column, then
-import into a published journey in a background thread whose progress an htmx fragment polls.
-Importing is idempotent by external id: the same file again imports nothing new.
+Steps: upload (the file is stored in the database as CSV text, so every web worker can serve
+the next steps), map each column to a case field (prefilled from what was chosen last time for
+the same header, else from engine.importer's name and alias detection), preview the first rows
+with their errors by line and column, then import into a published journey in a background
+thread of the worker that got the request. The import is a job in the database (engine.jobs):
+any worker answers the progress fragment that htmx polls and shows the summary. Importing is
+idempotent by external id: the same file again imports nothing new.
 
 Mappings are remembered per header signature (the sha256 of the normalised column names) in
-a JSON file under the instance folder (IMPORT_MAPPINGS_FILE overrides the path).
+the `import_mappings` table. A user sees only their own uploads and imports.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
-import tempfile
-import threading
-import uuid
-from collections import OrderedDict
+import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from designer.auth import EDIT_ROLES, role_required
 from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
-from engine import utcnow
+from engine import naive_utc, utcnow
 from engine.db import Database
 from engine.importer import (
     CASE_FIELDS,
@@ -45,11 +44,13 @@ from engine.importer import (
     read_rows,
     upload_text,
 )
-from engine.models import JourneyRow, VersionRow
+from engine.jobs import Job, JobFailed, Progress, create_job, get_job, start_job
+from engine.models import ImportMappingRow, JourneyRow, UploadRow, VersionRow
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
-KEY = "mahnwerk_imports"
-KEEP = 20  # uploads and finished runs kept in memory
+KIND = "import"
+KEEP = 5  # uploads kept per user (each up to MAX_BYTES); older ones are deleted
+KEEP_FOR = timedelta(days=2)  # and none longer than this
 PREVIEW_ROWS = 20
 SHOWN_ERRORS = 200
 MAX_BYTES = 20 * 1024 * 1024
@@ -73,110 +74,93 @@ class Upload:
         return hashlib.sha256(names.encode()).hexdigest()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    """One import and how far it got."""
+    """One import as its page shows it, read from its job."""
 
     id: str
-    upload_id: str
     filename: str
     journey: str
-    user_id: int
-    total: int = 0
-    done: int = 0
-    finished: bool = False
-    report: ImportReport | None = None
+    done: int
+    total: int
+    finished: bool
+    percent: int
+    report: dict[str, Any] | None = None
     error: str | None = None
-    thread: threading.Thread | None = field(default=None, repr=False)
 
-    @property
-    def percent(self) -> int:
-        """Progress in whole percent."""
-        if self.finished:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-
-class Store:
-    """This process's uploads and runs, guarded by a lock (import threads update runs)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.uploads: OrderedDict[str, Upload] = OrderedDict()
-        self.runs: OrderedDict[str, Run] = OrderedDict()
-        self.mappings_lock = threading.Lock()
-
-    def add_upload(self, upload: Upload) -> None:
-        """Keep an upload, forgetting the oldest beyond KEEP."""
-        with self.lock:
-            self.uploads[upload.id] = upload
-            while len(self.uploads) > KEEP:
-                self.uploads.popitem(last=False)
-
-    def add_run(self, run: Run) -> None:
-        """Keep a run, forgetting the oldest finished ones beyond KEEP."""
-        with self.lock:
-            finished = [r.id for r in self.runs.values() if r.finished]
-            for old in finished[: max(len(finished) - KEEP, 0)]:
-                del self.runs[old]
-            self.runs[run.id] = run
+    @classmethod
+    def of(cls, job: Job) -> Run:
+        """The import stored as this job."""
+        return cls(
+            id=job.id,
+            filename=job.params["filename"],
+            journey=job.params["journey"],
+            done=job.done,
+            total=job.total,
+            finished=job.finished,
+            percent=job.percent,
+            report=job.result if job.error is None else None,
+            error=job.error,
+        )
 
 
-def init_app(app: Flask) -> None:
-    """Keep uploads and runs on the app."""
-    app.extensions.setdefault(KEY, Store())
+# -- uploads ------------------------------------------------------------------------------------
 
 
-bp.record_once(lambda state: init_app(state.app))
-
-
-def _store() -> Store:
-    store = current_app.extensions.get(KEY)
-    if store is None:
-        store = current_app.extensions[KEY] = Store()
-    return store
+def keep_upload(session: Session, upload: Upload, now: datetime) -> None:
+    """Store an upload; forget uploads older than KEEP_FOR and the user's beyond KEEP."""
+    session.execute(delete(UploadRow).where(UploadRow.created_at < naive_utc(now - KEEP_FOR)))
+    session.add(
+        UploadRow(
+            id=upload.id,
+            user_id=upload.user_id,
+            filename=upload.filename,
+            text=upload.text,
+            header=upload.header,
+            created_at=naive_utc(now),
+        )
+    )
+    session.flush()
+    older = session.scalars(
+        select(UploadRow.id)
+        .where(UploadRow.user_id == upload.user_id)
+        .order_by(UploadRow.created_at.desc(), UploadRow.id)
+        .offset(KEEP)
+    ).all()
+    if older:
+        session.execute(delete(UploadRow).where(UploadRow.id.in_(older)))
 
 
 def _own_upload(upload_id: str) -> Upload:
-    upload = _store().uploads.get(upload_id)
-    if upload is None or upload.user_id != current_user.id:
-        abort(404)
-    return upload
+    """The signed-in user's upload with this id, or 404 (also for someone else's)."""
+    with transaction() as session:
+        row = session.get(UploadRow, upload_id)
+        if row is None or row.user_id != current_user.id:
+            abort(404)
+        return Upload(row.id, row.filename, row.text, list(row.header), row.user_id)
 
 
 # -- remembered mappings ------------------------------------------------------------------------
 
 
-def _mappings_path() -> Path:
-    configured = current_app.config.get("IMPORT_MAPPINGS_FILE")
-    return Path(configured) if configured else Path(current_app.instance_path) / "imports.json"
-
-
-def _load_mappings() -> dict[str, Any]:
-    try:
-        found = json.loads(_mappings_path().read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 def remembered(upload: Upload) -> dict[str, Any]:
     """What was chosen last time for this header: {"columns": {...}, "journey": key}."""
-    found = _load_mappings().get(upload.signature)
-    return found if isinstance(found, dict) else {}
+    with transaction() as session:
+        row = session.get(ImportMappingRow, upload.signature)
+        return {"columns": dict(row.columns), "journey": row.journey} if row is not None else {}
 
 
 def remember(upload: Upload, columns: dict[str, str], journey: str) -> None:
-    """Keep the mapping for this header (written whole, then renamed into place)."""
-    path = _mappings_path()
-    with _store().mappings_lock:
-        mappings = _load_mappings()
-        mappings[upload.signature] = {"columns": columns, "journey": journey}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".imports-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(mappings, out, ensure_ascii=False, indent=1, sort_keys=True)
-        os.replace(temporary, path)
+    """Keep the mapping for this header, replacing the last one."""
+    with transaction() as session:
+        # An upsert: two workers remembering the same header at once must not collide.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        values = {"columns": columns, "journey": journey, "updated_at": naive_utc(utcnow())}
+        session.execute(
+            dialect.insert(ImportMappingRow)
+            .values(signature=upload.signature, **values)
+            .on_conflict_do_update(index_elements=["signature"], set_=values)
+        )
 
 
 # -- the form -----------------------------------------------------------------------------------
@@ -302,8 +286,10 @@ def upload() -> Any:
         except CaseImportError as exc:
             error = str(exc)
         else:
-            kept = Upload(uuid.uuid4().hex, file.filename or "", text, header, current_user.id)
-            _store().add_upload(kept)
+            name = file.filename or ""
+            kept = Upload(secrets.token_urlsafe(16), name, text, header, current_user.id)
+            with transaction() as session:
+                keep_upload(session, kept, utcnow())
             return redirect(url_for("imports.mapping", upload_id=kept.id))
     return render_template("imports/index.html", error=error), 400
 
@@ -345,12 +331,11 @@ def run(upload_id: str) -> Any:
             return render_template("imports/_preview.html", upload=kept, preview=checked)
         return _mapping_page(kept, chosen, journey, 422)
     remember(kept, chosen, journey)
-    job = Run(uuid.uuid4().hex, kept.id, kept.filename, journey, current_user.id, checked.total)
-    _store().add_run(job)
-    job.thread = threading.Thread(
-        target=_work, args=(job, get_db(), kept.text, chosen), daemon=True, name=f"import-{job.id}"
-    )
-    job.thread.start()
+    db = get_db()
+    params = {"filename": kept.filename, "journey": journey, "upload_id": kept.id}
+    with db.transaction() as session:
+        job = create_job(session, KIND, current_user.id, utcnow(), params, total=checked.total)
+    start_job(db, job, _work(db, kept.text, journey, chosen))
     if request.headers.get("HX-Request"):
         return show(job.id)
     return redirect(url_for("imports.show", run_id=job.id))
@@ -360,25 +345,36 @@ def run(upload_id: str) -> Any:
 @role_required(EDIT_ROLES)
 def show(run_id: str) -> Any:
     """Progress while importing (the fragment polls itself every 500 ms), then the summary."""
-    job = _store().runs.get(run_id)
-    if job is None or job.user_id != current_user.id:
+    job = get_job(get_db(), run_id, utcnow())
+    if job is None or job.kind != KIND or job.user_id != current_user.id:
         abort(404)
-    return page_or_partial("imports/run.html", "imports/_run.html", run=job, shown=SHOWN_ERRORS)
+    return page_or_partial(
+        "imports/run.html", "imports/_run.html", run=Run.of(job), shown=SHOWN_ERRORS
+    )
 
 
-def _work(job: Run, db: Database, text: str, mapping: dict[str, str]) -> None:
-    """The thread: import and record progress and the report on the run."""
+def _work(db: Database, text: str, journey: str, mapping: dict[str, str]) -> Any:
+    """The job's work: import, reporting rows done, and return the report as JSON."""
 
-    def progress(done: int, total: int) -> None:
-        job.done, job.total = done, total
+    def work(progress: Progress) -> dict[str, Any]:
+        try:
+            report = import_cases(
+                db, io.StringIO(text), journey, utcnow(), column_map=mapping, progress=progress
+            )
+        except CaseImportError as exc:
+            raise JobFailed(str(exc)) from exc
+        return report_json(report)
 
-    try:
-        job.report = import_cases(
-            db, io.StringIO(text), job.journey, utcnow(), column_map=mapping, progress=progress
-        )
-    except CaseImportError as exc:
-        job.error = str(exc)
-    except Exception as exc:  # the page must show any failure instead of polling forever
-        job.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        job.finished = True
+    return work
+
+
+def report_json(report: ImportReport) -> dict[str, Any]:
+    """The report as the summary shows it: counts, warnings and the first SHOWN_ERRORS errors."""
+    errors = report.errors[:SHOWN_ERRORS]
+    return {
+        "imported": report.imported,
+        "unchanged": report.unchanged,
+        "error_count": len(report.errors),
+        "errors": [{"line": e.line, "column": e.column, "message": e.message} for e in errors],
+        "warnings": list(report.warnings),
+    }

@@ -6,13 +6,13 @@ waitress 0.21 ms, gunicorn's gthread workers 0.37 ms). Workers share the listeni
 each builds its own app (`worker_app`) after the fork, so no database connection crosses a
 process boundary.
 
-One web worker is the default because the designer keeps two things in the memory of the
-process that started them: simulation runs (designer/simulation.py) and the case-import
-wizard's uploads and runs (designer/imports.py). Their follow-up requests (progress, mapping,
-result) must reach that process, and Granian spreads connections over the workers. With
-`--workers N` the host API (all of it in the database) scales over N processes; use it for
-an installation whose designer users do not simulate or import through it, or once those two
-keep their state in the database.
+One web worker per core is the default (`default_workers`). Nothing a request needs lives in
+one worker's memory: the API is all in the database, and the designer's long jobs keep their
+state there too (engine.jobs): a simulation or case import runs in a thread of the worker that
+got the POST, writes its progress and result to the `jobs` table, and any worker answers the
+progress poll and shows the result; the import wizard's uploads and remembered mappings are
+tables as well (designer/imports.py). Granian may spread a user's connections over every
+worker.
 
 Tick and dispatch run in exactly one process of their own (ARCHITECTURE: never a scheduler
 inside web workers), started here with the same code as `mahnwerk worker`. On SQLite the
@@ -34,8 +34,8 @@ DEFAULT_THREADS = 4
 
 
 def default_workers() -> int:
-    """One web worker, while simulations and imports live in a worker's memory (see above)."""
-    return 1
+    """One web worker per core (at least one): every worker can answer every request."""
+    return max(os.cpu_count() or 1, 1)
 
 
 def worker_app() -> Flask:

@@ -1,9 +1,12 @@
-"""Simulation from the editor: run in a background thread, poll a progress fragment, then charts."""
+"""Simulation from the editor: run in a background thread, poll a progress fragment, then charts.
+
+The run is a job in the database (engine.jobs): the thread simulating stays in the web worker
+that got the POST, but any worker answers the progress poll and shows the result, so
+`mahnwerk serve` can run several workers.
+"""
 
 from __future__ import annotations
 
-import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,20 +15,21 @@ from flask_login import current_user
 
 from designer import charts
 from designer.auth import SIMULATE_ROLES, role_required
-from designer.db import transaction
+from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
-from engine import InvalidJourney, queries, simulate
+from engine import InvalidJourney, queries, simulate, utcnow
+from engine.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
+from engine.jobs import start_job as start_thread
 
 bp = Blueprint("simulation", __name__)
-KEY = "mahnwerk_simulations"
-KEEP = 20  # finished runs kept in memory for their result pages
+KIND = "simulation"
 CHANNEL_ORDER = ["email", "sms", "letter", "webhook"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    """One simulation run and how far it got."""
+    """One simulation run as its page shows it, read from its job."""
 
     id: str
     key: str
@@ -33,73 +37,55 @@ class Run:
     cases: int
     days: int
     seed: int
-    user_id: int
-    done_days: int = 0
-    finished: bool = False
+    done_days: int
+    finished: bool
+    percent: int
     result: dict[str, Any] | None = None
     error: str | None = None
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def percent(self) -> int:
-        """Progress in whole percent."""
-        return 100 if self.finished else int(100 * self.done_days / max(self.days, 1))
-
-
-class Runs:
-    """The runs of this process, guarded by a lock because worker threads update them."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.runs: dict[str, Run] = {}
-
-    def add(self, run: Run) -> None:
-        """Keep a new run, forgetting the oldest finished ones."""
-        with self.lock:
-            finished = [r.id for r in self.runs.values() if r.finished]
-            for old in finished[: max(len(finished) - KEEP, 0)]:
-                del self.runs[old]
-            self.runs[run.id] = run
-
-    def get(self, run_id: str) -> Run | None:
-        """The run with this id."""
-        with self.lock:
-            return self.runs.get(run_id)
-
-    def running(self) -> int:
-        """How many runs are still going."""
-        with self.lock:
-            return sum(not r.finished for r in self.runs.values())
+    @classmethod
+    def of(cls, job: Job) -> Run:
+        """The run stored as this job."""
+        failed = job.error is not None
+        return cls(
+            id=job.id,
+            key=job.params["key"],
+            number=job.params["number"],
+            cases=job.params["cases"],
+            days=job.params["days"],
+            seed=job.params["seed"],
+            done_days=job.done,
+            finished=job.finished,
+            percent=job.percent,
+            result=None if failed else job.result,
+            error=job.error,
+            problems=list((job.result or {}).get("problems", [])) if failed else [],
+        )
 
 
 def init_app(app: Flask) -> None:
-    """Keep the runs on the app."""
-    app.extensions[KEY] = Runs()
+    """How many simulations may run at once, over all web workers (they cost a CPU each)."""
+    app.config.setdefault("SIMULATION_MAX_RUNNING", 2)
 
 
-def _runs() -> Runs:
-    runs = current_app.extensions.get(KEY)
-    if runs is None:
-        runs = current_app.extensions[KEY] = Runs()
-    return runs
+def _work(doc: dict[str, Any], params: dict[str, Any]) -> Any:
+    """The job's work: simulate, reporting each finished day, and return the result as JSON."""
 
+    def work(progress: Progress) -> dict[str, Any]:
+        try:
+            result = simulate(
+                doc,
+                cases=params["cases"],
+                days=params["days"],
+                seed=params["seed"],
+                progress=progress,
+            )
+        except InvalidJourney as exc:
+            raise JobFailed("invalid", {"problems": [str(p) for p in exc.problems]}) from exc
+        return result.to_json()
 
-def _work(run: Run, doc: dict[str, Any]) -> None:
-    """The thread: simulate and record progress and the result on the run."""
-
-    def progress(done: int, total: int) -> None:
-        run.done_days = done
-
-    try:
-        result = simulate(doc, cases=run.cases, days=run.days, seed=run.seed, progress=progress)
-        run.result = result.to_json()
-    except InvalidJourney as exc:
-        run.error = "invalid"
-        run.problems = [str(p) for p in exc.problems]
-    except Exception as exc:  # the page must show any failure instead of polling forever
-        run.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        run.finished = True
+    return work
 
 
 def _bounded(name: str, default: int, low: int, high: int) -> int:
@@ -117,33 +103,33 @@ def start(key: str, number: int) -> Any:
             abort(404)
         doc = version.document
     config = current_app.config
-    run = Run(
-        id=uuid.uuid4().hex,
-        key=key,
-        number=number,
-        cases=_bounded("cases", 200, 1, config["SIMULATION_MAX_CASES"]),
-        days=_bounded("days", 30, 1, config["SIMULATION_MAX_DAYS"]),
-        seed=_bounded("seed", 1, 0, 2**31 - 1),
-        user_id=current_user.id,
-    )
-    runs = _runs()
-    if runs.running() >= config.get("SIMULATION_MAX_RUNNING", 2):
-        run.finished, run.error = True, _("Too many simulations are running; try again soon.")
-        runs.add(run)
+    params = {
+        "key": key,
+        "number": number,
+        "cases": _bounded("cases", 200, 1, config["SIMULATION_MAX_CASES"]),
+        "days": _bounded("days", 30, 1, config["SIMULATION_MAX_DAYS"]),
+        "seed": _bounded("seed", 1, 0, 2**31 - 1),
+    }
+    db, now = get_db(), utcnow()
+    with db.transaction() as session:  # count and add together: two requests cannot both pass
+        busy = running_jobs(session, KIND, now) >= config["SIMULATION_MAX_RUNNING"]
+        job = create_job(session, KIND, current_user.id, now, params, total=params["days"])
+    if busy:
+        fail_job(db, job.id, _("Too many simulations are running; try again soon."), now)
     else:
-        runs.add(run)
-        threading.Thread(target=_work, args=(run, doc), daemon=True, name=f"sim-{run.id}").start()
+        start_thread(db, job, _work(doc, params))
     if request.headers.get("HX-Request"):
-        return show(run.id)
-    return redirect(url_for("simulation.show", run_id=run.id))
+        return show(job.id)
+    return redirect(url_for("simulation.show", run_id=job.id))
 
 
 @bp.get("/simulations/<run_id>")
 def show(run_id: str) -> str:
     """Progress while running (the fragment polls itself), then the charts."""
-    run = _runs().get(run_id)
-    if run is None:
+    job = get_job(get_db(), run_id, utcnow())
+    if job is None or job.kind != KIND:
         abort(404)
+    run = Run.of(job)
     context: dict[str, Any] = {"run": run}
     if run.finished and run.result:
         context.update(_charts(run.result))

@@ -86,8 +86,7 @@ def init(demo: bool) -> None:
     "--workers",
     default=None,
     type=click.IntRange(1, 64),
-    help="Web worker processes; more than 1 scales the API, but the designer's simulation "
-    "and case import must then be used elsewhere (docs/api.md).  [default: 1]",
+    help="Web worker processes, each answering any request (docs/api.md).  [default: one per core]",
 )
 @click.option(
     "--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Per worker."

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: journeys, versions, templates, cases, events, outbox, audit, users."""
+"""SQLAlchemy models: journeys, versions, cases, events, outbox, audit, users, designer jobs."""
 
 from __future__ import annotations
 
@@ -190,3 +190,43 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class JobRow(Base):
+    """A designer background job (simulation, case import): progress and result for any worker."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_status", "kind", "status"),)
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class UploadRow(Base):
+    """A file uploaded to the case-import wizard, as CSV text, until it is imported or pruned."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    header: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ImportMappingRow(Base):
+    """The column mapping and journey last chosen for a header signature (sha256 of its names)."""
+
+    __tablename__ = "import_mappings"
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON)
+    journey: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,11 +1,12 @@
-"""Importing cases in the designer: upload CSV/XLSX, map columns, preview, import, summary."""
+"""Importing cases in the designer: upload, map, preview, import, summary, on any worker."""
 
 from __future__ import annotations
 
 import io
 import re
+import time
+from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +15,13 @@ from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from designer import create_app
 from designer.db import get_db
-from designer.imports import KEY, Run
-from engine import utcnow
-from engine.models import CaseRow
+from designer.imports import KEEP, SHOWN_ERRORS, Upload, remember, remembered
+from engine import Database, utcnow
+from engine.jobs import create_job, record_progress
+from engine.models import CaseRow, ImportMappingRow, UploadRow
+from tests.designer.conftest import login
 from tests.factories import example_doc, publish
 
 HEADER = "Invoice No;Name;Country;Currency;Amount;Due;Notes"
@@ -31,12 +35,20 @@ GOOD_AND_BAD = "\n".join(
 )
 
 
-@pytest.fixture(autouse=True)
-def mappings_file(app: Flask, tmp_path: Path) -> Path:
-    """Remembered mappings go to the test's own folder, not the instance folder."""
-    path = tmp_path / "imports.json"
-    app.config["IMPORT_MAPPINGS_FILE"] = str(path)
-    return path
+@pytest.fixture
+def other_worker(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database file, as another web worker process would build it."""
+    same = ("TESTING", "SECRET_KEY", "WTF_CSRF_ENABLED", "DATABASE_URL")
+    other = create_app({name: app.config[name] for name in same})
+    yield other
+    with other.app_context():
+        get_db().dispose()
+
+
+@pytest.fixture
+def elsewhere(other_worker: Flask) -> FlaskClient:
+    """The manager, signed in at the other worker."""
+    return login(other_worker.test_client(), "manager")
 
 
 @pytest.fixture
@@ -75,16 +87,19 @@ def form(page: str, **changes: str) -> dict[str, str]:
     return values
 
 
-def run_import(app: Flask, client: FlaskClient, uid: str, values: dict[str, str]) -> str:
-    """Start the import, wait for its thread, and return the finished fragment."""
+def run_import(client: FlaskClient, uid: str, values: dict[str, str], poller: FlaskClient) -> str:
+    """Start the import, poll its progress from `poller` until done, return the last fragment."""
     response = client.post(f"/imports/{uid}/run", data=values)
     assert response.status_code == 302, response.get_data(as_text=True)
     run_id = response.headers["Location"].rsplit("/", 1)[1]
-    job = app.extensions[KEY].runs[run_id]
-    assert job.thread is not None
-    job.thread.join(30)
-    page = client.get(f"/imports/runs/{run_id}", headers={"HX-Request": "true"})
-    return page.get_data(as_text=True)
+    for _ in range(300):
+        page = poller.get(f"/imports/runs/{run_id}", headers={"HX-Request": "true"})
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        if "every 500ms" not in text:
+            return text
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
 
 
 def count(text: str, name: str) -> int:
@@ -142,17 +157,41 @@ def test_a_changed_mapping_refreshes_the_preview(manager: FlaskClient, published
 
 
 def test_import_sums_up_and_a_rerun_changes_nothing(
-    app: Flask, manager: FlaskClient, published: None
+    app: Flask, manager: FlaskClient, elsewhere: FlaskClient, published: None
 ) -> None:
     uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
     values = form(manager.get(f"/imports/{uid}").get_data(as_text=True))
-    first = run_import(app, manager, uid, values)
+    first = run_import(manager, uid, values, poller=elsewhere)
     summary = [count(first, name) for name in ("imported", "unchanged", "errors")]
     assert summary == [2, 0, 1]
     assert re.search(r'<td class="num">3</td><td>Amount</td><td>[^<]*ambiguous', first)
-    again = run_import(app, manager, upload_id(upload(manager, GOOD_AND_BAD.encode())), values)
+    again = run_import(manager, upload_id(upload(manager, GOOD_AND_BAD.encode())), values, manager)
     assert (count(again, "imported"), count(again, "unchanged")) == (0, 2)
     assert cases(app) == 2
+
+
+def test_every_step_after_the_upload_works_on_another_worker(
+    app: Flask, manager: FlaskClient, elsewhere: FlaskClient, published: None
+) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    page = elsewhere.get(f"/imports/{uid}").get_data(as_text=True)
+    assert selected(page, 0) == "external_id"
+    fragment = elsewhere.post(f"/imports/{uid}/preview", data=form(page, **{"col-1": ""}))
+    assert "no column for debtor_name" in fragment.get_data(as_text=True)
+    done = run_import(elsewhere, uid, form(page), poller=manager)
+    assert count(done, "imported") == 2 and cases(app) == 2
+
+
+def test_the_summary_counts_every_error_and_lists_the_first(
+    manager: FlaskClient, elsewhere: FlaskClient, published: None
+) -> None:
+    bad = [f"INV-{n};Name {n};DE;EUR;not money;2026-11-01;" for n in range(SHOWN_ERRORS + 5)]
+    uid = upload_id(upload(manager, "\n".join([HEADER, *bad]).encode()))
+    done = run_import(
+        manager, uid, form(manager.get(f"/imports/{uid}").get_data(as_text=True)), elsewhere
+    )
+    assert (count(done, "imported"), count(done, "errors")) == (0, SHOWN_ERRORS + 5)
+    assert done.count('<td class="num">') == SHOWN_ERRORS and "… and 5 more errors." in done
 
 
 def test_an_xlsx_workbook_imports(app: Flask, manager: FlaskClient, published: None) -> None:
@@ -168,7 +207,7 @@ def test_an_xlsx_workbook_imports(app: Flask, manager: FlaskClient, published: N
     uid = upload_id(upload(manager, content.getvalue(), "cases.xlsx"))
     page = manager.get(f"/imports/{uid}").get_data(as_text=True)
     assert "120.5" in page and "2026-11-01" in page
-    done = run_import(app, manager, uid, form(page))
+    done = run_import(manager, uid, form(page), poller=manager)
     assert (count(done, "imported"), count(done, "errors")) == (2, 1)
     assert '<td class="num">4</td><td>debtor_name</td>' in done  # row 4 of the sheet
     with app.app_context(), get_db().transaction() as session:
@@ -179,8 +218,8 @@ def test_an_xlsx_workbook_imports(app: Flask, manager: FlaskClient, published: N
         )
 
 
-def test_the_mapping_is_remembered_for_the_same_header(
-    app: Flask, manager: FlaskClient, published: None, mappings_file: Path
+def test_the_mapping_is_remembered_for_the_same_header_by_every_worker(
+    app: Flask, manager: FlaskClient, elsewhere: FlaskClient, published: None
 ) -> None:
     csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
     uid = upload_id(upload(manager, csv.encode()))
@@ -194,18 +233,34 @@ def test_the_mapping_is_remembered_for_the_same_header(
         "col-4": "amount",
         "col-5": "due_date",
     }
-    assert count(run_import(app, manager, uid, {"journey": "minimal", **chosen}), "imported") == 1
-    assert mappings_file.exists()
+    done = run_import(manager, uid, {"journey": "minimal", **chosen}, poller=manager)
+    assert count(done, "imported") == 1
     other = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-2,Max,DE,EUR,20.00,2026-11-01\n"
-    page = manager.get(f"/imports/{upload_id(upload(manager, other.encode()))}")
+    page = elsewhere.get(f"/imports/{upload_id(upload(elsewhere, other.encode()))}")
     text = page.get_data(as_text=True)
     assert [selected(text, n) for n in range(6)] == list(chosen.values())
 
 
-def test_the_progress_fragment_polls_every_500_ms(app: Flask, manager: FlaskClient) -> None:
-    job = Run("r1", "u1", "cases.csv", "minimal", user_id=_manager_id(app), total=4000, done=1000)
-    app.extensions[KEY].add_run(job)
-    text = manager.get("/imports/runs/r1", headers={"HX-Request": "true"}).get_data(as_text=True)
+def test_a_changed_mapping_replaces_the_remembered_one(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
+    values = form(manager.get(f"/imports/{uid}").get_data(as_text=True))
+    run_import(manager, uid, values, poller=manager)
+    run_import(manager, uid, {**values, "col-6": "attributes.notes"}, poller=manager)
+    with app.app_context(), get_db().transaction() as session:
+        rows = session.scalars(select(ImportMappingRow)).all()
+        assert [(r.columns["Notes"], r.journey) for r in rows] == [("attributes.notes", "minimal")]
+
+
+def test_the_progress_fragment_polls_every_500_ms(app: Flask, elsewhere: FlaskClient) -> None:
+    with app.app_context(), get_db().transaction() as session:
+        params = {"filename": "cases.csv", "journey": "minimal"}
+        job = create_job(session, "import", _manager_id(app), utcnow(), params, total=4000)
+    with app.app_context():
+        record_progress(get_db(), job.id, 1000, 4000, utcnow())
+    response = elsewhere.get(f"/imports/runs/{job.id}", headers={"HX-Request": "true"})
+    text = response.get_data(as_text=True)
     assert 'hx-trigger="every 500ms"' in text and 'value="25"' in text
     assert "row 1000 of 4000" in text
 
@@ -246,11 +301,32 @@ def test_the_import_speaks_german(manager: FlaskClient) -> None:
     assert "Fälle importieren" in manager.get("/imports").get_data(as_text=True)
 
 
-def test_uploads_belong_to_their_user(app: Flask, manager: FlaskClient, published: None) -> None:
+def test_uploads_and_imports_belong_to_their_user(
+    app: Flask, manager: FlaskClient, elsewhere: FlaskClient, published: None
+) -> None:
     uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
-    other = app.test_client()
-    other.post("/login", data={"email": "admin@example.org", "password": "correct-horse-battery"})
-    assert other.get(f"/imports/{uid}").status_code == 404
+    values = form(manager.get(f"/imports/{uid}").get_data(as_text=True))
+    run_id = manager.post(f"/imports/{uid}/run", data=values).headers["Location"].rsplit("/", 1)[1]
+    run_import(manager, uid, values, poller=elsewhere)  # let the first one finish too
+    admin = login(app.test_client(), "admin")
+    assert admin.get(f"/imports/{uid}").status_code == 404
+    assert admin.post(f"/imports/{uid}/run", data=values).status_code == 404
+    assert admin.get(f"/imports/runs/{run_id}").status_code == 404
+    assert elsewhere.get(f"/imports/runs/{run_id}").status_code == 200
+
+
+def test_a_simulation_is_not_an_import(app: Flask, manager: FlaskClient) -> None:
+    with app.app_context(), get_db().transaction() as session:
+        params = {"key": "minimal", "number": 1, "cases": 1, "days": 1, "seed": 1}
+        run_id = create_job(session, "simulation", _manager_id(app), utcnow(), params).id
+    assert manager.get(f"/imports/runs/{run_id}").status_code == 404
+
+
+def test_only_the_newest_uploads_of_a_user_are_kept(app: Flask, manager: FlaskClient) -> None:
+    ids = [upload_id(upload(manager, GOOD_AND_BAD.encode())) for _ in range(KEEP + 2)]
+    assert [manager.get(f"/imports/{uid}").status_code for uid in ids[:2]] == [404, 404]
+    with app.app_context(), get_db().transaction() as session:
+        assert set(session.scalars(select(UploadRow.id))) == set(ids[2:])
 
 
 def _manager_id(app: Flask) -> int:
@@ -260,3 +336,21 @@ def _manager_id(app: Flask) -> int:
         found = session.scalar(select(UserRow.id).where(UserRow.email == "manager@example.org"))
         assert found is not None
         return int(found)
+
+
+@pytest.mark.postgres
+def test_a_mapping_is_replaced_in_place_on_postgresql(pg_db: Database) -> None:
+    pg_app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": pg_db.url})
+    header = ["Invoice No", "Name"]
+    kept = Upload("u1", "cases.csv", "Invoice No,Name\n", header, user_id=1)
+    try:
+        with pg_app.app_context():
+            remember(kept, {"Invoice No": "external_id", "Name": ""}, "minimal")
+            remember(kept, {"Invoice No": "external_id", "Name": "debtor_name"}, "other")
+            assert remembered(kept) == {
+                "columns": {"Invoice No": "external_id", "Name": "debtor_name"},
+                "journey": "other",
+            }
+    finally:
+        with pg_app.app_context():
+            get_db().dispose()

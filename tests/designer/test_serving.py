@@ -5,25 +5,33 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
 
-from engine import Database, utcnow
+from designer.serving import default_workers
+from engine import Database, add_user, utcnow
 from engine.api_tokens import CACHE_SECONDS, create_token, revoke_token
 from engine.models import EventRow
 from tests.factories import example_doc, publish
 
 ROOT = Path(__file__).resolve().parents[2]
+MANAGER, PASSWORD = "manager@example.org", "correct-horse-battery"
 pytestmark = pytest.mark.slow
 
 
@@ -81,6 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db.create_all()
     with db.transaction() as session:
         publish(session, example_doc("minimal"), utcnow())
+        add_user(session, MANAGER, PASSWORD, "manager", utcnow())
         load = create_token(session, "load", ["write"], utcnow())
         doomed = create_token(session, "doomed", ["write"], utcnow())
         tokens: dict[str, int | str] = {
@@ -199,6 +208,105 @@ def test_a_revoked_token_is_refused_by_every_worker_within_seconds(served: Serve
     assert [_post(served.port, token, "S-1", f"after-{i}") for i in range(20)] == [401] * 20
 
 
+@dataclass
+class Browser:
+    """A designer user over HTTP, each request on a new connection that any worker may accept."""
+
+    port: int
+    cookies: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None, htmx: bool = False
+    ) -> tuple[int, str, str]:
+        """Status, Location and body of one request, keeping the cookies it sets."""
+        headers = {"HX-Request": "true"} if htmx else {}
+        body: str | bytes | None = None
+        if form is not None:
+            body = urlencode({**form, "csrf_token": self.csrf})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return self.send(method, path, body, headers)
+
+    def send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+        """One request on a fresh connection."""
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body, headers)
+            response = conn.getresponse()
+            text = response.read().decode()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                self.cookies.update({k: m.value for k, m in SimpleCookie(header).items()})
+            return response.status, response.headers.get("Location", ""), text
+        finally:
+            conn.close()
+
+    def sign_in(self) -> None:
+        """Sign in as the manager, keeping the session's CSRF token for later forms."""
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.request("GET", "/login")[2])
+        assert found is not None
+        self.csrf = found.group(1)
+        status, _, text = self.request("POST", "/login", {"email": MANAGER, "password": PASSWORD})
+        assert status == 302, text
+
+    def upload(self, name: str, content: bytes) -> tuple[int, str, str]:
+        """Post a file to the import wizard as a browser's form would."""
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+                f'{self.csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return self.send("POST", "/imports", body, headers)
+
+    def poll(self, path: str, burst: int = 6) -> str:
+        """Poll a progress fragment in bursts of parallel connections until it stops polling."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with ThreadPoolExecutor(burst) as pool:
+                answers = list(
+                    pool.map(lambda _n: self.request("GET", path, htmx=True), range(burst))
+                )
+            assert [status for status, _, _ in answers] == [200] * burst, answers
+            if all("every 500ms" not in text for _, _, text in answers):
+                return answers[-1][2]
+            time.sleep(0.2)
+        raise AssertionError(f"{path} still running")
+
+
+def test_any_worker_answers_a_simulation_started_on_another(served: Served) -> None:
+    browser = Browser(served.port)
+    browser.sign_in()
+    form = {"cases": "100", "days": "20", "seed": "3"}
+    status, location, _ = browser.request("POST", "/journeys/minimal/v1/simulate", form)
+    assert status == 302 and location.startswith("/simulations/")
+    fragment = browser.poll(location)
+    assert fragment.count("<svg") == 2 and "100 cases, 20 days, seed 3." in fragment
+    pages = [browser.request("GET", location) for _ in range(6)]
+    assert all(status == 200 and "<svg" in text for status, _, text in pages)
+
+
+def test_any_worker_carries_on_an_import_started_on_another(served: Served) -> None:
+    browser = Browser(served.port)
+    browser.sign_in()
+    header = "external_id,debtor_name,country,currency,amount,due_date"
+    rows = [f"IMP-{n},Debtor {n},DE,EUR,{n}.50,2026-11-01" for n in range(1, 301)]
+    status, location, text = browser.upload("cases.csv", "\n".join([header, *rows]).encode())
+    assert status == 302, text
+    pages = [browser.request("GET", location) for _ in range(6)]  # the mapping page
+    assert all(status == 200 and "IMP-1" in text for status, _, text in pages)
+    chosen = {f"col-{n}": name for n, name in enumerate(header.split(","))}
+    status, run, text = browser.request("POST", f"{location}/run", {"journey": "minimal", **chosen})
+    assert status == 302, text
+    summary = browser.poll(run)
+    assert '<span class="imported">300</span>' in summary
+
+
 def test_sigterm_stops_the_workers_and_the_scheduler(served: Served) -> None:
     children = _children(served.process.pid)
     served.process.send_signal(signal.SIGTERM)
@@ -207,3 +315,10 @@ def test_sigterm_stops_the_workers_and_the_scheduler(served: Served) -> None:
     while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def test_the_default_is_one_web_worker_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert default_workers() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: still one worker
+    assert default_workers() == 1

@@ -1,22 +1,57 @@
-"""Simulation: started in a thread, polled as a fragment, finished with SVG charts."""
+"""Simulation: started in a thread, polled as a fragment from any worker, finished with charts."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from designer.simulation import KEY
+from designer import create_app
+from designer.db import get_db
+from engine import utcnow
+from engine.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
+from tests.designer.conftest import login
+
+PARAMS = {"key": "minimal", "number": 1, "cases": 20, "days": 12, "seed": 1}
+
+
+@pytest.fixture
+def other_worker(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database file, as another web worker process would build it."""
+    same = ("TESTING", "SECRET_KEY", "WTF_CSRF_ENABLED", "DATABASE_URL")
+    other = create_app({name: app.config[name] for name in same})
+    yield other
+    with other.app_context():
+        get_db().dispose()
+
+
+@pytest.fixture
+def elsewhere(other_worker: Flask) -> FlaskClient:
+    """The manager, signed in at the other worker."""
+    return login(other_worker.test_client(), "manager")
 
 
 def _wait(client: FlaskClient, url: str) -> str:
     for _ in range(300):
-        page = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        response = client.get(url, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
         if "every 500ms" not in page:
             return page
         time.sleep(0.1)
     raise AssertionError("the simulation did not finish")
+
+
+def _job(app: Flask, **changes: Any) -> str:
+    """A simulation job stored as the POST would store it."""
+    with app.app_context(), get_db().transaction() as session:
+        now = changes.pop("now", utcnow())
+        return create_job(session, "simulation", 1, now, {**PARAMS, **changes}, total=12).id
 
 
 def test_start_returns_a_polling_fragment(manager: FlaskClient, journey: Any) -> None:
@@ -29,18 +64,70 @@ def test_start_returns_a_polling_fragment(manager: FlaskClient, journey: Any) ->
     assert 'hx-trigger="every 500ms"' in page or 'id="sim-done"' in page
 
 
-def test_finished_run_shows_charts(app: Any, manager: FlaskClient, journey: Any) -> None:
+def test_another_worker_polls_the_run_and_shows_the_charts(
+    manager: FlaskClient, elsewhere: FlaskClient, journey: Any
+) -> None:
     response = manager.post("/journeys/minimal/v1/simulate", data={"cases": 20, "days": 12})
-    page = _wait(manager, response.headers["Location"])
+    page = _wait(elsewhere, response.headers["Location"])
     assert page.count("<svg") == 2 and "series-email" in page
+    assert "v1: 20 cases, 12 days, seed 1." in page
 
 
-def test_numbers_are_bounded(app: Any, manager: FlaskClient, journey: Any) -> None:
+def test_the_whole_result_page_comes_from_another_worker(
+    manager: FlaskClient, elsewhere: FlaskClient, journey: Any
+) -> None:
+    location = manager.post("/journeys/minimal/v1/simulate", data={"cases": 5, "days": 2}).headers[
+        "Location"
+    ]
+    _wait(elsewhere, location)
+    page = elsewhere.get(location).get_data(as_text=True)
+    assert "<h1>Simulation</h1>" in page and 'href="/journeys/minimal/v1"' in page
+
+
+def test_the_progress_fragment_shows_days_done(app: Flask, elsewhere: FlaskClient) -> None:
+    run_id = _job(app)
+    with app.app_context():
+        record_progress(get_db(), run_id, 3, 12, utcnow())
+    page = elsewhere.get(f"/simulations/{run_id}", headers={"HX-Request": "true"})
+    text = page.get_data(as_text=True)
+    assert 'hx-trigger="every 500ms"' in text and 'value="25"' in text
+    assert "day 3 of 12" in text
+
+
+def test_a_run_whose_process_died_shows_why_and_stops_polling(
+    app: Flask, elsewhere: FlaskClient
+) -> None:
+    run_id = _job(app, now=utcnow() - STALE_AFTER - timedelta(seconds=5))
+    text = elsewhere.get(f"/simulations/{run_id}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert "every 500ms" not in text and STALE_ERROR in text
+
+
+def test_numbers_are_bounded(app: Flask, manager: FlaskClient, journey: Any) -> None:
     app.config["SIMULATION_MAX_CASES"] = 3
-    manager.post("/journeys/minimal/v1/simulate", data={"cases": 999, "days": 1})
-    run = next(iter(app.extensions[KEY].runs.values()))
-    assert run.cases == 3
+    response = manager.post("/journeys/minimal/v1/simulate", data={"cases": 999, "days": 1})
+    with app.app_context():
+        job = get_job(get_db(), response.headers["Location"].rsplit("/", 1)[1], utcnow())
+    assert job is not None and (job.params["cases"], job.params["days"]) == (3, 1)
+
+
+def test_the_running_limit_counts_every_worker(
+    app: Flask, manager: FlaskClient, journey: Any
+) -> None:
+    app.config["SIMULATION_MAX_RUNNING"] = 1
+    _job(app)  # running, as if started by another worker
+    response = manager.post("/journeys/minimal/v1/simulate", data={"cases": 5, "days": 1})
+    page = _wait(manager, response.headers["Location"])
+    assert "Too many simulations are running" in page
 
 
 def test_unknown_run_is_404(manager: FlaskClient) -> None:
     assert manager.get("/simulations/nope").status_code == 404
+
+
+def test_an_import_is_not_a_simulation(app: Flask, manager: FlaskClient) -> None:
+    with app.app_context(), get_db().transaction() as session:
+        params = {"filename": "cases.csv", "journey": "minimal"}
+        import_id = create_job(session, "import", 1, utcnow(), params).id
+    assert manager.get(f"/simulations/{import_id}").status_code == 404

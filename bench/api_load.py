@@ -246,6 +246,53 @@ def bulk_events(port: int, token: str, cases: int, events: int, clients: int) ->
     }
 
 
+class EventClient:
+    """One keep-alive HTTP/1.1 connection that posts events for little CPU of its own.
+
+    The load generator shares the machine's cores with the server it measures; http.client
+    spends about 0.2 ms of CPU per request, this about a quarter of that (like wrk, in spirit).
+    """
+
+    def __init__(self, port: int, token: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.head = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n".encode()
+        self.buffer = b""
+
+    def post(self, path: str, body: bytes) -> int:
+        """POST a JSON body; returns the status once the whole answer has arrived."""
+        self.sock.sendall(
+            b"POST %s HTTP/1.1\r\n%sContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), self.head, len(body), body)
+        )
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._receive()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = _content_length(head)
+        while len(rest) < length:
+            rest += self._receive()
+        self.buffer = rest[length:]
+        return int(head[9:12])
+
+    def _receive(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.sock.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    raise ValueError("an answer without Content-Length (chunked answers are not expected here)")
+
+
 def events_load(port: int, token: str, cases: int, clients: int, seconds: float) -> dict:
     """Post payment events from `clients` threads for `seconds`; latency per request."""
     stop = time.monotonic() + seconds
@@ -253,19 +300,19 @@ def events_load(port: int, token: str, cases: int, clients: int, seconds: float)
     errors = [0] * clients
 
     def worker(n: int) -> None:
-        conn, rng, i = _connect(port), random.Random(n), 0
+        client, rng, i = EventClient(port, token), random.Random(n), 0
         while time.monotonic() < stop:
             i += 1
             ext = f"LOAD-{rng.randrange(cases):07d}"
-            body = {
-                "event_id": f"ev-{n}-{i}",
-                "type": "payment_received",
-                "payload": {"amount": "1.00", "currency": "EUR"},
-            }
+            body = (
+                b'{"event_id": "ev-%d-%d", "type": "payment_received", '
+                b'"payload": {"amount": "1.00", "currency": "EUR"}}' % (n, i)
+            )
             began = time.perf_counter()
-            status, _ = _request(conn, "POST", f"/api/v1/cases/{ext}/events", token, body)
+            status = client.post(f"/api/v1/cases/{ext}/events", body)
             latencies[n].append(time.perf_counter() - began)
             errors[n] += status != 202
+        client.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]

@@ -15,6 +15,7 @@ embedded default, where the cost matters most; PostgreSQL keeps the Session path
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -93,6 +94,23 @@ class Answer:
     replayed: bool = False
 
 
+@dataclass
+class _Pending:
+    """An event waiting for the writer, and its answer once written (None: full path).
+
+    Its statements' parameters are made before it queues: the writer lock is held across
+    processes, so the less Python runs under it, the more events the server stores.
+    """
+
+    event: NewEvent
+    answer_for: Callable[[str], str]
+    keyed: KeyedAnswer | None
+    make_due: list[Any]
+    insert_event: list[Any]  # the case id is filled in under the lock
+    answer: Answer | None = None
+    done: bool = False
+
+
 class _Statement:
     """A Core statement compiled once, run on a DBAPI cursor with its bind processors."""
 
@@ -109,13 +127,21 @@ class _Statement:
             if processor is not None:
                 self.processors[name] = processor
 
-    def run(self, cursor: Any, values: dict[str, Any]) -> Any:
-        """Execute with `values` by name; returns the first row or None."""
+    def bind(self, values: dict[str, Any]) -> list[Any]:
+        """The statement's parameters from `values` by name, converted for the driver."""
         params = []
         for name in self.names:
             value = values[name] if name in values else self.defaults[name]
             processor = self.processors.get(name)
             params.append(value if processor is None or value is None else processor(value))
+        return params
+
+    def run(self, cursor: Any, values: dict[str, Any]) -> Any:
+        """Execute with `values` by name; returns the first row or None."""
+        return self.run_bound(cursor, self.bind(values))
+
+    def run_bound(self, cursor: Any, params: list[Any]) -> Any:
+        """Execute with parameters made by `bind`; returns the first row or None."""
         cursor.execute(self.sql, params)
         return cursor.fetchone()
 
@@ -131,6 +157,9 @@ class EventIntake:
         self.make_due = _Statement(_MAKE_DUE, dialect)
         self.find_key = _Statement(_FIND_KEY, dialect)
         self.keep_answer = _Statement(_KEEP_ANSWER, dialect)
+        self._case_id_at = self.insert_event.names.index("case_id")
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
 
     @staticmethod
     def supports(db: Database) -> bool:
@@ -145,63 +174,90 @@ class EventIntake:
         `answer_for(case_currency)` builds the response body (or raises LookupError when the
         payload does not suit the case); with `keyed`, the body is kept for the key too, and a
         key seen before with the same request answers with what was kept for it.
+
+        Group commit: the request waits for the writer lock, and whoever holds it writes every
+        event queued meanwhile (its own and those of the threads still waiting) in one
+        transaction, each event in a savepoint of its own. A thread that finds its event
+        written when its turn comes only picks up its answer. So the one SQLite writer commits
+        once for many concurrent requests instead of once per request.
         """
+        pending = _Pending(
+            event,
+            answer_for,
+            keyed,
+            self.make_due.bind({"external_id": event.case_external_id, "due": event.received_at}),
+            self.insert_event.bind(
+                {
+                    "event_id": event.event_id,
+                    "case_id": None,
+                    "type": event.kind,
+                    "payload": event.payload,
+                    "occurred_at": event.occurred_at,
+                    "received_at": event.received_at,
+                }
+            ),
+        )
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self.writer():
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write_batch(batch)
+        return pending.answer
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
         raw = self.db.engine.raw_connection()
         try:
-            with self.writer():
-                return self._transaction(raw, event, answer_for, keyed)
+            cursor = raw.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                for pending in batch:
+                    pending.answer = self._one(cursor, pending)
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                for pending in batch:
+                    pending.answer = None  # the full path decides each one again
+                raise
+            finally:
+                for pending in batch:
+                    pending.done = True
+            cursor.close()
         finally:
             raw.close()  # back to the pool
 
-    def _transaction(
-        self,
-        raw: Any,
-        event: NewEvent,
-        answer_for: Callable[[str], str],
-        keyed: KeyedAnswer | None,
-    ) -> Answer | None:
-        cursor = raw.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
+    def _one(self, cursor: Any, pending: _Pending) -> Answer | None:
+        """One event in its own savepoint: kept when stored, undone when the full path decides."""
+        cursor.execute("SAVEPOINT event")
         try:
-            answer = self._write(cursor, event, answer_for, keyed)
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+            answer = self._write(cursor, pending)
+        except Exception:  # this event's trouble is the full path's to report, not the others'
+            answer = None
         stored = answer is not None and not answer.replayed
-        cursor.execute("COMMIT" if stored else "ROLLBACK")
-        cursor.close()
+        if not stored:
+            cursor.execute("ROLLBACK TO event")
+        cursor.execute("RELEASE event")
         return answer
 
-    def _write(
-        self,
-        cursor: Any,
-        event: NewEvent,
-        answer_for: Callable[[str], str],
-        keyed: KeyedAnswer | None,
-    ) -> Answer | None:
+    def _write(self, cursor: Any, pending: _Pending) -> Answer | None:
+        keyed = pending.keyed
         if keyed is not None:
             found = self.find_key.run(cursor, {"token_id": keyed.token_id, "key": keyed.key})
             if found is not None:  # a repeated key: the kept answer, or a conflict (full path)
                 return Answer(found[1], found[2], True) if found[0] == keyed.request_hash else None
-        due = {"external_id": event.case_external_id, "due": event.received_at}
-        case = self.make_due.run(cursor, due)
+        case = self.make_due.run_bound(cursor, pending.make_due)
         if case is None:
             return None  # unknown, closed or stopped: record_event says what happens
         try:
-            body = answer_for(case[1])
+            body = pending.answer_for(case[1])
         except LookupError:
             return None
-        values = {
-            "event_id": event.event_id,
-            "case_id": case[0],
-            "type": event.kind,
-            "payload": event.payload,
-            "occurred_at": event.occurred_at,
-            "received_at": event.received_at,
-        }
-        if self.insert_event.run(cursor, values) is None:
+        params = pending.insert_event
+        params[self._case_id_at] = case[0]
+        if self.insert_event.run_bound(cursor, params) is None:
             return None  # the id exists: a replay or a conflict
-        if keyed is not None and not self._keep(cursor, keyed, body, event.received_at):
+        if keyed is not None and not self._keep(cursor, keyed, body, pending.event.received_at):
             return None
         return Answer(202, body)
 

@@ -120,12 +120,14 @@ class EventHotPath:
         )
         keyed = _keyed(environ, info.id, body)
 
+        body = _answer(event)  # made before the intake queues the event for the writer
+
         def answer_for(case_currency: str) -> str:
             if kind == "payment_received" and payload.get("currency", case_currency) != (
                 case_currency
             ):
                 raise LookupError("currency")  # record_event names the field
-            return _answer(event)
+            return body
 
         return intake.accept(event, answer_for, keyed)
 

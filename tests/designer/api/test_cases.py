@@ -176,9 +176,7 @@ def test_a_case_created_by_the_api_is_opened_in_its_timeline(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
     _post(client, auth)
-    client.post(
-        "/api/v1/cases/bulk", json={"cases": [case_json(external_id="B-1")]}, headers=auth
-    )
+    client.post("/api/v1/cases/bulk", json={"cases": [case_json(external_id="B-1")]}, headers=auth)
     for case in ("INV-1", "B-1"):
         items = client.get(f"/api/v1/cases/{case}/timeline", headers=auth).json["items"]
         assert [(i["kind"], i["node"], i["detail"]) for i in items] == [

@@ -75,7 +75,7 @@ def test_an_event_is_one_short_write_transaction(
 ) -> None:
     with statements(app) as seen:
         assert _pay(client, auth, "e1").status_code == 202
-    assert seen == ["BEGIN IMMEDIATE", "UPDATE", "INSERT", "COMMIT"]
+    assert seen == ["BEGIN IMMEDIATE", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE", "COMMIT"]
 
 
 def test_an_idempotent_event_is_one_transaction_too(

@@ -84,4 +84,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # 64 MB of page cache (the default is 2 MB): a tick over a large portfolio keeps the
+    # indexes it updates in memory (measured: +10 % case steps/s at 500,000 cases). It only
+    # grows as pages are read, so a connection that reads little stays small.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()

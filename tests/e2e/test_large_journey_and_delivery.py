@@ -82,7 +82,10 @@ def test_retry_a_dead_letter_from_the_outbox(page: Any, db: Database) -> None:
         session.flush()
         message_id = row.id
     page.goto("/outbox")
-    page.get_by_label("Status").select_option("dead")
+    # The filter reloads the list by htmx: wait for that answer, or the click below may land on
+    # the list it is about to replace.
+    with page.expect_response(lambda r: "/outbox" in r.url and "status=dead" in r.url):
+        page.get_by_label("Status").select_option("dead")
     item = page.locator(f"#message-{message_id}")
     item.get_by_text("SMTP 421 service not available").wait_for()
     item.get_by_role("button", name=f"Retry message {message_id}").click()

@@ -16,7 +16,7 @@ from flask_login import current_user
 from designer import charts
 from designer.auth import SIMULATE_ROLES, role_required
 from designer.db import get_db, transaction
-from designer.i18n import _
+from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import InvalidJourney, queries, simulate, utcnow
 from engine.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SIMULATION_MAX_RUNNING", 2)
 
 
-def _work(doc: dict[str, Any], params: dict[str, Any]) -> Any:
+def _work(doc: dict[str, Any], params: dict[str, Any], lang: str) -> Any:
     """The job's work: simulate, reporting each finished day, and return the result as JSON."""
 
     def work(progress: Progress) -> dict[str, Any]:
@@ -82,7 +82,9 @@ def _work(doc: dict[str, Any], params: dict[str, Any]) -> Any:
                 progress=progress,
             )
         except InvalidJourney as exc:
-            raise JobFailed("invalid", {"problems": [str(p) for p in exc.problems]}) from exc
+            # The job runs outside the request: problems in the language of who started it.
+            problems = [p.line(lang) for p in exc.problems]
+            raise JobFailed("invalid", {"problems": problems}) from exc
         return result.to_json()
 
     return work
@@ -117,7 +119,7 @@ def start(key: str, number: int) -> Any:
     if busy:
         fail_job(db, job.id, _("Too many simulations are running; try again soon."), now)
     else:
-        start_thread(db, job, _work(doc, params))
+        start_thread(db, job, _work(doc, params, current_lang()))
     if request.headers.get("HX-Request"):
         return show(job.id)
     return redirect(url_for("simulation.show", run_id=job.id))

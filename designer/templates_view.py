@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 
 from designer.auth import EDIT_ROLES, role_required
 from designer.db import transaction
-from designer.i18n import _
+from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import (
     InvalidJourney,
@@ -197,7 +197,7 @@ def save(key: str, number: int) -> Any:
                 )
                 new_number = saved.number
         except InvalidJourney as exc:
-            problems = {"journey": [str(p) for p in exc.problems]}
+            problems = {"journey": [p.line(current_lang()) for p in exc.problems]}
     if problems:
         return render_template(
             "templates/index.html",

@@ -55,6 +55,10 @@ class WebhookError(ValueError):
     """A subscription or replay request that cannot be carried out."""
 
 
+class SubscriptionInactive(WebhookError):
+    """A replay for a deactivated subscription: its endpoint gets nothing more."""
+
+
 # -- subscriptions --------------------------------------------------------------------------------
 
 
@@ -387,6 +391,11 @@ def replay_delivery(session: Session, delivery_id: int, now: datetime) -> Webhoo
     row = session.get(WebhookDeliveryRow, delivery_id)
     if row is None:
         raise WebhookError(f"There is no delivery {delivery_id}.")
+    subscription = session.get(WebhookSubscriptionRow, row.subscription_id)
+    if subscription is None or not subscription.active:
+        raise SubscriptionInactive(
+            f"The subscription of delivery {delivery_id} is deactivated; it is not sent again."
+        )
     row.status, row.attempts, row.next_attempt_at = "pending", 0, naive_utc(now)
     session.flush()
     return row

@@ -14,6 +14,7 @@ from designer.api.store import write_transaction
 from designer.db import transaction
 from engine.api_models import WebhookSubscriptionRow
 from engine.webhooks import (
+    SubscriptionInactive,
     WebhookError,
     create_subscription,
     deactivate_subscription,
@@ -90,10 +91,13 @@ def delivery_log(args: dict[str, Any], subscription_id: int) -> Any:
 
 @blp.post("/webhooks/deliveries/<int(max=2147483647):delivery_id>/replay")
 @blp.response(202, schemas.DeliveryOut)
+@blp.alt_response(409, description="The delivery's subscription is deactivated.")
 def replay(delivery_id: int) -> Any:
-    """Send a delivery again on the next delivery run."""
+    """Send a delivery again on the next delivery run (not for a deactivated subscription)."""
     try:
         with write_transaction() as session:
             return replay_delivery(session, delivery_id, now())
+    except SubscriptionInactive as exc:
+        abort(409, message=str(exc), kind="subscription-inactive")
     except WebhookError as exc:
         abort(404, message=str(exc), kind="unknown")

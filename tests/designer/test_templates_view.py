@@ -50,3 +50,13 @@ def test_save_adds_a_new_locale(manager: FlaskClient, journey: Any) -> None:
     manager.post(f"{URL}/save", data=VARIANT | {"locale": "de-DE", "body": "Hallo"})
     doc = manager.get("/journeys/minimal/v2/document").get_json()
     assert len(doc["templates"]["reminder"]["variants"]) == 3
+
+
+def test_a_variant_that_breaks_the_journey_is_refused_in_the_users_language(
+    manager: FlaskClient, journey: Any
+) -> None:
+    manager.post("/lang/de")
+    response = manager.post(f"{URL}/save", data=VARIANT | {"channel": "sms", "body": "Hallo"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Schritt" in page and "reminder" in page

@@ -18,8 +18,10 @@ from engine.models import VersionRow
 from engine.runtime import Runtime
 from engine.webhooks import (
     MAX_ATTEMPTS,
+    SubscriptionInactive,
     backoff,
     create_subscription,
+    deactivate_subscription,
     deliver_webhooks,
     emit_from_audit,
     map_audit,
@@ -72,9 +74,11 @@ def receiver(clock: VirtualClock) -> Iterator[Receiver]:
     found.server.server_close()
 
 
-def _subscribe(db: Database, receiver: Receiver, now: datetime, *kinds: str) -> None:
+def _subscribe(db: Database, receiver: Receiver, now: datetime, *kinds: str) -> int:
     with db.transaction() as session:
-        receiver.secret = create_subscription(session, receiver.url, kinds, now).secret
+        row = create_subscription(session, receiver.url, kinds, now)
+        receiver.secret = row.secret
+        return row.id
 
 
 def _paid_case(db: Database, published: VersionRow, clock: VirtualClock) -> None:
@@ -163,6 +167,21 @@ def test_a_replay_sends_again(
         replay_delivery(session, session.scalars(select(WebhookDeliveryRow.id)).one(), clock.now)
     deliver_webhooks(db, clock.now)
     assert len(receiver.received) == 2
+
+
+def test_a_replay_for_a_deactivated_subscription_is_refused(
+    db: Database, published: VersionRow, clock: VirtualClock, receiver: Receiver
+) -> None:
+    subscription = _subscribe(db, receiver, clock.now, "case.paid")
+    _paid_case(db, published, clock)
+    emit_from_audit(db, clock.now)
+    deliver_webhooks(db, clock.now)
+    with db.transaction() as session:
+        deactivate_subscription(session, subscription)
+    with db.transaction() as session, pytest.raises(SubscriptionInactive, match="deactivated"):
+        replay_delivery(session, session.scalars(select(WebhookDeliveryRow.id)).one(), clock.now)
+    deliver_webhooks(db, clock.now)
+    assert len(receiver.received) == 1
 
 
 def test_the_journeys_own_webhook_node_reaches_the_host(

@@ -42,6 +42,12 @@ def test_the_log_shows_queued_deliveries_and_replays(
     log = client.get(f"/api/v1/webhooks/{sub}/deliveries", headers=auth).json["items"]
     replayed = client.post(f"/api/v1/webhooks/deliveries/{log[0]['id']}/replay", headers=auth)
     assert ([d["event_type"] for d in log], replayed.status_code) == (["case.paid"], 202)
+    client.delete(f"/api/v1/webhooks/{sub}", headers=auth)
+    refused = client.post(f"/api/v1/webhooks/deliveries/{log[0]['id']}/replay", headers=auth)
+    assert (refused.status_code, refused.json["type"].rsplit("/", 1)[-1]) == (
+        409,
+        "subscription-inactive",
+    )
 
 
 def test_unsubscribe_is_204(client: FlaskClient, auth: dict[str, str]) -> None:

@@ -49,3 +49,9 @@ def test_switch_does_not_redirect_off_site(manager: FlaskClient) -> None:
 def test_node_type_labels_follow_the_language(manager: FlaskClient, journey: object) -> None:
     manager.post("/lang/de")
     assert "Auf Ereignis warten" in manager.get("/journeys/minimal/v1").get_data(as_text=True)
+
+
+def test_the_message_of_a_job_whose_process_ended_has_german() -> None:
+    from engine.jobs import STALE_ERROR
+
+    assert DE[STALE_ERROR].startswith("Dieser Auftrag wurde ohne Ergebnis beendet")

@@ -110,7 +110,9 @@ _SQLITE_READERS = (
     *(aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED),
     None,  # the pending-events flag
 )
+_STREET = CLAIMED.index("street")
 _TIMER_AT = CLAIMED.index("timer_at")
+_FLAG = len(CLAIMED)  # the pending-events flag follows the CLAIMED values
 _AS_LOADED = itemgetter(*(CLAIMED.index(name) for name in MUTABLE))
 
 
@@ -138,71 +140,20 @@ class Writes:
 
 
 def state_from_row(row: list[Any]) -> CaseState:
-    """A CaseState from a claimed row (CLAIMED values as Python types, then the events flag)."""
-    (
-        case_id,
-        external_id,
-        version_id,
-        node_id,
-        status,
-        amount_open,
-        amount_original,
-        currency,
-        due_date,
-        country,
-        subdivision,
-        timezone,
-        locale,
-        debtor_type,
-        email,
-        phone,
-        street,
-        postcode,
-        city,
-        attributes,
-        arms,
-        contact_prefs,
-        timer_at,
-        hold_reason,
-        outcome,
-        promise_date,
-        promise_amount,
-        promise_baseline,
-        messages_sent,
-        payments_count,
-        visits,
-        _has_events,
-    ) = row
+    """A CaseState from a claimed row (CLAIMED values as Python types, then the events flag).
+
+    CLAIMED lists CaseState's fields in their order, with the address as its three columns,
+    so the row's runs before and after the address pass straight through.
+    """
+    street, postcode, city, attributes, arms, prefs = row[_STREET:_TIMER_AT]
+    address = {"street": street, "postcode": postcode or "", "city": city or ""} if street else None
     return CaseState(
-        case_id,
-        external_id,
-        version_id,
-        node_id,
-        status,
-        amount_open,
-        amount_original,
-        currency,
-        due_date,
-        country,
-        subdivision,
-        timezone,
-        locale,
-        debtor_type,
-        email,
-        phone,
-        {"street": street, "postcode": postcode or "", "city": city or ""} if street else None,
+        *row[:_STREET],
+        address,
         attributes or {},
         dict(arms or ()),
-        dict(contact_prefs or ()),
-        timer_at,
-        hold_reason,
-        outcome,
-        promise_date,
-        promise_amount,
-        promise_baseline,
-        messages_sent,
-        payments_count,
-        visits,
+        dict(prefs or ()),
+        *row[_TIMER_AT:_FLAG],
     )
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from designer.db import get_db
-from engine import Runtime, SandboxDispatcher, open_case, queries, utcnow
+from engine import Runtime, SandboxDispatcher, open_case, queries
 from tests.factories import case_data, example_doc, publish
 
 
 @pytest.fixture
 def case_id(app: Flask) -> int:
     """A case on the minimal journey that has had its first reminder."""
-    now = utcnow()
+    # A fixed Tuesday morning: with the wall clock the contact policy's quiet hours would
+    # defer the reminder whenever the suite runs in the evening.
+    now = datetime(2026, 3, 10, 9, tzinfo=UTC)
     with app.app_context():
         db = get_db()
         with db.transaction() as session:

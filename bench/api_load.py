@@ -167,10 +167,14 @@ def _case(i: int) -> dict[str, Any]:
     }
 
 
-def bulk_import(port: int, token: str, cases: int, clients: int) -> dict[str, Any]:
-    """Import `cases` cases in requests of 10,000, `clients` requests at a time."""
-    chunks = [list(range(s, min(s + BULK, cases))) for s in range(0, cases, BULK)]
-    bodies = [{"cases": [_case(i) for i in chunk]} for chunk in chunks]
+def _post_bulk(
+    port: int, token: str, path: str, key: str, bodies: list[dict[str, Any]], clients: int
+) -> tuple[float, list[str]]:
+    """POST every body to a bulk endpoint, `clients` at a time; seconds and the failures.
+
+    A request fails unless it answers 200 with every item of `body[key]` created.
+    """
+    pending = list(bodies)
     failures: list[str] = []
     lock = threading.Lock()
 
@@ -178,24 +182,31 @@ def bulk_import(port: int, token: str, cases: int, clients: int) -> dict[str, An
         conn = _connect(port)
         while True:
             with lock:
-                if not bodies:
+                if not pending:
                     return
-                body = bodies.pop()
-            status, answer = _request(conn, "POST", "/api/v1/cases/bulk", token, body)
+                body = pending.pop()
+            status, answer = _request(conn, "POST", path, token, body)
             counts = json.loads(answer).get("counts", {}) if status == 200 else {}
-            if status != 200 or counts.get("created") != len(body["cases"]):
+            if status != 200 or counts.get("created") != len(body[key]):
                 failures.append(f"{status} {answer[:200]!r}")
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(min(clients, len(chunks)))]
+    threads = [threading.Thread(target=worker) for _ in range(min(clients, len(bodies)))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started, failures
+
+
+def bulk_import(port: int, token: str, cases: int, clients: int) -> dict[str, Any]:
+    """Import `cases` cases in requests of 10,000, `clients` requests at a time."""
+    chunks = [range(s, min(s + BULK, cases)) for s in range(0, cases, BULK)]
+    bodies = [{"cases": [_case(i) for i in chunk]} for chunk in chunks]
+    seconds, failures = _post_bulk(port, token, "/api/v1/cases/bulk", "cases", bodies, clients)
     return {
         "cases": cases,
-        "requests": len(chunks),
+        "requests": len(bodies),
         "seconds": round(seconds, 2),
         "cases_per_second": round(cases / seconds),
         "failures": failures[:3],
@@ -215,31 +226,10 @@ def bulk_events(port: int, token: str, cases: int, events: int, clients: int) ->
         for i in range(events)
     ]
     bodies = [{"events": items[s : s + BULK]} for s in range(0, events, BULK)]
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        conn = _connect(port)
-        while True:
-            with lock:
-                if not bodies:
-                    return
-                body = bodies.pop()
-            status, answer = _request(conn, "POST", "/api/v1/events/bulk", token, body)
-            counts = json.loads(answer).get("counts", {}) if status == 200 else {}
-            if status != 200 or counts.get("created") != len(body["events"]):
-                failures.append(f"{status} {answer[:200]!r}")
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
+    seconds, failures = _post_bulk(port, token, "/api/v1/events/bulk", "events", bodies, clients)
     return {
         "events": events,
-        "requests": -(-events // BULK),
+        "requests": len(bodies),
         "seconds": round(seconds, 2),
         "events_per_second": round(events / seconds),
         "failures": failures[:3],

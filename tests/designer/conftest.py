@@ -87,3 +87,19 @@ def journey(app: Flask) -> dict[str, Any]:
     with app.app_context(), get_db().transaction() as session:
         save_version(session, doc, utcnow(), author="manager@example.org")
     return doc
+
+
+@pytest.fixture
+def other_worker(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database file, as another web worker process would build it."""
+    same = ("TESTING", "SECRET_KEY", "WTF_CSRF_ENABLED", "DATABASE_URL")
+    other = create_app({name: app.config[name] for name in same})
+    yield other
+    with other.app_context():
+        get_db().dispose()
+
+
+@pytest.fixture
+def elsewhere(other_worker: Flask) -> FlaskClient:
+    """The manager, signed in at the other worker."""
+    return login(other_worker.test_client(), "manager")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -33,22 +32,6 @@ GOOD_AND_BAD = "\n".join(
         "INV-3;Anna Beispiel;DE;EUR;80.00;2026-11-02;",
     ]
 )
-
-
-@pytest.fixture
-def other_worker(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database file, as another web worker process would build it."""
-    same = ("TESTING", "SECRET_KEY", "WTF_CSRF_ENABLED", "DATABASE_URL")
-    other = create_app({name: app.config[name] for name in same})
-    yield other
-    with other.app_context():
-        get_db().dispose()
-
-
-@pytest.fixture
-def elsewhere(other_worker: Flask) -> FlaskClient:
-    """The manager, signed in at the other worker."""
-    return login(other_worker.test_client(), "manager")
 
 
 @pytest.fixture

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from designer import create_app
 from designer.db import get_db
 from engine import utcnow
 from engine.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
-from tests.designer.conftest import login
 
 PARAMS = {"key": "minimal", "number": 1, "cases": 20, "days": 12, "seed": 1}
-
-
-@pytest.fixture
-def other_worker(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database file, as another web worker process would build it."""
-    same = ("TESTING", "SECRET_KEY", "WTF_CSRF_ENABLED", "DATABASE_URL")
-    other = create_app({name: app.config[name] for name in same})
-    yield other
-    with other.app_context():
-        get_db().dispose()
-
-
-@pytest.fixture
-def elsewhere(other_worker: Flask) -> FlaskClient:
-    """The manager, signed in at the other worker."""
-    return login(other_worker.test_client(), "manager")
 
 
 def _wait(client: FlaskClient, url: str) -> str:

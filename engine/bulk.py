@@ -27,7 +27,7 @@ Convert = Callable[[Any], Any]
 _SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
-def _sqlite_datetime(value: datetime) -> str:
+def sqlite_datetime(value: datetime) -> str:
     """SQLAlchemy's SQLite DATETIME text ('2026-01-12 14:01:00.000000') of naive UTC.
 
     Aware values are stored as UTC. Slicing off the '+00:00' is much cheaper than
@@ -76,7 +76,7 @@ def sqlite_writer(table: Table, name: str) -> Convert | None:
     """How to turn a Python value of this column into what SQLite stores (None: as it is)."""
     column_type = table.c[name].type
     if isinstance(column_type, DateTime):
-        return _sqlite_datetime
+        return sqlite_datetime
     if isinstance(column_type, Date):
         return _sqlite_date
     if isinstance(column_type, Numeric):

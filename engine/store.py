@@ -12,7 +12,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bulk import aware_utc, decode, insert_rows, sqlite_reader, update_rows
+from engine.bulk import (
+    aware_utc,
+    decode,
+    insert_rows,
+    sqlite_datetime,
+    sqlite_reader,
+    update_rows,
+)
 from engine.clock import naive_utc
 from engine.models import AuditRow, CaseRow, EventRow, OutboxRow
 from engine.state import CaseState
@@ -182,7 +189,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
         want = limit - len(rows)
         if sqlite:
             raw = connection.exec_driver_sql(
-                _CLAIMED_SQL, (status, at.isoformat(" ", "microseconds"), want)
+                _CLAIMED_SQL, (status, sqlite_datetime(at), want)
             ).fetchall()
             rows.extend(decode(raw, _SQLITE_READERS))
         else:

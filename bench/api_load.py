@@ -55,7 +55,7 @@ def _free_port() -> int:
 def _prepare(url: str) -> str:
     """Schema, the minimal journey published, and a write token."""
     from engine import Database, utcnow
-    from engine.api_tokens import create_token
+    from engine.access.api_tokens import create_token
     from tests.factories import example_doc, publish
 
     db = Database(url)
@@ -73,7 +73,7 @@ def _serve(
     """`mahnwerk serve` on the bench's database; its stderr goes to `log`."""
     env = {**os.environ, "DATABASE_URL": url, "MAHNWERK_SECRET_KEY": "bench"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "mahnwerk.cli", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
     command.append("--scheduler" if scheduler else "--no-scheduler")
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)

@@ -33,15 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, make_url, select, text
 
-from engine.bulk import insert_rows, update_rows
-from engine.cases import COUNTRY_TIMEZONES, case_values
-from engine.clock import naive_utc
-from engine.db import Database
-from engine.journeys import save_version
-from engine.models import AuditRow, CaseRow, OutboxRow
+from engine.authoring.versions import save_version
+from engine.core.clock import naive_utc
+from engine.intake.cases import COUNTRY_TIMEZONES, case_values
 from engine.rules.compiler import CompiledJourney
-from engine.runtime import Runtime
-from engine.store import AUDIT_COLUMNS, CLAIMED, OUTBOX_COLUMNS, claim_due
+from engine.run.bulk import insert_rows, update_rows
+from engine.run.runtime import Runtime
+from engine.run.store import AUDIT_COLUMNS, CLAIMED, OUTBOX_COLUMNS, claim_due
+from engine.storage.db import Database
+from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
 ROW = {name: i for i, name in enumerate(CLAIMED)}
 # The case columns a two-step advance changes, as the engine writes them.
@@ -170,8 +170,8 @@ def copy_database(db: Database, workdir: Path) -> Database:
 class Floor:
     """The bare work of a daily run: claim, look up the next node in a dict, write, commit.
 
-    It reads and writes through the engine's own SQL (`engine.store.claim_due`, the same
-    statements and column conversions; `engine.bulk` for the executemany writes), so the ratio
+    It reads and writes through the engine's own SQL (`engine.run.store.claim_due`, the same
+    statements and column conversions; `engine.run.bulk` for the executemany writes), so the ratio
     shows what the engine adds on top of its SQL: rules, state, bookkeeping.
     """
 

@@ -45,13 +45,13 @@ from sqlalchemy import func, insert, select
 
 from connectors import EmailMessage, SmsMessage
 from engine import Database, Dispatcher
-from engine.cases import CaseSchema, case_values
+from engine.authoring.versions import save_version
 from engine.contact_policy import decide
-from engine.delivery_config import DeliveryConfig
-from engine.dispatcher import _context
-from engine.journeys import save_version
-from engine.models import CaseRow, OutboxRow
-from engine.settings import load_settings
+from engine.core.settings import load_settings
+from engine.delivery.config import DeliveryConfig
+from engine.delivery.dispatcher import _context
+from engine.intake.cases import CaseSchema, case_values
+from engine.storage.models import CaseRow, OutboxRow
 
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin, no holiday
 ACCOUNT, TOKEN = "ACbench", "bench-token"

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, request
 
 from designer.db import transaction
 from designer.render import page_or_partial
-from engine import queries
+from engine.storage import queries
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

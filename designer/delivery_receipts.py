@@ -3,7 +3,7 @@
 `twilio` takes Twilio's status callback (form fields, X-Twilio-Signature made with the SMS
 profile's auth_token over the callback URL); `webhook` takes the generic JSON receipt
 (X-Mahnwerk-Signature, the HMAC-SHA256 of the body with the profile's secret). The provider's
-status is mapped onto a delivery report (engine.delivery_reports). Every client mistake gets a
+status is mapped onto a delivery report (engine.delivery.reports). Every client mistake gets a
 4xx with a sentence saying what is wrong; providers never need a CSRF token here.
 
 The URL Twilio signs is the one it was given. Behind a proxy that rewrites scheme or host, set
@@ -29,8 +29,8 @@ from connectors.sms_receipts import (
 from designer import csrf
 from designer.db import transaction
 from engine import UnknownCase, utcnow
-from engine.delivery_config import ConfigError, DeliveryConfig, load_delivery_config
-from engine.delivery_reports import DeliveryReportError, UnknownMessage, record_delivery
+from engine.delivery.config import ConfigError, DeliveryConfig, load_delivery_config
+from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
 
 bp = Blueprint("delivery_receipts", __name__, url_prefix="/hooks")
 csrf.exempt(bp)  # a provider cannot send a CSRF token; the signature is the check

@@ -2,9 +2,9 @@
 
 Steps: upload (the file is stored in the database as CSV text, so every web worker can serve
 the next steps), map each column to a case field (prefilled from what was chosen last time for
-the same header, else from engine.importer's name and alias detection), preview the first rows
-with their errors by line and column, then import into a published journey in a background
-thread of the worker that got the request. The import is a job in the database (engine.jobs):
+the same header, else from engine.intake.importer's name and alias detection), preview the first
+rows with their errors by line and column, then import into a published journey in a background
+thread of the worker that got the request. The import is a job in the database (engine.ops.jobs):
 any worker answers the progress fragment that htmx polls and shows the summary. Importing is
 idempotent by external id: the same file again imports nothing new.
 
@@ -32,8 +32,7 @@ from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
 from engine import naive_utc, utcnow
-from engine.db import Database
-from engine.importer import (
+from engine.intake.importer import (
     CASE_FIELDS,
     CaseImportError,
     ImportReport,
@@ -44,8 +43,9 @@ from engine.importer import (
     read_rows,
     upload_text,
 )
-from engine.jobs import Job, JobFailed, Progress, create_job, get_job, start_job
-from engine.models import ImportMappingRow, JourneyRow, UploadRow, VersionRow
+from engine.ops.jobs import Job, JobFailed, Progress, create_job, get_job, start_job
+from engine.storage.db import Database
+from engine.storage.models import ImportMappingRow, JourneyRow, UploadRow, VersionRow
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 KIND = "import"
@@ -215,7 +215,7 @@ class Preview:
 
 
 def preview(upload: Upload, mapping: dict[str, str], document: dict[str, Any] | None) -> Preview:
-    """Read the first PREVIEW_ROWS rows with the mapping (engine.importer.read_rows)."""
+    """Read the first PREVIEW_ROWS rows with the mapping (engine.intake.importer.read_rows)."""
     attributes = {a["name"]: a["type"] for a in (document or {}).get("attributes", [])}
     try:
         case_file = read_rows(

@@ -27,9 +27,9 @@ from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
 from engine import Dispatcher, utcnow
-from engine.document import CHANNELS
-from engine.models import CaseRow, OutboxRow
-from engine.queries import DEFERRED, deferral_reasons, list_outbox
+from engine.journey.document import CHANNELS
+from engine.storage.models import CaseRow, OutboxRow
+from engine.storage.queries import DEFERRED, deferral_reasons, list_outbox
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")

@@ -8,7 +8,7 @@ process boundary.
 
 One web worker per core is the default (`default_workers`). Nothing a request needs lives in
 one worker's memory: the API is all in the database, and the designer's long jobs keep their
-state there too (engine.jobs): a simulation or case import runs in a thread of the worker that
+state there too (engine.ops.jobs): a simulation or case import runs in a thread of the worker that
 got the POST, writes its progress and result to the `jobs` table, and any worker answers the
 progress poll and shows the result; the import wizard's uploads and remembered mappings are
 tables as well (designer/imports.py). Granian may spread a user's connections over every
@@ -84,8 +84,8 @@ def serve(
 
 
 def _start_scheduler(announce: Callable[[str], None]) -> Any:
-    from engine.scheduler_process import run_scheduler
-    from engine.settings import load_settings
+    from engine.core.settings import load_settings
+    from engine.ops.process import run_scheduler
 
     settings = load_settings()
     process = multiprocessing.get_context("spawn").Process(

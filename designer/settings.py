@@ -1,6 +1,6 @@
 """Delivery settings (admins only): the connector profile per channel, and a test send.
 
-The page shows what the dispatcher would use: `engine.delivery_config.load_delivery_config()`
+The page shows what the dispatcher would use: `engine.delivery.config.load_delivery_config()`
 (the TOML file named by MAHNWERK_CONFIG, else instance/mahnwerk.toml, else the sandboxes), one
 provider per channel and where the settings come from. Secrets never reach the page: keys that
 hold them come only from the environment and are shown as hidden, and so is every setting not
@@ -33,7 +33,7 @@ from connectors import (
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
 from designer.i18n import _, current_lang
-from engine.delivery_config import (
+from engine.delivery.config import (
     CHANNELS,
     SECRET_KEYS,
     ConfigError,

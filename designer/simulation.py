@@ -1,6 +1,6 @@
 """Simulation from the editor: run in a background thread, poll a progress fragment, then charts.
 
-The run is a job in the database (engine.jobs): the thread simulating stays in the web worker
+The run is a job in the database (engine.ops.jobs): the thread simulating stays in the web worker
 that got the POST, but any worker answers the progress poll and shows the result, so
 `mahnwerk serve` can run several workers.
 """
@@ -19,8 +19,8 @@ from designer.db import get_db, transaction
 from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import InvalidJourney, queries, simulate, utcnow
-from engine.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
-from engine.jobs import start_job as start_thread
+from engine.ops.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
+from engine.ops.jobs import start_job as start_thread
 
 bp = Blueprint("simulation", __name__)
 KIND = "simulation"

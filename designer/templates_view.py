@@ -26,8 +26,8 @@ from engine import (
     save_version,
     utcnow,
 )
-from engine.document import CHANNELS, TONES
-from engine.templating import template_problems
+from engine.journey.document import CHANNELS, TONES
+from engine.journey.templating import template_problems
 
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")
 PARTS = ("subject", "body", "html")

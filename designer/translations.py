@@ -166,7 +166,7 @@ UI: dict[str, str] = {
     "tone {n}": "Tonlage {n}",
     "took the '{port}' way": "nahm den Weg '{port}'",
     "opened": "eröffnet",
-    # engine/jobs.py STALE_ERROR, stored with a job whose process ended
+    # engine/ops/jobs.py STALE_ERROR, stored with a job whose process ended
     "This job stopped without a result: the server process running it ended (no sign of life for 2 minutes). Start it again.": (
         "Dieser Auftrag wurde ohne Ergebnis beendet: Der Serverprozess, der ihn ausführte, "
         "hat sich beendet (2 Minuten kein Lebenszeichen). Bitte starten Sie ihn erneut."

@@ -1,7 +1,7 @@
 """Webhooks (admins only): subscriptions, their delivery log, and replays.
 
-Everything goes through the engine: `engine.webhooks.create_subscription`,
-`deactivate_subscription` and `replay_delivery` change state, `engine.queries` reads it. The
+Everything goes through the engine: `engine.delivery.webhooks.create_subscription`,
+`deactivate_subscription` and `replay_delivery` change state, `engine.storage.queries` reads it. The
 signing secret is shown once, in the answer to the create form; it is never put in the session,
 a flash message or a later page.
 """
@@ -18,13 +18,17 @@ from designer.auth import ADMIN_ROLES, role_required
 from designer.db import transaction
 from designer.i18n import _
 from engine import utcnow
-from engine.queries import get_webhook_delivery, list_webhook_deliveries, list_webhook_subscriptions
-from engine.webhooks import (
+from engine.delivery.webhooks import (
     EVENT_TYPES,
     WebhookError,
     create_subscription,
     deactivate_subscription,
     replay_delivery,
+)
+from engine.storage.queries import (
+    get_webhook_delivery,
+    list_webhook_deliveries,
+    list_webhook_subscriptions,
 )
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

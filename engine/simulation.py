@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from engine.cases import COUNTRY_LOCALES, COUNTRY_TIMEZONES, case_values
-from engine.clock import as_utc
-from engine.db import Database
-from engine.dispatch import SandboxDispatcher
-from engine.events import record_event
-from engine.journeys import save_version
-from engine.models import AuditRow, CaseRow, OutboxRow
-from engine.runtime import Runtime
+from engine.authoring.versions import save_version
+from engine.core.clock import as_utc
+from engine.delivery.sandbox import SandboxDispatcher
+from engine.intake.cases import COUNTRY_LOCALES, COUNTRY_TIMEZONES, case_values
+from engine.intake.events import record_event
+from engine.run.runtime import Runtime
+from engine.storage.db import Database
+from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
 RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine import Database, VirtualClock
-from engine.models import VersionRow
+from engine.storage.models import VersionRow
 from tests.factories import example_doc, publish
 
 # A Monday, 08:00 UTC (09:00 in Berlin); no public holiday near it in Germany.

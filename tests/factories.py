@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from engine.cases import CaseSchema, case_values, open_case
-from engine.journeys import save_version
-from engine.models import AuditRow, CaseRow, OutboxRow, VersionRow
+from engine.authoring.versions import save_version
+from engine.intake.cases import CaseSchema, case_values, open_case
+from engine.storage.models import AuditRow, CaseRow, OutboxRow, VersionRow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "journeys_examples"
 _external_ids = itertools.count(1)

@@ -15,7 +15,7 @@ from flask.wrappers import Response
 from designer.api.clock import now
 from designer.api.problems import CHALLENGE, UNAUTHORIZED, problem
 from designer.api.store import locked_transaction
-from engine.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
+from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE = "mahnwerk_api_tokens"

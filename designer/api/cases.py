@@ -16,8 +16,8 @@ from designer.api.problems import flatten
 from designer.api.store import write_transaction
 from designer.db import transaction
 from engine import UnknownCase, record_event
-from engine.host_cases import JourneyNotFound, bulk_upsert_chunked, upsert_case
-from engine.host_queries import (
+from engine.intake.host_cases import JourneyNotFound, bulk_upsert_chunked, upsert_case
+from engine.storage.host_queries import (
     BadCursor,
     CaseFilter,
     CaseView,
@@ -26,7 +26,7 @@ from engine.host_queries import (
     list_cases,
     timeline,
 )
-from engine.host_queries import get_case as find_case
+from engine.storage.host_queries import get_case as find_case
 
 blp = Blueprint("api_cases", __name__, description="Cases handed over by the host system.")
 blp.before_request(check_request)

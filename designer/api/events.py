@@ -16,9 +16,9 @@ from designer.api.idempotency import KEY_DOC, idempotent
 from designer.api.problems import flatten
 from designer.api.store import write_transaction
 from engine import UnknownCase
-from engine.event_bulk import bulk_record_events
-from engine.host_cases import record_host_event
-from engine.models import CaseRow, EventRow
+from engine.intake.event_bulk import bulk_record_events
+from engine.intake.host_cases import record_host_event
+from engine.storage.models import CaseRow, EventRow
 
 blp = Blueprint(
     "api_events",

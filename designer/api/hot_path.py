@@ -5,7 +5,7 @@ a Session each cost about 1.5 ms of CPU, of which storing the event is a small p
 middleware answers the plain case itself: a token this process verified less than
 CACHE_SECONDS ago with the write scope, a JSON body that EventIn accepts, a payload that
 `clean_payload` accepts, and a new event id for an active or held case (with or without an
-Idempotency-Key that is new). It writes the same rows (engine.event_intake) and answers with
+Idempotency-Key that is new). It writes the same rows (engine.intake.event_intake) and answers with
 the same bytes as the Flask view.
 
 Everything else goes on to Flask unchanged, body included: an unknown, stale or revoked token,
@@ -35,10 +35,10 @@ from designer.api.schemas import EVENT_TYPES, EventIn
 from designer.api.store import writer_lock
 from designer.db import KEY as DB_KEY
 from engine import as_utc, utcnow
-from engine.clock import naive_utc
-from engine.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
-from engine.events import clean_payload
-from engine.idempotency import request_hash
+from engine.core.clock import naive_utc
+from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
+from engine.intake.events import clean_payload
+from engine.intake.idempotency import request_hash
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = re.compile(r"/api/v1/cases/([^/]+)/events")

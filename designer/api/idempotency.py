@@ -17,7 +17,7 @@ from designer.api.auth import token
 from designer.api.clock import now
 from designer.api.problems import PROBLEM_JSON, problem
 from designer.api.store import write_transaction
-from engine.idempotency import find_answer, request_hash, store_answer
+from engine.intake.idempotency import find_answer, request_hash, store_answer
 
 HEADER = "Idempotency-Key"
 F = TypeVar("F", bound=Callable[..., Any])

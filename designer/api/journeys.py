@@ -14,8 +14,8 @@ from designer.api.clock import now
 from designer.api.store import write_transaction
 from designer.db import transaction
 from engine import simulate
-from engine.host_cases import CaseStarted, JourneyNotFound, assign_journey
-from engine.queries import get_version, journey_by_key, list_journeys, list_versions
+from engine.intake.host_cases import CaseStarted, JourneyNotFound, assign_journey
+from engine.storage.queries import get_version, journey_by_key, list_journeys, list_versions
 
 blp = Blueprint("api_journeys", __name__, description="Journeys and their versions.")
 blp.before_request(check_request)

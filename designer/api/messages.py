@@ -10,7 +10,7 @@ from designer.api import schemas
 from designer.api.auth import check_request
 from designer.api.cases import load_case
 from designer.db import transaction
-from engine.host_queries import messages
+from engine.storage.host_queries import messages
 
 blp = Blueprint("api_messages", __name__, description="What was (or will be) sent to debtors.")
 blp.before_request(check_request)

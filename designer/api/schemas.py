@@ -10,8 +10,8 @@ from marshmallow import Schema, fields, validate
 
 from engine import CaseSchema, as_utc
 from engine import event_types as _event_types
-from engine.event_bulk import MAX_BULK_EVENTS, EventItemSchema
-from engine.host_cases import MAX_BULK
+from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema
+from engine.intake.host_cases import MAX_BULK
 
 EVENT_TYPES = _event_types.ALL
 CASE_STATUSES = ("active", "held", "stopped", "closed")

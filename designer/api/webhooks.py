@@ -12,8 +12,7 @@ from designer.api.auth import check_request
 from designer.api.clock import now
 from designer.api.store import write_transaction
 from designer.db import transaction
-from engine.api_models import WebhookSubscriptionRow
-from engine.webhooks import (
+from engine.delivery.webhooks import (
     SubscriptionInactive,
     WebhookError,
     create_subscription,
@@ -21,6 +20,7 @@ from engine.webhooks import (
     deliveries,
     replay_delivery,
 )
+from engine.storage.api_models import WebhookSubscriptionRow
 
 blp = Blueprint(
     "api_webhooks",

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, fields, validate
 
-from engine.messages import DEFAULT_LANG, Text, msg
+from engine.core.messages import DEFAULT_LANG, Text, msg
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in")
 OPERATOR_WORDS = {

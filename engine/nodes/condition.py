@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.messages import msg
+from engine.core.messages import msg
 from engine.nodes.base import (
     ARRIVES,
     ClauseSchema,
@@ -20,7 +20,7 @@ from engine.nodes.base import (
 )
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
+    from engine.journey.document import Journey, Node
 
 
 class BranchSchema(Schema):

@@ -10,8 +10,8 @@ from marshmallow import Schema, fields, validate
 from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 OUTCOMES = ("paid", "handed_over", "written_off", "closed")
 

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, validate
 
-from engine.messages import msg
+from engine.core.messages import msg
 from engine.nodes.base import Clause, Entry, NodeType, Port, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 
 class PromiseParams(Schema):

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
 
-from engine.document import CHANNELS, TONES
-from engine.messages import Text, Verbatim, has_message, msg
+from engine.core.messages import Text, Verbatim, has_message, msg
+from engine.journey.document import CHANNELS, TONES
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.assignment import assign
-from engine.messages import msg
+from engine.core.assignment import assign
+from engine.core.messages import msg
 from engine.nodes.base import (
     ARRIVES,
     Clause,
@@ -22,8 +22,8 @@ from engine.nodes.base import (
 )
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 HOLDOUT = "holdout"
 

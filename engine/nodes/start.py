@@ -17,7 +17,7 @@ from engine.nodes.base import (
 )
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
+    from engine.journey.document import Journey, Node
 
 
 class StartParams(Schema):

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import holidays
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from engine.messages import DEFAULT_LANG, Message, msg
+from engine.core.messages import DEFAULT_LANG, Message, msg
 from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 MODES = ("duration", "business_days", "due_date")
 

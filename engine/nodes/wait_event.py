@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.event_types import EVENT_WORDS, WAITABLE
-from engine.messages import Text, Verbatim, has_message, msg
+from engine.core.event_types import EVENT_WORDS, WAITABLE
+from engine.core.messages import Text, Verbatim, has_message, msg
 from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
-    from engine.document import Journey, Node
-    from engine.state import CaseState
+    from engine.core.state import CaseState
+    from engine.journey.document import Journey, Node
 
 
 def event_words(event: str) -> Text:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.document import Journey
+from engine.journey.document import Journey
 from engine.nodes import NODE_TYPES
 from engine.rules.model import CompiledRule, catch_all, durable_rule
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.document import Journey
-from engine.fields import BUILTIN_FIELDS, field_label
-from engine.messages import DEFAULT_LANG, Money, Text, Verbatim, has_message, msg, number_text
+from engine.core.messages import DEFAULT_LANG, Money, Text, Verbatim, has_message, msg, number_text
+from engine.journey.document import Journey
+from engine.journey.fields import BUILTIN_FIELDS, field_label
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import Clause, RuleSpec
 from engine.rules import policy
@@ -53,7 +53,7 @@ def _boolean_statement(clause: Clause) -> Text | None:
 
 @dataclass(frozen=True)
 class _FieldLabel:
-    """A case field's label, which engine.fields knows in both languages."""
+    """A case field's label, which engine.journey.fields knows in both languages."""
 
     name: str
 

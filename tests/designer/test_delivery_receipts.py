@@ -19,8 +19,8 @@ from designer import csrf
 from designer import db as designer_db
 from designer.delivery_receipts import bp
 from engine import Database
-from engine.delivery_config import DeliveryConfig
-from engine.models import EventRow, OutboxRow
+from engine.delivery.config import DeliveryConfig
+from engine.storage.models import EventRow, OutboxRow
 from tests.factories import edge, journey_doc, make_case, node, publish, template
 
 AUTH_TOKEN, SECRET = "twilio-auth-token", "webhook-secret"

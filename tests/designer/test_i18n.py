@@ -52,6 +52,6 @@ def test_node_type_labels_follow_the_language(manager: FlaskClient, journey: obj
 
 
 def test_the_message_of_a_job_whose_process_ended_has_german() -> None:
-    from engine.jobs import STALE_ERROR
+    from engine.ops.jobs import STALE_ERROR
 
     assert DE[STALE_ERROR].startswith("Dieser Auftrag wurde ohne Ergebnis beendet")

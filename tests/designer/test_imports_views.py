@@ -18,8 +18,8 @@ from designer import create_app
 from designer.db import get_db
 from designer.imports import KEEP, SHOWN_ERRORS, Upload, remember, remembered
 from engine import Database, utcnow
-from engine.jobs import create_job, record_progress
-from engine.models import CaseRow, ImportMappingRow, UploadRow
+from engine.ops.jobs import create_job, record_progress
+from engine.storage.models import CaseRow, ImportMappingRow, UploadRow
 from tests.designer.conftest import login
 from tests.factories import example_doc, publish
 
@@ -313,7 +313,7 @@ def test_only_the_newest_uploads_of_a_user_are_kept(app: Flask, manager: FlaskCl
 
 
 def _manager_id(app: Flask) -> int:
-    from engine.models import UserRow
+    from engine.storage.models import UserRow
 
     with app.app_context(), get_db().transaction() as session:
         found = session.scalar(select(UserRow.id).where(UserRow.email == "manager@example.org"))

@@ -15,8 +15,8 @@ from connectors.email_sandbox import SandboxEmailConnector
 from designer import create_app
 from designer.db import get_db
 from engine import Dispatcher, Runtime, utcnow
-from engine.delivery_config import load_delivery_config
-from engine.models import OutboxRow
+from engine.delivery.config import load_delivery_config
+from engine.storage.models import OutboxRow
 from tests.designer.conftest import PASSWORD, email, login
 from tests.factories import audit_rows, example_doc, make_case, outbox_rows, publish
 

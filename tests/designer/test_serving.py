@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from designer.serving import default_workers
 from engine import Database, add_user, utcnow
-from engine.api_tokens import CACHE_SECONDS, create_token, revoke_token
-from engine.models import EventRow
+from engine.access.api_tokens import CACHE_SECONDS, create_token, revoke_token
+from engine.storage.models import EventRow
 from tests.factories import example_doc, publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {**os.environ, "DATABASE_URL": url, "MAHNWERK_TICK_SECONDS": "1"}
     env["PYTHONPATH"] = str(ROOT)
     log = folder / "serve.log"
-    command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "mahnwerk.cli", "serve", "--port", str(port)]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--workers", "2", "--threads", "2"], env=env, stdout=out, stderr=out
@@ -157,7 +157,7 @@ def _open_cases(served: Served, count: int) -> None:
 def test_serve_runs_web_workers_and_exactly_one_scheduler(served: Served) -> None:
     children = [_cmdline(pid) for pid in _children(served.process.pid)]
     schedulers = [c for c in children if "spawn_main" in c]
-    workers = [c for c in children if " engine.cli serve " in c]
+    workers = [c for c in children if " mahnwerk.cli serve " in c]
     assert (len(schedulers), len(workers)) == (1, 2), children
     # Its tick (every second here) applies what the API stored.
     assert _post(served.port, str(served.tokens["load"]), "S-0", "tick-probe") == 202

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from designer.db import get_db
 from engine import utcnow
-from engine.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
+from engine.ops.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
 
 PARAMS = {"key": "minimal", "number": 1, "cases": 20, "days": 12, "seed": 1}
 

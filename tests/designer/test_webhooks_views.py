@@ -14,15 +14,15 @@ from sqlalchemy import select
 from designer import create_app
 from designer.db import get_db
 from engine import utcnow
-from engine.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
-from engine.models import AuditRow
-from engine.webhooks import (
+from engine.delivery.webhooks import (
     MAX_ATTEMPTS,
     create_subscription,
     deliver_webhooks,
     deliveries,
     emit_from_audit,
 )
+from engine.storage.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
+from engine.storage.models import AuditRow
 from tests.designer.conftest import PASSWORD, email, login
 
 OK_URL = "https://erp.example.org/hooks"

@@ -11,7 +11,7 @@ import pytest
 
 from bench.designer_bench import build_document
 from engine import Database, save_version, utcnow
-from engine.models import OutboxRow
+from engine.storage.models import OutboxRow
 from tests.factories import example_doc, make_case, publish
 
 pytestmark = pytest.mark.e2e

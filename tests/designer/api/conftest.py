@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 import designer
 from designer.api import init_app
 from engine import Database, VirtualClock
-from engine.api_models import IdempotencyRow
-from engine.api_tokens import create_token
-from engine.models import CaseRow, EventRow
+from engine.access.api_tokens import create_token
+from engine.storage.api_models import IdempotencyRow
+from engine.storage.models import CaseRow, EventRow
 from tests.factories import example_doc, publish
 
 

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engine import Database, VirtualClock
-from engine.api_tokens import revoke_token
+from engine.access.api_tokens import revoke_token
 from tests.designer.api.conftest import case_json
 
 
@@ -46,7 +46,7 @@ def test_a_revoked_token_is_401(
     client: FlaskClient, api_db: Database, clock: VirtualClock, write_token: str
 ) -> None:
     with api_db.transaction() as session:
-        from engine.api_tokens import list_tokens
+        from engine.access.api_tokens import list_tokens
 
         revoke_token(session, list_tokens(session)[0].id, clock.now)
     response = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {write_token}"})

@@ -32,7 +32,7 @@ def test_the_same_key_with_another_body_is_a_conflict(
 
 
 def test_keys_belong_to_one_token(client: FlaskClient, auth: dict[str, str], api_db, clock) -> None:
-    from engine.api_tokens import create_token
+    from engine.access.api_tokens import create_token
 
     with api_db.transaction() as session:
         other = create_token(session, "other", ["write"], clock.now)[1]

@@ -15,17 +15,17 @@ from sqlalchemy import event, select, update
 from designer.api.auth import token_cache
 from designer.db import get_db
 from engine import Database, VirtualClock
-from engine.api_models import ApiTokenRow
-from engine.cases import CaseSchema
-from engine.events import record_event
-from engine.host_cases import (
+from engine.intake.cases import CaseSchema
+from engine.intake.events import record_event
+from engine.intake.host_cases import (
     _schema_for,
     _with_defaults,
     bulk_upsert,
     bulk_upsert_chunked,
     record_host_event,
 )
-from engine.models import AuditRow, CaseRow, EventRow
+from engine.storage.api_models import ApiTokenRow
+from engine.storage.models import AuditRow, CaseRow, EventRow
 from tests.designer.api.conftest import case_json
 
 
@@ -138,7 +138,7 @@ def test_the_docs_still_need_a_token_or_a_session(client: FlaskClient) -> None:
 def test_the_fast_event_path_stores_what_record_event_stores(
     api_db: Database, clock: VirtualClock, status: str
 ) -> None:
-    from engine.host_cases import bulk_upsert
+    from engine.intake.host_cases import bulk_upsert
 
     def stored(record: Any, prefix: str) -> tuple[Any, ...]:
         with api_db.transaction() as session:

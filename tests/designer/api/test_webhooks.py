@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock, record_event
-from engine.webhooks import emit_from_audit
+from engine.delivery.webhooks import emit_from_audit
 from tests.designer.api.conftest import case_json
 
 HOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["case.paid"]}

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine.document import load_journey
+from engine.authoring.validation import validate_document
+from engine.journey.document import load_journey
 from engine.nodes import NODE_TYPES
 from engine.nodes.wait import Wait
-from engine.validation import validate_document
 from tests.factories import edge, journey_doc, node, template
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "journeys_examples"

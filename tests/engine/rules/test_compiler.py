@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from engine.document import load_journey
+from engine.journey.document import load_journey
 from engine.rules.compiler import CompiledJourney, compile_journey
 from engine.rules.evaluator import get_evaluator
 from engine.rules.model import UNMATCHED

@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 import pytest
 
-from engine.document import load_journey
+from engine.journey.document import load_journey
 from engine.rules.compiler import CompiledJourney, compile_journey
 from engine.rules.evaluator import BATCH, Evaluator, get_evaluator
 from tests.factories import edge, journey_doc, node

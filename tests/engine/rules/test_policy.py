@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from engine import Database, Runtime, VirtualClock, record_event
-from engine.models import VersionRow
 from engine.rules import policy
 from engine.rules.evaluator import get_evaluator
+from engine.storage.models import VersionRow
 from tests.factories import audit_rows, case_row, make_case, outbox_rows
 
 

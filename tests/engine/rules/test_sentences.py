@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine import journey_sentences, policy_sentences
-from engine.document import load_journey
+from engine.journey.document import load_journey
 from engine.nodes.base import Clause
 from engine.rules import policy
 from engine.rules.compiler import compile_journey

@@ -1,0 +1,1 @@
+"""Access: the people who sign in to the designer and the host systems' API tokens."""

@@ -1,0 +1,48 @@
+"""People who sign in to the designer: roles and hashed passwords."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.core.clock import naive_utc
+from engine.storage.models import UserRow
+
+ROLES = ("manager", "reviewer", "admin", "viewer")
+
+
+class UserError(ValueError):
+    """A user could not be created; the message says why."""
+
+
+def add_user(session: Session, email: str, password: str, role: str, now: datetime) -> UserRow:
+    """Create a user with a hashed password."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise UserError(f"Unknown role '{role}'; choose one of {', '.join(ROLES)}.")
+    if "@" not in email:
+        raise UserError(f"'{email}' is not an email address.")
+    if len(password) < 8:
+        raise UserError("The password must have at least 8 characters.")
+    if session.scalar(select(UserRow).where(UserRow.email == email)):
+        raise UserError(f"A user {email} exists already.")
+    user = UserRow(
+        email=email,
+        password_hash=generate_password_hash(password),
+        role=role,
+        created_at=naive_utc(now),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> UserRow | None:
+    """The user with this email and password, or None."""
+    user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
+    if user is None or not check_password_hash(user.password_hash, password):
+        return None
+    return user

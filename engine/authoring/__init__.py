@@ -1,0 +1,1 @@
+"""Authoring a journey: validation and the stored versions."""

@@ -1,0 +1,1 @@
+"""Plain data every floor uses: clock, settings, case state, event types, counts, words."""

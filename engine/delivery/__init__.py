@@ -1,0 +1,1 @@
+"""Delivery: dispatcher, rendering, outgoing messages, delivery settings and reports, webhooks."""

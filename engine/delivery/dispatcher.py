@@ -1,0 +1,538 @@
+"""The dispatcher: drains the outbox through the contact-policy guard to the connectors.
+
+Each due message is claimed (status 'sending' with a lease) in a short transaction, sent outside
+any transaction, and its result written in another. A crash between the provider's acceptance
+and the result write leaves the row 'sending'; when the lease runs out it is sent again with the
+same idempotency key (the outbox id), which providers that honour keys drop as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from connectors.base import temporary
+from engine.authoring.versions import VersionCache
+from engine.contact_policy import (
+    ContactContext,
+    ContactPolicy,
+    Defer,
+    SentRecord,
+    Suppress,
+    decide,
+    profile_for,
+)
+from engine.core.clock import as_utc, naive_utc
+from engine.core.counts import Counts
+from engine.core.settings import load_settings
+from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
+from engine.delivery.outgoing import connector_message, sms_status_callback_url
+from engine.delivery.rendering import RenderError, case_context, render_message
+from engine.storage.db import Database
+from engine.storage.models import AuditRow, CaseRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+DELIVERED_CHANNELS = ("email", "sms", "letter")
+SENT = ("sent", "sandboxed")
+LEASE = timedelta(minutes=5)
+HISTORY = timedelta(days=31)
+JURISDICTION_COUNTRY = {"DE": "DE", "US": "US", "UK": "GB"}
+
+
+@dataclass
+class DispatchReport(Counts):
+    """What one dispatch run did."""
+
+    sent: int = 0
+    deferred: int = 0
+    suppressed: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def sandboxed(self) -> int:
+        """Messages handed to a connector (kept for the sandbox-era callers)."""
+        return self.sent
+
+
+@dataclass
+class _Claimed:
+    message: OutboxRow
+    case: CaseRow
+    outgoing: Any
+    # This send's attempt number, fixed at the claim: the claim's bulk UPDATE also refreshes
+    # message.attempts in the session, so message.attempts + 1 later would count it twice.
+    attempt: int
+    result: Any = None
+
+
+@dataclass
+class _Pass:
+    now: datetime
+    report: DispatchReport = field(default_factory=DispatchReport)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def audit(self, row: OutboxRow, kind: str, **detail: Any) -> None:
+        self.audits.append(
+            {
+                "at": naive_utc(self.now),
+                "case_id": row.case_id,
+                "version_id": row.version_id,
+                "node_id": row.node_id,
+                "kind": kind,
+                "rule": None,
+                "detail": {
+                    "outbox_id": row.id,
+                    "channel": row.channel,
+                    "template": row.template,
+                    **detail,
+                },
+            }
+        )
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 4, 16, 64 minutes ... capped at 6 hours: gentle on a provider that is down."""
+    return min(timedelta(minutes=4 ** max(attempts - 1, 0)), timedelta(hours=6))
+
+
+class Dispatcher:
+    """Sends due outbox messages; one per process is enough, several are safe."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: DeliveryConfig | None = None,
+        batch_size: int | None = None,
+        max_attempts: int = 6,
+        workers: int | None = None,
+        portal_base_url: str | None = None,
+        connectors: dict[str, Any] | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        settings = load_settings()
+        self.db = db
+        self.config = config or load_delivery_config()
+        self.connectors = connectors or self.config.connectors()
+        self.batch_size = max(1, batch_size or settings.dispatch_batch)
+        self.max_attempts = max_attempts
+        self.portal_base_url = (portal_base_url or settings.portal_base_url).rstrip("/")
+        self.sms_status_callback_url = sms_status_callback_url(
+            public_url or settings.public_url,
+            self.config.profiles.get("sms", {}).get("provider"),
+        )
+        self.versions = VersionCache()
+        self.workers = max(1, workers or settings.dispatch_workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
+        self._policies: dict[tuple[str, str, str | None], ContactPolicy] = {}
+
+    def close(self) -> None:
+        """Stop the worker threads and close connectors that keep sessions open."""
+        self._pool.shutdown(wait=True)
+        for connector in self.connectors.values():
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
+
+    def dispatch(self, now: datetime) -> DispatchReport:
+        """Send everything due at `now`, batch by batch.
+
+        Pipelined: while the worker threads send one batch, this thread claims the next (guard,
+        render, lease: CPU and database work), then records the sent batch. Every row is leased
+        in its claim transaction before it is handed to a connector, so the overlap changes
+        nothing about exactly-once. The batch in flight counts as sent for the next claim's
+        guard (minimum gap, caps), as it would once recorded.
+        """
+        report = DispatchReport()
+        run = _Pass(as_utc(now))
+        claimed, seen = self._claim(run)
+        while seen:
+            sending = self._submit(claimed)
+            more = seen >= self.batch_size
+            if more:
+                next_run = _Pass(run.now)
+                try:
+                    next_claimed, next_seen = self._claim(next_run, in_flight=claimed)
+                except Exception:  # still record what is being sent, then give up
+                    self._collect(claimed, sending)
+                    self._record(claimed, run)
+                    raise
+            self._collect(claimed, sending)
+            self._record(claimed, run)
+            report.add(run.report)
+            if not more:
+                break
+            run, claimed, seen = next_run, next_claimed, next_seen
+        return report
+
+    # -- claim: guard, render, lease ---------------------------------------------------------
+
+    def _claim(
+        self, run: _Pass, in_flight: list[_Claimed] | None = None
+    ) -> tuple[list[_Claimed], int]:
+        with self.db.transaction() as session:
+            rows = self._due(session, run.now)
+            case_ids = {case.id for _, case in rows}
+            history = self._history(session, case_ids, run.now)
+            for item in in_flight or ():  # claimed, being sent, not yet recorded as sent
+                if item.case.id in case_ids:
+                    history[item.case.id].append(SentRecord(item.message.channel, run.now))
+            claimed = []
+            for message, case in rows:
+                item = self._prepare(session, message, case, history[case.id], run)
+                if item is not None:
+                    claimed.append(item)
+            self._flush(session, run)
+        return claimed, len(rows)
+
+    def _due(self, session: Session, now: datetime) -> list[tuple[OutboxRow, CaseRow]]:
+        query = (
+            select(OutboxRow, CaseRow)
+            .join(CaseRow, CaseRow.id == OutboxRow.case_id)
+            .where(
+                OutboxRow.channel.in_(DELIVERED_CHANNELS),
+                or_(OutboxRow.status == "pending", OutboxRow.status == "sending"),
+                OutboxRow.not_before <= naive_utc(now),
+            )
+            .order_by(OutboxRow.not_before, OutboxRow.id)
+            .limit(self.batch_size)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=OutboxRow, skip_locked=True)
+        return [(m, c) for m, c in session.execute(query)]
+
+    def _history(
+        self, session: Session, case_ids: set[int], now: datetime
+    ) -> dict[int, list[SentRecord]]:
+        found: dict[int, list[SentRecord]] = defaultdict(list)
+        if not case_ids:
+            return found
+        rows = session.execute(
+            select(OutboxRow.case_id, OutboxRow.channel, OutboxRow.sent_at).where(
+                OutboxRow.case_id.in_(case_ids),
+                OutboxRow.status == "sent",
+                OutboxRow.sent_at >= naive_utc(now - HISTORY),
+            )
+        )
+        for case_id, channel, sent_at in rows:
+            found[case_id].append(SentRecord(channel, as_utc(sent_at)))
+        return found
+
+    def _prepare(
+        self,
+        session: Session,
+        message: OutboxRow,
+        case: CaseRow,
+        history: list[SentRecord],
+        run: _Pass,
+    ) -> _Claimed | None:
+        if case.status == "closed":  # paid or closed since the step queued it: never remind
+            self._suppress(
+                message, case, "case_closed", f"The case is closed ({case.outcome}).", run
+            )
+            return None
+        version = self.versions.get(session, message.version_id)
+        decision = decide(
+            self._policy(version.journey.jurisdiction, case),
+            _context(message, case),
+            history,
+            run.now,
+        )
+        if isinstance(decision, Defer):
+            self._defer(message, decision, run)
+            return None
+        if isinstance(decision, Suppress):
+            self._suppress(message, case, decision.reason, decision.message, run)
+            return None
+        portal = f"{self.portal_base_url}/{case.external_id}"
+        context = case_context(case, run.now, self.portal_base_url, self.config.company.name)
+        try:
+            rendered = render_message(
+                version.journey, message.template or "", message.tone or 1, case.locale, context
+            )
+        except RenderError as exc:
+            self._fail(message, str(exc), run)
+            return None
+        outgoing = connector_message(
+            message.channel,
+            str(message.id),
+            case,
+            rendered,
+            self.config.company,
+            portal,
+            run.now,
+            status_callback_url=self.sms_status_callback_url,
+        )
+        history.append(SentRecord(message.channel, run.now))  # caps count this one at once
+        attempt = message.attempts + 1
+        run.updates.append(
+            {
+                "id": message.id,
+                "status": "sending",
+                "not_before": naive_utc(run.now + LEASE),
+                "attempts": attempt,
+                "recipient": _recipient(message.channel, case),
+                "subject": rendered.subject,
+                "body": rendered.body,
+                "html": rendered.html,
+            }
+        )
+        return _Claimed(message, case, outgoing, attempt)
+
+    def _policy(self, jurisdiction: str, case: CaseRow) -> ContactPolicy:
+        """The journey's jurisdiction profile (by the debtor's country when it has none)."""
+        country = JURISDICTION_COUNTRY.get(jurisdiction, case.country)
+        key = (jurisdiction, country, case.subdivision if country == "US" else None)
+        policy = self._policies.get(key)
+        if policy is None:
+            try:
+                policy = profile_for(country, key[2])
+            except LookupError:
+                policy = profile_for("DE")  # the strictest hours default for unknown countries
+            overrides = _overrides(self.config.policy_overrides, jurisdiction, country)
+            if overrides is not None:
+                policy = overrides.apply(policy)  # checked at load: it cannot loosen
+            self._policies[key] = policy
+        return policy
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def _defer(self, message: OutboxRow, decision: Defer, run: _Pass) -> None:
+        run.report.deferred += 1
+        run.updates.append(
+            {
+                "id": message.id,
+                "status": "pending",
+                "not_before": naive_utc(decision.until),
+                "reason": f"deferred:{decision.reason}",
+            }
+        )
+        if message.reason != f"deferred:{decision.reason}":  # one audit row per new reason
+            run.audit(
+                message,
+                "deferral",
+                reason=decision.reason,
+                message=decision.message,
+                until=as_utc(decision.until).isoformat(),
+            )
+
+    def _suppress(
+        self, message: OutboxRow, case: CaseRow, reason: str, text: str, run: _Pass
+    ) -> None:
+        run.report.suppressed += 1
+        run.updates.append({"id": message.id, "status": "suppressed", "reason": reason})
+        run.audit(message, "suppression", reason=reason, message=text)
+        if reason in ("no_consent", "opted_out") or reason.startswith("invalid_address"):
+            self._fallback(message, case, run)
+
+    def _fallback(self, message: OutboxRow, case: CaseRow, run: _Pass) -> None:
+        """Queue the send node's fallback channel once, where the case has an address for it."""
+        row = fallback_row(message, case, run.now)
+        if row is not None:
+            run.new_rows.append(row)
+            run.audit(message, "fallback", fallback=row["channel"])
+
+    def _fail(self, message: OutboxRow, reason: str, run: _Pass) -> None:
+        run.report.failed += 1
+        run.updates.append({"id": message.id, "status": "failed", "reason": reason})
+        run.audit(message, "message_failed", reason=reason)
+
+    # -- send and record -----------------------------------------------------------------------
+
+    def _submit(self, claimed: list[_Claimed]) -> list[Future[Any]]:
+        """Hand each claimed message to the pool; the results are fetched by `_collect`."""
+        return [self._pool.submit(self._send_one, item) for item in claimed]
+
+    def _collect(self, claimed: list[_Claimed], sending: list[Future[Any]]) -> None:
+        for item, future in zip(claimed, sending, strict=True):
+            item.result = future.result()
+
+    def _send_one(self, item: _Claimed) -> Any:
+        try:
+            return self.connectors[item.message.channel].send(item.outgoing)
+        except Exception as exc:  # a connector bug must not lose the message
+            log.exception("connector for %s raised", item.message.channel)
+            return temporary(f"connector error: {type(exc).__name__}: {exc}")
+
+    def _record(self, claimed: list[_Claimed], run: _Pass) -> None:
+        for item in claimed:
+            message, result, attempts = item.message, item.result, item.attempt
+            if result.status == "accepted":
+                run.report.sent += 1
+                status = "sandboxed" if self._sandboxed(message.channel) else "sent"
+                run.updates.append(
+                    {
+                        "id": message.id,
+                        "status": status,
+                        "sent_at": naive_utc(run.now),
+                        "provider_message_id": result.provider_message_id,
+                        "reason": None,
+                        "cost": result.cost,
+                        "segments": result.segments,
+                    }
+                )
+                run.audit(message, "message", status=status, provider_id=result.provider_message_id)
+            elif result.status == "temporary_failure" and attempts < self.max_attempts:
+                run.report.retried += 1
+                run.updates.append(
+                    {
+                        "id": message.id,
+                        "status": "pending",
+                        "reason": result.reason,
+                        "not_before": naive_utc(run.now + backoff(attempts)),
+                    }
+                )
+                run.audit(message, "retry", reason=result.reason, attempt=attempts)
+            elif result.status == "temporary_failure":
+                run.report.dead += 1
+                run.updates.append({"id": message.id, "status": "dead", "reason": result.reason})
+                run.audit(message, "dead_letter", reason=result.reason, attempts=attempts)
+            else:
+                self._fail(message, result.reason or "the provider refused the message", run)
+                if "invalid" in (result.reason or "").lower():
+                    self._fallback(message, item.case, run)
+        with self.db.transaction() as session:
+            self._flush(session, run)
+
+    def _flush(self, session: Session, run: _Pass) -> None:
+        """Write this pass's row updates, new fallback rows and audit rows."""
+        by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for values in run.updates:
+            by_keys[tuple(sorted(values))].append(values)
+        for group in by_keys.values():  # executemany needs the same columns in every row
+            session.execute(update(OutboxRow), group)
+        if run.new_rows:
+            insert_new_messages(session, run.new_rows)
+        if run.audits:
+            session.execute(insert(AuditRow), run.audits)
+        run.updates, run.new_rows, run.audits = [], [], []
+
+    def _sandboxed(self, channel: str) -> bool:
+        """Whether this channel's profile only stores what would have been sent."""
+        return self.config.profiles.get(channel, {}).get("provider") == "sandbox"
+
+    def retry_dead(self, outbox_id: int, now: datetime) -> bool:
+        """Put a dead-lettered or failed message back in the queue (the designer's retry)."""
+        with self.db.transaction() as session:
+            changed = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == outbox_id, OutboxRow.status.in_(("dead", "failed")))
+                .values(status="pending", attempts=0, not_before=naive_utc(now), reason=None)
+            ).rowcount
+            if changed:
+                session.add(
+                    AuditRow(
+                        at=naive_utc(now),
+                        case_id=None,
+                        kind="retry_requested",
+                        detail={"outbox_id": outbox_id},
+                    )
+                )
+        return bool(changed)
+
+
+def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows, skipping any whose idempotency key is already queued.
+
+    A fallback can be asked for twice (a bounce report, then a retried send that fails again);
+    a duplicate key must not abort the transaction that records the sends.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite_insert(OutboxRow).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]
+        )
+    elif dialect == "postgresql":
+        statement = pg_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:
+        keys = [row["idempotency_key"] for row in rows]
+        taken = set(
+            session.scalars(
+                select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys))
+            )
+        )
+        rows = [row for row in rows if row["idempotency_key"] not in taken]
+        statement = insert(OutboxRow)
+    if rows:
+        session.execute(statement, rows)
+
+
+def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, Any] | None:
+    """The outbox row for a send's fallback channel, or None when there is none to queue.
+
+    None when the send names no fallback (or the same channel), when the message is itself a
+    fallback (one hop only), or when the case has no address for the fallback channel. The key
+    is the first message's key plus '-fb', so the fallback is queued once, whoever asks.
+    """
+    fallback = message.fallback_channel
+    if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
+        return None
+    if not {"email": case.email, "sms": case.phone, "letter": case.street}.get(fallback):
+        return None
+    return {
+        "idempotency_key": f"{message.idempotency_key}-fb",
+        "case_id": message.case_id,
+        "version_id": message.version_id,
+        "node_id": message.node_id,
+        "channel": fallback,
+        "template": message.template,
+        "tone": message.tone,
+        "purpose": message.purpose,
+        "fallback_channel": None,
+        "status": "pending",
+        "not_before": naive_utc(now),
+        "attempts": 0,
+        "created_at": naive_utc(now),
+    }
+
+
+def _overrides(
+    configured: dict[str, PolicyOverride], jurisdiction: str, country: str
+) -> PolicyOverride | None:
+    """A [policy.X] section: by the journey's jurisdiction, else by the debtor's country.
+
+    A journey bound to no jurisdiction ("NONE") uses the profile of the debtor's country, so
+    that country's section applies (GB also answers to "UK").
+    """
+    for key in (jurisdiction, country, "UK" if country == "GB" else None):
+        if key and key in configured:
+            return configured[key]
+    return None
+
+
+def _recipient(channel: str, case: CaseRow) -> str | None:
+    """Where this send goes, kept on the row as evidence (X-02): address, number or post."""
+    if channel == "email":
+        return case.email
+    if channel == "sms":
+        return case.phone
+    parts = (case.debtor_name, case.street, f"{case.postcode or ''} {case.city or ''}".strip())
+    return ", ".join(p for p in (*parts, case.country) if p)[:300]
+
+
+def _context(message: OutboxRow, case: CaseRow) -> ContactContext:
+    prefs = case.contact_prefs or {}
+    holds = {case.hold_reason} if case.status in ("held", "stopped") and case.hold_reason else set()
+    return ContactContext(
+        time_zone=case.timezone,
+        country=case.country,
+        channel=message.channel,
+        purpose=message.purpose or "reminder",
+        subdivision=case.subdivision,
+        consents=prefs.get("consent", {}),
+        opted_out=frozenset(prefs.get("opted_out", ())),
+        holds=frozenset(holds),
+    )

@@ -1,0 +1,61 @@
+"""Render an outbox message for a case: the template context and the variant choice."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from engine.journey.document import Journey
+from engine.journey.templating import Rendered, long_date, money, render
+
+DEFAULT_CREDITOR = "Mahnwerk Demo GmbH"
+
+
+class RenderError(ValueError):
+    """A message could not be rendered; the reason names template and problem."""
+
+
+def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) -> dict[str, Any]:
+    """The variables a template may use, from a case row or state."""
+    locale = case.locale
+    amount_paid = case.amount_original - case.amount_open
+    return {
+        "debtor_name": case.debtor_name,
+        "reference": case.reference or case.external_id,
+        "amount_open": case.amount_open,
+        "amount_original": case.amount_original,
+        "amount_paid": amount_paid,
+        "currency": case.currency,
+        "due_date": case.due_date,
+        "days_overdue": (now.date() - case.due_date).days,
+        "portal_url": f"{portal_base_url.rstrip('/')}/{case.external_id}",
+        "creditor_name": creditor,
+        "today": now.date(),
+        "promise_date": case.promise_date,
+        "attributes": dict(case.attributes or {}),
+        "format_money": lambda amount, currency=None: money(
+            amount, currency or case.currency, locale
+        ),
+        "format_date": lambda day: long_date(day, locale) if isinstance(day, date) else str(day),
+        # A deadline n calendar days from today, in the debtor's date format.
+        "deadline": lambda days: long_date(now.date() + timedelta(days=int(days)), locale),
+    }
+
+
+def render_message(
+    journey: Journey, template_key: str, tone: int, locale: str, context: dict[str, Any]
+) -> Rendered:
+    """Render the best variant of a template for this locale and tone."""
+    template = journey.templates.get(template_key)
+    if template is None:
+        raise RenderError(f"template '{template_key}' does not exist in this journey version")
+    variant = template.variant(locale, tone)
+    if variant is None:
+        raise RenderError(f"template '{template_key}' has no variants")
+    try:
+        return render(variant.subject, variant.body, variant.html, context)
+    except Exception as exc:  # Jinja errors of every kind end up as a reason on the message
+        raise RenderError(
+            f"template '{template_key}' ({variant.locale}, tone {variant.tone}) "
+            f"failed to render: {exc}"
+        ) from exc

@@ -1,0 +1,188 @@
+"""Opening cases: the case schema shared by CSV import, the API and the demo portfolio."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from sqlalchemy import JSON, DateTime, insert, literal, null, select
+from sqlalchemy.orm import Session
+
+from engine.core.clock import naive_utc
+from engine.storage.models import AuditRow, CaseRow, VersionRow
+
+COUNTRY_TIMEZONES = {
+    "DE": "Europe/Berlin",
+    "AT": "Europe/Vienna",
+    "GB": "Europe/London",
+    "US": "America/New_York",
+    "CH": "Europe/Zurich",
+    "FR": "Europe/Paris",
+}
+COUNTRY_LOCALES = {
+    "DE": "de-DE",
+    "AT": "de-AT",
+    "CH": "de-CH",
+    "GB": "en-GB",
+    "US": "en-US",
+    "FR": "fr-FR",
+}
+
+
+_AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
+
+
+def _cents(value: Decimal) -> None:
+    """Refuse amounts with fractions of a cent instead of rounding them silently."""
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValidationError("Use at most two decimal places.")
+
+
+class CaseSchema(Schema):
+    """A case as host systems and CSV files hand it over."""
+
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    debtor_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    debtor_type = fields.String(
+        load_default="consumer", validate=validate.OneOf(("consumer", "business"))
+    )
+    email = fields.Email(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True)
+    street = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    postcode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
+    city = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    country = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter country code, e.g. DE."),
+    )
+    subdivision = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8))
+    locale = fields.String(load_default=None, allow_none=True)
+    timezone = fields.String(load_default=None, allow_none=True)
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="Use a three-letter currency, e.g. EUR."),
+    )
+    amount = fields.Decimal(
+        required=True,
+        validate=[validate.Range(min=0, min_inclusive=False, max=10**11), _cents],
+    )
+    amount_open = fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        validate=[
+            validate.Range(min=0, min_inclusive=False, error="Nothing is open: nothing to dun."),
+            _cents,
+        ],
+    )
+    due_date = fields.Date(required=True)
+    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @validates("timezone")
+    def _zone(self, value: str | None, **_: Any) -> None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValidationError(f"Unknown time zone '{value}'.") from exc
+
+    # Run even when other fields failed, so one round of errors shows every problem.
+    @validates_schema(skip_on_field_errors=False)
+    def _phone_and_amounts(self, data: dict[str, Any], **_: Any) -> None:
+        phone = data.get("phone")
+        if phone and data.get("country"):
+            try:
+                parsed = phonenumbers.parse(phone, data.get("country"))
+            except phonenumbers.NumberParseException as exc:
+                raise ValidationError("Not a phone number.", "phone") from exc
+            if not phonenumbers.is_valid_number(parsed):
+                raise ValidationError("Not a valid phone number for the country.", "phone")
+            data["phone"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        open_ = data.get("amount_open")
+        if open_ is not None and data.get("amount") is not None and open_ > data["amount"]:
+            raise ValidationError("The open amount is larger than the amount.", "amount_open")
+
+
+def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dict[str, Any]:
+    """Column values for a new case at the start of a version (data already loaded)."""
+    start = next(n["id"] for n in version.document["nodes"] if n["type"] == "start")
+    country = data["country"]
+    amount = Decimal(data["amount"])
+    return {
+        "external_id": data["external_id"],
+        "version_id": version.id,
+        "node_id": start,
+        "status": "active",
+        "due_at": naive_utc(now),
+        "debtor_name": data["debtor_name"],
+        "debtor_type": data.get("debtor_type") or "consumer",
+        "email": data.get("email"),
+        "phone": data.get("phone"),
+        "street": data.get("street"),
+        "postcode": data.get("postcode"),
+        "city": data.get("city"),
+        "country": country,
+        "subdivision": data.get("subdivision"),
+        "locale": data.get("locale") or COUNTRY_LOCALES.get(country, "en"),
+        "timezone": data.get("timezone") or COUNTRY_TIMEZONES.get(country, "UTC"),
+        "currency": data["currency"],
+        "amount_original": amount,
+        "amount_open": data.get("amount_open") if data.get("amount_open") is not None else amount,
+        "due_date": data["due_date"],
+        "reference": data.get("reference"),
+        "attributes": data.get("attributes") or {},
+        "arms": {},
+        "contact_prefs": {},
+        "messages_sent": 0,
+        "payments_count": 0,
+        "visits": 0,
+        "created_at": naive_utc(now),
+        "updated_at": naive_utc(now),
+    }
+
+
+def open_case(
+    session: Session,
+    raw: dict[str, Any],
+    version: VersionRow,
+    now: datetime,
+    source: str = "api",
+) -> tuple[CaseRow, bool]:
+    """Open a case (idempotent by external id); returns (row, created)."""
+    data = CaseSchema().load(raw)
+    existing = session.scalar(select(CaseRow).where(CaseRow.external_id == data["external_id"]))
+    if existing is not None:
+        return existing, False
+    row = CaseRow(**case_values(data, version, now))
+    session.add(row)
+    session.flush()
+    audit_opened(session, [row.external_id], now, source)
+    return row, True
+
+
+def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, source: str) -> None:
+    """The first audit row of newly inserted cases: opened, on which version and from where.
+
+    One INSERT ... SELECT for a whole chunk, so bulk imports need not know the new row ids.
+    """
+    for start in range(0, len(external_ids), _AUDIT_CHUNK):
+        chunk = external_ids[start : start + _AUDIT_CHUNK]
+        opened = select(
+            literal(naive_utc(now), DateTime()),
+            CaseRow.id,
+            CaseRow.version_id,
+            CaseRow.node_id,
+            literal("opened"),
+            null(),
+            literal({"source": source}, JSON()),
+        ).where(CaseRow.external_id.in_(chunk))
+        session.execute(
+            insert(AuditRow).from_select(
+                ["at", "case_id", "version_id", "node_id", "kind", "rule", "detail"], opened
+            )
+        )

@@ -1,0 +1,72 @@
+"""What an event does to a case's data, before any rule looks at it. Pure: no SQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from engine.core.state import CaseState
+
+
+def apply(cs: CaseState, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Change the case for one event; returns what the audit trail should note."""
+    handler = _HANDLERS.get(kind)
+    return handler(cs, payload) if handler else {}
+
+
+def _payment(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    amount = Decimal(str(payload["amount"]))
+    before = cs.amount_open
+    cs.amount_open = max(Decimal("0.00"), before - amount)
+    cs.payments_count += 1
+    note: dict[str, Any] = {
+        "amount": str(amount),
+        "open_before": str(before),
+        "open_after": str(cs.amount_open),
+    }
+    if amount > before:
+        note["overpaid"] = str(amount - before)
+    return note
+
+
+def _promise(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    cs.promise_date = date.fromisoformat(str(payload["date"]))
+    cs.promise_amount = Decimal(str(payload.get("amount") or cs.amount_open))
+    cs.promise_baseline = cs.amount_open
+    return {"promise_date": cs.promise_date.isoformat(), "promise_amount": str(cs.promise_amount)}
+
+
+def _contact(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    changed = []
+    for key in ("email", "phone"):
+        if key in payload:
+            setattr(cs, key, payload[key] or None)
+            changed.append(key)
+    address = {k: payload[k] for k in ("street", "postcode", "city") if k in payload}
+    if address:
+        cs.address = {**(cs.address or {}), **address}
+        changed.append("address")
+    return {"changed": changed}
+
+
+def _consent(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    consent = dict(cs.contact_prefs.get("consent", {}))
+    consent[payload["channel"]] = bool(payload["granted"])
+    cs.contact_prefs = {**cs.contact_prefs, "consent": consent}
+    return {"channel": payload["channel"], "granted": bool(payload["granted"])}
+
+
+def _opt_out(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    opted = sorted({*cs.contact_prefs.get("opted_out", []), payload["channel"]})
+    cs.contact_prefs = {**cs.contact_prefs, "opted_out": opted}
+    return {"channel": payload["channel"]}
+
+
+_HANDLERS = {
+    "payment_received": _payment,
+    "promise_to_pay": _promise,
+    "contact_changed": _contact,
+    "consent_changed": _consent,
+    "opted_out": _opt_out,
+}

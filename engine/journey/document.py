@@ -1,0 +1,258 @@
+"""The journey document: one JSON document per journey version, and its schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from engine.journey.fields import ATTRIBUTE_TYPES
+
+SCHEMA_VERSION = 2
+CHANNELS = ("email", "sms", "letter")
+TONES = (1, 2, 3, 4)
+JURISDICTIONS = ("DE", "US", "UK", "NONE")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step of a journey; `position` is layout only and never affects behaviour."""
+
+    id: str
+    type: str
+    label: str
+    params: dict[str, Any]
+    position: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from one node's output port to the next node."""
+
+    source: str
+    port: str
+    target: str
+
+
+@dataclass(frozen=True)
+class TemplateVariant:
+    """The text of a template in one locale and tone level."""
+
+    locale: str
+    tone: int
+    subject: str
+    body: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message template for one channel, with its variants."""
+
+    key: str
+    channel: str
+    variants: tuple[TemplateVariant, ...]
+
+    def variant(self, locale: str, tone: int) -> TemplateVariant | None:
+        """The best variant: exact locale, then language, then any locale; same tone first."""
+        lang = locale.split("-")[0].lower()
+        ranked = sorted(
+            self.variants,
+            key=lambda v: (
+                v.locale.lower() != locale.lower(),
+                v.locale.split("-")[0].lower() != lang,
+                abs(v.tone - tone),
+            ),
+        )
+        return ranked[0] if ranked else None
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A whole journey version as drawn: nodes, edges, templates and settings."""
+
+    key: str
+    name: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    templates: dict[str, Template]
+    attributes: dict[str, str]
+    locale: str = "en"
+    currency: str = "EUR"
+    jurisdiction: str = "NONE"
+    description: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id."""
+        return self._nodes[node_id]
+
+    def nodes_by_id(self) -> dict[str, Node]:
+        """Nodes keyed by id."""
+        return dict(self._nodes)
+
+    @cached_property
+    def _nodes(self) -> dict[str, Node]:
+        # The runtime looks a node up for every step; build the index once per journey.
+        return {n.id: n for n in self.nodes}
+
+    def outgoing(self, node_id: str) -> dict[str, str]:
+        """Port name -> target node id for one node (first wire wins)."""
+        out: dict[str, str] = {}
+        for e in self.edges:
+            if e.source == node_id:
+                out.setdefault(e.port, e.target)
+        return out
+
+
+class PositionSchema(Schema):
+    x = fields.Float(load_default=0.0)
+    y = fields.Float(load_default=0.0)
+
+
+class NodeSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$"))
+    type = fields.String(required=True)
+    label = fields.String(load_default="")
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    position = fields.Nested(PositionSchema, load_default=dict)
+
+
+class EdgeSchema(Schema):
+    source = fields.String(required=True, data_key="from")
+    port = fields.String(load_default="next")
+    target = fields.String(required=True, data_key="to")
+
+
+class VariantSchema(Schema):
+    locale = fields.String(required=True)
+    tone = fields.Integer(required=True, validate=validate.OneOf(TONES))
+    subject = fields.String(load_default="")
+    body = fields.String(required=True)
+    html = fields.String(load_default=None, allow_none=True)
+
+
+class TemplateSchema(Schema):
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    variants = fields.List(fields.Nested(VariantSchema), required=True)
+
+
+class AttributeSchema(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
+    type = fields.String(required=True, validate=validate.OneOf(ATTRIBUTE_TYPES))
+
+
+class JourneySchema(Schema):
+    """The journey document as stored, exchanged and validated everywhere."""
+
+    schema_version = fields.Integer(required=True)
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-_]{0,63}$"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="")
+    locale = fields.String(load_default="en")
+    currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
+    jurisdiction = fields.String(load_default="NONE", validate=validate.OneOf(JURISDICTIONS))
+    attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
+    nodes = fields.List(fields.Nested(NodeSchema), required=True)
+    edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
+    templates = fields.Dict(
+        keys=fields.String(), values=fields.Nested(TemplateSchema), load_default=dict
+    )
+
+    @post_load
+    def make_journey(self, data: dict[str, Any], **_: Any) -> Journey:
+        templates = {
+            key: Template(
+                key=key,
+                channel=t["channel"],
+                variants=tuple(TemplateVariant(**v) for v in t["variants"]),
+            )
+            for key, t in data["templates"].items()
+        }
+        return Journey(
+            key=data["key"],
+            name=data["name"],
+            description=data["description"],
+            locale=data["locale"],
+            currency=data["currency"].upper(),
+            jurisdiction=data["jurisdiction"],
+            attributes={a["name"]: a["type"] for a in data["attributes"]},
+            nodes=tuple(Node(**n) for n in data["nodes"]),
+            edges=tuple(Edge(**e) for e in data["edges"]),
+            templates=templates,
+            schema_version=data["schema_version"],
+        )
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no jurisdiction; journeys then were unbound."""
+    doc = dict(doc)
+    doc.setdefault("jurisdiction", "NONE")
+    doc["schema_version"] = 2
+    return doc
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+
+def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored document to the current schema version, one step at a time."""
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise ValidationError({"schema_version": ["Missing or not a whole number."]})
+    if version > SCHEMA_VERSION:
+        raise ValidationError(
+            {
+                "schema_version": [
+                    f"Version {version} is newer than this Mahnwerk ({SCHEMA_VERSION})."
+                ]
+            }
+        )
+    while version < SCHEMA_VERSION:
+        doc = UPGRADES[version](doc)
+        version = doc["schema_version"]
+    return doc
+
+
+def load_journey(doc: dict[str, Any]) -> Journey:
+    """Parse a document into a Journey; raises marshmallow.ValidationError on shape errors."""
+    return JourneySchema().load(upgrade(doc))
+
+
+def dump_journey(journey: Journey) -> dict[str, Any]:
+    """The canonical JSON document of a journey."""
+    return {
+        "schema_version": journey.schema_version,
+        "key": journey.key,
+        "name": journey.name,
+        "description": journey.description,
+        "locale": journey.locale,
+        "currency": journey.currency,
+        "jurisdiction": journey.jurisdiction,
+        "attributes": [{"name": k, "type": v} for k, v in journey.attributes.items()],
+        "nodes": [
+            {
+                "id": n.id,
+                "type": n.type,
+                "label": n.label,
+                "params": n.params,
+                "position": n.position,
+            }
+            for n in journey.nodes
+        ],
+        "edges": [{"from": e.source, "port": e.port, "to": e.target} for e in journey.edges],
+        "templates": {
+            t.key: {
+                "channel": t.channel,
+                "variants": [
+                    {"locale": v.locale, "tone": v.tone, "subject": v.subject, "body": v.body}
+                    | ({"html": v.html} if v.html else {})
+                    for v in t.variants
+                ],
+            }
+            for t in journey.templates.values()
+        },
+    }

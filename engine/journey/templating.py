@@ -1,0 +1,77 @@
+"""Message templates: sandboxed Jinja2, per channel, locale and tone level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.journey.fields import TEMPLATE_VARIABLES
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+_HTML_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message as the debtor sees it."""
+
+    subject: str
+    body: str
+    html: str | None = None
+
+
+def babel_locale(locale: str) -> str:
+    """'de-DE' -> 'de_DE', the form babel wants."""
+    return locale.replace("-", "_")
+
+
+def money(amount: Decimal | float, currency: str, locale: str) -> str:
+    """An amount formatted for the debtor's locale, e.g. '89,00 €'."""
+    return format_currency(Decimal(str(amount)), currency, locale=babel_locale(locale))
+
+
+def long_date(day: date, locale: str) -> str:
+    """A date formatted for the debtor's locale, e.g. '24. November 2026'."""
+    return babel_format_date(day, format="long", locale=babel_locale(locale))
+
+
+@lru_cache(maxsize=2048)
+def _compile(source: str, html: bool) -> Any:
+    return (_HTML_ENV if html else _ENV).from_string(source)
+
+
+def render(subject: str, body: str, html: str | None, context: dict[str, Any]) -> Rendered:
+    """Render one template variant against a case context."""
+    return Rendered(
+        subject=_compile(subject, False).render(context),
+        body=_compile(body, False).render(context),
+        html=_compile(html, True).render(context) if html else None,
+    )
+
+
+def template_problems(source: str, allowed: frozenset[str] = TEMPLATE_VARIABLES) -> list[str]:
+    """Syntax errors and unknown variables in a template source, in plain words."""
+    return list(_template_problems(source, allowed))
+
+
+@lru_cache(maxsize=4096)
+def _template_problems(source: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    """Cached: every save re-checks every variant, and most have not changed."""
+    return tuple(_find_template_problems(source, allowed))
+
+
+def _find_template_problems(source: str, allowed: frozenset[str]) -> list[str]:
+    try:
+        ast = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [f"template syntax error on line {exc.lineno}: {exc.message}"]
+    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    return [f"unknown variable '{name}'" for name in unknown]

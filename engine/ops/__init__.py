@@ -1,0 +1,1 @@
+"""Operations: the scheduler, its process, the leader lock and background jobs."""

@@ -1,0 +1,72 @@
+"""APScheduler 3.x drives tick and dispatch on an interval; nothing else is scheduled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine.core.clock import utcnow
+from engine.core.settings import Settings
+from engine.delivery.dispatcher import Dispatcher
+from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
+from engine.ops.leader import Leadership
+from engine.run.runtime import Runtime
+from engine.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def _guarded(name: str, job: Callable[[datetime], Any]) -> Callable[[], None]:
+    """Run a job at the wall clock; log, never raise, so the scheduler keeps its rhythm."""
+
+    def run() -> None:
+        try:
+            result = job(utcnow())
+            log.info("%s: %s", name, result)
+        except Exception:
+            log.exception("%s failed; the next run will try again", name)
+
+    return run
+
+
+def build_scheduler(db: Database, settings: Settings, blocking: bool = False) -> BaseScheduler:
+    """A scheduler with the tick and dispatch jobs (one instance each at a time)."""
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    runtime = Runtime(db, batch_size=settings.batch_size)
+    dispatcher = Dispatcher(db, portal_base_url=settings.portal_base_url)
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now()}
+    scheduler.add_job(
+        _guarded("tick", runtime.tick),
+        "interval",
+        seconds=settings.tick_seconds,
+        id="tick",
+        **common,
+    )
+    scheduler.add_job(
+        _guarded("dispatch", dispatcher.dispatch),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="dispatch",
+        **common,
+    )
+    leadership = Leadership(db)
+    scheduler.add_job(
+        _guarded("webhooks", lambda now: _webhooks(db, leadership, now)),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="webhooks",
+        **common,
+    )
+    return scheduler
+
+
+def _webhooks(db: Database, leadership: Leadership, now: datetime) -> Any:
+    """Emit webhook events from the audit trail (leader only: one cursor), then deliver them."""
+    emitted = emit_from_audit(db, now) if leadership.is_leader() else None
+    return emitted, deliver_webhooks(db, now)

@@ -1,0 +1,1 @@
+"""The run: the tick, its SQL and the fast row writers."""

@@ -1,0 +1,412 @@
+"""The tick: claim due cases, advance each until it parks, write everything in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.authoring.versions import LoadedVersion, VersionCache
+from engine.core.clock import naive_utc
+from engine.core.counts import Counts
+from engine.core.state import CaseState
+from engine.intake import event_effects
+from engine.nodes import NODE_TYPES
+from engine.rules import policy
+from engine.rules.evaluator import Evaluator, get_evaluator
+from engine.rules.model import CompiledRule, message_key
+from engine.run.store import (
+    Writes,
+    claim_due,
+    has_events,
+    loaded_values,
+    pending_events,
+    state_from_row,
+    write,
+)
+from engine.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+NO_TRIGGERS: frozenset[str] = frozenset()
+MAX_STEPS_PER_TICK = 64  # validation forbids loops without a wait; this guards the rest
+
+
+@dataclass
+class TickReport(Counts):
+    """What one tick did."""
+
+    cases: int = 0
+    transitions: int = 0
+    messages: int = 0
+    suppressed: int = 0
+    closed: int = 0
+    events: int = 0
+    errors: int = 0
+
+
+@dataclass(slots=True)
+class _Step:
+    case: CaseState
+    version: LoadedVersion
+    trigger: str
+
+
+@dataclass
+class _Batch:
+    now: datetime
+    writes: Writes = field(default_factory=Writes)
+    report: TickReport = field(default_factory=TickReport)
+    steps: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    stamp: datetime = field(init=False)  # `now` as stored (naive UTC), computed once
+
+    def __post_init__(self) -> None:
+        self.stamp = naive_utc(self.now)
+
+    def audit(self, cs: CaseState, kind: str, rule: str | None = None, **detail: Any) -> None:
+        self.audit_detail(cs, kind, rule, detail)
+
+    def audit_detail(
+        self, cs: CaseState, kind: str, rule: str | None, detail: dict[str, Any]
+    ) -> None:
+        """An audit row (in AUDIT_COLUMNS order); `detail` may be shared, it is only read."""
+        self.writes.audit.append((self.stamp, cs.id, cs.version_id, cs.node_id, kind, rule, detail))
+
+
+class Runtime:
+    """Runs journeys for the cases in one database."""
+
+    def __init__(
+        self, db: Database, evaluator: Evaluator | None = None, batch_size: int = 1000
+    ) -> None:
+        self.db = db
+        self.evaluator = evaluator or get_evaluator()
+        self.evaluator.ensure(policy.definition())
+        self.versions = VersionCache()
+        self.batch_size = batch_size
+        self._registered: set[str] = set()  # rulesets known to the evaluator
+
+    def tick(self, now: datetime) -> TickReport:
+        """Advance every case that is due at `now`; batch by batch, each batch one transaction."""
+        report = TickReport()
+        while True:
+            with self.db.transaction() as session:
+                rows = claim_due(session, now, self.batch_size)
+                if not rows:
+                    break
+                batch = self._advance(session, rows, now)
+                write(session, batch.writes, now)
+            report.add(batch.report)
+        return report
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
+        batch = _Batch(now)
+        events = pending_events(session, [row[0] for row in rows if has_events(row)])
+        queue: list[_Step] = []
+        for row in rows:
+            cs = state_from_row(row)
+            batch.writes.cases[cs.id] = cs
+            batch.writes.loaded[cs.id] = loaded_values(row)
+            batch.report.cases += 1
+            try:
+                version = self.versions.get(session, cs.version_id)
+                step = self._first_step(cs, version, events.get(cs.id, []), batch)
+            except Exception as exc:  # one broken case must not stop the others
+                self._fail(cs, exc, batch)
+                continue
+            if step is not None:
+                queue.append(step)
+        self._run_waves(queue, batch)
+        return batch
+
+    def _first_step(
+        self, cs: CaseState, version: LoadedVersion, events: list[Any], batch: _Batch
+    ) -> _Step | None:
+        if cs.visits == 0 and cs.status == "active":
+            if events:  # apply them right after the case has entered its journey
+                batch.writes.due_now.add(cs.id)
+            trigger = self._enter(cs, version, cs.node_id, batch)
+            return _Step(cs, version, trigger) if trigger else None
+        for index, event in enumerate(events):
+            trigger = self._apply_event(cs, version, event, batch)
+            if trigger is not None:
+                if index + 1 < len(events):
+                    batch.writes.due_now.add(cs.id)  # the rest waits for this step to finish
+                return _Step(cs, version, trigger)
+        return self._timer_step(cs, version, batch.now)
+
+    def _timer_step(self, cs: CaseState, version: LoadedVersion, now: datetime) -> _Step | None:
+        listens = version.compiled.triggers.get(cs.node_id, NO_TRIGGERS)
+        if cs.status == "active" and cs.timer_at and cs.timer_at <= now and "timer" in listens:
+            return _Step(cs, version, "timer")
+        return None
+
+    def _run_waves(self, queue: list[_Step], batch: _Batch) -> None:
+        """Evaluate all pending steps per ruleset in one post, then their follow-ups, and so on."""
+        while queue:
+            by_ruleset: dict[str, list[_Step]] = defaultdict(list)
+            for step in queue:
+                by_ruleset[step.version.compiled.ruleset].append(step)
+            queue = []
+            for ruleset, steps in by_ruleset.items():
+                if ruleset not in self._registered:
+                    self.evaluator.ensure(steps[0].version.compiled.definition())
+                    self._registered.add(ruleset)
+                messages = [_message(s, batch.now) for s in steps]
+                for step, rule_id in zip(
+                    steps, self.evaluator.evaluate(ruleset, messages), strict=True
+                ):
+                    follow = self._fired(step, rule_id, batch)
+                    if follow is not None:
+                        queue.append(follow)
+
+    def _fired(self, step: _Step, rule_id: str | None, batch: _Batch) -> _Step | None:
+        cs = step.case
+        if rule_id is None:
+            node = step.version.journey.node(cs.node_id)
+            if step.trigger == "enter" and not NODE_TYPES[node.type].parks:
+                # An instant node must always lead on; a parking node simply waits.
+                self._fail(cs, RuntimeError(f"no rule matched at node '{cs.node_id}'"), batch)
+            return None
+        batch.steps[cs.id] += 1
+        if batch.steps[cs.id] > MAX_STEPS_PER_TICK:
+            self._fail(cs, RuntimeError("too many steps in one tick (a loop?)"), batch)
+            return None
+        try:
+            trigger = self._transition(cs, step.version, step.version.compiled.rule(rule_id), batch)
+        except Exception as exc:
+            self._fail(cs, exc, batch)
+            return None
+        return _Step(cs, step.version, trigger) if trigger else None
+
+    # -- moving a case -------------------------------------------------------------------------
+
+    def _transition(
+        self, cs: CaseState, version: LoadedVersion, rule: CompiledRule, batch: _Batch
+    ) -> str | None:
+        batch.report.transitions += 1
+        batch.audit_detail(cs, "transition", rule.id, rule.audit_detail)
+        if rule.outcome:
+            self._close(cs, rule.outcome, batch)
+            return None
+        if rule.target is None:
+            raise RuntimeError(f"the '{rule.port}' way of node '{rule.node}' is not connected")
+        return self._enter(cs, version, rule.target, batch)
+
+    def _enter(
+        self, cs: CaseState, version: LoadedVersion, node_id: str, batch: _Batch
+    ) -> str | None:
+        """Enter a node; returns the trigger to evaluate next, if any."""
+        node = version.journey.node(node_id)
+        cs.node_id = node_id
+        cs.visits += 1
+        entry = NODE_TYPES[node.type].enter(node, cs, batch.now)
+        cs.timer_at = entry.timer_at
+        if entry.assigned_arm is not None:
+            experiment = node.params["experiment"]
+            if cs.arms.get(experiment) != entry.assigned_arm:
+                cs.arms[experiment] = entry.assigned_arm
+                batch.audit(cs, "assignment", experiment=experiment, arm=entry.assigned_arm)
+        if entry.send is not None:
+            self._queue_message(cs, version, node_id, entry.send, batch)
+        if entry.notify is not None:
+            batch.writes.outbox.append(
+                _outbox(cs, node_id, "webhook", batch.stamp, "pending", payload=entry.notify)
+            )
+        if entry.outcome is not None:
+            self._close(cs, entry.outcome, batch)
+            return None
+        listens = version.compiled.triggers.get(node_id, NO_TRIGGERS)
+        if "enter" in listens:
+            return "enter"
+        if cs.timer_at is not None and cs.timer_at <= batch.now and "timer" in listens:
+            return "timer"
+        return None
+
+    def _queue_message(
+        self, cs: CaseState, version: LoadedVersion, node_id: str, send: Any, batch: _Batch
+    ) -> None:
+        channel, template = send.channel, send.template
+        status, reason = "pending", None
+        if not cs.has_channel(channel):
+            if send.fallback_channel and cs.has_channel(send.fallback_channel):
+                batch.audit(cs, "fallback", channel=channel, fallback=send.fallback_channel)
+                channel, template = send.fallback_channel, send.fallback_template or template
+            else:
+                status, reason = "suppressed", f"no_address:{channel}"
+        # The payload keeps the fallback's own text for the dispatcher's later fallbacks.
+        payload = {"fallback_template": send.fallback_template} if send.fallback_template else None
+        row = _outbox(
+            cs,
+            node_id,
+            channel,
+            batch.stamp,
+            status,
+            reason=reason,
+            template=template,
+            tone=send.tone,
+            purpose=send.purpose,
+            fallback_channel=send.fallback_channel,
+            payload=payload,
+        )
+        batch.writes.outbox.append(row)
+        if status == "suppressed":
+            batch.report.suppressed += 1
+            batch.audit(cs, "suppression", reason=reason, template=send.template)
+        else:
+            cs.messages_sent += 1
+            batch.report.messages += 1
+
+    def _close(self, cs: CaseState, outcome: str, batch: _Batch) -> None:
+        cs.status, cs.outcome, cs.timer_at = "closed", outcome, None
+        batch.writes.closed_at[cs.id] = batch.now
+        batch.report.closed += 1
+        batch.audit(cs, "closed", outcome=outcome)
+
+    def _fail(self, cs: CaseState, exc: Exception, batch: _Batch) -> None:
+        """Stop a case for a person to look at; the error is kept in the audit trail."""
+        log.warning("case %s stopped: %s", cs.external_id, exc)
+        cs.status, cs.hold_reason, cs.timer_at = "stopped", "engine_error", None
+        batch.report.errors += 1
+        batch.audit(cs, "error", error=f"{type(exc).__name__}: {exc}")
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _apply_event(
+        self, cs: CaseState, version: LoadedVersion, event: Any, batch: _Batch
+    ) -> str | None:
+        """Apply one event; returns the journey trigger it causes, if any."""
+        batch.writes.applied_events.append(event.id)
+        batch.report.events += 1
+        if cs.status in ("closed", "stopped"):
+            batch.audit(
+                cs,
+                "event_ignored",
+                event=event.type,
+                event_id=event.event_id,
+                reason=f"case is {cs.status}",
+            )
+            return None
+        note = event_effects.apply(cs, event.type, event.payload or {})
+        batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
+        if event.type in policy.TRIGGERS:
+            rule_id = self.evaluator.evaluate(policy.RULESET, [_policy_message(cs, event.type)])[0]
+            if rule_id is not None and not self._apply_policy(cs, version, rule_id, batch):
+                return None
+        if cs.status != "active":
+            return None
+        trigger = f"event:{event.type}"
+        if trigger in version.compiled.triggers.get(cs.node_id, NO_TRIGGERS):
+            return trigger
+        return None
+
+    def _apply_policy(
+        self, cs: CaseState, version: LoadedVersion, rule_id: str, batch: _Batch
+    ) -> bool:
+        """Carry out a policy rule; False when the case may not go on in its journey now."""
+        rule = policy.RULES_BY_ID[rule_id]
+        action, _, arg = rule.port.partition(":")
+        batch.audit(cs, "policy", rule_id, action=rule.port)
+        if action == "close":
+            self._close(cs, arg, batch)
+            return False
+        if action == "hold":
+            cs.status, cs.hold_reason = "held", arg
+            return False
+        if action == "stop":
+            cs.status, cs.hold_reason, cs.timer_at = "stopped", arg, None
+            return False
+        if action == "release":
+            cs.status, cs.hold_reason = "active", None
+        return True
+
+
+def _message(step: _Step, now: datetime) -> dict[str, Any]:
+    """The message posted for a step: node, trigger and the fields its node's rules read."""
+    cs = step.case
+    message: dict[str, Any] = {"node": cs.node_id, "trigger": step.trigger}
+    for name in step.version.compiled.fields_at(cs.node_id):
+        value = field_value(cs, step.version, name, now)
+        if value is not None:
+            message[message_key(name)] = value
+    return message
+
+
+FIELD_GETTERS: dict[str, Any] = {
+    "amount_open": lambda cs, now: float(cs.amount_open),
+    "amount_original": lambda cs, now: float(cs.amount_original),
+    "amount_paid": lambda cs, now: float(cs.amount_paid),
+    "days_overdue": lambda cs, now: cs.days_overdue(now.date()),
+    "country": lambda cs, now: cs.country,
+    "currency": lambda cs, now: cs.currency,
+    "locale": lambda cs, now: cs.locale,
+    "debtor_type": lambda cs, now: cs.debtor_type,
+    "has_email": lambda cs, now: cs.has_channel("email"),
+    "has_phone": lambda cs, now: cs.has_channel("sms"),
+    "has_address": lambda cs, now: cs.has_channel("letter"),
+    "messages_sent": lambda cs, now: cs.messages_sent,
+    "payments_count": lambda cs, now: cs.payments_count,
+    "has_promise": lambda cs, now: cs.promise_date is not None,
+    "promise_kept": lambda cs, now: cs.promise_kept(),
+}
+
+
+def field_value(cs: CaseState, version: LoadedVersion, name: str, now: datetime) -> Any:
+    """The value of a case field as rules compare it (None: not posted, so no test holds)."""
+    getter = FIELD_GETTERS.get(name)
+    if getter is not None:
+        return getter(cs, now)
+    if name.startswith("attributes."):
+        return cs.attributes.get(name.removeprefix("attributes."))
+    if name == "arm":
+        node = version.journey.node(cs.node_id)
+        return cs.arms.get(node.params.get("experiment", ""))
+    return None
+
+
+def _policy_message(cs: CaseState, event_type: str) -> dict[str, Any]:
+    return {
+        "trigger": event_type,
+        "amount_open": float(cs.amount_open),
+        "hold_reason": cs.hold_reason or "",
+    }
+
+
+def _outbox(
+    cs: CaseState,
+    node_id: str,
+    channel: str,
+    stamp: datetime,
+    status: str,
+    reason: str | None = None,
+    template: str | None = None,
+    tone: int | None = None,
+    purpose: str | None = None,
+    fallback_channel: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """An outbox row (OUTBOX_COLUMNS order); the key makes a case's step one message, ever."""
+    key = f"c{cs.id}-v{cs.visits}-{node_id}"
+    return (
+        key,
+        cs.id,
+        cs.version_id,
+        node_id,
+        channel,
+        status,
+        reason,
+        template,
+        tone,
+        purpose,
+        fallback_channel,
+        payload,
+        stamp,
+        stamp,
+        0,
+    )

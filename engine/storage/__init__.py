@@ -1,0 +1,1 @@
+"""Storage: the database, the SQLAlchemy models, migrations and read queries."""

@@ -1,0 +1,91 @@
+"""Database connection: SQLite by default, PostgreSQL through DATABASE_URL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+
+class Database:
+    """One engine and session factory for one database URL."""
+
+    def __init__(self, url: str, **engine_kw: Any) -> None:
+        self.url = url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            # One shared connection, or each checkout would see its own empty database.
+            engine_kw.setdefault("poolclass", StaticPool)
+            engine_kw.setdefault("connect_args", {"check_same_thread": False})
+        engine_kw.setdefault("json_serializer", dumps)
+        self.engine: Engine = create_engine(url, **engine_kw)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits together or not at all."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def create_all(self) -> None:
+        """Create the schema through the migrations (the one way the schema is made)."""
+        from engine.storage.migrate import upgrade_to_head
+
+        upgrade_to_head(self)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take the write lock at BEGIN, so read-then-write transactions cannot lose an update."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _json_default(value: Any) -> Any:
+    """Decimals and dates in JSON columns are kept as exact strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> str:
+    """JSON for the database's JSON columns."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers (the designer) go on while a tick writes; foreign keys on."""
+    # Take transaction control from pysqlite, which would BEGIN only before the first write:
+    # a tick's claiming SELECT must be in the same transaction as its UPDATEs.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # 64 MB of page cache (the default is 2 MB): a tick over a large portfolio keeps the
+    # indexes it updates in memory (measured: +10 % case steps/s at 500,000 cases). It only
+    # grows as pages are read, so a connection that reads little stays small.
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()

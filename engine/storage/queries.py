@@ -1,0 +1,259 @@
+"""Read queries the designer needs beyond the engine's API: pure SQLAlchemy reads on a Session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from engine.storage.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
+from engine.storage.models import AuditRow, CaseRow, JourneyRow, OutboxRow, VersionRow
+
+DEFERRED = "deferred:"  # the dispatcher's reason prefix for a message held back by the policy
+
+
+@dataclass(frozen=True)
+class JourneySummary:
+    """One line of the journeys list."""
+
+    key: str
+    name: str
+    latest: int
+    status: str
+    versions: int
+    cases_running: int
+    updated_at: datetime
+
+
+def list_journeys(session: Session) -> list[JourneySummary]:
+    """Every journey with its newest version, status and number of cases not closed."""
+    newest = (
+        select(VersionRow.journey_id, func.max(VersionRow.number).label("latest"))
+        .group_by(VersionRow.journey_id)
+        .subquery()
+    )
+    running = (
+        select(VersionRow.journey_id, func.count(CaseRow.id).label("running"))
+        .join(CaseRow, CaseRow.version_id == VersionRow.id)
+        .where(CaseRow.status != "closed")
+        .group_by(VersionRow.journey_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(JourneyRow, VersionRow, newest.c.latest, running.c.running)
+        .join(newest, newest.c.journey_id == JourneyRow.id)
+        .join(
+            VersionRow,
+            (VersionRow.journey_id == JourneyRow.id) & (VersionRow.number == newest.c.latest),
+        )
+        .outerjoin(running, running.c.journey_id == JourneyRow.id)
+        .order_by(JourneyRow.name)
+    ).all()
+    return [
+        JourneySummary(
+            key=j.key,
+            name=j.name,
+            latest=latest,
+            status=v.status,
+            versions=latest,
+            cases_running=count or 0,
+            updated_at=v.created_at,
+        )
+        for j, v, latest, count in rows
+    ]
+
+
+def journey_by_key(session: Session, key: str) -> JourneyRow | None:
+    """The journey with this key."""
+    return session.scalar(select(JourneyRow).where(JourneyRow.key == key))
+
+
+def list_versions(session: Session, key: str) -> list[VersionRow]:
+    """The versions of a journey, newest first."""
+    return list(
+        session.scalars(
+            select(VersionRow)
+            .join(JourneyRow)
+            .where(JourneyRow.key == key)
+            .order_by(VersionRow.number.desc())
+        )
+    )
+
+
+def get_version(session: Session, key: str, number: int | None = None) -> VersionRow | None:
+    """One version of a journey by number, or its newest when `number` is None."""
+    query = select(VersionRow).join(JourneyRow).where(JourneyRow.key == key)
+    if number is None:
+        query = query.order_by(VersionRow.number.desc()).limit(1)
+    else:
+        query = query.where(VersionRow.number == number)
+    return session.scalar(query)
+
+
+def cases_per_version(session: Session, key: str) -> dict[int, int]:
+    """Version number -> cases on it that are not closed."""
+    rows = session.execute(
+        select(VersionRow.number, func.count(CaseRow.id))
+        .join(JourneyRow)
+        .join(CaseRow, CaseRow.version_id == VersionRow.id)
+        .where(JourneyRow.key == key, CaseRow.status != "closed")
+        .group_by(VersionRow.number)
+    ).all()
+    return {number: count for number, count in rows}
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One line of a case search."""
+
+    case: CaseRow
+    journey_key: str
+    journey_name: str
+    version: int
+
+
+def search_cases(session: Session, text: str = "", limit: int = 50) -> list[CaseSummary]:
+    """Cases whose external id, reference, debtor name or email contains `text`, newest first."""
+    query = (
+        select(CaseRow, JourneyRow.key, JourneyRow.name, VersionRow.number)
+        .join(VersionRow, VersionRow.id == CaseRow.version_id)
+        .join(JourneyRow, JourneyRow.id == VersionRow.journey_id)
+        .order_by(CaseRow.id.desc())
+        .limit(limit)
+    )
+    text = text.strip()
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(CaseRow.external_id).like(pattern),
+                func.lower(CaseRow.reference).like(pattern),
+                func.lower(CaseRow.debtor_name).like(pattern),
+                func.lower(CaseRow.email).like(pattern),
+            )
+        )
+    return [CaseSummary(c, k, n, v) for c, k, n, v in session.execute(query).all()]
+
+
+def get_case(session: Session, case_id: int) -> CaseSummary | None:
+    """One case with its journey and version."""
+    row = session.execute(
+        select(CaseRow, JourneyRow.key, JourneyRow.name, VersionRow.number)
+        .join(VersionRow, VersionRow.id == CaseRow.version_id)
+        .join(JourneyRow, JourneyRow.id == VersionRow.journey_id)
+        .where(CaseRow.id == case_id)
+    ).first()
+    return CaseSummary(*row) if row else None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit row of a case, with the outbox message it refers to (if any)."""
+
+    audit: AuditRow
+    message: OutboxRow | None
+
+
+def case_timeline(session: Session, case_id: int) -> list[TimelineEntry]:
+    """The audit rows of a case in order, each message joined to its outbox row."""
+    audits = list(
+        session.scalars(select(AuditRow).where(AuditRow.case_id == case_id).order_by(AuditRow.id))
+    )
+    messages = {
+        m.id: m for m in session.scalars(select(OutboxRow).where(OutboxRow.case_id == case_id))
+    }
+    return [TimelineEntry(a, _message_of(a.detail, messages)) for a in audits]
+
+
+def _message_of(detail: dict[str, Any] | None, messages: dict[int, OutboxRow]) -> OutboxRow | None:
+    outbox_id = (detail or {}).get("outbox_id")
+    return messages.get(outbox_id) if isinstance(outbox_id, int) else None
+
+
+def case_messages(session: Session, case_id: int) -> list[OutboxRow]:
+    """Every outbox row of a case, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxRow).where(OutboxRow.case_id == case_id).order_by(OutboxRow.id)
+        )
+    )
+
+
+def _status_filter(query: Any, status: str) -> Any:
+    """Narrow an outbox query to one status of the filter (deferred ones by their reason)."""
+    if status == "deferred":
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+    if status.startswith(DEFERRED):
+        return query.where(OutboxRow.status == "pending", OutboxRow.reason == status)
+    if status == "pending":  # waiting to be sent: not held back by the contact policy
+        return query.where(
+            OutboxRow.status == "pending",
+            or_(OutboxRow.reason.is_(None), not_(OutboxRow.reason.like(f"{DEFERRED}%"))),
+        )
+    return query.where(OutboxRow.status == status)
+
+
+def list_outbox(
+    session: Session, channel: str | None = None, status: str | None = None, limit: int = 100
+) -> list[tuple[OutboxRow, CaseRow]]:
+    """Outbox rows with their cases, newest first, by channel and status."""
+    query = (
+        select(OutboxRow, CaseRow)
+        .join(CaseRow, CaseRow.id == OutboxRow.case_id)
+        .order_by(OutboxRow.id.desc())
+        .limit(limit)
+    )
+    if channel:
+        query = query.where(OutboxRow.channel == channel)
+    if status:
+        query = _status_filter(query, status)
+    return [(o, c) for o, c in session.execute(query).all()]
+
+
+def deferral_reasons(session: Session) -> list[str]:
+    """The deferral reasons ('deferred:quiet_hours' ...) pending messages have right now."""
+    rows = session.scalars(
+        select(OutboxRow.reason)
+        .where(OutboxRow.status == "pending", OutboxRow.reason.like(f"{DEFERRED}%"))
+        .distinct()
+    )
+    return sorted(r for r in rows if r)
+
+
+def list_webhook_subscriptions(session: Session) -> list[WebhookSubscriptionRow]:
+    """Every webhook subscription, active or not, oldest first."""
+    query = select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.id)
+    return list(session.scalars(query))
+
+
+def list_webhook_deliveries(
+    session: Session,
+    subscription_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[tuple[WebhookDeliveryRow, WebhookSubscriptionRow]]:
+    """Webhook deliveries with their subscriptions, newest first, by subscription and status."""
+    query = (
+        select(WebhookDeliveryRow, WebhookSubscriptionRow)
+        .join(WebhookSubscriptionRow)
+        .order_by(WebhookDeliveryRow.id.desc())
+        .limit(limit)
+    )
+    if subscription_id is not None:
+        query = query.where(WebhookDeliveryRow.subscription_id == subscription_id)
+    if status:
+        query = query.where(WebhookDeliveryRow.status == status)
+    return [(d, s) for d, s in session.execute(query).all()]
+
+
+def get_webhook_delivery(
+    session: Session, delivery_id: int
+) -> tuple[WebhookDeliveryRow, WebhookSubscriptionRow] | None:
+    """One webhook delivery with its subscription."""
+    delivery = session.get(WebhookDeliveryRow, delivery_id)
+    if delivery is None:
+        return None
+    return delivery, session.get(WebhookSubscriptionRow, delivery.subscription_id)

@@ -1,0 +1,301 @@
+"""The `mahnwerk` command line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.core.clock import as_utc, utcnow
+from engine.core.settings import load_settings
+from engine.storage.db import Database
+
+EXIT_INVALID = 2
+
+
+def _db() -> Database:
+    return Database(load_settings().database_url)
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"'{value}' is not an ISO date-time, e.g. 2026-11-23T09:00Z"
+        ) from exc
+
+
+def _read_document(path: str) -> Any:
+    """A journey document from a file, or a ClickException saying where the JSON breaks."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read the file ({exc.strerror}).") from exc
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+        ) from exc
+
+
+@click.group()
+def main() -> None:
+    """Mahnwerk: dunning journeys drawn as graphs, compiled to rules, run on a schedule."""
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=False, help="Also load demo users and a demo portfolio.")
+def init(demo: bool) -> None:
+    """Create or upgrade the database, publish the example journeys, create the first admin."""
+    from engine.access.users import add_user
+    from engine.storage.models import UserRow
+    from mahnwerk.demo import DEMO_PASSWORD, demo_portfolio, demo_users, publish_examples
+
+    db, now = _db(), utcnow()
+    db.create_all()
+    click.echo(f"Database ready: {db.url}")
+    for key in publish_examples(db, now):
+        click.echo(f"Published example journey '{key}'.")
+    if demo:
+        for email, role in demo_users(db, now):
+            click.echo(f"Demo user {email} ({role}), password: {DEMO_PASSWORD}")
+        created = demo_portfolio(db, now)
+        if created:
+            click.echo(f"Opened {created} demo cases.")
+        click.echo(f"Log in as admin@mahnwerk.local with the password {DEMO_PASSWORD}.")
+        return
+    with db.transaction() as session:
+        if session.query(UserRow).count() == 0:
+            password = secrets.token_urlsafe(12)
+            add_user(session, "admin@mahnwerk.local", password, "admin", now)
+            click.echo(f"First admin: admin@mahnwerk.local, password: {password}")
+            click.echo("Log in with it and change it, or add people with `mahnwerk user add`.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Web worker processes, each answering any request (docs/api.md).  [default: one per core]",
+)
+@click.option(
+    "--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Per worker."
+)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    help="Run tick and dispatch in a process of their own beside the web workers.",
+)
+def serve(host: str, port: int, workers: int | None, threads: int, scheduler: bool) -> None:
+    """Serve the designer and API, with the scheduler beside it (the single-machine default)."""
+    from designer.serving import default_workers
+    from designer.serving import serve as run
+
+    run(host, port, workers or default_workers(), threads, scheduler, announce=click.echo)
+
+
+@main.command()
+def worker() -> None:
+    """Run tick and dispatch on the scheduler in this process, without the web app."""
+    from engine.ops.process import run_scheduler
+
+    click.echo("Worker started; Ctrl+C stops it.")
+    run_scheduler()
+
+
+@main.command()
+@click.option("--now", "now_text", default=None, help="ISO date-time to tick at (default: now).")
+def tick(now_text: str | None) -> None:
+    """Advance every due case once, then dispatch due messages."""
+    from engine.delivery.dispatcher import Dispatcher
+    from engine.run.runtime import Runtime
+
+    db, now = _db(), _now(now_text)
+    report = Runtime(db, batch_size=load_settings().batch_size).tick(now)
+    sent = Dispatcher(db).dispatch(now)
+    click.echo(
+        f"{now.isoformat()}: {report.cases} cases advanced, {report.transitions} transitions, "
+        f"{report.messages} messages queued, {report.suppressed} suppressed, {report.closed} "
+        f"closed, {report.events} events applied, {report.errors} stopped with errors; "
+        f"dispatch: {sent.sent} sent, {sent.deferred} deferred, {sent.suppressed} suppressed, "
+        f"{sent.retried} to retry, {sent.failed} failed, {sent.dead} dead-lettered."
+    )
+
+
+# The language of problems and rule sentences (engine/core/messages.py); default English.
+_LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(("en", "de")),
+    default="en",
+    show_default=True,
+    help="Language of problems and rules.",
+)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@_LANG_OPTION
+def validate(files: tuple[str, ...], lang: str) -> None:
+    """Check journey documents; one line per problem; exit 2 when any is invalid."""
+    from engine.authoring.validation import validate_document
+    from engine.core.messages import msg
+
+    invalid = False
+    for path in files:
+        try:
+            doc = _read_document(path)
+        except click.ClickException as exc:
+            click.echo(exc.message)
+            invalid = True
+            continue
+        _, problems = validate_document(doc)
+        for problem in problems:
+            click.echo(f"{path}: {problem.line(lang)}")
+        if problems:
+            invalid = True
+        else:
+            click.echo(f"{path}: {msg('cli.valid').text(lang)}")
+    sys.exit(EXIT_INVALID if invalid else 0)
+
+
+@main.command(name="compile")
+@click.argument("file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the durable_rules ruleset.")
+@_LANG_OPTION
+def compile_(file: str, as_json: bool, lang: str) -> None:
+    """Print a journey's rules as sentences (or --json as the ruleset)."""
+    from engine.authoring.validation import validate_document
+    from engine.core.messages import msg
+    from engine.rules.compiler import compile_journey
+    from engine.rules.sentences import journey_sentences, policy_sentences
+
+    journey, problems = validate_document(_read_document(file))
+    if problems or journey is None:
+        for problem in problems:
+            click.echo(f"{file}: {problem.line(lang)}", err=True)
+        sys.exit(EXIT_INVALID)
+    compiled = compile_journey(journey)
+    if as_json:
+        click.echo(json.dumps(compiled.definition(), indent=2, ensure_ascii=False))
+        return
+    click.echo(msg("cli.journey_rules", name=journey.name, ruleset=compiled.ruleset).text(lang))
+    for sentence in journey_sentences(compiled, journey, lang):
+        click.echo(f"- {sentence}")
+    click.echo(msg("cli.policy_rules").text(lang))
+    for sentence in policy_sentences(lang):
+        click.echo(f"- {sentence}")
+
+
+@main.command(name="import-cases")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--journey", "journey_key", required=True, help="Key of a published journey.")
+def import_cases_cmd(file: str, journey_key: str) -> None:
+    """Import cases from CSV; bad rows are reported by line and column, good rows imported."""
+    from engine.intake.importer import CaseImportError, import_cases
+
+    try:
+        report = import_cases(_db(), file, journey_key, utcnow())
+    except CaseImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    for error in report.errors:
+        click.echo(f"{file}: {error}")
+    click.echo(
+        f"{report.imported} imported, {report.unchanged} unchanged, "
+        f"{len(report.errors)} rows with errors."
+    )
+    sys.exit(EXIT_INVALID if report.errors else 0)
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--cases", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--days", default=60, show_default=True, type=click.IntRange(1, 730))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None:
+    """Run a synthetic portfolio through a journey on a virtual clock."""
+    from engine.authoring.versions import InvalidJourney
+    from engine.simulation import simulate as run
+
+    doc = _read_document(file)
+    try:
+        result = run(doc, cases=cases, days=days, seed=seed)
+    except InvalidJourney as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        sys.exit(EXIT_INVALID)
+    data = result.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{cases} cases, {days} days, seed {seed}")
+    click.echo(
+        " day  "
+        + "  ".join(f"{c:>7}" for c in ("email", "sms", "letter", "webhook"))
+        + "  suppressed  closed     open"
+    )
+    for day in data["per_day"]:
+        counts = "  ".join(
+            f"{day['messages'].get(c, 0):>7}" for c in ("email", "sms", "letter", "webhook")
+        )
+        click.echo(
+            f"{day['day']:>4}  {counts}  {sum(day['suppressed'].values()):>10}  "
+            f"{day['closed']:>6}  {day['open']:>7}"
+        )
+    click.echo(f"Messages by channel: {_pairs(data['messages'])}")
+    click.echo(f"Outcomes: {_pairs(data['outcomes'])}")
+    click.echo(f"Outcomes by end node: {_pairs(data['end_nodes'])}")
+    click.echo(f"Suppressed by reason: {_pairs(data['suppressed'])}")
+    click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
+@main.group()
+def user() -> None:
+    """Manage the people who sign in to the designer."""
+
+
+@user.command(name="add")
+@click.argument("email")
+@click.option(
+    "--role", required=True, type=click.Choice(["manager", "reviewer", "admin", "viewer"])
+)
+@click.option("--password", default=None, help="Default: a generated one, printed once.")
+def user_add(email: str, role: str, password: str | None) -> None:
+    """Add a user with a role."""
+    from engine.access.users import UserError, add_user
+
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with _db().transaction() as session:
+            add_user(session, email, password, role, utcnow())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Added {email.lower()} as {role}; password: {password}")
+
+
+def _add_subcommands() -> None:
+    from mahnwerk.tokens import token
+
+    main.add_command(token)
+
+
+_add_subcommands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The runtime's SQL: claimed rows become case states, and only changed columns are written."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime
+
+from engine import Database
+from engine.core.state import CaseState
+from engine.run.store import (
+    CLAIMED,
+    MUTABLE,
+    Writes,
+    _case_updates,
+    case_values,
+    claim_due,
+    loaded_values,
+    state_from_row,
+)
+from engine.storage.models import VersionRow
+from tests.factories import make_case
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_claimed_columns_follow_the_case_state_fields() -> None:
+    names = list(CLAIMED)
+    at = names.index("street")
+    names[at : at + 3] = ["address"]
+    assert names == [f.name for f in fields(CaseState)]
+
+
+def test_a_claimed_case_reads_back_as_it_was_stored(db: Database, published: VersionRow) -> None:
+    with db.transaction() as session:
+        make_case(session, published, NOW, external_id="INV-1", email="a@example.org")
+    with db.transaction() as session:
+        (row,) = claim_due(session, NOW, 10)
+        cs = state_from_row(row)
+    assert (cs.external_id, cs.email, cs.status, cs.arms) == (
+        "INV-1",
+        "a@example.org",
+        "active",
+        {},
+    )
+    assert case_values(cs) == loaded_values(row)  # as read: nothing to write but due/updated
+
+
+def test_an_unchanged_case_writes_only_its_bookkeeping(db: Database, published: VersionRow) -> None:
+    with db.transaction() as session:
+        make_case(session, published, NOW, external_id="INV-1")
+        (row,) = claim_due(session, NOW, 10)
+    cs = state_from_row(row)
+    writes = Writes(cases={cs.id: cs}, loaded={cs.id: loaded_values(row)})
+    cs.visits += 1
+    (columns,) = _case_updates(writes, NOW.replace(tzinfo=None))
+    assert columns == ("id", "visits", "due_at", "updated_at")
+    assert set(columns) - {"id", "due_at", "updated_at"} <= set(MUTABLE)

@@ -1,0 +1,151 @@
+"""The `mahnwerk` command line, run in-process against a temporary SQLite database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mahnwerk.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "journeys_examples"
+MINIMAL = EXAMPLES / "minimal.json"
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    return CliRunner()
+
+
+def broken_document(tmp_path: Path) -> Path:
+    doc = json.loads(MINIMAL.read_text())
+    doc["edges"] = [e for e in doc["edges"] if e["from"] != "wait_14"]
+    doc["nodes"][1]["params"]["days"] = "seven"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_validate_accepts_a_valid_journey(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(MINIMAL)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_validate_names_node_and_field_and_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["validate", str(broken_document(tmp_path))])
+    assert result.exit_code == 2
+    assert "node 'wait_7', field 'params.days': Not a valid integer." in result.output
+
+
+def test_validate_reports_broken_json_with_line_and_column(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"key":\n  oops}')
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "not valid JSON at line 2, column 3" in result.output
+
+
+def test_compile_prints_readable_sentences(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["compile", str(MINIMAL)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "When a case arrives at 'Large amount?' and the open amount is above 100 EUR, "
+        "go to 'Second reminder'." in result.output
+    )
+    assert "At any step, when a payment leaves nothing open" in result.output
+
+
+def test_compile_json_prints_a_durable_ruleset(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["compile", "--json", str(MINIMAL)])
+    ruleset = json.loads(result.output)
+    (name,) = ruleset
+    assert name.startswith("minimal.vdraft.")
+    assert "catch_all" in ruleset[name]
+
+
+def test_simulate_json_has_the_documented_keys(runner: CliRunner) -> None:
+    result = runner.invoke(
+        main, ["simulate", str(MINIMAL), "--cases", "50", "--days", "30", "--seed", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"cases", "days", "messages", "outcomes", "suppressed", "open"} <= set(data)
+    assert data["cases"] == 50
+    assert sum(data["outcomes"].values()) == 50
+
+
+def test_simulate_is_reproducible_with_a_seed(runner: CliRunner) -> None:
+    args = ["simulate", str(MINIMAL), "--cases", "40", "--days", "20", "--seed", "9", "--json"]
+    assert runner.invoke(main, args).output == runner.invoke(main, args).output
+
+
+def test_init_then_tick_advances_demo_cases(runner: CliRunner) -> None:
+    init = runner.invoke(main, ["init", "--demo"])
+    assert init.exit_code == 0, init.output
+    assert "Published example journey 'minimal'" in init.output
+    assert "admin@mahnwerk.local" in init.output
+    again = runner.invoke(main, ["init", "--demo"])
+    assert "Published" not in again.output  # idempotent
+    tick = runner.invoke(main, ["tick", "--now", "2030-01-01T09:00:00Z"])
+    assert tick.exit_code == 0, tick.output
+    assert " 0 cases advanced" not in tick.output
+
+
+def test_tick_rejects_a_bad_time(runner: CliRunner) -> None:
+    runner.invoke(main, ["init"])
+    result = runner.invoke(main, ["tick", "--now", "yesterday"])
+    assert result.exit_code == 2
+    assert "'yesterday' is not an ISO date-time" in result.output
+
+
+def test_user_add_refuses_an_unknown_role(runner: CliRunner) -> None:
+    runner.invoke(main, ["init"])
+    result = runner.invoke(main, ["user", "add", "a@b.org", "--role", "boss"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--role'" in result.output
+
+
+def test_user_add_refuses_a_duplicate(runner: CliRunner) -> None:
+    runner.invoke(main, ["init"])
+    runner.invoke(main, ["user", "add", "a@b.org", "--role", "viewer"])
+    result = runner.invoke(main, ["user", "add", "A@b.org", "--role", "viewer"])
+    assert result.exit_code == 1
+    assert "A user a@b.org exists already." in result.output
+
+
+def test_import_cases_reports_bad_rows_and_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(main, ["init"])
+    csv = tmp_path / "cases.csv"
+    csv.write_text(
+        "external_id,debtor_name,email,country,currency,amount,due_date\n"
+        "INV-1,Erika Muster,erika@example.org,DE,EUR,89.00,2026-11-01\n"
+        "INV-2,Max Muster,max@example.org,DE,EUR,abc,2026-11-01\n"
+    )
+    first = runner.invoke(main, ["import-cases", str(csv), "--journey", "minimal"])
+    assert first.exit_code == 2
+    assert "line 3, column 'amount'" in first.output
+    assert "1 imported, 0 unchanged, 1 rows with errors." in first.output
+    again = runner.invoke(main, ["import-cases", str(csv), "--journey", "minimal"])
+    assert "0 imported, 1 unchanged" in again.output
+
+
+def test_import_cases_names_an_unknown_journey(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(main, ["init"])
+    csv = tmp_path / "cases.csv"
+    csv.write_text("external_id\nX\n")
+    result = runner.invoke(main, ["import-cases", str(csv), "--journey", "nope"])
+    assert result.exit_code == 1
+    assert "nope" in result.output
+
+
+def test_serve_offers_workers_threads_and_its_scheduler(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--workers", "--threads", "--scheduler / --no-scheduler"):
+        assert option in result.output

@@ -1,5 +1,5 @@
-"""WSGI entry point: `gunicorn wsgi:app`."""
+"""WSGI entry point: `gunicorn wsgi:app` serves the designer with the API beside it."""
 
-from designer import create_app
+from mahnwerk.wsgi import create_app
 
 app = create_app()

@@ -331,15 +331,13 @@ def profile(requests: int) -> None:
 
     from sqlalchemy import event
 
-    import designer
-    from designer.api import init_app
-    from designer.db import get_db
+    import api
+    from api.db import get_db
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api_profile.sqlite3'}"
         token = _prepare(url)
-        app = designer.create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        init_app(app)
+        app = api.create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
         cases = [_case(i) for i in range(min(requests, BULK))]
         client.post("/api/v1/cases/bulk", json={"cases": cases}, headers=headers)
@@ -403,7 +401,7 @@ def main() -> None:
     if args.profile:
         profile(args.profile)
         return
-    from designer.serving import DEFAULT_THREADS, default_workers
+    from mahnwerk.serve import DEFAULT_THREADS, default_workers
 
     workers = args.workers or default_workers()
     threads = args.server_threads or DEFAULT_THREADS

@@ -36,7 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
 
     from designer import (
-        api,
         auth,
         cases,
         db,
@@ -72,7 +71,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(delivery_receipts.bp)
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     csrf.exempt(delivery_receipts.bp)  # providers sign their receipts; they hold no CSRF token
-    api.init_app(app)
 
     @app.get("/")
     def index() -> Any:

@@ -98,8 +98,8 @@ def init(demo: bool) -> None:
 )
 def serve(host: str, port: int, workers: int | None, threads: int, scheduler: bool) -> None:
     """Serve the designer and API, with the scheduler beside it (the single-machine default)."""
-    from designer.serving import default_workers
-    from designer.serving import serve as run
+    from mahnwerk.serve import default_workers
+    from mahnwerk.serve import serve as run
 
     run(host, port, workers or default_workers(), threads, scheduler, announce=click.echo)
 

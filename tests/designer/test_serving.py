@@ -24,10 +24,10 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
-from designer.serving import default_workers
 from engine import Database, add_user, utcnow
 from engine.access.api_tokens import CACHE_SECONDS, create_token, revoke_token
 from engine.storage.models import EventRow
+from mahnwerk.serve import default_workers
 from tests.factories import example_doc, publish
 
 ROOT = Path(__file__).resolve().parents[2]

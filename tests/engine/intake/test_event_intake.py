@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from designer.api.writer_lock import WriterLock
+from api.writer_lock import WriterLock
 from engine import Database, open_case
 from engine.intake.event_intake import Answer, EventIntake, NewEvent
 from engine.storage.models import EventRow

@@ -9,12 +9,12 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from designer.api import schemas
-from designer.api.auth import check_request
-from designer.api.clock import now
-from designer.api.idempotency import KEY_DOC, idempotent
-from designer.api.problems import flatten
-from designer.api.store import write_transaction
+from api import schemas
+from api.auth import check_request
+from api.clock import now
+from api.idempotency import KEY_DOC, idempotent
+from api.problems import flatten
+from api.store import write_transaction
 from engine import UnknownCase
 from engine.intake.event_bulk import bulk_record_events
 from engine.intake.host_cases import record_host_event

@@ -7,7 +7,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 
 
 def _post(client: FlaskClient, auth: dict[str, str], **overrides: Any) -> Any:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from designer.api.hot_path import EventHotPath
+from api.hot_path import EventHotPath
 from engine import VirtualClock
-from tests.designer.api.conftest import stored_rows, twin_app
+from tests.api.conftest import stored_rows, twin_app
 
 PAY = {"amount": "10.00", "currency": "EUR"}
 # (case, body, Idempotency-Key or None, scope): plain events and every way to leave the path.

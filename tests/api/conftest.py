@@ -11,8 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-import designer
-from designer.api import init_app
+import api
 from engine import Database, VirtualClock
 from engine.access.api_tokens import create_token
 from engine.storage.api_models import IdempotencyRow
@@ -39,8 +38,8 @@ def api_db(database_url: str, clock: VirtualClock) -> Iterator[Database]:
 
 @pytest.fixture
 def app(api_db: Database, database_url: str, clock: VirtualClock) -> Flask:
-    """The designer app with the API registered (the lead wires init_app into create_app)."""
-    flask_app = designer.create_app(
+    """The host API's own app."""
+    return api.create_app(
         {
             "TESTING": True,
             "DATABASE_URL": database_url,
@@ -50,8 +49,6 @@ def app(api_db: Database, database_url: str, clock: VirtualClock) -> Flask:
             "API_CLOCK": clock,
         }
     )
-    init_app(flask_app)
-    return flask_app
 
 
 @pytest.fixture
@@ -109,8 +106,7 @@ def twin_app(path: Path, clock: VirtualClock, hot: bool = True) -> tuple[Flask, 
         tokens = {s: create_token(session, s, [s], clock.now)[1] for s in ("write", "read")}
     db.dispose()
     config = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "t", "API_CLOCK": clock}
-    app = designer.create_app({**config, "API_HOT_PATH": hot})
-    init_app(app)
+    app = api.create_app({**config, "API_HOT_PATH": hot})
     client = app.test_client()
     auth = {"Authorization": f"Bearer {tokens['write']}"}
     for ext in ("INV-1", "CLOSED"):

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 from flask import Response, make_response, request
 
-from designer.api.auth import token
-from designer.api.clock import now
-from designer.api.problems import PROBLEM_JSON, problem
-from designer.api.store import write_transaction
+from api.auth import token
+from api.clock import now
+from api.problems import PROBLEM_JSON, problem
+from api.store import write_transaction
 from engine.intake.idempotency import find_answer, request_hash, store_answer
 
 HEADER = "Idempotency-Key"

@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock, record_event
 from engine.delivery.webhooks import emit_from_audit
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 
 HOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["case.paid"]}
 

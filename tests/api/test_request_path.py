@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 
-from designer.api.auth import token_cache
-from designer.db import get_db
+from api.auth import token_cache
+from api.db import get_db
 from engine import Database, VirtualClock
 from engine.intake.cases import CaseSchema
 from engine.intake.events import record_event
@@ -26,7 +26,7 @@ from engine.intake.host_cases import (
 )
 from engine.storage.api_models import ApiTokenRow
 from engine.storage.models import AuditRow, CaseRow, EventRow
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 
 
 @contextmanager

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from designer.api import schemas
-from designer.api.auth import check_request
-from designer.api.cases import load_case
-from designer.db import transaction
+from api import schemas
+from api.auth import check_request
+from api.cases import load_case
+from api.db import transaction
 from engine.storage.host_queries import messages
 
 blp = Blueprint("api_messages", __name__, description="What was (or will be) sent to debtors.")

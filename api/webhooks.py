@@ -7,11 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
-from designer.api import schemas
-from designer.api.auth import check_request
-from designer.api.clock import now
-from designer.api.store import write_transaction
-from designer.db import transaction
+from api import schemas
+from api.auth import check_request
+from api.clock import now
+from api.db import transaction
+from api.store import write_transaction
 from engine.delivery.webhooks import (
     SubscriptionInactive,
     WebhookError,

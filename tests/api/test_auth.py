@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from engine import Database, VirtualClock
 from engine.access.api_tokens import revoke_token
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 
 
 @pytest.mark.parametrize(
@@ -69,10 +69,3 @@ def test_the_docs_page_uses_the_vendored_swagger_ui(
 def test_the_vendored_swagger_ui_is_served(client: FlaskClient) -> None:
     response = client.get("/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js")
     assert response.status_code == 200
-
-
-def test_init_app_twice_is_harmless(client: FlaskClient, auth: dict[str, str]) -> None:
-    from designer.api import init_app
-
-    init_app(client.application)
-    assert client.get("/api/v1/cases", headers=auth).status_code == 200

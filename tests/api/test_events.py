@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock
-from tests.designer.api.conftest import case_json, stored_rows, twin_app
+from tests.api.conftest import case_json, stored_rows, twin_app
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Transactions for API writes: on SQLite, one writer at a time (designer.api.writer_lock).
+"""Transactions for API writes: on SQLite, one writer at a time (api.writer_lock).
 
 SQLite allows one writer; threads that collide wait in its busy handler, which sleeps in
 coarse steps and turned a burst of events into seconds of p99 latency. A lock in front of
@@ -17,8 +17,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from flask import g, has_request_context
 from sqlalchemy.orm import Session
 
-from designer.api.writer_lock import writer_lock_for
-from designer.db import get_db
+from api.db import get_db
+from api.writer_lock import writer_lock_for
 from engine import Database
 
 _SESSION = "api_write_session"

@@ -29,11 +29,11 @@ from flask import Flask
 from marshmallow import ValidationError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from designer.api.auth import bearer_value, token_cache
-from designer.api.problems import PROBLEM_JSON
-from designer.api.schemas import EVENT_TYPES, EventIn
-from designer.api.store import writer_lock
-from designer.db import KEY as DB_KEY
+from api.auth import bearer_value, token_cache
+from api.db import KEY as DB_KEY
+from api.problems import PROBLEM_JSON
+from api.schemas import EVENT_TYPES, EventIn
+from api.store import writer_lock
 from engine import as_utc, utcnow
 from engine.core.clock import naive_utc
 from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
@@ -133,7 +133,7 @@ class EventHotPath:
 
 
 def _respond(answer: Answer, start_response: StartResponse) -> list[bytes]:
-    """Status and headers as Flask sends them (designer.api.idempotency for a replay)."""
+    """Status and headers as Flask sends them (api.idempotency for a replay)."""
     data = answer.body.encode()
     mimetype = PROBLEM_JSON if answer.status_code >= 400 else "application/json"
     headers = [("Content-Type", mimetype), ("Content-Length", str(len(data)))]

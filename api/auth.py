@@ -6,16 +6,15 @@ token was not seen in the last few seconds, and writes last_used_at at most once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, Request, current_app, g, request, session
 from flask.wrappers import Response
 
-from designer.api.clock import now
-from designer.api.problems import CHALLENGE, UNAUTHORIZED, problem
-from designer.api.store import locked_transaction
+from api.clock import now
+from api.db import transaction
+from api.problems import CHALLENGE, UNAUTHORIZED, problem
+from api.store import locked_transaction
 from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
+from engine.storage.models import UserRow
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE = "mahnwerk_api_tokens"
@@ -71,34 +70,20 @@ def check_request() -> Response | None:
     return None
 
 
-@dataclass
-class ApiClient:
-    """A host system authenticated by token, as Flask-Login sees it."""
-
-    info: TokenInfo
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_anonymous: bool = False
-    role: str = "api"
-
-    def get_id(self) -> str:
-        """Flask-Login's id (never stored in a session: API requests carry no cookie)."""
-        return f"api-token:{self.info.id}"
+def _staff_signed_in() -> bool:
+    """A designer user's signed session cookie (the same secret key; the API never sets one)."""
+    user_id = session.get("_user_id")
+    if not isinstance(user_id, str) or not user_id.isdigit():
+        return False
+    with transaction() as db_session:
+        return db_session.get(UserRow, int(user_id)) is not None
 
 
-def cooperate_with_login(app: Flask, blueprint_names: list[str], prefix: str) -> None:
-    """Let API requests with a token past the designer sign-in; others get 401, no redirect."""
-    manager = getattr(app, "login_manager", None)
-    if manager is None:
-        return
-    for name in blueprint_names:
-        manager.blueprint_login_views[name] = None  # Flask-Login then aborts with 401
-    previous = manager._request_callback
+def protect_docs(app: Flask, blueprint_name: str) -> None:
+    """The docs page and the OpenAPI document: for a token, or for a designer user's session."""
 
-    def load_from_request(req: Request) -> Any:
-        if req.path.startswith(prefix + "/") or req.path == prefix:
-            info = current_token(req)
-            return ApiClient(info) if info else None
-        return previous(req) if previous else None
-
-    manager.request_loader(load_from_request)
+    @app.before_request
+    def check_docs() -> Response | None:
+        if request.blueprint != blueprint_name or _staff_signed_in():
+            return None
+        return check_request()

@@ -8,12 +8,12 @@ import threading
 import time
 from pathlib import Path
 
-from designer.api.writer_lock import writer_lock_for
+from api.writer_lock import writer_lock_for
 
 ROOT = Path(__file__).resolve().parents[3]
 HOLD = """
 import sys, time
-from designer.api.writer_lock import writer_lock_for
+from api.writer_lock import writer_lock_for
 with writer_lock_for(sys.argv[1]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -17,7 +17,7 @@ worker.
 Tick and dispatch run in exactly one process of their own (ARCHITECTURE: never a scheduler
 inside web workers), started here with the same code as `mahnwerk worker`. On SQLite the
 workers and the scheduler share the file in WAL mode; writers take BEGIN IMMEDIATE and wait in
-busy_timeout, and inside a worker the API's writes queue on a lock (designer.api.store).
+busy_timeout, and inside a worker the API's writes queue on a lock (api.store).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def default_workers() -> int:
 
 def worker_app() -> Flask:
     """The app of one web worker (Granian calls this in each worker process)."""
-    from designer import create_app
+    from mahnwerk.wsgi import create_app
 
     threads = int(os.environ.get(THREADS_ENV, DEFAULT_THREADS))
     # A pooled connection per thread: no connections opened and closed under load.
@@ -64,7 +64,7 @@ def serve(
     os.environ[THREADS_ENV] = str(threads)
     jobs = _start_scheduler(announce) if scheduler else None
     server = Granian(
-        "designer.serving:worker_app",
+        "mahnwerk.serve:worker_app",
         address=host,
         port=port,
         interface=Interfaces.WSGI,

@@ -8,13 +8,13 @@ from typing import Any
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
-from designer.api import schemas
-from designer.api.auth import check_request
-from designer.api.clock import now
-from designer.api.idempotency import KEY_DOC, idempotent
-from designer.api.problems import flatten
-from designer.api.store import write_transaction
-from designer.db import transaction
+from api import schemas
+from api.auth import check_request
+from api.clock import now
+from api.db import transaction
+from api.idempotency import KEY_DOC, idempotent
+from api.problems import flatten
+from api.store import write_transaction
 from engine import UnknownCase, record_event
 from engine.intake.host_cases import JourneyNotFound, bulk_upsert_chunked, upsert_case
 from engine.storage.host_queries import (

@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 from tests.factories import journey_doc, publish
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.designer.api.conftest import case_json
+from tests.api.conftest import case_json
 
 
 def _post(client: FlaskClient, auth: dict[str, str], key: str, **overrides: str):

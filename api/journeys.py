@@ -7,12 +7,12 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint, abort
 
-from designer.api import schemas
-from designer.api.auth import check_request
-from designer.api.cases import case_out, load_case
-from designer.api.clock import now
-from designer.api.store import write_transaction
-from designer.db import transaction
+from api import schemas
+from api.auth import check_request
+from api.cases import case_out, load_case
+from api.clock import now
+from api.db import transaction
+from api.store import write_transaction
 from engine import simulate
 from engine.intake.host_cases import CaseStarted, JourneyNotFound, assign_journey
 from engine.storage.queries import get_version, journey_by_key, list_journeys, list_versions

@@ -1,0 +1,120 @@
+"""The host-system REST API at /api/v1: its own Flask app, flask-smorest on the engine's schemas.
+
+`create_app()` builds it: token auth on every view, errors as application/problem+json, the
+OpenAPI document at /api/v1/openapi.json and the interactive docs (vendored Swagger UI) at
+/api/v1/docs. It shares no session, sign-in or CSRF machinery with the designer; the program
+(`mahnwerk.wsgi`) mounts it beside the designer and the portal.
+"""
+
+from __future__ import annotations
+
+import http
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+from api import auth, db, hot_path, problems
+from api.schemas import (
+    EventItemIn,
+    EventItemResultOut,
+    ItemResultOut,
+    decimal_bounds,
+    items_ref,
+)
+from engine import Database, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "/api/v1"
+SWAGGER_UI = "swagger-ui-dist-5.35.0"
+DESCRIPTION = (
+    "Drive Mahnwerk from a billing system, shop or ERP: hand over cases, report payments and "
+    "disputes, read where a case stands. Authenticate with `Authorization: Bearer <token>` "
+    "(`mahnwerk token add`); GET needs the read scope, everything else write. Errors are "
+    "application/problem+json (RFC 9457) naming the fields in `errors`."
+)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting and answering errors as problem+json."""
+
+    ERROR_SCHEMA = problems.ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "A problem (RFC 9457).", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+    def _register_error_handlers(self) -> None:
+        self._app.register_error_handler(HTTPException, problems.make_handler(PREFIX))
+
+
+def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    settings = load_settings()
+    static = app.static_url_path or "/static"
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,  # reads the designer's session on the docs page only
+        DATABASE_URL=settings.database_url,
+        API_TITLE="Mahnwerk host-system API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{static}/vendor/{SWAGGER_UI}/",
+        API_SPEC_OPTIONS={
+            "info": {"description": DESCRIPTION},
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearer": []}],
+        },
+        API_SIMULATION_MAX_CASES=500,
+        API_SIMULATION_MAX_DAYS=120,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+
+def _open_database(app: Flask) -> None:
+    """The app's database; a pool as large as the server's threads when DATABASE_POOL_SIZE is set.
+
+    SQLAlchemy's default (5 kept + 10 overflow) makes a 16-thread server open and close
+    connections (and run the SQLite pragmas again) under load.
+    """
+    size = app.config.get("DATABASE_POOL_SIZE")
+    url = app.config["DATABASE_URL"]
+    if size and not url.endswith(":memory:"):
+        db.init_app(app, Database(url, pool_size=int(size), max_overflow=0, pool_timeout=60))
+    else:
+        db.init_app(app)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Assemble the API: config, database, blueprints, problem errors, token checks, hot path."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"))
+    _configure(app, test_config)
+    _open_database(app)
+    from api import cases, events, journeys, messages, webhooks
+
+    api = ProblemApi(app)
+    for attribute_function in (items_ref, decimal_bounds):
+        api.ma_plugin.converter.add_attribute_function(attribute_function)
+    api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
+    api.spec.components.schema("EventItemIn", schema=EventItemIn)  # BulkEventsIn's items
+    api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
+    for module in (cases, events, messages, journeys, webhooks):
+        api.register_blueprint(module.blp, url_prefix=PREFIX)
+    auth.protect_docs(app, api._make_doc_blueprint_name())
+    auth.token_cache(app)
+    hot_path.install(app)
+    return app

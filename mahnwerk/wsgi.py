@@ -1,0 +1,51 @@
+"""The composed WSGI app: one program, one front door per audience.
+
+`/api/...` goes to the host-system API, everything else to the designer (staff); the debtor
+portal will be mounted at `/p/...` the same way. Each app owns its whole URL space (the API
+routes are /api/v1/... inside the API app too), so its own tests, `url_for` and OpenAPI paths
+are the public ones: the dispatcher only picks the app, it does not move the prefix into
+SCRIPT_NAME as werkzeug's DispatcherMiddleware would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+# Path prefix -> app; a request whose path starts with a prefix goes to that app.
+API_PREFIX = "/api/"
+
+
+class PathDispatcher:
+    """Send each request to the app that owns its path prefix, else to the default app."""
+
+    def __init__(self, default: WSGIApplication, mounts: Mapping[str, WSGIApplication]) -> None:
+        self.default = default
+        # Longest prefix first, so a more specific mount wins.
+        self.mounts = sorted(mounts.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in self.mounts:
+            if path.startswith(prefix):
+                return app(environ, start_response)
+        return self.default(environ, start_response)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Any:
+    """The designer with the API mounted beside it; the designer's Flask app is returned.
+
+    Returning the designer's Flask object (its `wsgi_app` wrapped) keeps `app.test_client()`,
+    Granian's factory and `wsgi:app` working on the whole program.
+    """
+    import api
+    import designer
+
+    staff = designer.create_app(config)
+    host = api.create_app(config)
+    staff.wsgi_app = PathDispatcher(staff.wsgi_app, {API_PREFIX: host})  # type: ignore[method-assign]
+    staff.extensions["mahnwerk_api_app"] = host
+    return staff

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.access.passwords import check_password, hash_password
 from engine.core.clock import naive_utc
 from engine.storage.models import UserRow
 
@@ -31,7 +31,7 @@ def add_user(session: Session, email: str, password: str, role: str, now: dateti
         raise UserError(f"A user {email} exists already.")
     user = UserRow(
         email=email,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         role=role,
         created_at=naive_utc(now),
     )
@@ -43,6 +43,6 @@ def add_user(session: Session, email: str, password: str, role: str, now: dateti
 def authenticate(session: Session, email: str, password: str) -> UserRow | None:
     """The user with this email and password, or None."""
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
-    if user is None or not check_password_hash(user.password_hash, password):
+    if user is None or not check_password(user.password_hash, password):
         return None
     return user

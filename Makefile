@@ -3,8 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+# pip-compile, not uv: it reads this machine's pip configuration (find-links, extra indexes).
+# --upgrade takes the newest versions pyproject.toml allows; `make lock LOCK_UPGRADE=` only
+# adds or drops what pyproject.toml changed and keeps the other pins.
+LOCK_UPGRADE ?= --upgrade
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet $(LOCK_UPGRADE) \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install lock lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +30,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+lock: $(STAMP)
+	$(BIN)/pip show --quiet pip-tools >/dev/null 2>&1 || $(BIN)/pip install --quiet pip-tools
+	$(PIP_COMPILE) -o $(RUNTIME_LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra dev -c $(RUNTIME_LOCK) -o $(DEV_LOCK) pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -9,7 +9,6 @@ OpenAPI document at /api/v1/openapi.json and the interactive docs (vendored Swag
 from __future__ import annotations
 
 import http
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -26,8 +25,8 @@ from api.schemas import (
     items_ref,
 )
 from engine import Database, load_settings
+from mahnwerk_files import STATIC
 
-ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/api/v1"
 SWAGGER_UI = "swagger-ui-dist-5.35.0"
 DESCRIPTION = (
@@ -101,7 +100,7 @@ def _open_database(app: Flask) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the API: config, database, blueprints, problem errors, token checks, hot path."""
-    app = Flask(__name__, static_folder=str(ROOT / "static"))
+    app = Flask(__name__, static_folder=str(STATIC))
     _configure(app, test_config)
     _open_database(app)
     from api import cases, events, journeys, messages, webhooks

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, redirect, url_for
@@ -10,8 +9,8 @@ from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
 from engine import load_settings
+from mahnwerk_files import STATIC, TEMPLATES
 
-ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
 htmx = HTMX()
 
@@ -20,8 +19,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the designer: config, database, login, CSRF, translations and blueprints."""
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     settings = load_settings()
     app.config.from_mapping(

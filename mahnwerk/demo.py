@@ -16,8 +16,9 @@ from engine.intake.cases import audit_opened, case_values
 from engine.simulation import synthetic_cases
 from engine.storage.db import Database
 from engine.storage.models import CaseRow, JourneyRow, UserRow
+from mahnwerk_files import JOURNEYS_EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "journeys_examples"
+EXAMPLES = JOURNEYS_EXAMPLES
 DEMO_USERS = (
     ("admin@mahnwerk.local", "admin"),
     ("manager@mahnwerk.local", "manager"),

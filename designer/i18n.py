@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from designer.translations import DE
+from engine.core.messages import Text
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)
@@ -34,9 +35,11 @@ def translate(text: str, **values: Any) -> str:
 _ = translate
 
 
-def localized(labels: dict[str, str]) -> str:
-    """Pick the session's language from an engine {'en': ..., 'de': ...} label."""
-    return labels.get(current_lang()) or labels.get("en") or ""
+def localized(words: Text | str | None) -> str:
+    """An engine text (a node type's label, a param's help) in the session's language."""
+    if words is None:
+        return ""
+    return words.text(current_lang()) if isinstance(words, Text) else translate(words)
 
 
 @bp.post("/lang/<code>")

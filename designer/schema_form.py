@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
-from designer.i18n import _, current_lang
+from designer.i18n import _, current_lang, localized
 from engine import NODE_TYPES
 
 
@@ -25,8 +25,8 @@ def _describe(name: str, field: fields.Field) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": name,
         "kind": _kind(field),
-        "label": _(meta.get("label") or name),
-        "help": _(meta.get("help") or ""),
+        "label": localized(meta.get("label") or name),
+        "help": localized(meta.get("help")),
         "required": bool(field.required),
         "nullable": bool(field.allow_none),
         "default": _default(field),
@@ -70,7 +70,7 @@ def _choices(field: fields.Field, meta: dict[str, Any]) -> list[dict[str, Any]]:
     """[{value, label}] from metadata choices (dict or list) or a OneOf validator."""
     given = meta.get("choices")
     if isinstance(given, dict):
-        return [{"value": k, "label": _(str(v))} for k, v in given.items()]
+        return [{"value": k, "label": localized(v)} for k, v in given.items()]
     values: list[Any] = list(given or [])
     if not values:
         for validator in _validators(field):

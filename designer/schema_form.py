@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
-from designer.i18n import _, current_lang, localized
+from designer.i18n import current_lang, localized, word
 from engine import NODE_TYPES
 
 
@@ -76,7 +76,7 @@ def _choices(field: fields.Field, meta: dict[str, Any]) -> list[dict[str, Any]]:
         for validator in _validators(field):
             if isinstance(validator, validate.OneOf):
                 values = [c for c in validator.choices if c is not None]
-    return [{"value": v, "label": _(str(v))} for v in values]
+    return [{"value": v, "label": word(v)} for v in values]
 
 
 def _validators(field: fields.Field) -> list[Any]:
@@ -115,6 +115,6 @@ def ports_of(type_name: str, params: dict[str, Any]) -> list[dict[str, str]]:
     lang = current_lang()
     # Engine ports say their label in every language; a manager's own branch label goes via _().
     return [
-        {"name": p.name, "label": p.text(lang) if p.words is not None else _(p.label)}
+        {"name": p.name, "label": p.text(lang) if p.words is not None else word(p.label)}
         for p in ports
     ]

@@ -57,3 +57,15 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# Translations (docs/translations.md): extract the texts marked in the code and templates into
+# engine/locale/messages.pot, merge them into each language's .po, compile the .mo files (both
+# committed: a fresh clone and a wheel need no build step). Edit the .po, then run this again.
+LOCALES := engine/locale
+.PHONY: messages
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k msg -k pmsg:1c,2 --add-location=file --sort-output \
+		--no-wrap --project=Mahnwerk -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete \
+		--ignore-pot-creation-date
+	$(BIN)/pybabel compile -d $(LOCALES) --statistics

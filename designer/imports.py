@@ -278,7 +278,7 @@ def upload() -> Any:
         raw = file.stream.read(limit + 1)
         try:
             if len(raw) > limit:
-                raise CaseImportError(_("The file is larger than {mb} MB.", mb=limit // 2**20))
+                raise CaseImportError(_("The file is larger than %(mb)s MB.", mb=limit // 2**20))
             text = upload_text(file.filename or "", raw)
             header = file_header(text)
             if not any(header):

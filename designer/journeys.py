@@ -132,7 +132,7 @@ def create() -> Any:
     name = request.form.get("name", "").strip()
     with transaction() as session:
         if queries.journey_by_key(session, key):
-            flash(_("A journey with the key '{key}' exists already.", key=key), "error")
+            flash(_("A journey with the key '%(key)s' exists already.", key=key), "error")
             return redirect(url_for("journeys.index"))
     return _store(starter_document(key, name), _("Journey created."))
 
@@ -148,7 +148,7 @@ def import_document() -> Any:
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
-        problem = Problem(_("This is not JSON: {error}", error=str(exc)))
+        problem = Problem(_("This is not JSON: %(error)s", error=str(exc)))
         return render_template("journeys/import.html", problems=[problem]), 422
     if not isinstance(doc, dict) or not isinstance(doc.get("key"), str):
         _journey, problems = validate_document(doc)
@@ -172,10 +172,10 @@ def duplicate(key: str) -> Any:
     with transaction() as session:
         doc = dict(_version_or_404(session, key).document)
         if queries.journey_by_key(session, new_key):
-            flash(_("A journey with the key '{key}' exists already.", key=new_key), "error")
+            flash(_("A journey with the key '%(key)s' exists already.", key=new_key), "error")
             return redirect(url_for("journeys.index"))
     doc["key"] = new_key
-    doc["name"] = request.form.get("name", "").strip() or _("Copy of {name}", name=doc["name"])
+    doc["name"] = request.form.get("name", "").strip() or _("Copy of %(name)s", name=doc["name"])
     return _store(doc, _("Journey duplicated."))
 
 
@@ -224,7 +224,7 @@ def save(key: str) -> tuple[Response, int]:
         return jsonify(ok=False, problems=problems_json(exc.problems)), 422
     url = url_for("journeys.editor", key=key, number=number)
     return jsonify(
-        ok=True, version=number, url=url, message=_("Saved as version {n}.", n=number)
+        ok=True, version=number, url=url, message=_("Saved as version %(n)s.", n=number)
     ), 201
 
 

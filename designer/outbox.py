@@ -94,9 +94,9 @@ def retry(message_id: int) -> Response | str:
             abort(404)
     done = dispatcher().retry_dead(message_id, utcnow())
     if done:
-        note = _("Message {id} is back in the queue.", id=message_id)
+        note = _("Message %(id)s is back in the queue.", id=message_id)
     else:
-        note = _("Message {id} is not dead or failed any more; nothing to retry.", id=message_id)
+        note = _("Message %(id)s is not dead or failed any more; nothing to retry.", id=message_id)
     if htmx and not htmx.boosted:
         with transaction() as session:
             row = session.get(OutboxRow, message_id)

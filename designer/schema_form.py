@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
-from designer.i18n import _, current_lang
+from designer.i18n import current_lang, localized, word
 from engine import NODE_TYPES
 
 
@@ -25,8 +25,8 @@ def _describe(name: str, field: fields.Field) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": name,
         "kind": _kind(field),
-        "label": _(meta.get("label") or name),
-        "help": _(meta.get("help") or ""),
+        "label": localized(meta.get("label") or name),
+        "help": localized(meta.get("help")),
         "required": bool(field.required),
         "nullable": bool(field.allow_none),
         "default": _default(field),
@@ -70,13 +70,13 @@ def _choices(field: fields.Field, meta: dict[str, Any]) -> list[dict[str, Any]]:
     """[{value, label}] from metadata choices (dict or list) or a OneOf validator."""
     given = meta.get("choices")
     if isinstance(given, dict):
-        return [{"value": k, "label": _(str(v))} for k, v in given.items()]
+        return [{"value": k, "label": localized(v)} for k, v in given.items()]
     values: list[Any] = list(given or [])
     if not values:
         for validator in _validators(field):
             if isinstance(validator, validate.OneOf):
                 values = [c for c in validator.choices if c is not None]
-    return [{"value": v, "label": _(str(v))} for v in values]
+    return [{"value": v, "label": word(v)} for v in values]
 
 
 def _validators(field: fields.Field) -> list[Any]:
@@ -115,6 +115,6 @@ def ports_of(type_name: str, params: dict[str, Any]) -> list[dict[str, str]]:
     lang = current_lang()
     # Engine ports say their label in every language; a manager's own branch label goes via _().
     return [
-        {"name": p.name, "label": p.text(lang) if p.words is not None else _(p.label)}
+        {"name": p.name, "label": p.text(lang) if p.words is not None else word(p.label)}
         for p in ports
     ]

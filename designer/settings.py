@@ -145,7 +145,7 @@ def sample_message(
 ) -> EmailMessage | SmsMessage | LetterMessage:
     """The message a test send hands to the channel's connector."""
     note = _(
-        "Sent by {user} from Mahnwerk to check this connection. No action is needed.",
+        "Sent by %(user)s from Mahnwerk to check this connection. No action is needed.",
         user=current_user.email,
     )
     if channel == "email":

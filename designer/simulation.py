@@ -16,7 +16,7 @@ from flask_login import current_user
 from designer import charts
 from designer.auth import SIMULATE_ROLES, role_required
 from designer.db import get_db, transaction
-from designer.i18n import _, current_lang
+from designer.i18n import _, current_lang, word
 from designer.render import page_or_partial
 from engine import InvalidJourney, queries, simulate, utcnow
 from engine.ops.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
@@ -143,7 +143,7 @@ def _charts(result: dict[str, Any]) -> dict[str, Any]:
     used = {c for day in per_day for c in day["messages"]}
     channels = [c for c in CHANNEL_ORDER if c in used] + sorted(used - set(CHANNEL_ORDER))
     outcomes = result["outcomes"]
-    labels = {name: _(name.replace("open:", "open: ").replace("_", " ")) for name in outcomes}
+    labels = {name: word(name.replace("open:", "open: ").replace("_", " ")) for name in outcomes}
     return {
         "channels": channels,
         "messages_chart": charts.stacked_days(

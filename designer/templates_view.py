@@ -211,7 +211,7 @@ def save(key: str, number: int) -> Any:
             rendered=None,
             render_error=None,
         ), 422
-    flash(_("Saved as version {n}.", n=new_number))
+    flash(_("Saved as version %(n)s.", n=new_number))
     return redirect(
         url_for(
             "templates.index",

@@ -84,9 +84,9 @@ def create() -> Any:
     kinds = request.form.getlist("event_types")
     form = {"url": url, "description": description, "event_types": kinds}
     if not url or len(url) > URL_MAX:
-        return _page(400, form=form, error=_("Type a URL of at most {n} characters.", n=URL_MAX))
+        return _page(400, form=form, error=_("Type a URL of at most %(n)s characters.", n=URL_MAX))
     if len(description) > DESCRIPTION_MAX:
-        error = _("The description has at most {n} characters.", n=DESCRIPTION_MAX)
+        error = _("The description has at most %(n)s characters.", n=DESCRIPTION_MAX)
         return _page(400, form=form, error=error)
     if not kinds:
         return _page(400, form=form, error=_("Choose at least one event type."))
@@ -109,7 +109,7 @@ def deactivate(subscription_id: int) -> Response:
             url = row.url
     except WebhookError:
         abort(404)
-    flash(_("The subscription for {url} is deactivated.", url=url))
+    flash(_("The subscription for %(url)s is deactivated.", url=url))
     return redirect(url_for("webhooks.index"))
 
 
@@ -132,10 +132,10 @@ def replay(delivery_id: int) -> Response | str:
         if done:
             replay_delivery(session, delivery_id, utcnow())
     if done:
-        note = _("Delivery {id} will be sent again on the next run.", id=delivery_id)
+        note = _("Delivery %(id)s will be sent again on the next run.", id=delivery_id)
     else:
         note = _(
-            "The subscription is deactivated; delivery {id} is not sent again.", id=delivery_id
+            "The subscription is deactivated; delivery %(id)s is not sent again.", id=delivery_id
         )
     if htmx and not htmx.boosted:
         with transaction() as session:

@@ -164,7 +164,8 @@ def validate(files: tuple[str, ...], lang: str) -> None:
         if problems:
             invalid = True
         else:
-            click.echo(f"{path}: {msg('cli.valid').text(lang)}")
+            valid = msg("valid").text(lang)
+            click.echo(f"{path}: {valid}")
     sys.exit(EXIT_INVALID if invalid else 0)
 
 
@@ -188,10 +189,14 @@ def compile_(file: str, as_json: bool, lang: str) -> None:
     if as_json:
         click.echo(json.dumps(compiled.definition(), indent=2, ensure_ascii=False))
         return
-    click.echo(msg("cli.journey_rules", name=journey.name, ruleset=compiled.ruleset).text(lang))
+    click.echo(
+        msg(
+            "Journey '{name}' (ruleset {ruleset}):", name=journey.name, ruleset=compiled.ruleset
+        ).text(lang)
+    )
     for sentence in journey_sentences(compiled, journey, lang):
         click.echo(f"- {sentence}")
-    click.echo(msg("cli.policy_rules").text(lang))
+    click.echo(msg("Policy rules, checked first for every journey:").text(lang))
     for sentence in policy_sentences(lang):
         click.echo(f"- {sentence}")
 

@@ -7,18 +7,24 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from engine.core.messages import Joined, Text, Verbatim, from_english, msg
-from engine.journey.document import Journey, load_journey
+from engine.core.messages import Joined, Message, Text, Verbatim, from_english, msg
+from engine.journey.document import (
+    SCHEMA_VERSION_MISSING,
+    SCHEMA_VERSION_NEWER,
+    Journey,
+    load_journey,
+)
 from engine.journey.fields import field_type
-from engine.journey.templating import template_problems
+from engine.journey.templating import SYNTAX_ERROR, UNKNOWN_VARIABLE, template_problems
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import NodeType, Problem
+from engine.nodes.wait import AT_TIME_FORMAT
 
 
 def validate_document(doc: Any) -> tuple[Journey | None, list[Problem]]:
     """Parse and check a journey document; returns the journey (when it parses) and problems."""
     if not isinstance(doc, dict):
-        return None, [Problem.of(msg("journey.not_object"))]
+        return None, [Problem.of(msg("The document must be a JSON object."))]
     try:
         journey = load_journey(doc)
     except ValidationError as exc:
@@ -63,15 +69,48 @@ def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-# marshmallow and the document schema report English strings; these catalog ids read them back.
-_ERROR_PREFIXES = ("field.", "document.", "wait.")
+# marshmallow's field errors arrive as English strings; these messages read them back.
+FIELD_ERRORS: tuple[Message, ...] = (
+    msg("Missing data for required field."),
+    msg("Field may not be null."),
+    msg("Invalid value."),
+    msg("Not a valid string."),
+    msg("Not a valid utf-8 string."),
+    msg("Not a valid integer."),
+    msg("Not a valid number."),
+    msg("Number too large."),
+    msg("Special numeric values (nan or infinity) are not permitted."),
+    msg("Not a valid boolean."),
+    msg("Not a valid list."),
+    msg("Not a valid mapping type."),
+    msg("Invalid type."),
+    msg("Invalid input type."),
+    msg("Unknown field."),
+    msg("Must be one of: {choices}."),
+    msg("Must be greater than or equal to {min} and less than or equal to {max}."),
+    msg("Must be greater than or equal to {min}."),
+    msg("Must be less than or equal to {max}."),
+    msg("Length must be between {min} and {max}."),
+    msg("Length must be {equal}."),
+    msg("Shorter than minimum length {min}."),
+    msg("Longer than maximum length {max}."),
+    msg("String does not match expected pattern."),
+)
+# What a params schema or the document may say: read back into messages by `from_english`.
+_READ_BACK = (*FIELD_ERRORS, SCHEMA_VERSION_MISSING, SCHEMA_VERSION_NEWER, AT_TIME_FORMAT)
+# A case field's type, as a problem names it.
+KIND_WORDS: dict[str, Message] = {
+    "number": msg("number"),
+    "string": msg("string"),
+    "boolean": msg("boolean"),
+}
 
 
 def _error_words(value: Any) -> Text:
     """marshmallow's messages for one field, each in the catalog's words where it knows them."""
     if not isinstance(value, list):
-        return from_english(str(value), _ERROR_PREFIXES)
-    parts = tuple(from_english(str(v), _ERROR_PREFIXES) for v in value)
+        return from_english(str(value), _READ_BACK)
+    parts = tuple(from_english(str(v), _READ_BACK) for v in value)
     return parts[0] if len(parts) == 1 else Joined(parts)
 
 
@@ -91,12 +130,12 @@ def _params_problems(journey: Journey) -> list[Problem]:
     seen: set[str] = set()
     for node in journey.nodes:
         if node.id in seen:
-            problems.append(Problem.of(msg("node.duplicate_id"), node.id, "id"))
+            problems.append(Problem.of(msg("Two nodes have this id."), node.id, "id"))
         seen.add(node.id)
         node_type = NODE_TYPES.get(node.type)
         if node_type is None:
             known = ", ".join(NODE_TYPES)
-            unknown = msg("node.unknown_type", type=node.type, known=known)
+            unknown = msg("Unknown node type '{type}' ({known}).", type=node.type, known=known)
             problems.append(Problem.of(unknown, node.id, "type"))
             continue
         errors = _schema(node_type).validate(node.params)
@@ -105,7 +144,11 @@ def _params_problems(journey: Journey) -> list[Problem]:
             problems.append(Problem.of(found.words or Verbatim(found.message), node.id, where))
     starts = [n.id for n in journey.nodes if n.type == "start"]
     if len(starts) != 1:
-        problems.append(Problem.of(msg("journey.start_count", count=len(starts))))
+        problems.append(
+            Problem.of(
+                msg("A journey needs exactly one start node, it has {count}.", count=len(starts))
+            )
+        )
     return problems
 
 
@@ -115,17 +158,19 @@ def _wiring_problems(journey: Journey) -> list[Problem]:
     wired: dict[tuple[str, str], int] = defaultdict(int)
     for edge in journey.edges:
         if edge.source not in nodes:
-            unknown = msg("edge.unknown_source", node=edge.source)
+            unknown = msg("A connection starts at unknown node '{node}'.", node=edge.source)
             problems.append(Problem.of(unknown, None, "edges"))
             continue
         if edge.target not in nodes:
-            unknown = msg("edge.unknown_target", port=edge.port, node=edge.target)
+            unknown = msg(
+                "The '{port}' way leads to unknown node '{node}'.", port=edge.port, node=edge.target
+            )
             problems.append(Problem.of(unknown, edge.source, "edges"))
         ports = {
             p.name for p in NODE_TYPES[nodes[edge.source].type].ports(nodes[edge.source].params)
         }
         if edge.port not in ports:
-            no_port = msg("edge.unknown_port", port=edge.port)
+            no_port = msg("This node has no output '{port}'.", port=edge.port)
             problems.append(Problem.of(no_port, edge.source, "edges"))
         wired[(edge.source, edge.port)] += 1
     for node in journey.nodes:
@@ -133,9 +178,13 @@ def _wiring_problems(journey: Journey) -> list[Problem]:
             count = wired.get((node.id, port.name), 0)
             label = port.words or Verbatim(port.label)
             if count == 0:
-                words = msg("port.not_connected", port=label)
+                words = msg("The '{port}' way is not connected to a next step.", port=label)
             elif count > 1:
-                words = msg("port.connected_many", port=label, count=count)
+                words = msg(
+                    "The '{port}' way is connected {count} times; connect it once.",
+                    port=label,
+                    count=count,
+                )
             else:
                 continue
             problems.append(Problem.of(words, node.id, f"port.{port.name}"))
@@ -171,14 +220,14 @@ def _reachability_problems(journey: Journey) -> list[Problem]:
             reverse[t].append(src)
     ends = [n.id for n in journey.nodes if n.type == "end"]
     if not ends:
-        return [Problem.of(msg("journey.no_end"))]
+        return [Problem.of(msg("The journey has no end node; every case needs a way to finish."))]
     finishing = _reach(reverse, ends)
     problems = []
     for node in journey.nodes:
         if node.id not in reachable:
-            problems.append(Problem.of(msg("node.unreachable"), node.id))
+            problems.append(Problem.of(msg("No way from the start leads to this node."), node.id))
         elif node.id not in finishing:
-            problems.append(Problem.of(msg("node.no_way_to_end"), node.id))
+            problems.append(Problem.of(msg("From this node there is no way to an end."), node.id))
     return problems
 
 
@@ -196,7 +245,14 @@ def _loop_problems(journey: Journey) -> list[Problem]:
             cycle = sorted(n for n in _reach(graph, [node_id]) if node_id in _reach(graph, [n]))
             reported.update(cycle)
             names = ", ".join(f"'{n}'" for n in cycle)
-            problems.append(Problem.of(msg("node.loop_without_wait", steps=names), node_id))
+            problems.append(
+                Problem.of(
+                    msg(
+                        "These steps form a loop without a wait: {steps}. Add a wait.", steps=names
+                    ),
+                    node_id,
+                )
+            )
     return problems
 
 
@@ -206,24 +262,28 @@ def _field_problems(journey: Journey) -> list[Problem]:
         for path, clause in _clauses(node.type, node.params):
             kind = field_type(clause["field"], journey.attributes)
             if kind is None:
-                unknown = msg("clause.unknown_field", field=clause["field"])
+                unknown = msg("Unknown case field '{field}'.", field=clause["field"])
                 problems.append(Problem.of(unknown, node.id, f"{path}.field"))
                 continue
             values = clause["value"] if clause["op"] in ("in", "not_in") else [clause["value"]]
             if not isinstance(values, list):
-                problems.append(Problem.of(msg("clause.value_not_list"), node.id, f"{path}.value"))
+                problems.append(Problem.of(msg("Give a list of values."), node.id, f"{path}.value"))
                 continue
-            kind_words = msg(f"kind.{kind}")
+            kind_words = KIND_WORDS[kind]
             if not all(_fits(kind, v) for v in values):
                 wrong = msg(
-                    "clause.value_wrong_type",
+                    "'{field}' is a {kind}; the value {value} is not.",
                     field=clause["field"],
                     kind=kind_words,
                     value=repr(clause["value"]),
                 )
                 problems.append(Problem.of(wrong, node.id, f"{path}.value"))
             if kind != "number" and clause["op"] in ("gt", "gte", "lt", "lte"):
-                unordered = msg("clause.op_not_ordered", field=clause["field"], kind=kind_words)
+                unordered = msg(
+                    "'{field}' is a {kind}; it cannot be above or below.",
+                    field=clause["field"],
+                    kind=kind_words,
+                )
                 problems.append(Problem.of(unordered, node.id, f"{path}.op"))
     return problems
 
@@ -256,7 +316,7 @@ def _template_problems(journey: Journey) -> list[Problem]:
             for part in ("subject", "body", "html"):
                 source = getattr(variant, part)
                 for text in template_problems(source) if source else []:
-                    found = from_english(text, ("template.",))
-                    words = msg("template.problem", key=template.key, problem=found)
+                    found = from_english(text, (SYNTAX_ERROR, UNKNOWN_VARIABLE))
+                    words = msg("Template '{key}': {problem}.", key=template.key, problem=found)
                     problems.append(Problem.of(words, None, f"{where}.{part}"))
     return problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.core.messages import Text, msg
+
 # Events a wait_event node can wait for (the journey goes on when one arrives).
 WAITABLE = (
     "payment_received",
@@ -41,16 +43,17 @@ ALL = tuple(
     )
 )
 
-EVENT_WORDS = {
-    "payment_received": "a payment arrives",
-    "payment_failed": "a payment fails",
-    "promise_to_pay": "the debtor promises to pay",
-    "link_clicked": "the debtor opens the payment link",
-    "message_delivered": "the message is delivered",
-    "message_bounced": "the message bounces",
-    "message_opened": "the message is opened",
-    "message_clicked": "a link in the message is clicked",
-    "message_failed": "the message cannot be delivered",
-    "opted_out": "the debtor opts out of a channel",
-    "contact_changed": "the contact data change",
+# What each waitable event means, as the clause of a rule (German: a subordinate clause).
+EVENT_WORDS: dict[str, Text] = {
+    "payment_received": msg("a payment arrives"),
+    "payment_failed": msg("a payment fails"),
+    "promise_to_pay": msg("the debtor promises to pay"),
+    "link_clicked": msg("the debtor opens the payment link"),
+    "message_delivered": msg("the message is delivered"),
+    "message_bounced": msg("the message bounces"),
+    "message_opened": msg("the message is opened"),
+    "message_clicked": msg("a link in the message is clicked"),
+    "message_failed": msg("the message cannot be delivered"),
+    "opted_out": msg("the debtor opts out of a channel"),
+    "contact_changed": msg("the contact data change"),
 }

@@ -1,10 +1,15 @@
-"""What the engine says, as a message id plus parameters, rendered in English or German.
+"""What the engine says: English text plus parameters, rendered in English or German by gettext.
 
 Validation problems and rule sentences carry a `Message` (or another `Text`) and render it with
-`.text(lang)`. The wording lives in `engine.core.message_catalog` (one dict per language, the same
-ids and placeholders in each). Placeholders are `str.format` fields; a value that is itself a
-`Text` renders in the same language, numbers use the locale's decimal mark, and the German
-catalog may write `{n:#Tag|Tage}` for "1 Tag" / "7 Tage".
+`.text(lang)`. A message's id is its English text (the gettext msgid); the German words live in
+the project's one gettext catalog, `engine/locale/de/LC_MESSAGES/messages.po` (compiled to the
+`.mo` beside it, which `support.Translations` loads). `msg("...")` made at import time is the
+engine's lazy string: nothing is looked up until `.text(lang)`. `pmsg(context, "...")` is the
+same with a gettext context, for an English text that German says in two ways.
+
+Placeholders are `str.format` fields; a value that is itself a `Text` renders in the same
+language, numbers use the locale's decimal mark, and a German text may write `{n:#Tag|Tage}` for
+"1 Tag" / "7 Tage". `make messages` extracts `msg`/`pmsg` texts into the catalog.
 """
 
 from __future__ import annotations
@@ -12,16 +17,20 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from babel.numbers import format_currency, format_decimal
-
-from engine.core.message_catalog import CATALOGS
+from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("en", "de")
-DEFAULT_LANG = "en"
+DEFAULT_LANG = "en"  # the source language: msgids are English, it needs no catalog
+# The gettext catalogs every package shares: <lang>/LC_MESSAGES/messages.po and .mo.
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DOMAIN = "messages"
 # English keeps the engine's historical formatting (pinned by tests); other languages use babel.
 _BABEL_LOCALES = {"de": "de_DE"}
 
@@ -36,38 +45,51 @@ class Text(Protocol):
 
 
 def language(lang: str | None) -> str:
-    """'de' for 'de', 'de-DE' or 'de_AT'; English for anything not in the catalogs."""
+    """'de' for 'de', 'de-DE' or 'de_AT'; English for anything not in LANGUAGES."""
     code = (lang or DEFAULT_LANG).replace("_", "-").split("-")[0].lower()
-    return code if code in CATALOGS else DEFAULT_LANG
+    return code if code in LANGUAGES else DEFAULT_LANG
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(lang: str) -> NullTranslations:
+    """The gettext catalog of a language (English, the source language, translates nothing)."""
+    code = language(lang)
+    if code == DEFAULT_LANG:
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [code], DOMAIN)
 
 
 @dataclass(frozen=True)
 class Message:
-    """A catalog entry by id, with the values its placeholders need."""
+    """A gettext msgid (the English text) with the values its placeholders need."""
 
     id: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    context: str | None = None  # gettext's msgctxt, where one English text has two translations
 
     def text(self, lang: str = DEFAULT_LANG) -> str:
-        """The message in `lang`; an id missing there falls back to English."""
+        """The message in `lang`; a text the catalog lacks reads in English."""
         code = language(lang)
-        template = CATALOGS[code].get(self.id)
-        if template is None:
-            code, template = DEFAULT_LANG, CATALOGS[DEFAULT_LANG][self.id]
+        words = translations(code)
+        template = words.pgettext(self.context, self.id) if self.context else words.gettext(self.id)
         return _Formatter(code).vformat(template, (), dict(self.params))
+
+    def with_params(self, **params: Any) -> Message:
+        """The same text with (more) values for its placeholders."""
+        return replace(self, params={**self.params, **params})
 
     def __str__(self) -> str:
         return self.text(DEFAULT_LANG)
 
 
 def msg(message_id: str, **params: Any) -> Message:
-    """Shorthand: `msg('send.no_template', key='reminder')`."""
+    """Mark an English text for the catalog: `msg("There is no template '{key}'.", key=k)`."""
     return Message(message_id, params)
 
 
-def has_message(message_id: str) -> bool:
-    """Whether the catalogs know this id."""
-    return message_id in CATALOGS[DEFAULT_LANG]
+def pmsg(context: str, message_id: str, **params: Any) -> Message:
+    """`msg` with a gettext context: `pmsg("plural field", "{field} is {value}", ...)`."""
+    return Message(message_id, params, context)
 
 
 @dataclass(frozen=True)
@@ -142,48 +164,39 @@ class _Formatter(string.Formatter):
 
 
 def placeholders(template: str) -> set[str]:
-    """The placeholder names of a catalog text."""
+    """The placeholder names of a catalog text ('{key}' and '{n:#Tag|Tage}' both name one)."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-@dataclass(frozen=True)
-class _Pattern:
-    message_id: str
-    regex: re.Pattern[str]
+@lru_cache(maxsize=64)
+def _patterns(
+    known: tuple[tuple[str, str | None], ...],
+) -> tuple[tuple[Message, re.Pattern[str]], ...]:
+    """A regex per known text that reads an English text back into its placeholders.
+
+    The most literal text first: 'Must be >= {min}.' would also read 'Must be >= 0 and ...'.
+    """
+    chosen = sorted(known, key=lambda item: -len(re.sub(r"\{[^}]*\}", "", item[0])))
+    return tuple((Message(text, {}, context), _pattern(text)) for text, context in chosen)
 
 
-def _pattern(message_id: str, template: str) -> _Pattern:
-    """A regex that reads an English text back into the placeholders it was made from."""
+def _pattern(template: str) -> re.Pattern[str]:
     parts = []
     for literal, name, _, _ in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if name:
             parts.append(f"(?P<{name}>.+?)")
-    return _Pattern(message_id, re.compile("".join(parts) + r"\Z", re.DOTALL))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
-_PATTERNS: dict[str, tuple[_Pattern, ...]] = {}
-
-
-def from_english(english: str, prefixes: Iterable[str]) -> Text:
-    """The catalog message under one of `prefixes` whose English reads `english`, else Verbatim.
+def from_english(english: str, known: Iterable[Message]) -> Text:
+    """The message among `known` whose English reads `english`, else Verbatim.
 
     Texts made outside the engine's control (marshmallow's field errors, the template checker)
     arrive as English strings; reading them back keeps those libraries untouched.
     """
-    key = ",".join(prefixes)
-    patterns = _PATTERNS.get(key)
-    if patterns is None:
-        chosen = [
-            (mid, text)
-            for mid, text in CATALOGS[DEFAULT_LANG].items()
-            if mid.startswith(tuple(prefixes))
-        ]
-        # The most literal text first: 'Must be >= {min}.' would also read 'Must be >= 0 and ...'.
-        chosen.sort(key=lambda item: -len(re.sub(r"\{[^}]*\}", "", item[1])))
-        patterns = _PATTERNS[key] = tuple(_pattern(mid, text) for mid, text in chosen)
-    for pattern in patterns:
-        found = pattern.regex.match(english)
+    for message, regex in _patterns(tuple((m.id, m.context) for m in known)):
+        found = regex.match(english)
         if found:
-            return Message(pattern.message_id, found.groupdict())
+            return Message(message.id, found.groupdict(), message.context)
     return Verbatim(english)

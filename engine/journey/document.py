@@ -9,12 +9,16 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from engine.core.messages import msg
 from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 2
 CHANNELS = ("email", "sms", "letter")
 TONES = (1, 2, 3, 4)
 JURISDICTIONS = ("DE", "US", "UK", "NONE")
+# What upgrade() says of a bad schema_version (validation reads the English back, from_english).
+SCHEMA_VERSION_MISSING = msg("Missing or not a whole number.")
+SCHEMA_VERSION_NEWER = msg("Version {version} is newer than this Mahnwerk ({current}).")
 
 
 @dataclass(frozen=True)
@@ -202,15 +206,10 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
     """Bring a stored document to the current schema version, one step at a time."""
     version = doc.get("schema_version")
     if not isinstance(version, int):
-        raise ValidationError({"schema_version": ["Missing or not a whole number."]})
+        raise ValidationError({"schema_version": [SCHEMA_VERSION_MISSING.text()]})
     if version > SCHEMA_VERSION:
-        raise ValidationError(
-            {
-                "schema_version": [
-                    f"Version {version} is newer than this Mahnwerk ({SCHEMA_VERSION})."
-                ]
-            }
-        )
+        newer = SCHEMA_VERSION_NEWER.with_params(version=version, current=SCHEMA_VERSION)
+        raise ValidationError({"schema_version": [newer.text()]})
     while version < SCHEMA_VERSION:
         doc = UPGRADES[version](doc)
         version = doc["schema_version"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.core.messages import DEFAULT_LANG, Text, msg, pmsg
+
 
 @dataclass(frozen=True)
 class CaseField:
@@ -11,43 +13,49 @@ class CaseField:
 
     name: str
     type: str  # number | string | boolean
-    label_en: str
-    label_de: str
+    label: Text  # how a reviewer reads the field ("the open amount"), in every language
     unit: str = ""
-    false_en: str = ""  # how a boolean field reads when it does not hold
+    # A boolean field as the clause of a rule, where it holds and where it does not.
+    holds: Text | None = None
+    fails: Text | None = None
 
 
+# Labels carry the context "case field": German words a label unlike the clause of a rule
+# ("eine E-Mail ist bekannt" / "... wenn eine E-Mail-Adresse bekannt ist").
 BUILTIN_FIELDS: dict[str, CaseField] = {
     f.name: f
     for f in (
-        CaseField("amount_open", "number", "the open amount", "der offene Betrag", "currency"),
-        CaseField("amount_original", "number", "the original amount", "der ursprüngliche Betrag"),
-        CaseField("amount_paid", "number", "the amount paid so far", "der bisher gezahlte Betrag"),
-        CaseField("days_overdue", "number", "the days overdue", "die Tage im Verzug", "days"),
-        CaseField("country", "string", "the debtor's country", "das Land des Schuldners"),
-        CaseField("currency", "string", "the currency", "die Währung"),
-        CaseField("locale", "string", "the debtor's language", "die Sprache des Schuldners"),
-        CaseField("debtor_type", "string", "the debtor type", "die Schuldnerart"),
+        CaseField("amount_open", "number", pmsg("case field", "the open amount"), "currency"),
+        CaseField("amount_original", "number", pmsg("case field", "the original amount")),
+        CaseField("amount_paid", "number", pmsg("case field", "the amount paid so far")),
+        CaseField("days_overdue", "number", pmsg("case field", "the days overdue"), "days"),
+        CaseField("country", "string", pmsg("case field", "the debtor's country")),
+        CaseField("currency", "string", pmsg("case field", "the currency")),
+        CaseField("locale", "string", pmsg("case field", "the debtor's language")),
+        CaseField("debtor_type", "string", pmsg("case field", "the debtor type")),
         CaseField(
             "has_email",
             "boolean",
-            "an email address is known",
-            "eine E-Mail ist bekannt",
-            false_en="no email address is known",
+            pmsg("case field", "an email address is known"),
+            holds=msg("an email address is known"),
+            fails=msg("no email address is known"),
         ),
         CaseField(
-            "has_phone", "boolean", "a mobile number is known", "eine Mobilnummer ist bekannt"
+            "has_phone",
+            "boolean",
+            pmsg("case field", "a mobile number is known"),
+            holds=msg("a mobile number is known"),
+            fails=msg("no mobile number is known"),
         ),
         CaseField(
-            "has_address", "boolean", "a postal address is known", "eine Anschrift ist bekannt"
+            "has_address",
+            "boolean",
+            pmsg("case field", "a postal address is known"),
+            holds=msg("a postal address is known"),
+            fails=msg("no postal address is known"),
         ),
-        CaseField(
-            "messages_sent",
-            "number",
-            "the messages sent so far",
-            "die bisher gesendeten Nachrichten",
-        ),
-        CaseField("payments_count", "number", "the number of payments", "die Zahl der Zahlungen"),
+        CaseField("messages_sent", "number", pmsg("case field", "the messages sent so far")),
+        CaseField("payments_count", "number", pmsg("case field", "the number of payments")),
     )
 }
 
@@ -77,15 +85,14 @@ TEMPLATE_VARIABLES = frozenset(
 )
 
 
-def field_label(name: str, lang: str = "en") -> str:
+def field_label(name: str, lang: str = DEFAULT_LANG) -> str:
     """The words a reviewer reads for a field name."""
     if name.startswith(ATTRIBUTE_PREFIX):
-        attr = name[len(ATTRIBUTE_PREFIX) :]
-        return f"the attribute '{attr}'" if lang == "en" else f"das Merkmal '{attr}'"
+        return msg("the attribute '{name}'", name=name[len(ATTRIBUTE_PREFIX) :]).text(lang)
     field = BUILTIN_FIELDS.get(name)
     if field is None:
         return name
-    return field.label_en if lang == "en" else field.label_de
+    return field.label.text(lang)
 
 
 def field_type(name: str, attributes: dict[str, str]) -> str | None:

@@ -13,7 +13,12 @@ from babel.numbers import format_currency
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.core.messages import msg
 from engine.journey.fields import TEMPLATE_VARIABLES
+
+# The checker's findings are English strings; validation reads them back (from_english).
+SYNTAX_ERROR = msg("template syntax error on line {line}: {error}")
+UNKNOWN_VARIABLE = msg("unknown variable '{name}'")
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
 _HTML_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
@@ -72,6 +77,6 @@ def _find_template_problems(source: str, allowed: frozenset[str]) -> list[str]:
     try:
         ast = _ENV.parse(source)
     except TemplateSyntaxError as exc:
-        return [f"template syntax error on line {exc.lineno}: {exc.message}"]
+        return [SYNTAX_ERROR.with_params(line=exc.lineno, error=exc.message).text()]
     unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
-    return [f"unknown variable '{name}'" for name in unknown]
+    return [UNKNOWN_VARIABLE.with_params(name=name).text() for name in unknown]

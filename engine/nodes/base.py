@@ -16,33 +16,35 @@ if TYPE_CHECKING:
     from engine.journey.document import Journey, Node
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in")
-OPERATOR_WORDS = {
-    "eq": ("is", "ist"),
-    "ne": ("is not", "ist nicht"),
-    "gt": ("is above", "ist über"),
-    "gte": ("is at least", "ist mindestens"),
-    "lt": ("is below", "ist unter"),
-    "lte": ("is at most", "ist höchstens"),
-    "in": ("is one of", "ist eines von"),
-    "not_in": ("is none of", "ist keines von"),
+OPERATOR_WORDS: dict[str, Text] = {
+    "eq": msg("is"),
+    "ne": msg("is not"),
+    "gt": msg("is above"),
+    "gte": msg("is at least"),
+    "lt": msg("is below"),
+    "lte": msg("is at most"),
+    "in": msg("is one of"),
+    "not_in": msg("is none of"),
 }
 
 
-def param(label: str, help: str, **kw: Any) -> dict[str, Any]:
-    """Metadata the designer renders a form field from."""
+def param(label: Text, help: Text, **kw: Any) -> dict[str, Any]:
+    """Metadata the designer renders a form field from: lazy texts, rendered in its language."""
     return {"label": label, "help": help, **kw}
 
 
 class ClauseSchema(Schema):
     """One test on a case field: field, operator, value."""
 
-    field = fields.String(required=True, metadata=param("Field", "The case field to test."))
+    field = fields.String(
+        required=True, metadata=param(msg("Field"), msg("The case field to test."))
+    )
     op = fields.String(
         required=True,
         validate=validate.OneOf(OPERATORS),
-        metadata=param("Operator", "How to compare."),
+        metadata=param(msg("Operator"), msg("How to compare.")),
     )
-    value = fields.Raw(required=True, metadata=param("Value", "What to compare with."))
+    value = fields.Raw(required=True, metadata=param(msg("Value"), msg("What to compare with.")))
 
 
 @dataclass(frozen=True)
@@ -137,19 +139,19 @@ class Problem:
 
     def line(self, lang: str = DEFAULT_LANG) -> str:
         """One line naming node and field, e.g. "node 'x', field 'template': ..."."""
-        where: Text = msg("problem.where.journey")
+        where: Text = msg("journey")
         if self.node:
-            where = msg("problem.where.node", node=self.node)
+            where = msg("node '{node}'", node=self.node)
         if self.field:
-            where = msg("problem.where.field", where=where, field=self.field)
-        return msg("problem.line", where=where, message=self.text(lang)).text(lang)
+            where = msg("{where}, field '{field}'", where=where, field=self.field)
+        return msg("{where}: {message}", where=where, message=self.text(lang)).text(lang)
 
     def __str__(self) -> str:
         return self.line(DEFAULT_LANG)
 
 
-ARRIVES = msg("rule.arrives")  # the phrase of a rule that fires as soon as a case arrives
-NEXT = Port.of("next", msg("port.next"))
+ARRIVES = msg("it arrives")  # the phrase of a rule that fires as soon as a case arrives
+NEXT = Port.of("next", msg("Next"))
 
 
 @dataclass
@@ -157,8 +159,8 @@ class NodeType:
     """Base of every node type; subclasses live one per module in engine/nodes/."""
 
     name: ClassVar[str]
-    label: ClassVar[dict[str, str]]
-    help: ClassVar[dict[str, str]]
+    label: ClassVar[Text]  # msg("..."): the node type's own words, in every language
+    help: ClassVar[Text]
     params_schema: ClassVar[type[Schema]]
     parks: ClassVar[bool] = False  # True where a case waits here for time or an event
     triggers: ClassVar[tuple[str, ...]] = ("enter",)
@@ -180,9 +182,14 @@ class NodeType:
         """Checks beyond the params schema (templates exist, weights add up ...)."""
         return []
 
-    def describe(self) -> dict[str, Any]:
-        """Label, help and ports for the designer's palette."""
-        return {"name": self.name, "label": self.label, "help": self.help, "parks": self.parks}
+    def describe(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """Label, help and ports for the designer's palette, in `lang`."""
+        return {
+            "name": self.name,
+            "label": self.label.text(lang),
+            "help": self.help.text(lang),
+            "parks": self.parks,
+        }
 
 
 def parse_clauses(raw: list[dict[str, Any]] | None) -> tuple[Clause, ...]:

@@ -27,14 +27,16 @@ class BranchSchema(Schema):
     port = fields.String(
         required=True,
         validate=validate.Regexp(r"^[a-z0-9_]{1,32}$"),
-        metadata=param("Port", "Short name of this branch's output."),
+        metadata=param(msg("Port"), msg("Short name of this branch's output.")),
     )
-    label = fields.String(load_default="", metadata=param("Label", "What this branch means."))
+    label = fields.String(
+        load_default="", metadata=param(msg("Label"), msg("What this branch means."))
+    )
     when = fields.List(
         fields.Nested(ClauseSchema),
         required=True,
         validate=validate.Length(min=1),
-        metadata=param("When", "All of these tests must hold."),
+        metadata=param(msg("When"), msg("All of these tests must hold.")),
     )
 
 
@@ -43,7 +45,9 @@ class ConditionParams(Schema):
         fields.Nested(BranchSchema),
         required=True,
         validate=validate.Length(min=1, max=20),
-        metadata=param("Branches", "Tried in order; the first that holds wins, else 'else'."),
+        metadata=param(
+            msg("Branches"), msg("Tried in order; the first that holds wins, else 'else'.")
+        ),
     )
 
 
@@ -51,17 +55,14 @@ class Condition(NodeType):
     """Branch on case fields; the first branch that holds is taken."""
 
     name = "condition"
-    label = {"en": "Condition", "de": "Bedingung"}
-    help = {
-        "en": "Choose the way on by case data, e.g. amount above 100 or no email known.",
-        "de": "Den Weg nach Falldaten wählen, z. B. Betrag über 100 oder keine E-Mail bekannt.",
-    }
+    label = msg("Condition")
+    help = msg("Choose the way on by case data, e.g. amount above 100 or no email known.")
     params_schema = ConditionParams
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         branches = params.get("branches") or []
         return [Port(b["port"], b.get("label") or b["port"]) for b in branches] + [
-            Port.of("else", msg("port.else"))
+            Port.of("else", msg("Else"))
         ]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
@@ -80,7 +81,10 @@ class Condition(NodeType):
         ports = [b["port"] for b in node.params.get("branches") or []]
         dupes = sorted({p for p in ports if ports.count(p) > 1 or p == "else"})
         return [
-            Problem.of(msg("condition.duplicate_port", port=p), node.id, "branches") for p in dupes
+            Problem.of(
+                msg("Two branches share the port name '{port}'.", port=p), node.id, "branches"
+            )
+            for p in dupes
         ]
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, validate
 
+from engine.core.messages import msg
 from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param
 
 if TYPE_CHECKING:
@@ -20,7 +21,9 @@ class EndParams(Schema):
     outcome = fields.String(
         required=True,
         validate=validate.OneOf(OUTCOMES),
-        metadata=param("Outcome", "How the journey ended: paid, handed over, written off, closed."),
+        metadata=param(
+            msg("Outcome"), msg("How the journey ended: paid, handed over, written off, closed.")
+        ),
     )
 
 
@@ -28,11 +31,8 @@ class End(NodeType):
     """Close the case with an outcome."""
 
     name = "end"
-    label = {"en": "End", "de": "Ende"}
-    help = {
-        "en": "The journey ends here with an outcome.",
-        "de": "Hier endet die Strecke mit einem Ergebnis.",
-    }
+    label = msg("End")
+    help = msg("The journey ends here with an outcome.")
     params_schema = EndParams
     parks = True
     triggers = ()

@@ -20,7 +20,9 @@ class PromiseParams(Schema):
     grace_days = fields.Integer(
         load_default=2,
         validate=validate.Range(min=0, max=60),
-        metadata=param("Grace days", "Days after the promised date before the promise is broken."),
+        metadata=param(
+            msg("Grace days"), msg("Days after the promised date before the promise is broken.")
+        ),
     )
 
 
@@ -28,17 +30,13 @@ class Promise(NodeType):
     """Watch a promise to pay: kept when the promised amount arrives, broken after the date."""
 
     name = "promise"
-    label = {"en": "Promise to pay", "de": "Zahlungszusage"}
-    help = {
-        "en": "Hold off reminders until the promised date; kept when the money arrives in time.",
-        "de": "Bis zum zugesagten Datum nicht mahnen; eingehalten, wenn das Geld "
-        "rechtzeitig kommt.",
-    }
+    label = msg("Promise to pay")
+    help = msg("Hold off reminders until the promised date; kept when the money arrives in time.")
     params_schema = PromiseParams
     parks = True
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
-        return [Port.of("kept", msg("port.kept")), Port.of("broken", msg("port.broken"))]
+        return [Port.of("kept", msg("Kept")), Port.of("broken", msg("Broken"))]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         grace = node.params.get("grace_days", 2)
@@ -48,18 +46,24 @@ class Promise(NodeType):
                 node.id,
                 "enter",
                 "broken",
-                msg("rule.promise.none"),
+                msg("it arrives without a promise"),
                 when=(Clause("has_promise", "eq", False),),
             ),
             rule_spec(
-                node.id, "event:payment_received", "kept", msg("rule.promise.paid"), when=kept
+                node.id,
+                "event:payment_received",
+                "kept",
+                msg("a payment covers the promised amount"),
+                when=kept,
             ),
-            rule_spec(node.id, "timer", "kept", msg("rule.promise.date_passed"), when=kept, pri=1),
+            rule_spec(
+                node.id, "timer", "kept", msg("the promised date has passed"), when=kept, pri=1
+            ),
             rule_spec(
                 node.id,
                 "timer",
                 "broken",
-                msg("rule.promise.grace_passed", grace=grace),
+                msg("the promised date plus {grace} days has passed", grace=grace),
                 pri=2,
                 otherwise=True,
             ),

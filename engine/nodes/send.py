@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
 
-from engine.core.messages import Text, Verbatim, has_message, msg
+from engine.core.messages import Text, Verbatim, msg
 from engine.journey.document import CHANNELS, TONES
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 
@@ -18,48 +18,55 @@ if TYPE_CHECKING:
 PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
 
 
+CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
+NO_TEMPLATE = msg("There is no template '{key}' in this journey.")
+
+
 def channel_words(channel: object) -> Text:
     """A channel as a manager reads it ('E-Mail', 'Brief'); an unknown one as given."""
-    key = f"channel.{channel}"
-    return msg(key) if has_message(key) else Verbatim(str(channel))
+    return CHANNEL_WORDS.get(str(channel)) or Verbatim(str(channel))
 
 
 class SendParams(Schema):
     channel = fields.String(
         required=True,
         validate=validate.OneOf(CHANNELS),
-        metadata=param("Channel", "How the message reaches the debtor."),
+        metadata=param(msg("Channel"), msg("How the message reaches the debtor.")),
     )
     template = fields.String(
         required=True,
         validate=validate.Length(min=1),
-        metadata=param("Template", "Which template to send (its text per language and tone)."),
+        metadata=param(
+            msg("Template"), msg("Which template to send (its text per language and tone).")
+        ),
     )
     tone = fields.Integer(
         load_default=1,
         validate=validate.OneOf(TONES),
-        metadata=param("Tone", "1 friendly, 2 clear, 3 firm, 4 final."),
+        metadata=param(msg("Tone"), msg("1 friendly, 2 clear, 3 firm, 4 final.")),
     )
     fallback_channel = fields.String(
         load_default=None,
         allow_none=True,
         validate=validate.OneOf((*CHANNELS, None)),
         metadata=param(
-            "Fallback channel", "Used when there is no address or consent for the first."
+            msg("Fallback channel"), msg("Used when there is no address or consent for the first.")
         ),
     )
     fallback_template = fields.String(
         load_default=None,
         allow_none=True,
         metadata=param(
-            "Fallback template",
-            "The text for the fallback channel (an SMS needs other words than a letter).",
+            msg("Fallback template"),
+            msg("The text for the fallback channel (an SMS needs other words than a letter)."),
         ),
     )
     purpose = fields.String(
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
-        metadata=param("Purpose", "What the message is for; the contact policy may depend on it."),
+        metadata=param(
+            msg("Purpose"), msg("What the message is for; the contact policy may depend on it.")
+        ),
     )
 
 
@@ -67,16 +74,17 @@ class Send(NodeType):
     """Queue a message in the outbox; delivery happens later through the contact-policy guard."""
 
     name = "send"
-    label = {"en": "Send message", "de": "Nachricht senden"}
-    help = {
-        "en": "Send an email, SMS or letter from a template in the debtor's language.",
-        "de": "E-Mail, SMS oder Brief aus einer Vorlage in der Sprache des Schuldners senden.",
-    }
+    label = msg("Send message")
+    help = msg("Send an email, SMS or letter from a template in the debtor's language.")
     params_schema = SendParams
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         channel = channel_words(node.params.get("channel", "message"))
-        queued = msg("rule.send.queued", channel=channel, template=node.params.get("template", "?"))
+        queued = msg(
+            "the {channel} '{template}' has been queued",
+            channel=channel,
+            template=node.params.get("template", "?"),
+        )
         return [rule_spec(node.id, "enter", "next", queued)]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
@@ -97,11 +105,11 @@ class Send(NodeType):
         channel = node.params.get("channel")
         template = journey.templates.get(key) if key else None
         if key and template is None:
-            return [Problem.of(msg("send.no_template", key=key), node.id, "template")]
+            return [Problem.of(NO_TEMPLATE.with_params(key=key), node.id, "template")]
         problems = []
         if template is not None and template.channel != channel:
             mismatch = msg(
-                "send.template_channel",
+                "Template '{key}' is for {template_channel}, but this step sends {channel}.",
                 key=key,
                 template_channel=channel_words(template.channel),
                 channel=channel_words(channel),
@@ -109,7 +117,7 @@ class Send(NodeType):
             problems.append(Problem.of(mismatch, node.id, "template"))
         problems += self._check_fallback(node, journey)
         if node.params.get("fallback_channel") == channel:
-            same = msg("send.fallback_same_channel")
+            same = msg("The fallback channel is the same as the channel.")
             problems.append(Problem.of(same, node.id, "fallback_channel"))
         return problems
 
@@ -119,14 +127,15 @@ class Send(NodeType):
         if not key:
             return []
         if not fallback:
-            needs = msg("send.fallback_template_needs_channel")
+            needs = msg("A fallback template needs a fallback channel.")
             return [Problem.of(needs, node.id, "fallback_template")]
         template = journey.templates.get(key)
         if template is None:
-            return [Problem.of(msg("send.no_template", key=key), node.id, "fallback_template")]
+            return [Problem.of(NO_TEMPLATE.with_params(key=key), node.id, "fallback_template")]
         if template.channel != fallback:
             mismatch = msg(
-                "send.fallback_template_channel",
+                "Template '{key}' is for {template_channel}, but the fallback channel is "
+                "{fallback}.",
                 key=key,
                 template_channel=channel_words(template.channel),
                 fallback=channel_words(fallback),

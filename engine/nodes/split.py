@@ -32,12 +32,12 @@ class ArmSchema(Schema):
     name = fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Za-z0-9_]{1,32}$"),
-        metadata=param("Arm", "Name of the arm, e.g. A or B."),
+        metadata=param(msg("Arm"), msg("Name of the arm, e.g. A or B.")),
     )
     weight = fields.Float(
         required=True,
         validate=validate.Range(min=0, max=100),
-        metadata=param("Weight %", "Share of cases in this arm."),
+        metadata=param(msg("Weight %"), msg("Share of cases in this arm.")),
     )
 
 
@@ -45,18 +45,20 @@ class SplitParams(Schema):
     experiment = fields.String(
         required=True,
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-_]{0,63}$"),
-        metadata=param("Experiment", "Key of the experiment this split belongs to."),
+        metadata=param(msg("Experiment"), msg("Key of the experiment this split belongs to.")),
     )
     arms = fields.List(
         fields.Nested(ArmSchema),
         required=True,
         validate=validate.Length(min=2, max=10),
-        metadata=param("Arms", "The variants and their share of cases."),
+        metadata=param(msg("Arms"), msg("The variants and their share of cases.")),
     )
     holdout = fields.Float(
         load_default=0,
         validate=validate.Range(min=0, max=50),
-        metadata=param("Holdout %", "Share of cases that get no treatment, to measure the lift."),
+        metadata=param(
+            msg("Holdout %"), msg("Share of cases that get no treatment, to measure the lift.")
+        ),
     )
 
 
@@ -72,16 +74,13 @@ class Split(NodeType):
     """Deterministic A/B/n split bound to an experiment."""
 
     name = "split"
-    label = {"en": "A/B split", "de": "A/B-Aufteilung"}
-    help = {
-        "en": "Try variants side by side: each case is assigned an arm once, by a stable hash.",
-        "de": "Varianten nebeneinander testen: jeder Fall erhält einmalig und stabil einen Zweig.",
-    }
+    label = msg("A/B split")
+    help = msg("Try variants side by side: each case is assigned an arm once, by a stable hash.")
     params_schema = SplitParams
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         return [
-            Port.of(name, msg("port.arm", arm=name) if name != HOLDOUT else msg("port.holdout"))
+            Port.of(name, msg("Arm {arm}", arm=name) if name != HOLDOUT else msg("Holdout"))
             for name, _ in arm_weights(params)
         ]
 
@@ -103,10 +102,16 @@ class Split(NodeType):
         total = sum(w for _, w in pairs)
         problems = []
         if pairs and abs(total - 100) > 1e-6:
-            problems.append(Problem.of(msg("split.weights_total", total=total), node.id, "arms"))
+            problems.append(
+                Problem.of(
+                    msg("The weights add up to {total:g}%, they must add up to 100%.", total=total),
+                    node.id,
+                    "arms",
+                )
+            )
         names = [n for n, _ in pairs]
         if len(set(names)) != len(names):
-            problems.append(Problem.of(msg("split.duplicate_arm"), node.id, "arms"))
+            problems.append(Problem.of(msg("Two arms have the same name."), node.id, "arms"))
         return problems
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields
 
+from engine.core.messages import msg
 from engine.nodes.base import (
     ARRIVES,
     ClauseSchema,
@@ -25,8 +26,10 @@ class StartParams(Schema):
         fields.Nested(ClauseSchema),
         load_default=list,
         metadata=param(
-            "Entry filter",
-            "Only cases for which all these tests hold enter; the others close as not eligible.",
+            msg("Entry filter"),
+            msg(
+                "Only cases for which all these tests hold enter; the others close as not eligible."
+            ),
         ),
     )
 
@@ -35,12 +38,8 @@ class Start(NodeType):
     """Entry point of every journey."""
 
     name = "start"
-    label = {"en": "Start", "de": "Start"}
-    help = {
-        "en": "Where a case enters. An entry filter keeps cases out that this journey is not for.",
-        "de": "Hier beginnt ein Fall. Ein Eingangsfilter hält Fälle fern, für die "
-        "diese Strecke nicht gedacht ist.",
-    }
+    label = msg("Start")
+    help = msg("Where a case enters. An entry filter keeps cases out that this journey is not for.")
     params_schema = StartParams
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:

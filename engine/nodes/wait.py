@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from engine.journey.document import Journey, Node
 
 MODES = ("duration", "business_days", "due_date")
+# marshmallow takes strings: validation reads this English back into the message (from_english).
+AT_TIME_FORMAT = msg("Use the form HH:MM, for example 09:00.")
 
 
 class WaitParams(Schema):
@@ -25,12 +27,12 @@ class WaitParams(Schema):
         load_default="duration",
         validate=validate.OneOf(MODES),
         metadata=param(
-            "Wait for",
-            "A duration, a number of business days, or a day relative to the due date.",
+            msg("Wait for"),
+            msg("A duration, a number of business days, or a day relative to the due date."),
             choices={
-                "duration": "a duration",
-                "business_days": "business days",
-                "due_date": "due date + days",
+                "duration": msg("a duration"),
+                "business_days": msg("business days"),
+                "due_date": msg("due date + days"),
             },
         ),
     )
@@ -38,18 +40,20 @@ class WaitParams(Schema):
         load_default=0,
         validate=validate.Range(min=-365, max=3650),
         metadata=param(
-            "Days", "Days to wait; with 'due date + days' the day D+n (may be negative)."
+            msg("Days"), msg("Days to wait; with 'due date + days' the day D+n (may be negative).")
         ),
     )
     hours = fields.Integer(
         load_default=0,
         validate=validate.Range(min=0, max=23 * 24),
-        metadata=param("Hours", "Extra hours to wait (duration mode only)."),
+        metadata=param(msg("Hours"), msg("Extra hours to wait (duration mode only).")),
     )
     at_time = fields.String(
         load_default=None,
         allow_none=True,
-        metadata=param("At time", "Local time of day (HH:MM, debtor's time zone) to move on."),
+        metadata=param(
+            msg("At time"), msg("Local time of day (HH:MM, debtor's time zone) to move on.")
+        ),
     )
 
     @validates("at_time")
@@ -59,8 +63,7 @@ class WaitParams(Schema):
         try:
             time.fromisoformat(value)
         except ValueError as exc:
-            # marshmallow takes strings; validation reads this one back into its catalog id.
-            raise ValidationError(msg("wait.at_time_format").text()) from exc
+            raise ValidationError(AT_TIME_FORMAT.text()) from exc
 
 
 @lru_cache(maxsize=256)
@@ -106,12 +109,10 @@ class Wait(NodeType):
     """Park until a moment, then go on."""
 
     name = "wait"
-    label = {"en": "Wait", "de": "Warten"}
-    help = {
-        "en": "Pause the journey: for some days, some business days, or until D+n after the due "
-        "date.",
-        "de": "Die Strecke pausiert: einige Tage, Werktage oder bis T+n nach Fälligkeit.",
-    }
+    label = msg("Wait")
+    help = msg(
+        "Pause the journey: for some days, some business days, or until D+n after the due date."
+    )
     params_schema = WaitParams
     parks = True
     triggers = ("timer",)
@@ -127,16 +128,16 @@ class Wait(NodeType):
         """The trigger as a reviewer reads it, in any language."""
         mode = params.get("mode", "duration")
         days = int(params.get("days", 0))
-        at = msg("rule.wait.at", time=params["at_time"]) if params.get("at_time") else ""
+        at = msg(" at {time}", time=params["at_time"]) if params.get("at_time") else ""
         if mode == "business_days":
-            return msg("rule.wait.business_days", days=days, at=at)
+            return msg("{days} business days have passed{at}", days=days, at=at)
         if mode == "due_date":
             offset = f"{'+' if days >= 0 else '-'}{abs(days)}"
-            return msg("rule.wait.due_date", offset=offset, at=at)
+            return msg("the day D{offset} after the due date has come{at}", offset=offset, at=at)
         hours = int(params.get("hours", 0))
         if hours:
-            return msg("rule.wait.days_hours", days=days, hours=hours, at=at)
-        return msg("rule.wait.days", days=days, at=at)
+            return msg("{days} days {hours} hours have passed{at}", days=days, hours=hours, at=at)
+        return msg("{days} days have passed{at}", days=days, at=at)
 
     @staticmethod
     def phrase(params: dict[str, Any], lang: str = DEFAULT_LANG) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields, validate
 
 from engine.core.event_types import EVENT_WORDS, WAITABLE
-from engine.core.messages import Text, Verbatim, has_message, msg
+from engine.core.messages import Text, Verbatim, msg
 from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 def event_words(event: str) -> Text:
     """What an event means, as a clause ('a payment arrives'); an unknown one as its name."""
-    key = f"event.{event}"
-    return msg(key) if has_message(key) else Verbatim(EVENT_WORDS.get(event, event))
+    return EVENT_WORDS.get(event) or Verbatim(event)
 
 
 class WaitEventParams(Schema):
@@ -27,12 +26,16 @@ class WaitEventParams(Schema):
         fields.String(validate=validate.OneOf(WAITABLE)),
         required=True,
         validate=validate.Length(min=1),
-        metadata=param("Events", "Go on as soon as one of these happens.", choices=list(WAITABLE)),
+        metadata=param(
+            msg("Events"), msg("Go on as soon as one of these happens."), choices=list(WAITABLE)
+        ),
     )
     timeout_days = fields.Integer(
         required=True,
         validate=validate.Range(min=0, max=3650),
-        metadata=param("Timeout (days)", "Take the 'timeout' way when nothing happened by then."),
+        metadata=param(
+            msg("Timeout (days)"), msg("Take the 'timeout' way when nothing happened by then.")
+        ),
     )
 
 
@@ -40,19 +43,14 @@ class WaitEvent(NodeType):
     """Park until an event or the timeout."""
 
     name = "wait_event"
-    label = {"en": "Wait for event", "de": "Auf Ereignis warten"}
-    help = {
-        "en": "Wait for a payment, a promise, a click ... or take the timeout way.",
-        "de": "Auf Zahlung, Zusage, Klick ... warten oder nach Ablauf weitergehen.",
-    }
+    label = msg("Wait for event")
+    help = msg("Wait for a payment, a promise, a click ... or take the timeout way.")
     params_schema = WaitEventParams
     parks = True
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
         events = params.get("events") or []
-        return [Port.of(e, event_words(e)) for e in events] + [
-            Port.of("timeout", msg("port.timeout"))
-        ]
+        return [Port.of(e, event_words(e)) for e in events] + [Port.of("timeout", msg("Timeout"))]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         rules = [
@@ -60,7 +58,7 @@ class WaitEvent(NodeType):
             for e in node.params.get("events") or []
         ]
         days = node.params.get("timeout_days", 0)
-        timeout = msg("rule.wait_event.timeout", days=days)
+        timeout = msg("{days} days passed without that", days=days)
         rules.append(rule_spec(node.id, "timer", "timeout", timeout))
         return rules
 

@@ -19,10 +19,13 @@ class WebhookParams(Schema):
     event = fields.String(
         required=True,
         validate=validate.Regexp(r"^[a-z][a-z0-9_.]{0,63}$"),
-        metadata=param("Event", "Name of the event the host system receives, e.g. case.handover."),
+        metadata=param(
+            msg("Event"), msg("Name of the event the host system receives, e.g. case.handover.")
+        ),
     )
     note = fields.String(
-        load_default="", metadata=param("Note", "A short text sent along, e.g. the agency name.")
+        load_default="",
+        metadata=param(msg("Note"), msg("A short text sent along, e.g. the agency name.")),
     )
 
 
@@ -30,15 +33,12 @@ class Webhook(NodeType):
     """Queue a notification for the host system."""
 
     name = "webhook"
-    label = {"en": "Notify host system", "de": "Hostsystem benachrichtigen"}
-    help = {
-        "en": "Tell the billing or ERP system, e.g. to hand the case over to an agency.",
-        "de": "Das Abrechnungs- oder ERP-System informieren, z. B. zur Abgabe an ein Inkasso.",
-    }
+    label = msg("Notify host system")
+    help = msg("Tell the billing or ERP system, e.g. to hand the case over to an agency.")
     params_schema = WebhookParams
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
-        told = msg("rule.webhook.told", event=node.params.get("event", "?"))
+        told = msg("the host system has been told '{event}'", event=node.params.get("event", "?"))
         return [rule_spec(node.id, "enter", "next", told)]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:

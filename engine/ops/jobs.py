@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.clock import as_utc, naive_utc, utcnow
+from engine.core.messages import msg
 from engine.storage.db import Database
 from engine.storage.models import JobRow
 
@@ -35,10 +36,11 @@ STALE_AFTER = timedelta(minutes=2)
 PROGRESS_SECONDS = 0.25
 HEARTBEAT_SECONDS = 20.0
 KEEP_FOR = timedelta(days=7)  # finished jobs older than this are deleted when a new one starts
-STALE_ERROR = (
+# Stored in English like every job error; the designer shows it in the user's language.
+STALE_ERROR = msg(
     "This job stopped without a result: the server process running it ended "
     "(no sign of life for 2 minutes). Start it again."
-)
+).text()
 
 Progress = Callable[[int, int], None]
 

@@ -4,97 +4,100 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.messages import Text, msg
 from engine.nodes.base import Clause
 from engine.rules.model import CompiledRule, catch_all, durable_rule
 
 RULESET = "mahnwerk.policy.v1"
 FIELDS = ("amount_open", "hold_reason")
 
-# (id, trigger event, clauses, action, phrase); action words are read by the runtime.
-_RULES: tuple[tuple[str, str, tuple[Clause, ...], str, str], ...] = (
+# (id, trigger event, clauses, action, words); action words are read by the runtime, and a
+# rule's phrase is its words in English.
+_RULES: tuple[tuple[str, str, tuple[Clause, ...], str, Text], ...] = (
     (
         "paid_in_full",
         "payment_received",
         (Clause("amount_open", "lte", 0),),
         "close:paid",
-        "a payment leaves nothing open, end the journey as paid",
+        msg("a payment leaves nothing open, end the journey as paid"),
     ),
     (
         "partial_payment",
         "payment_received",
         (Clause("amount_open", "gt", 0),),
         "continue",
-        "a payment leaves an amount open, lower the balance and go on",
+        msg("a payment leaves an amount open, lower the balance and go on"),
     ),
     (
         "dispute",
         "dispute_opened",
         (),
         "hold:dispute",
-        "the debtor disputes the claim, hold the case until the dispute is resolved",
+        msg("the debtor disputes the claim, hold the case until the dispute is resolved"),
     ),
     (
         "cease_contact",
         "cease_contact",
         (),
         "hold:cease_contact",
-        "the debtor asks not to be contacted, hold the case",
+        msg("the debtor asks not to be contacted, hold the case"),
     ),
     (
         "breathing_space",
         "breathing_space_started",
         (),
         "hold:breathing_space",
-        "a breathing space starts, hold the case until it ends",
+        msg("a breathing space starts, hold the case until it ends"),
     ),
     (
         "dispute_resolved",
         "dispute_resolved",
         (Clause("hold_reason", "eq", "dispute"),),
         "release",
-        "a held dispute is resolved, go on where the case stood",
+        msg("a held dispute is resolved, go on where the case stood"),
     ),
     (
         "contact_resumed",
         "contact_resumed",
         (Clause("hold_reason", "eq", "cease_contact"),),
         "release",
-        "contact is allowed again, go on where the case stood",
+        msg("contact is allowed again, go on where the case stood"),
     ),
     (
         "breathing_space_ended",
         "breathing_space_ended",
         (Clause("hold_reason", "eq", "breathing_space"),),
         "release",
-        "the breathing space ends, go on where the case stood",
+        msg("the breathing space ends, go on where the case stood"),
     ),
     (
         "insolvency",
         "insolvency",
         (),
         "stop:insolvency",
-        "the debtor is insolvent, stop and hand the case to a person",
+        msg("the debtor is insolvent, stop and hand the case to a person"),
     ),
     (
         "deceased",
         "deceased",
         (),
         "stop:deceased",
-        "the debtor has died, stop and hand the case to a person",
+        msg("the debtor has died, stop and hand the case to a person"),
     ),
     (
         "case_closed",
         "case_closed",
         (),
         "close:closed",
-        "the host system closes the case, end the journey as closed",
+        msg("the host system closes the case, end the journey as closed"),
     ),
 )
 
 RULES: tuple[CompiledRule, ...] = tuple(
-    CompiledRule(rid, "*", trigger, action, None, when, 1, phrase)
-    for rid, trigger, when, action, phrase in _RULES
+    CompiledRule(rid, "*", trigger, action, None, when, 1, words.text())
+    for rid, trigger, when, action, words in _RULES
 )
+WORDS: dict[str, Text] = {rid: words for rid, _, _, _, words in _RULES}  # phrases, any language
 RULES_BY_ID = {r.id: r for r in RULES}
 TRIGGERS = frozenset(r.trigger for r in RULES)
 

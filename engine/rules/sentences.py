@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.core.messages import DEFAULT_LANG, Money, Text, Verbatim, has_message, msg, number_text
+from engine.core.messages import (
+    DEFAULT_LANG,
+    Money,
+    Text,
+    Verbatim,
+    msg,
+    number_text,
+    pmsg,
+)
 from engine.journey.document import Journey
 from engine.journey.fields import BUILTIN_FIELDS, field_label
 from engine.nodes import NODE_TYPES
@@ -25,20 +33,44 @@ def clause_words(clause: Clause, currency: str, lang: str = DEFAULT_LANG) -> str
 
 def _clause(clause: Clause, currency: str) -> Text:
     if clause.field == "arm":
-        return msg("clause.arm", arm=clause.value)
+        return msg("the case is in arm '{arm}'", arm=clause.value)
     if clause.field == "has_promise":
-        return msg("clause.has_promise" if clause.value else "clause.no_promise")
+        return msg("there is a promise") if clause.value else msg("there is no promise")
     if clause.field == "promise_kept":
-        return msg("clause.promise_kept" if clause.value else "clause.promise_not_kept")
+        if clause.value:
+            return msg("the promised amount has arrived")
+        return msg("the promise is not met")
     statement = _boolean_statement(clause)
     if statement is not None:
         return statement
-    plural = "op_plural" if clause.field in _PLURAL_FIELDS else "op"
-    return msg(
-        f"clause.{plural}.{clause.op}",
-        field=_FieldLabel(clause.field),
-        value=_Values(clause, currency),
+    words = _PLURAL_OPERATORS if clause.field in _PLURAL_FIELDS else _OPERATORS
+    return words[clause.op].with_params(
+        field=_FieldLabel(clause.field), value=_Values(clause, currency)
     )
+
+
+# A clause on a case field, per operator. English says both alike; German needs the plural verb
+# for plural fields ("die Tage im Verzug ... liegen"), so those carry the gettext context.
+_OPERATORS = {
+    "eq": msg("{field} is {value}"),
+    "ne": msg("{field} is not {value}"),
+    "gt": msg("{field} is above {value}"),
+    "gte": msg("{field} is at least {value}"),
+    "lt": msg("{field} is below {value}"),
+    "lte": msg("{field} is at most {value}"),
+    "in": msg("{field} is one of {value}"),
+    "not_in": msg("{field} is none of {value}"),
+}
+_PLURAL_OPERATORS = {
+    "eq": pmsg("plural field", "{field} is {value}"),
+    "ne": pmsg("plural field", "{field} is not {value}"),
+    "gt": pmsg("plural field", "{field} is above {value}"),
+    "gte": pmsg("plural field", "{field} is at least {value}"),
+    "lt": pmsg("plural field", "{field} is below {value}"),
+    "lte": pmsg("plural field", "{field} is at most {value}"),
+    "in": pmsg("plural field", "{field} is one of {value}"),
+    "not_in": pmsg("plural field", "{field} is none of {value}"),
+}
 
 
 def _boolean_statement(clause: Clause) -> Text | None:
@@ -47,13 +79,12 @@ def _boolean_statement(clause: Clause) -> Text | None:
     if known is None or clause.op not in ("eq", "ne") or not isinstance(clause.value, bool):
         return None
     holds = clause.value == (clause.op == "eq")
-    key = f"clause.{clause.field}.{'true' if holds else 'false'}"
-    return msg(key) if has_message(key) else None
+    return known.holds if holds else known.fails
 
 
 @dataclass(frozen=True)
 class _FieldLabel:
-    """A case field's label, which engine.journey.fields knows in both languages."""
+    """A case field's label, which engine.journey.fields words for every language."""
 
     name: str
 
@@ -77,11 +108,11 @@ class _Values:
 
     def _one(self, value: Any) -> Text:
         if isinstance(value, bool):
-            return msg("value.yes" if value else "value.no")
+            return msg("yes") if value else msg("no")
         if self.unit == "currency":
             return Money(value, self.currency)
         if self.unit == "days" and isinstance(value, int | float):
-            return msg("value.days", n=value)
+            return msg("{n} days", n=value)
         if self.unit:
             return Verbatim(f"{value} {self.unit}")
         if isinstance(value, str):
@@ -111,29 +142,38 @@ def _sentence(rule: CompiledRule, journey: Journey, phrase: Text) -> Text:
     nodes = journey.nodes_by_id()
     label = _label(nodes, rule.node)
     if rule.trigger == "enter":
-        parts: list[Text] = [msg("sentence.arrives", node=label)]
+        parts: list[Text] = [msg("When a case arrives at '{node}'", node=label)]
         if rule.phrase != "it arrives":
             parts.append(phrase)
     else:
-        parts = [msg("sentence.is_at", node=label), phrase]
+        parts = [msg("When a case is at '{node}'", node=label), phrase]
     parts += [_clause(c, journey.currency) for c in rule.when]
     if rule.otherwise:
-        parts.append(msg("sentence.otherwise"))
+        parts.append(msg("no way above applies"))
     if rule.outcome:
-        then = msg("sentence.end_as", outcome=_outcome(rule.outcome))
+        then = msg("end the journey as {outcome}", outcome=_outcome(rule.outcome))
     elif rule.target:
-        then = msg("sentence.go_to", node=_label(nodes, rule.target))
+        then = msg("go to '{node}'", node=_label(nodes, rule.target))
     else:
-        then = msg("sentence.stop")
+        then = msg("stop (this way is not connected)")
     when = parts[0]
     for part in parts[1:]:
-        when = msg("sentence.and", first=when, second=part)
-    return msg("sentence.rule", when=when, then=then)
+        when = msg("{first} and {second}", first=when, second=part)
+    return msg("{when}, {then}.", when=when, then=then)
+
+
+# How a sentence names the outcome a rule ends the journey with.
+_OUTCOMES = {
+    "paid": msg("paid"),
+    "handed_over": msg("handed over"),
+    "written_off": msg("written off"),
+    "closed": msg("closed"),
+    "not_eligible": msg("not eligible"),
+}
 
 
 def _outcome(outcome: str) -> Text:
-    key = f"outcome.{outcome}"
-    return msg(key) if has_message(key) else Verbatim(outcome.replace("_", " "))
+    return _OUTCOMES.get(outcome) or Verbatim(outcome.replace("_", " "))
 
 
 def _specs(journey: Journey, node_id: str) -> list[RuleSpec]:
@@ -165,14 +205,16 @@ def _label(nodes: dict[str, Any], node_id: str) -> str:
 
 def policy_sentences(lang: str = DEFAULT_LANG) -> list[str]:
     """The policy rules that apply to every journey, as sentences."""
-    return [msg("sentence.policy", rule=_policy_phrase(r)).text(lang) for r in policy.RULES]
+    return [
+        msg("At any step, when {rule}.", rule=_policy_phrase(r)).text(lang) for r in policy.RULES
+    ]
 
 
 def _policy_phrase(rule: CompiledRule) -> Text:
-    """The catalog's words for a policy rule, if they still say what policy.py says in English."""
-    key = f"policy.{rule.id}"
-    if has_message(key) and msg(key).text() == rule.phrase:
-        return msg(key)
+    """policy.py's words for a policy rule, if they still say what the rule says in English."""
+    words = policy.WORDS.get(rule.id)
+    if words is not None and words.text() == rule.phrase:
+        return words
     return Verbatim(rule.phrase)
 
 

@@ -50,7 +50,7 @@ def test_defaults_are_plain_values(ctx: Any) -> None:
 
 
 def test_palette_has_every_node_type_with_label_and_help(ctx: Any) -> None:
-    items = palette(lambda labels: labels["en"])
+    items = palette(lambda words: words.text("en"))
     assert [i["name"] for i in items] == list(NODE_TYPES) and all(i["help"] for i in items)
 
 

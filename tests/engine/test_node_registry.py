@@ -9,6 +9,8 @@ import pytest
 from marshmallow import Schema
 
 from engine import NODE_TYPES
+from engine.core.messages import Message
+from tests.catalog import german
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "journeys_examples"
 
@@ -43,14 +45,16 @@ def test_node_type_appears_in_an_example_journey(name: str) -> None:
 def test_node_type_has_a_label_in_english_and_german(name: str) -> None:
     label = NODE_TYPES[name].label
 
-    assert label.get("en") and label.get("de")
+    assert isinstance(label, Message)  # a lazy text the node type owns, marked for the catalog
+    assert label.text("en") and german(label)
 
 
 @pytest.mark.parametrize("name", sorted(NODE_TYPES))
 def test_node_type_has_help_text_in_english_and_german(name: str) -> None:
     help_text = NODE_TYPES[name].help
 
-    assert help_text.get("en") and help_text.get("de")
+    assert isinstance(help_text, Message)
+    assert help_text.text("en") and german(help_text)
 
 
 @pytest.mark.parametrize("name", sorted(NODE_TYPES))
@@ -63,6 +67,8 @@ def test_every_param_has_a_form_label_and_help(name: str) -> None:
     fields = form_fields(NODE_TYPES[name].params_schema)
 
     assert [f for f, meta in fields.items() if not (meta.get("label") and meta.get("help"))] == []
+    texts = [meta[k] for meta in fields.values() for k in ("label", "help")]
+    assert [t for t in texts if not (isinstance(t, Message) and german(t))] == []
 
 
 @pytest.mark.parametrize("name", sorted(NODE_TYPES))

@@ -1,15 +1,16 @@
-"""The engine's message catalog: both languages complete, and rendering per locale."""
+"""The engine's messages: gettext msgids rendered per locale, and words kept with their owners.
+
+That every marked text has German with the same placeholders is tests/engine/core/test_catalog.py.
+"""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.core.event_types import EVENT_WORDS
-from engine.core.message_catalog import DE, EN
+from engine.authoring.validation import FIELD_ERRORS
+from engine.core.event_types import EVENT_WORDS, WAITABLE
 from engine.core.messages import (
     Joined,
     Message,
@@ -19,81 +20,95 @@ from engine.core.messages import (
     language,
     msg,
     placeholders,
+    pmsg,
 )
 from engine.journey.fields import BUILTIN_FIELDS
 from engine.nodes import NODE_TYPES
-from engine.nodes.base import OPERATOR_WORDS
+from engine.nodes.base import OPERATOR_WORDS, Clause
+from engine.nodes.wait import AT_TIME_FORMAT
 from engine.rules import policy
-
-ROOT = Path(__file__).resolve().parents[3]
-# msg("id" ... and f-string ids such as msg(f"clause.op.{op}") are checked by their prefix.
-LITERAL_ID = re.compile(r"""\bmsg\(\s*f?["']([a-z_.{}]+)["']""")
+from engine.rules.sentences import clause_words
+from tests.catalog import german
 
 
-def ids_used_in_code() -> set[str]:
-    """Every message id the engine names literally (f-string ids up to their first brace)."""
-    files = [*(ROOT / "engine").rglob("*.py")]
-    return {m for f in files for m in LITERAL_ID.findall(f.read_text("utf-8"))}
+@pytest.mark.parametrize("event", WAITABLE)
+def test_every_waitable_event_has_words_in_german(event: str) -> None:
+    words = EVENT_WORDS[event]
+
+    assert isinstance(words, Message)
+    assert german(words) and placeholders(german(words)) == placeholders(words.id)
 
 
-def test_every_id_has_both_languages() -> None:
-    assert sorted(set(EN) ^ set(DE)) == []
+@pytest.mark.parametrize("rule", policy.RULES, ids=lambda r: r.id)
+def test_every_policy_rule_has_words_in_german_that_say_its_phrase(rule: Any) -> None:
+    words = policy.WORDS[rule.id]
 
-
-@pytest.mark.parametrize("message_id", sorted(EN))
-def test_both_languages_use_the_same_placeholders(message_id: str) -> None:
-    assert placeholders(EN[message_id]) == placeholders(DE[message_id])
-
-
-@pytest.mark.parametrize("message_id", sorted(EN))
-def test_no_text_is_empty(message_id: str) -> None:
-    assert EN[message_id].strip() and DE[message_id].strip()
-
-
-def test_every_id_the_engine_names_is_in_the_catalog() -> None:
-    used = ids_used_in_code()
-    prefixes = {i.split("{")[0] for i in used}  # an f-string id: some entry must start so
-
-    assert len(used) > 40
-    assert sorted(i for i in used if "{" not in i and i not in EN) == []
-    assert sorted(p for p in prefixes if not any(k.startswith(p) for k in EN)) == []
-
-
-def test_event_words_match_the_event_types_module() -> None:
-    assert {e: EN[f"event.{e}"] for e in EVENT_WORDS} == EVENT_WORDS
-
-
-def test_policy_words_match_the_policy_rules() -> None:
-    assert {r.id: EN[f"policy.{r.id}"] for r in policy.RULES} == {
-        r.id: r.phrase for r in policy.RULES
-    }
+    assert words.text("en") == rule.phrase
+    assert german(words)
 
 
 @pytest.mark.parametrize("op", sorted(OPERATOR_WORDS))
-def test_operator_words_match_the_node_base(op: str) -> None:
-    english = OPERATOR_WORDS[op][0]
+def test_operator_words_match_the_rule_sentences(op: str) -> None:
+    english = OPERATOR_WORDS[op].text("en")
 
-    assert EN[f"clause.op.{op}"] == EN[f"clause.op_plural.{op}"] == f"{{field}} {english} {{value}}"
+    assert german(OPERATOR_WORDS[op])
+    assert (
+        clause_words(Clause("country", op, "DE"), "EUR") == f"the debtor's country {english} 'DE'"
+    )
+    assert clause_words(Clause("messages_sent", op, 3), "EUR") == (
+        f"the messages sent so far {english} 3"
+    )
+
+
+@pytest.mark.parametrize("op", sorted(OPERATOR_WORDS))
+def test_plural_fields_take_the_plural_verb_in_german(op: str) -> None:
+    singular = clause_words(Clause("amount_paid", op, 3), "EUR", "de")
+    plural = clause_words(Clause("messages_sent", op, 3), "EUR", "de")
+
+    assert singular.endswith(("ist", "liegt", "beträgt"))
+    assert plural.endswith(("sind", "liegen", "betragen"))
 
 
 def test_a_boolean_field_reads_as_the_fields_module_says() -> None:
     field = BUILTIN_FIELDS["has_email"]
+    holds, fails = Clause("has_email", "eq", True), Clause("has_email", "eq", False)
 
-    assert (EN["clause.has_email.true"], EN["clause.has_email.false"]) == (
-        field.label_en,
-        field.false_en,
+    assert (clause_words(holds, "EUR"), clause_words(fails, "EUR")) == (
+        field.label.text("en"),
+        field.fails.text("en"),
+    )
+    assert (clause_words(holds, "EUR", "de"), clause_words(fails, "EUR", "de")) == (
+        "eine E-Mail-Adresse bekannt ist",
+        "keine E-Mail-Adresse bekannt ist",
+    )
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_FIELDS))
+def test_every_case_field_has_a_label_in_german(name: str) -> None:
+    field = BUILTIN_FIELDS[name]
+
+    assert german(field.label)
+    if field.type == "boolean":
+        assert field.holds is not None and field.fails is not None
+        assert german(field.holds) and german(field.fails)
+
+
+def test_a_context_tells_two_german_texts_of_one_english_apart() -> None:
+    assert msg("{field} is above {value}", field="x", value=1).text("de") == "x über 1 liegt"
+    assert pmsg("plural field", "{field} is above {value}", field="x", value=1).text("de") == (
+        "x über 1 liegen"
     )
 
 
 def test_a_message_renders_in_german_and_english() -> None:
-    message = msg("send.no_template", key="mahnung_2")
+    message = msg("There is no template '{key}' in this journey.", key="mahnung_2")
 
     assert message.text("en") == "There is no template 'mahnung_2' in this journey."
     assert message.text("de") == "In dieser Strecke gibt es keine Vorlage 'mahnung_2'."
 
 
 def test_nested_texts_render_in_the_same_language() -> None:
-    message = msg("port.not_connected", port=msg("port.next"))
+    message = msg("The '{port}' way is not connected to a next step.", port=msg("Next"))
 
     assert message.text("de") == "Der Ausgang 'Weiter' ist mit keinem nächsten Schritt verbunden."
     assert str(message) == "The 'Next' way is not connected to a next step."
@@ -108,7 +123,11 @@ def test_language_codes_reduce_to_a_catalog(lang: str | None, expected: str) -> 
 
 
 def test_an_unknown_language_reads_english() -> None:
-    assert msg("split.duplicate_arm").text("fr") == "Two arms have the same name."
+    assert msg("Two arms have the same name.").text("fr") == "Two arms have the same name."
+
+
+def test_a_text_the_catalog_lacks_reads_in_english() -> None:
+    assert msg("Nobody wrote this down.").text("de") == "Nobody wrote this down."
 
 
 @pytest.mark.parametrize(
@@ -127,7 +146,7 @@ def test_money_keeps_english_as_it_was_and_uses_the_german_locale(
 
 
 def test_german_numbers_use_a_decimal_comma() -> None:
-    message = msg("split.weights_total", total=99.5)
+    message = msg("The weights add up to {total:g}%, they must add up to 100%.", total=99.5)
 
     assert message.text("en") == "The weights add up to 99.5%, they must add up to 100%."
     assert message.text("de") == "Die Anteile ergeben zusammen 99,5 %, sie müssen 100 % ergeben."
@@ -135,40 +154,53 @@ def test_german_numbers_use_a_decimal_comma() -> None:
 
 @pytest.mark.parametrize(("days", "words"), [(1, "von 1 Tag abgelaufen"), (7, "von 7 Tagen")])
 def test_german_counts_choose_singular_or_plural(days: int, words: str) -> None:
-    assert words in msg("rule.wait.days", days=days, at="").text("de")
+    assert words in msg("{days} days have passed{at}", days=days, at="").text("de")
 
 
 @pytest.mark.parametrize(
     ("english", "message_id", "params"),
     [
-        ("Missing data for required field.", "field.required", {}),
-        ("Must be one of: email, sms, letter.", "field.one_of", {"choices": "email, sms, letter"}),
+        ("Missing data for required field.", "Missing data for required field.", {}),
+        (
+            "Must be one of: email, sms, letter.",
+            "Must be one of: {choices}.",
+            {"choices": "email, sms, letter"},
+        ),
         (
             "Must be greater than or equal to 0 and less than or equal to 60.",
-            "field.range",
+            "Must be greater than or equal to {min} and less than or equal to {max}.",
             {"min": "0", "max": "60"},
         ),
-        ("Must be greater than or equal to 2.", "field.range_min", {"min": "2"}),
-        ("Length must be between 1 and 20.", "field.length_between", {"min": "1", "max": "20"}),
+        (
+            "Must be greater than or equal to 2.",
+            "Must be greater than or equal to {min}.",
+            {"min": "2"},
+        ),
+        (
+            "Length must be between 1 and 20.",
+            "Length must be between {min} and {max}.",
+            {"min": "1", "max": "20"},
+        ),
     ],
 )
 def test_marshmallow_english_reads_back_into_its_message(
     english: str, message_id: str, params: dict[str, Any]
 ) -> None:
-    found = from_english(english, ("field.",))
+    found = from_english(english, FIELD_ERRORS)
 
     assert found == Message(message_id, params)
     assert found.text("en") == english
+    assert found.text("de") != english
 
 
 def test_text_the_catalog_does_not_know_stays_as_it_is() -> None:
-    assert from_english("Something new went wrong.", ("field.",)) == Verbatim(
+    assert from_english("Something new went wrong.", FIELD_ERRORS) == Verbatim(
         "Something new went wrong."
     )
 
 
 def test_joined_texts_render_each_part() -> None:
-    joined = Joined((msg("field.not_integer"), Verbatim("x")))
+    joined = Joined((msg("Not a valid integer."), Verbatim("x")))
 
     assert joined.text("de") == "Das ist keine ganze Zahl.; x"
 
@@ -193,7 +225,9 @@ def test_every_params_error_of_every_node_type_has_german_words(name: str) -> No
     schema = NODE_TYPES[name].params_schema()
     english = {text for params in BAD_PARAMS for text in _leaves(schema.validate(params))}
 
-    assert [t for t in english if isinstance(from_english(t, ("field.", "wait.")), Verbatim)] == []
+    known = (*FIELD_ERRORS, AT_TIME_FORMAT)
+
+    assert [t for t in english if isinstance(from_english(t, known), Verbatim)] == []
 
 
 def _leaves(errors: Any) -> list[str]:

@@ -7,6 +7,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+
+from engine import Database, Runtime
+from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
+from engine.storage.models import EventRow
+from tests.engine.delivery import test_dispatcher as base
 from tests.engine.delivery.test_dispatcher import (
     MONDAY_MORNING,
     PHONE_DE,
@@ -15,11 +20,6 @@ from tests.engine.delivery.test_dispatcher import (
     queue,
     send_doc,
 )
-
-from engine import Database, Runtime
-from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
-from engine.storage.models import EventRow
-from tests.engine.delivery import test_dispatcher as base
 from tests.factories import case_row, edge, journey_doc, node, template
 
 # The real SMTP server, Twilio-compatible API and dispatcher fixtures of the dispatcher tests.

@@ -27,7 +27,7 @@ from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
 from engine import Dispatcher, utcnow
-from engine.journey.document import CHANNELS
+from engine.core.channels import CHANNELS
 from engine.storage.models import CaseRow, OutboxRow
 from engine.storage.queries import DEFERRED, deferral_reasons, list_outbox
 

@@ -26,7 +26,8 @@ from engine import (
     save_version,
     utcnow,
 )
-from engine.journey.document import CHANNELS, TONES
+from engine.core.channels import CHANNELS
+from engine.journey.document import TONES
 from engine.journey.templating import template_problems
 
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")

@@ -28,8 +28,8 @@ from engine.contact_policy import (
     LoosenedPolicyError,
     tighten,
 )
+from engine.core.channels import CHANNELS
 
-CHANNELS = ("email", "sms", "letter")
 SECRET_KEYS = ("password", "auth_token", "secret", "api_key", "token")
 
 

@@ -31,6 +31,7 @@ from engine.contact_policy import (
     decide,
     profile_for,
 )
+from engine.core.channels import CHANNELS
 from engine.core.clock import as_utc, naive_utc
 from engine.core.counts import Counts
 from engine.core.settings import load_settings
@@ -42,7 +43,6 @@ from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
-DELIVERED_CHANNELS = ("email", "sms", "letter")
 SENT = ("sent", "sandboxed")
 LEASE = timedelta(minutes=5)
 HISTORY = timedelta(days=31)
@@ -203,7 +203,7 @@ class Dispatcher:
             select(OutboxRow, CaseRow)
             .join(CaseRow, CaseRow.id == OutboxRow.case_id)
             .where(
-                OutboxRow.channel.in_(DELIVERED_CHANNELS),
+                OutboxRow.channel.in_(tuple(CHANNELS)),  # webhooks go their own way
                 or_(OutboxRow.status == "pending", OutboxRow.status == "sending"),
                 OutboxRow.not_before <= naive_utc(now),
             )
@@ -284,7 +284,7 @@ class Dispatcher:
                 "status": "sending",
                 "not_before": naive_utc(run.now + LEASE),
                 "attempts": attempt,
-                "recipient": _recipient(message.channel, case),
+                "recipient": CHANNELS[message.channel].recipient_of(case),
                 "subject": rendered.subject,
                 "body": rendered.body,
                 "html": rendered.html,
@@ -480,7 +480,8 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
     fallback = message.fallback_channel
     if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
         return None
-    if not {"email": case.email, "sms": case.phone, "letter": case.street}.get(fallback):
+    channel = CHANNELS.get(fallback)
+    if channel is None or not channel.reaches(case):
         return None
     return {
         "idempotency_key": f"{message.idempotency_key}-fb",
@@ -511,16 +512,6 @@ def _overrides(
         if key and key in configured:
             return configured[key]
     return None
-
-
-def _recipient(channel: str, case: CaseRow) -> str | None:
-    """Where this send goes, kept on the row as evidence (X-02): address, number or post."""
-    if channel == "email":
-        return case.email
-    if channel == "sms":
-        return case.phone
-    parts = (case.debtor_name, case.street, f"{case.postcode or ''} {case.city or ''}".strip())
-    return ", ".join(p for p in (*parts, case.country) if p)[:300]
 
 
 def _context(message: OutboxRow, case: CaseRow) -> ContactContext:

@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from engine.core.channels import CHANNELS
 from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 2
-CHANNELS = ("email", "sms", "letter")
 TONES = (1, 2, 3, 4)
 JURISDICTIONS = ("DE", "US", "UK", "NONE")
+
+
+class OneOfRegistered(validate.OneOf):
+    """OneOf over a registry's names as they are when a value is checked, not when defined.
+
+    So an entry registered after a schema was built (a plugin imported later) is valid, and the
+    designer's forms, which read `choices`, list it. The error reads as OneOf's.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[Any]]) -> None:
+        self._names = names
+        self.labels: list[str] = []
+        self.labels_text = ""
+        self.error = self.default_message
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[Any, ...]:
+        """The names registered now."""
+        return tuple(self._names())
+
+    @property  # type: ignore[override]
+    def choices_text(self) -> str:
+        """The names registered now, as the error lists them."""
+        return ", ".join(str(choice) for choice in self.choices)
+
+
+def channel_choice(*extra: Any) -> OneOfRegistered:
+    """A validator for a channel name (and `extra` values, e.g. None for 'no channel')."""
+    return OneOfRegistered(lambda: (*CHANNELS, *extra))
 
 
 @dataclass(frozen=True)
@@ -136,7 +165,7 @@ class VariantSchema(Schema):
 
 
 class TemplateSchema(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    channel = fields.String(required=True, validate=channel_choice())
     variants = fields.List(fields.Nested(VariantSchema), required=True)
 
 

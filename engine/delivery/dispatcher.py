@@ -34,6 +34,7 @@ from engine.contact_policy import (
 from engine.core.channels import CHANNELS
 from engine.core.clock import as_utc, naive_utc
 from engine.core.counts import Counts
+from engine.core.jurisdictions import FALLBACK, jurisdiction_of
 from engine.core.settings import load_settings
 from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 SENT = ("sent", "sandboxed")
 LEASE = timedelta(minutes=5)
 HISTORY = timedelta(days=31)
-JURISDICTION_COUNTRY = {"DE": "DE", "US": "US", "UK": "GB"}
 
 
 @dataclass
@@ -294,14 +294,15 @@ class Dispatcher:
 
     def _policy(self, jurisdiction: str, case: CaseRow) -> ContactPolicy:
         """The journey's jurisdiction profile (by the debtor's country when it has none)."""
-        country = JURISDICTION_COUNTRY.get(jurisdiction, case.country)
-        key = (jurisdiction, country, case.subdivision if country == "US" else None)
+        key = (jurisdiction, case.country, case.subdivision)
         policy = self._policies.get(key)
-        if policy is None:
+        if policy is None:  # resolved once per jurisdiction, country and region
+            bound = jurisdiction_of(jurisdiction)
+            country = bound.country.code if bound is not None else case.country
             try:
-                policy = profile_for(country, key[2])
-            except LookupError:
-                policy = profile_for("DE")  # the strictest hours default for unknown countries
+                policy = profile_for(country, case.subdivision)
+            except LookupError:  # a country without a profile: the fallback's (strictest hours)
+                policy = profile_for(FALLBACK)
             overrides = _overrides(self.config.policy_overrides, jurisdiction, country)
             if overrides is not None:
                 policy = overrides.apply(policy)  # checked at load: it cannot loosen
@@ -506,9 +507,10 @@ def _overrides(
     """A [policy.X] section: by the journey's jurisdiction, else by the debtor's country.
 
     A journey bound to no jurisdiction ("NONE") uses the profile of the debtor's country, so
-    that country's section applies (GB also answers to "UK").
+    that country's section applies, named by the country or by its jurisdiction ("GB", "UK").
     """
-    for key in (jurisdiction, country, "UK" if country == "GB" else None):
+    covering = jurisdiction_of(country)
+    for key in (jurisdiction, country, covering.code if covering is not None else None):
         if key and key in configured:
             return configured[key]
     return None

@@ -10,11 +10,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from engine.core.channels import CHANNELS
+from engine.core.jurisdictions import NONE, jurisdiction_codes
 from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 2
 TONES = (1, 2, 3, 4)
-JURISDICTIONS = ("DE", "US", "UK", "NONE")
 
 
 class OneOfRegistered(validate.OneOf):
@@ -111,7 +111,7 @@ class Journey:
     attributes: dict[str, str]
     locale: str = "en"
     currency: str = "EUR"
-    jurisdiction: str = "NONE"
+    jurisdiction: str = NONE
     description: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -183,7 +183,7 @@ class JourneySchema(Schema):
     description = fields.String(load_default="")
     locale = fields.String(load_default="en")
     currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
-    jurisdiction = fields.String(load_default="NONE", validate=validate.OneOf(JURISDICTIONS))
+    jurisdiction = fields.String(load_default=NONE, validate=OneOfRegistered(jurisdiction_codes))
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
     nodes = fields.List(fields.Nested(NodeSchema), required=True)
     edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
@@ -219,7 +219,7 @@ class JourneySchema(Schema):
 def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     """Version 1 had no jurisdiction; journeys then were unbound."""
     doc = dict(doc)
-    doc.setdefault("jurisdiction", "NONE")
+    doc.setdefault("jurisdiction", NONE)
     doc["schema_version"] = 2
     return doc
 

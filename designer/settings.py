@@ -33,7 +33,7 @@ from connectors import (
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
 from designer.i18n import _, current_lang
-from engine.core.channels import CHANNELS
+from engine import CHANNELS
 from engine.delivery.config import (
     SECRET_KEYS,
     ConfigError,

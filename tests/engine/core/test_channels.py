@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -136,3 +137,10 @@ def test_a_channel_that_is_not_registered_is_refused_with_the_known_ones() -> No
         SendParams().load({"channel": "fax", "template": "t"})
 
     assert error.value.messages == {"channel": ["Must be one of: email, sms, letter."]}
+
+
+@pytest.mark.parametrize("name", list(CHANNELS))
+def test_the_docs_list_every_built_in_channel_with_its_address_field(name: str) -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "connectors.md").read_text("utf-8")
+
+    assert f"| {name} | `{CHANNELS[name].address_field}` |" in docs

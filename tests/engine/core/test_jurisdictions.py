@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from marshmallow import ValidationError
@@ -223,3 +224,11 @@ def test_a_journey_bound_to_a_registered_jurisdiction_simulates_end_to_end(
 
     assert result.messages["email"] > 0
     assert result.outcomes.get("open:stopped", 0) == 0  # no case stopped on an engine error
+
+
+def test_the_docs_table_has_a_column_for_every_built_in_jurisdiction() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "contact-policy.md").read_text("utf-8")
+    section = docs.split("## Jurisdictions", 1)[1]
+    header = section.split("\n| | ", 1)[1].split("\n", 1)[0]
+
+    assert [code.strip() for code in header.strip(" |").split("|")] == list(JURISDICTIONS)

@@ -30,12 +30,12 @@ class OneOfRegistered(validate.OneOf):
         self.labels_text = ""
         self.error = self.default_message
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[Any, ...]:
         """The names registered now."""
         return tuple(self._names())
 
-    @property  # type: ignore[override]
+    @property
     def choices_text(self) -> str:
         """The names registered now, as the error lists them."""
         return ", ".join(str(choice) for choice in self.choices)

@@ -63,7 +63,7 @@ clean:
 # committed: a fresh clone and a wheel need no build step). Edit the .po, then run this again.
 LOCALES := engine/locale
 .PHONY: messages
-messages: $(STAMP)
+messages: $(DEV_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k msg -k pmsg:1c,2 --add-location=file --sort-output \
 		--no-wrap --project=Mahnwerk -o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete \

@@ -35,7 +35,8 @@ from sqlalchemy import func, insert, make_url, select, text
 
 from engine.authoring.versions import save_version
 from engine.core.clock import naive_utc
-from engine.intake.cases import COUNTRY_TIMEZONES, case_values
+from engine.core.jurisdictions import case_time_zone
+from engine.intake.cases import case_values
 from engine.rules.compiler import CompiledJourney
 from engine.run.bulk import insert_rows, update_rows
 from engine.run.runtime import Runtime
@@ -94,7 +95,7 @@ def case_data(i: int, rng: random.Random) -> dict[str, Any]:
         "postcode": "10115",
         "city": "Berlin",
         "country": country,
-        "timezone": COUNTRY_TIMEZONES[country],
+        "timezone": case_time_zone(country),
         "currency": "USD" if country == "US" else "EUR",
         "amount": Decimal(str(round(min(rng.lognormvariate(4.6, 0.8), 20000), 2))),
         "due_date": DUE_DATE,

@@ -26,8 +26,7 @@ from designer.auth import EDIT_ROLES, role_required
 from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
-from engine import Dispatcher, utcnow
-from engine.journey.document import CHANNELS
+from engine import CHANNELS, Dispatcher, utcnow
 from engine.storage.models import CaseRow, OutboxRow
 from engine.storage.queries import DEFERRED, deferral_reasons, list_outbox
 

@@ -33,8 +33,8 @@ from connectors import (
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
 from designer.i18n import _, current_lang
+from engine import CHANNELS
 from engine.delivery.config import (
-    CHANNELS,
     SECRET_KEYS,
     ConfigError,
     DeliveryConfig,

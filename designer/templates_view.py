@@ -17,6 +17,7 @@ from designer.db import transaction
 from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import (
+    CHANNELS,
     InvalidJourney,
     RenderError,
     case_context,
@@ -26,7 +27,7 @@ from engine import (
     save_version,
     utcnow,
 )
-from engine.journey.document import CHANNELS, TONES
+from engine.journey.document import TONES
 from engine.journey.templating import template_problems
 
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")

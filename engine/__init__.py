@@ -22,10 +22,19 @@ _EXPORTS: dict[str, str] = {
     "VersionCache": "engine.authoring.versions",
     "published_version": "engine.authoring.versions",
     "save_version": "engine.authoring.versions",
+    "CHANNELS": "engine.core.channels",
+    "Channel": "engine.core.channels",
+    "register_channel": "engine.core.channels",
     "VirtualClock": "engine.core.clock",
     "as_utc": "engine.core.clock",
     "naive_utc": "engine.core.clock",
     "utcnow": "engine.core.clock",
+    "COUNTRIES": "engine.core.jurisdictions",
+    "JURISDICTIONS": "engine.core.jurisdictions",
+    "Country": "engine.core.jurisdictions",
+    "Jurisdiction": "engine.core.jurisdictions",
+    "register_country": "engine.core.jurisdictions",
+    "register_jurisdiction": "engine.core.jurisdictions",
     "Settings": "engine.core.settings",
     "load_settings": "engine.core.settings",
     "DispatchReport": "engine.delivery.dispatcher",
@@ -90,7 +99,16 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         save_version,
     )
     from engine.core import event_types
+    from engine.core.channels import CHANNELS, Channel, register_channel
     from engine.core.clock import VirtualClock, as_utc, naive_utc, utcnow
+    from engine.core.jurisdictions import (
+        COUNTRIES,
+        JURISDICTIONS,
+        Country,
+        Jurisdiction,
+        register_country,
+        register_jurisdiction,
+    )
     from engine.core.settings import Settings, load_settings
     from engine.delivery.dispatcher import Dispatcher, DispatchReport
     from engine.delivery.rendering import RenderError, case_context, render_message
@@ -109,16 +127,22 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.storage.db import Database
 
 __all__ = [
+    "CHANNELS",
+    "COUNTRIES",
+    "JURISDICTIONS",
     "NODE_TYPES",
     "ROLES",
     "SCHEMA_VERSION",
     "CaseSchema",
+    "Channel",
     "CompiledJourney",
+    "Country",
     "Database",
     "DispatchReport",
     "Dispatcher",
     "InvalidJourney",
     "Journey",
+    "Jurisdiction",
     "Problem",
     "RenderError",
     "Runtime",
@@ -147,6 +171,9 @@ __all__ = [
     "published_version",
     "queries",
     "record_event",
+    "register_channel",
+    "register_country",
+    "register_jurisdiction",
     "render_message",
     "save_version",
     "simulate",

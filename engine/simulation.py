@@ -25,8 +25,9 @@ from sqlalchemy import func, insert, select
 
 from engine.authoring.versions import save_version
 from engine.core.clock import as_utc
+from engine.core.jurisdictions import FALLBACK, NONE, jurisdiction, jurisdiction_of
 from engine.delivery.sandbox import SandboxDispatcher
-from engine.intake.cases import COUNTRY_LOCALES, COUNTRY_TIMEZONES, case_values
+from engine.intake.cases import case_values
 from engine.intake.events import record_event
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
@@ -36,14 +37,6 @@ RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
 PROMISE, PROMISE_KEPT, DISPUTE = 0.03, 0.6, 0.005
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
-COUNTRY_FOR = {"DE": "DE", "US": "US", "UK": "GB", "NONE": "DE"}
-SUBDIVISIONS = {"DE": ["BY", "NW", "BE", "HH"], "US": ["CA", "NY", "TX", "IL"], "GB": [None]}
-US_ZONES = {
-    "CA": "America/Los_Angeles",
-    "NY": "America/New_York",
-    "TX": "America/Chicago",
-    "IL": "America/Chicago",
-}
 
 
 @dataclass
@@ -78,12 +71,17 @@ class SimulationResult:
 
 
 def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date) -> list[dict]:
-    """A portfolio that looks like the journey's market: country, currency, contact mix."""
-    country = COUNTRY_FOR.get(doc.get("jurisdiction", "NONE"), "DE")
+    """A portfolio that looks like the journey's market: country, currency, contact mix.
+
+    The market is the journey's jurisdiction's country (the fallback's for a journey bound to
+    none), with debtors spread over that country's regions and their time zones.
+    """
+    bound = jurisdiction_of(doc.get("jurisdiction", NONE)) or jurisdiction(FALLBACK)
+    country = bound.country
     attributes = {a["name"]: a["type"] for a in doc.get("attributes", [])}
     cases = []
     for i in range(n):
-        subdivision = rng.choice(SUBDIVISIONS.get(country, [None]))
+        subdivision = rng.choice(country.subdivisions)
         amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.8), 20000), 2)))
         cases.append(
             {
@@ -95,10 +93,10 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
                 "street": f"Musterweg {i % 200 + 1}" if rng.random() < 0.95 else None,
                 "postcode": "10115",
                 "city": "Berlin",
-                "country": country,
+                "country": country.code,
                 "subdivision": subdivision,
-                "locale": doc.get("locale") or COUNTRY_LOCALES.get(country, "en"),
-                "timezone": US_ZONES.get(subdivision or "", COUNTRY_TIMEZONES.get(country, "UTC")),
+                "locale": doc.get("locale") or country.locale,
+                "timezone": country.zone(subdivision),
                 "currency": doc.get("currency", "EUR"),
                 "amount": amount,
                 "due_date": start - timedelta(days=rng.randint(0, 2)),

@@ -2,8 +2,8 @@
 
 In the manner of datasette's tests/test_docs.py, each case is collected from the code, not from a
 hand list: the settings from the environment reads in the source (ast), the commands by walking
-the click group, the node types from the registry, the jurisdictions from the contact-policy
-profiles. Paths the docs write in backticks must exist.
+the click group, the node types from the registry, the jurisdictions from their
+registry. Paths the docs write in backticks must exist.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import click
 import pytest
 
 import engine
-from engine.contact_policy import profiles
-from engine.contact_policy.policy import ContactPolicy
+from engine.contact_policy.profiles import jurisdiction_profiles
+from engine.core.jurisdictions import JURISDICTIONS
 from mahnwerk.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,12 +89,13 @@ def commands(group: click.Group = main, prefix: str = "mahnwerk") -> Iterator[st
 
 
 def jurisdictions() -> list[str]:
-    """The contact-policy profiles by name (DE, US, UK and state overlays such as US-MA).
-
-    A colleague is adding a registry of jurisdictions (engine/core/jurisdictions.py); once it
-    lands, read the jurisdictions from it here instead of from the profiles module.
-    """
-    return sorted(p.name for p in vars(profiles).values() if isinstance(p, ContactPolicy))
+    """Every jurisdiction of the registry and every contact-policy profile it can meet
+    (DE, US, UK and state overlays such as US-MA)."""
+    names = set()
+    for entry in {j.code: j for j in JURISDICTIONS.values()}.values():  # GB is UK too
+        names.add(entry.code)
+        names.update(p.name for p in jurisdiction_profiles(entry))
+    return sorted(names)
 
 
 def _table_rows() -> Iterator[str]:

@@ -11,7 +11,16 @@ from engine.contact_policy.policy import (
     HoursWindow,
     weekly,
 )
-from engine.contact_policy.profiles import DE, UK, US, US_MA, profile_for
+from engine.contact_policy.profiles import (
+    DE,
+    UK,
+    US,
+    US_MA,
+    jurisdiction_profiles,
+    profile_for,
+    profile_named,
+    register_profile,
+)
 from engine.contact_policy.public_holidays import UnknownRegionError
 from engine.contact_policy.tighten import LoosenedPolicyError, tighten
 
@@ -35,7 +44,10 @@ __all__ = [
     "Suppress",
     "UnknownRegionError",
     "decide",
+    "jurisdiction_profiles",
     "profile_for",
+    "profile_named",
+    "register_profile",
     "tighten",
     "weekly",
 ]

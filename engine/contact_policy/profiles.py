@@ -1,4 +1,9 @@
-"""Country profiles DE, US and UK, each value traced to its rule in compliance.md."""
+"""Country profiles DE, US and UK, each value traced to its rule in compliance.md.
+
+Which profile serves a debtor is the jurisdiction registry's answer (engine.core.jurisdictions):
+the jurisdiction covering the debtor's country names a profile, or a region's overlay. Profiles
+are found by name here; `register_profile` adds one, as the built-ins below are added.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from datetime import time, timedelta
 
 from engine.contact_policy.policy import ContactPolicy, FrequencyCap, HoldRule, weekly
 from engine.contact_policy.tighten import tighten
+from engine.core.jurisdictions import Jurisdiction, jurisdiction_of
 
 WEEK = timedelta(days=7)
 MON_TO_SAT = range(6)
@@ -94,18 +100,42 @@ US_MA = tighten(
     caps=(FrequencyCap("call", 2, WEEK), FrequencyCap("sms", 2, WEEK)),
 )
 
-_BY_REGION = {
-    ("DE", None): DE,
-    ("US", None): US,
-    ("US", "MA"): US_MA,
-    ("GB", None): UK,
-}
+_PROFILES: dict[str, ContactPolicy] = {}
+
+
+def register_profile(policy: ContactPolicy) -> ContactPolicy:
+    """Add a profile under its name, for a jurisdiction (or overlay) to name."""
+    existing = _PROFILES.get(policy.name)
+    if existing is not None and existing != policy:
+        raise ValueError(f"A different contact-policy profile is already called {policy.name!r}")
+    _PROFILES[policy.name] = policy
+    return policy
+
+
+def profile_named(name: str) -> ContactPolicy:
+    """The profile registered under this name; LookupError naming it when there is none."""
+    profile = _PROFILES.get(name)
+    if profile is None:
+        raise LookupError(f"No contact-policy profile called {name!r}")
+    return profile
+
+
+def jurisdiction_profiles(jurisdiction: Jurisdiction) -> tuple[ContactPolicy, ...]:
+    """Every profile a debtor under this jurisdiction can meet: its own, then its overlays."""
+    return tuple(profile_named(name) for name in jurisdiction.profile_names())
 
 
 def profile_for(country: str, subdivision: str | None = None) -> ContactPolicy:
-    """Return the profile for a debtor's country, with a state overlay where one exists."""
-    country = "GB" if country == "UK" else country
-    profile = _BY_REGION.get((country, subdivision)) or _BY_REGION.get((country, None))
-    if profile is None:
+    """Return the profile for a debtor's country, with a state overlay where one exists.
+
+    `country` is an ISO code or a jurisdiction's code ('GB' or 'UK'); a country no jurisdiction
+    covers raises LookupError.
+    """
+    jurisdiction = jurisdiction_of(country)
+    if jurisdiction is None:
         raise LookupError(f"No contact-policy profile for country {country!r}")
-    return profile
+    return profile_named(jurisdiction.profile_name(subdivision))
+
+
+for _profile in (DE, US, UK, US_MA):
+    register_profile(_profile)

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.core.channels import CHANNELS
+
 
 @dataclass(slots=True)  # many thousands per tick: slots make them smaller and quicker
 class CaseState:
@@ -51,15 +53,15 @@ class CaseState:
         """Whole days since the due date (negative before it)."""
         return (today - self.due_date).days
 
+    @property
+    def street(self) -> str | None:
+        """The street line of the postal address, as a case row has it (None without one)."""
+        return self.address.get("street") if self.address else None
+
     def has_channel(self, channel: str) -> bool:
-        """Whether the case has an address for this channel."""
-        if channel == "email":
-            return bool(self.email)
-        if channel == "sms":
-            return bool(self.phone)
-        if channel == "letter":
-            return bool(self.address and self.address.get("street"))
-        return False
+        """Whether the case has an address for this channel (an unknown channel: no)."""
+        found = CHANNELS.get(channel)
+        return found is not None and found.reaches(self)
 
     def promise_kept(self) -> bool:
         """Whether payments since the promise cover the promised amount."""

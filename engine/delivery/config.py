@@ -18,18 +18,16 @@ from typing import Any
 
 from connectors import build_connector
 from engine.contact_policy import (
-    DE,
-    UK,
-    US,
-    US_MA,
     ContactPolicy,
     FrequencyCap,
     HoursWindow,
     LoosenedPolicyError,
+    jurisdiction_profiles,
     tighten,
 )
+from engine.core.channels import CHANNELS
+from engine.core.jurisdictions import FALLBACK, JURISDICTIONS, NONE, jurisdiction, jurisdiction_of
 
-CHANNELS = ("email", "sms", "letter")
 SECRET_KEYS = ("password", "auth_token", "secret", "api_key", "token")
 
 
@@ -147,13 +145,13 @@ def parse_policy(name: str, section: Any, source: str) -> PolicyOverride:
 
 
 def _profiles_for(section: str) -> tuple[ContactPolicy, ...]:
-    """The profiles a section can meet: by jurisdiction or country; DE for other countries."""
-    known = {"DE": (DE,), "US": (US, US_MA), "UK": (UK,), "GB": (UK,)}
-    if section in known:
-        return known[section]
-    if section == "NONE":  # journeys bound to no jurisdiction, debtors of any country
-        return (DE, US, US_MA, UK)
-    return (DE,)  # a country without its own profile is served by DE's
+    """The profiles a section can meet: by jurisdiction or country; the fallback's for others."""
+    named = jurisdiction_of(section)
+    if named is not None:
+        return jurisdiction_profiles(named)
+    if section == NONE:  # journeys bound to no jurisdiction, debtors of any country
+        return tuple(p for j in JURISDICTIONS.values() for p in jurisdiction_profiles(j))
+    return jurisdiction_profiles(jurisdiction(FALLBACK))  # a country without its own profile
 
 
 def _read_policy(section: Mapping[str, Any]) -> PolicyOverride:

@@ -31,8 +31,10 @@ from engine.contact_policy import (
     decide,
     profile_for,
 )
+from engine.core.channels import CHANNELS
 from engine.core.clock import as_utc, naive_utc
 from engine.core.counts import Counts
+from engine.core.jurisdictions import FALLBACK, jurisdiction_of
 from engine.core.settings import load_settings
 from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
@@ -42,11 +44,9 @@ from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
-DELIVERED_CHANNELS = ("email", "sms", "letter")
 SENT = ("sent", "sandboxed")
 LEASE = timedelta(minutes=5)
 HISTORY = timedelta(days=31)
-JURISDICTION_COUNTRY = {"DE": "DE", "US": "US", "UK": "GB"}
 
 
 @dataclass
@@ -203,7 +203,7 @@ class Dispatcher:
             select(OutboxRow, CaseRow)
             .join(CaseRow, CaseRow.id == OutboxRow.case_id)
             .where(
-                OutboxRow.channel.in_(DELIVERED_CHANNELS),
+                OutboxRow.channel.in_(tuple(CHANNELS)),  # webhooks go their own way
                 or_(OutboxRow.status == "pending", OutboxRow.status == "sending"),
                 OutboxRow.not_before <= naive_utc(now),
             )
@@ -284,7 +284,7 @@ class Dispatcher:
                 "status": "sending",
                 "not_before": naive_utc(run.now + LEASE),
                 "attempts": attempt,
-                "recipient": _recipient(message.channel, case),
+                "recipient": CHANNELS[message.channel].recipient_of(case),
                 "subject": rendered.subject,
                 "body": rendered.body,
                 "html": rendered.html,
@@ -294,14 +294,15 @@ class Dispatcher:
 
     def _policy(self, jurisdiction: str, case: CaseRow) -> ContactPolicy:
         """The journey's jurisdiction profile (by the debtor's country when it has none)."""
-        country = JURISDICTION_COUNTRY.get(jurisdiction, case.country)
-        key = (jurisdiction, country, case.subdivision if country == "US" else None)
+        key = (jurisdiction, case.country, case.subdivision)
         policy = self._policies.get(key)
-        if policy is None:
+        if policy is None:  # resolved once per jurisdiction, country and region
+            bound = jurisdiction_of(jurisdiction)
+            country = bound.country.code if bound is not None else case.country
             try:
-                policy = profile_for(country, key[2])
-            except LookupError:
-                policy = profile_for("DE")  # the strictest hours default for unknown countries
+                policy = profile_for(country, case.subdivision)
+            except LookupError:  # a country without a profile: the fallback's (strictest hours)
+                policy = profile_for(FALLBACK)
             overrides = _overrides(self.config.policy_overrides, jurisdiction, country)
             if overrides is not None:
                 policy = overrides.apply(policy)  # checked at load: it cannot loosen
@@ -480,7 +481,8 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
     fallback = message.fallback_channel
     if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
         return None
-    if not {"email": case.email, "sms": case.phone, "letter": case.street}.get(fallback):
+    channel = CHANNELS.get(fallback)
+    if channel is None or not channel.reaches(case):
         return None
     return {
         "idempotency_key": f"{message.idempotency_key}-fb",
@@ -505,22 +507,13 @@ def _overrides(
     """A [policy.X] section: by the journey's jurisdiction, else by the debtor's country.
 
     A journey bound to no jurisdiction ("NONE") uses the profile of the debtor's country, so
-    that country's section applies (GB also answers to "UK").
+    that country's section applies, named by the country or by its jurisdiction ("GB", "UK").
     """
-    for key in (jurisdiction, country, "UK" if country == "GB" else None):
+    covering = jurisdiction_of(country)
+    for key in (jurisdiction, country, covering.code if covering is not None else None):
         if key and key in configured:
             return configured[key]
     return None
-
-
-def _recipient(channel: str, case: CaseRow) -> str | None:
-    """Where this send goes, kept on the row as evidence (X-02): address, number or post."""
-    if channel == "email":
-        return case.email
-    if channel == "sms":
-        return case.phone
-    parts = (case.debtor_name, case.street, f"{case.postcode or ''} {case.city or ''}".strip())
-    return ", ".join(p for p in (*parts, case.country) if p)[:300]
 
 
 def _context(message: OutboxRow, case: CaseRow) -> ContactContext:

@@ -14,25 +14,8 @@ from sqlalchemy import JSON, DateTime, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from engine.core.clock import naive_utc
+from engine.core.jurisdictions import case_locale, case_time_zone
 from engine.storage.models import AuditRow, CaseRow, VersionRow
-
-COUNTRY_TIMEZONES = {
-    "DE": "Europe/Berlin",
-    "AT": "Europe/Vienna",
-    "GB": "Europe/London",
-    "US": "America/New_York",
-    "CH": "Europe/Zurich",
-    "FR": "Europe/Paris",
-}
-COUNTRY_LOCALES = {
-    "DE": "de-DE",
-    "AT": "de-AT",
-    "CH": "de-CH",
-    "GB": "en-GB",
-    "US": "en-US",
-    "FR": "fr-FR",
-}
-
 
 _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
 
@@ -128,8 +111,8 @@ def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dic
         "city": data.get("city"),
         "country": country,
         "subdivision": data.get("subdivision"),
-        "locale": data.get("locale") or COUNTRY_LOCALES.get(country, "en"),
-        "timezone": data.get("timezone") or COUNTRY_TIMEZONES.get(country, "UTC"),
+        "locale": data.get("locale") or case_locale(country),
+        "timezone": data.get("timezone") or case_time_zone(country),
         "currency": data["currency"],
         "amount_original": amount,
         "amount_open": data.get("amount_open") if data.get("amount_open") is not None else amount,

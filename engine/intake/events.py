@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.core import event_types
 from engine.core.clock import naive_utc
-from engine.journey.document import CHANNELS
+from engine.journey.document import channel_choice
 from engine.storage.models import AuditRow, CaseRow, EventRow
 
 
@@ -39,12 +39,12 @@ class ContactPayload(Schema):
 
 
 class ConsentPayload(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    channel = fields.String(required=True, validate=channel_choice())
     granted = fields.Boolean(required=True)
 
 
 class ChannelPayload(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    channel = fields.String(required=True, validate=channel_choice())
 
 
 PAYLOADS: dict[str, type[Schema]] = {

@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from engine.core.channels import CHANNELS
+from engine.core.jurisdictions import NONE, jurisdiction_codes
 from engine.core.messages import msg
 from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 2
-CHANNELS = ("email", "sms", "letter")
 TONES = (1, 2, 3, 4)
-JURISDICTIONS = ("DE", "US", "UK", "NONE")
 # What upgrade() says of a bad schema_version (validation reads the English back, from_english).
 SCHEMA_VERSION_MISSING = msg("Missing or not a whole number.")
 SCHEMA_VERSION_NEWER = msg("Version {version} is newer than this Mahnwerk ({current}).")
+
+
+class OneOfRegistered(validate.OneOf):
+    """OneOf over a registry's names as they are when a value is checked, not when defined.
+
+    So an entry registered after a schema was built (a plugin imported later) is valid, and the
+    designer's forms, which read `choices`, list it. The error reads as OneOf's.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[Any]]) -> None:
+        self._names = names
+        self.labels: list[str] = []
+        self.labels_text = ""
+        self.error = self.default_message
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        """The names registered now."""
+        return tuple(self._names())
+
+    @property
+    def choices_text(self) -> str:
+        """The names registered now, as the error lists them."""
+        return ", ".join(str(choice) for choice in self.choices)
+
+
+def channel_choice(*extra: Any) -> OneOfRegistered:
+    """A validator for a channel name (and `extra` values, e.g. None for 'no channel')."""
+    return OneOfRegistered(lambda: (*CHANNELS, *extra))
 
 
 @dataclass(frozen=True)
@@ -86,7 +115,7 @@ class Journey:
     attributes: dict[str, str]
     locale: str = "en"
     currency: str = "EUR"
-    jurisdiction: str = "NONE"
+    jurisdiction: str = NONE
     description: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -140,7 +169,7 @@ class VariantSchema(Schema):
 
 
 class TemplateSchema(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    channel = fields.String(required=True, validate=channel_choice())
     variants = fields.List(fields.Nested(VariantSchema), required=True)
 
 
@@ -158,7 +187,7 @@ class JourneySchema(Schema):
     description = fields.String(load_default="")
     locale = fields.String(load_default="en")
     currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
-    jurisdiction = fields.String(load_default="NONE", validate=validate.OneOf(JURISDICTIONS))
+    jurisdiction = fields.String(load_default=NONE, validate=OneOfRegistered(jurisdiction_codes))
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
     nodes = fields.List(fields.Nested(NodeSchema), required=True)
     edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
@@ -194,7 +223,7 @@ class JourneySchema(Schema):
 def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     """Version 1 had no jurisdiction; journeys then were unbound."""
     doc = dict(doc)
-    doc.setdefault("jurisdiction", "NONE")
+    doc.setdefault("jurisdiction", NONE)
     doc["schema_version"] = 2
     return doc
 

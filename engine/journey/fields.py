@@ -1,15 +1,28 @@
-"""Case fields that conditions, entry filters and templates may use."""
+"""Case fields that conditions, entry filters and templates may use: the one table of them.
+
+Each field says what a manager reads (type, labels, unit) and how the runtime reads its value
+from a case state, so the rules and the words can never name different fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from engine.core.messages import DEFAULT_LANG, Text, msg, pmsg
+
+if TYPE_CHECKING:
+    from engine.core.state import CaseState
+
+Reader = Callable[["CaseState", datetime], Any]
 
 
 @dataclass(frozen=True)
 class CaseField:
-    """A case field as a manager sees it in a condition."""
+    """A case field as a manager sees it in a condition, and as the runtime reads it."""
 
     name: str
     type: str  # number | string | boolean
@@ -18,17 +31,61 @@ class CaseField:
     # A boolean field as the clause of a rule, where it holds and where it does not.
     holds: Text | None = None
     fails: Text | None = None
+    # The value rules compare, from a case state at `now`; None: the state's attribute `name`.
+    read: Reader | None = field(default=None, kw_only=True)
+    # False: only a node type's own rules read it (promise); conditions cannot name it.
+    offered: bool = field(default=True, kw_only=True)
+
+    def reader(self) -> Reader:
+        """How the runtime reads this field's value from a case state at `now`."""
+        if self.read is not None:
+            return self.read
+        attribute = attrgetter(self.name)
+        return lambda cs, now: attribute(cs)
+
+
+def _number(attribute: str) -> Reader:
+    """A Decimal amount of the case state, as the float rules compare."""
+    amount = attrgetter(attribute)
+    return lambda cs, now: float(amount(cs))
+
+
+def _reaches(channel: str) -> Reader:
+    """Whether the case has an address for a channel (engine.core.channels)."""
+    return lambda cs, now: cs.has_channel(channel)
 
 
 # Labels carry the context "case field": German words a label unlike the clause of a rule
 # ("eine E-Mail ist bekannt" / "... wenn eine E-Mail-Adresse bekannt ist").
-BUILTIN_FIELDS: dict[str, CaseField] = {
+CASE_FIELDS: dict[str, CaseField] = {
     f.name: f
     for f in (
-        CaseField("amount_open", "number", pmsg("case field", "the open amount"), "currency"),
-        CaseField("amount_original", "number", pmsg("case field", "the original amount")),
-        CaseField("amount_paid", "number", pmsg("case field", "the amount paid so far")),
-        CaseField("days_overdue", "number", pmsg("case field", "the days overdue"), "days"),
+        CaseField(
+            "amount_open",
+            "number",
+            pmsg("case field", "the open amount"),
+            "currency",
+            read=_number("amount_open"),
+        ),
+        CaseField(
+            "amount_original",
+            "number",
+            pmsg("case field", "the original amount"),
+            read=_number("amount_original"),
+        ),
+        CaseField(
+            "amount_paid",
+            "number",
+            pmsg("case field", "the amount paid so far"),
+            read=_number("amount_paid"),
+        ),
+        CaseField(
+            "days_overdue",
+            "number",
+            pmsg("case field", "the days overdue"),
+            "days",
+            read=lambda cs, now: cs.days_overdue(now.date()),
+        ),
         CaseField("country", "string", pmsg("case field", "the debtor's country")),
         CaseField("currency", "string", pmsg("case field", "the currency")),
         CaseField("locale", "string", pmsg("case field", "the debtor's language")),
@@ -39,6 +96,7 @@ BUILTIN_FIELDS: dict[str, CaseField] = {
             pmsg("case field", "an email address is known"),
             holds=msg("an email address is known"),
             fails=msg("no email address is known"),
+            read=_reaches("email"),
         ),
         CaseField(
             "has_phone",
@@ -46,6 +104,7 @@ BUILTIN_FIELDS: dict[str, CaseField] = {
             pmsg("case field", "a mobile number is known"),
             holds=msg("a mobile number is known"),
             fails=msg("no mobile number is known"),
+            read=_reaches("sms"),
         ),
         CaseField(
             "has_address",
@@ -53,11 +112,28 @@ BUILTIN_FIELDS: dict[str, CaseField] = {
             pmsg("case field", "a postal address is known"),
             holds=msg("a postal address is known"),
             fails=msg("no postal address is known"),
+            read=_reaches("letter"),
         ),
         CaseField("messages_sent", "number", pmsg("case field", "the messages sent so far")),
         CaseField("payments_count", "number", pmsg("case field", "the number of payments")),
+        CaseField(
+            "has_promise",
+            "boolean",
+            pmsg("case field", "a promise to pay is on record"),
+            read=lambda cs, now: cs.promise_date is not None,
+            offered=False,
+        ),
+        CaseField(
+            "promise_kept",
+            "boolean",
+            pmsg("case field", "the promised amount has arrived"),
+            read=lambda cs, now: cs.promise_kept(),
+            offered=False,
+        ),
     )
 }
+# The fields a manager may name in a condition or an entry filter.
+BUILTIN_FIELDS: dict[str, CaseField] = {n: f for n, f in CASE_FIELDS.items() if f.offered}
 
 ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_TYPES = ("number", "string", "boolean")

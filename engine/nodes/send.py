@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from marshmallow import Schema, fields, validate
 
 from engine.core.messages import Text, Verbatim, msg
-from engine.journey.document import CHANNELS, TONES
+from engine.journey.document import TONES, channel_choice
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def channel_words(channel: object) -> Text:
 class SendParams(Schema):
     channel = fields.String(
         required=True,
-        validate=validate.OneOf(CHANNELS),
+        validate=channel_choice(),
         metadata=param(msg("Channel"), msg("How the message reaches the debtor.")),
     )
     template = fields.String(
@@ -48,7 +48,7 @@ class SendParams(Schema):
     fallback_channel = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.OneOf((*CHANNELS, None)),
+        validate=channel_choice(None),
         metadata=param(
             msg("Fallback channel"), msg("Used when there is no address or consent for the first.")
         ),

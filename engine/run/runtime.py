@@ -15,6 +15,7 @@ from engine.core.clock import naive_utc
 from engine.core.counts import Counts
 from engine.core.state import CaseState
 from engine.intake import event_effects
+from engine.journey.fields import CASE_FIELDS
 from engine.nodes import NODE_TYPES
 from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
@@ -338,30 +339,15 @@ def _message(step: _Step, now: datetime) -> dict[str, Any]:
     return message
 
 
-FIELD_GETTERS: dict[str, Any] = {
-    "amount_open": lambda cs, now: float(cs.amount_open),
-    "amount_original": lambda cs, now: float(cs.amount_original),
-    "amount_paid": lambda cs, now: float(cs.amount_paid),
-    "days_overdue": lambda cs, now: cs.days_overdue(now.date()),
-    "country": lambda cs, now: cs.country,
-    "currency": lambda cs, now: cs.currency,
-    "locale": lambda cs, now: cs.locale,
-    "debtor_type": lambda cs, now: cs.debtor_type,
-    "has_email": lambda cs, now: cs.has_channel("email"),
-    "has_phone": lambda cs, now: cs.has_channel("sms"),
-    "has_address": lambda cs, now: cs.has_channel("letter"),
-    "messages_sent": lambda cs, now: cs.messages_sent,
-    "payments_count": lambda cs, now: cs.payments_count,
-    "has_promise": lambda cs, now: cs.promise_date is not None,
-    "promise_kept": lambda cs, now: cs.promise_kept(),
-}
+# Each case field's reader, looked up once here rather than through its CaseField per message.
+_READERS: dict[str, Any] = {name: f.reader() for name, f in CASE_FIELDS.items()}
 
 
 def field_value(cs: CaseState, version: LoadedVersion, name: str, now: datetime) -> Any:
     """The value of a case field as rules compare it (None: not posted, so no test holds)."""
-    getter = FIELD_GETTERS.get(name)
-    if getter is not None:
-        return getter(cs, now)
+    reader = _READERS.get(name)
+    if reader is not None:
+        return reader(cs, now)
     if name.startswith("attributes."):
         return cs.attributes.get(name.removeprefix("attributes."))
     if name == "arm":

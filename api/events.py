@@ -17,6 +17,7 @@ from api.problems import flatten
 from api.store import write_transaction
 from engine import UnknownCase
 from engine.intake.event_bulk import bulk_record_events
+from engine.intake.events import KnownEvent, Outcome, api_errors, repeat_outcome
 from engine.intake.host_cases import record_host_event
 from engine.storage.models import CaseRow, EventRow
 
@@ -74,9 +75,7 @@ def post_event(data: dict[str, Any], external_id: str) -> Any:
         abort(404, message=str(exc), kind="unknown-case")
     except ValidationError as exc:
         errors = exc.messages if isinstance(exc.messages, dict) else {"payload": exc.messages}
-        if data["type"] in _PAYLOAD_TYPES and "type" not in errors:
-            errors = {f"payload.{k}": v for k, v in errors.items()}
-        abort(422, errors=errors)
+        abort(422, errors=api_errors(data["type"], errors))
 
 
 @blp.post("/events/bulk")
@@ -95,25 +94,14 @@ def bulk_events(data: dict[str, Any]) -> Any:
     }
 
 
-_PAYLOAD_TYPES = frozenset(
-    {
-        "payment_received",
-        "payment_failed",
-        "promise_to_pay",
-        "contact_changed",
-        "consent_changed",
-        "opted_out",
-    }
-)
-
-
 def _same_event(session: Any, row: EventRow, external_id: str, kind: str) -> None:
     """A repeated event id must name the same case and type; otherwise it is a conflict."""
     case_ext = session.scalar(select(CaseRow.external_id).where(CaseRow.id == row.case_id))
-    if case_ext != external_id or row.type != kind:
+    decision = repeat_outcome(KnownEvent(case_ext, row.type), external_id, kind)
+    if decision.outcome is Outcome.CONFLICT:
         abort(
             422,
             message=f"The event id '{row.event_id}' was used for another event.",
-            errors={"event_id": [f"Already used for {row.type} on case {case_ext}."]},
+            errors=decision.errors,
             kind="event-id-conflict",
         )

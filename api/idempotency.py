@@ -17,7 +17,7 @@ from api.auth import token
 from api.clock import now
 from api.problems import PROBLEM_JSON, problem
 from api.store import write_transaction
-from engine.intake.idempotency import find_answer, request_hash, store_answer
+from engine.intake.idempotency import MAX_KEY, find_answer, request_hash, store_answer
 
 HEADER = "Idempotency-Key"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,9 +25,14 @@ KEY_DOC = {
     "name": HEADER,
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
     "description": "Repeat a request safely: the first answer is stored and returned again.",
 }
+
+
+def valid_key(key: str) -> bool:
+    """Whether an Idempotency-Key is one this API keeps answers for (1 to MAX_KEY characters)."""
+    return 0 < len(key) <= MAX_KEY
 
 
 def _replay(status: int, body: str) -> Response:
@@ -45,8 +50,10 @@ def idempotent(view: F) -> F:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not 0 < len(key) <= 200:
-            return problem(422, "The Idempotency-Key is empty or too long.", {HEADER: ["1-200."]})
+        if not valid_key(key):
+            return problem(
+                422, "The Idempotency-Key is empty or too long.", {HEADER: [f"1-{MAX_KEY}."]}
+            )
         info = token()
         fingerprint = request_hash(request.method, request.path, request.get_data())
         with write_transaction() as session:

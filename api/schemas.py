@@ -10,11 +10,13 @@ from marshmallow import Schema, fields, validate
 
 from engine import CaseSchema, as_utc
 from engine import event_types as _event_types
+from engine.core.case_status import STATUSES
 from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema
+from engine.intake.events import EVENT_ID_LENGTH
 from engine.intake.host_cases import MAX_BULK
 
 EVENT_TYPES = _event_types.ALL
-CASE_STATUSES = ("active", "held", "stopped", "closed")
+CASE_STATUSES = STATUSES
 
 
 class UtcDateTime(fields.DateTime):
@@ -100,7 +102,7 @@ class EventIn(Schema):
 
     event_id = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=100),
+        validate=EVENT_ID_LENGTH,
         metadata={"description": "The host's id of the event; a repeat is stored once."},
     )
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
@@ -128,7 +130,7 @@ class CloseIn(Schema):
 
     reason = fields.String(load_default="closed", validate=validate.OneOf(("closed", "cancelled")))
     note = fields.String(load_default="", validate=validate.Length(max=500))
-    event_id = fields.String(load_default=None, validate=validate.Length(1, 100))
+    event_id = fields.String(load_default=None, validate=EVENT_ID_LENGTH)
 
 
 class AssignIn(Schema):

@@ -34,17 +34,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, make_url, select, text
 
 from engine.authoring.versions import save_version
+from engine.core.case_status import OPEN_STATUSES
 from engine.core.clock import naive_utc
 from engine.core.jurisdictions import case_time_zone
 from engine.intake.cases import case_values
 from engine.rules.compiler import CompiledJourney
 from engine.run.bulk import insert_rows, update_rows
 from engine.run.runtime import Runtime
-from engine.run.store import AUDIT_COLUMNS, CLAIMED, OUTBOX_COLUMNS, claim_due
+from engine.run.store import (
+    AUDIT_COLUMNS,
+    OUTBOX_COLUMNS,
+    AuditValues,
+    OutboxValues,
+    claim_due,
+    claimed_value,
+)
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
-ROW = {name: i for i, name in enumerate(CLAIMED)}
 # The case columns a two-step advance changes, as the engine writes them.
 FLOOR_CASE_COLUMNS = (
     "id",
@@ -136,7 +143,7 @@ def enter_journeys(db: Database, batch_size: int) -> datetime:
     )
     with db.transaction() as session:
         last = session.scalar(
-            select(func.max(CASES.c.due_at)).where(CASES.c.status.in_(("active", "held")))
+            select(func.max(CASES.c.due_at)).where(CASES.c.status.in_(OPEN_STATUSES))
         )
     if last is None:
         raise SystemExit("no case is waiting after the setup tick: nothing to time")
@@ -219,14 +226,14 @@ class Floor:
         audit: list,
         counts: dict[str, int],
     ) -> tuple[bool, tuple[Any, ...]]:
-        case_id, version_id = row[ROW["id"]], row[ROW["version_id"]]
-        node, trigger, visits = row[ROW["node_id"]], "timer", row[ROW["visits"]]
+        case_id, version_id = claimed_value(row, "id"), claimed_value(row, "version_id")
+        node, trigger, visits = claimed_value(row, "node_id"), "timer", claimed_value(row, "visits")
         status, outcome, due = "active", None, None
-        sent = row[ROW["messages_sent"]]
+        sent = claimed_value(row, "messages_sent")
         while (found := self.table.get((node, trigger))) is not None:
             rule_id, target, detail = found
             counts["transitions"] += 1
-            audit.append((at, case_id, version_id, node, "transition", rule_id, detail))
+            audit.append(_audit(at, case_id, version_id, node, "transition", rule_id, detail))
             if target is None:
                 status, outcome = "closed", "closed"
                 break
@@ -236,7 +243,8 @@ class Floor:
                 sent += self._send(row, node, visits, spec["params"], at, outbox, audit)
             if spec["type"] == "end":
                 status, outcome = "closed", spec["params"]["outcome"]
-                audit.append((at, case_id, version_id, node, "closed", None, {"outcome": outcome}))
+                closing = {"outcome": outcome}
+                audit.append(_audit(at, case_id, version_id, node, "closed", None, closing))
                 break
             if (node, "enter") in self.table:
                 trigger = "enter"
@@ -258,34 +266,48 @@ class Floor:
         audit: list,
     ) -> int:
         channel = params["channel"]
-        address = {"email": row[ROW["email"]], "sms": row[ROW["phone"]]}.get(
-            channel, row[ROW["street"]]
+        address = {"email": claimed_value(row, "email"), "sms": claimed_value(row, "phone")}.get(
+            channel, claimed_value(row, "street")
         )
         status, reason = ("pending", None) if address else ("suppressed", f"no_address:{channel}")
-        case_id, version_id = row[ROW["id"]], row[ROW["version_id"]]
+        case_id, version_id = claimed_value(row, "id"), claimed_value(row, "version_id")
         outbox.append(
-            (
-                f"c{case_id}-v{visits}-{node}",
-                case_id,
-                version_id,
-                node,
-                channel,
-                status,
-                reason,
-                params["template"],
-                int(params.get("tone", 1)),
-                params.get("purpose", "reminder"),
-                params.get("fallback_channel"),
-                None,
-                at,
-                at,
-                0,
+            OutboxValues(
+                idempotency_key=f"c{case_id}-v{visits}-{node}",
+                case_id=case_id,
+                version_id=version_id,
+                node_id=node,
+                channel=channel,
+                status=status,
+                reason=reason,
+                template=params["template"],
+                tone=int(params.get("tone", 1)),
+                purpose=params.get("purpose", "reminder"),
+                fallback_channel=params.get("fallback_channel"),
+                payload=None,
+                not_before=at,
+                created_at=at,
             )
         )
         if reason:
-            audit.append((at, case_id, version_id, node, "suppression", None, {"reason": reason}))
+            why = {"reason": reason}
+            audit.append(_audit(at, case_id, version_id, node, "suppression", None, why))
             return 0
         return 1
+
+
+def _audit(
+    at: datetime, case_id: int, version_id: int, node: str, kind: str, rule: Any, detail: Any
+) -> AuditValues:
+    return AuditValues(
+        at=at,
+        case_id=case_id,
+        version_id=version_id,
+        node_id=node,
+        kind=kind,
+        rule=rule,
+        detail=detail,
+    )
 
 
 # -- measuring --------------------------------------------------------------------------------

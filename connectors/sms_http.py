@@ -20,6 +20,7 @@ from connectors.http_post import (
 )
 from connectors.phone import to_e164, to_sender_id
 from connectors.settings import as_decimal, from_settings
+from connectors.signing import HEADER as SIGNATURE_HEADER
 from connectors.signing import sign
 from connectors.sms_encoding import SmsEncoding, analyse
 
@@ -222,7 +223,7 @@ class WebhookSmsConnector(_HttpSmsConnector):
             "Idempotency-Key": msg.idempotency_key,
         }
         if self.secret:
-            headers["X-Mahnwerk-Signature"] = sign(self.secret, body)
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers

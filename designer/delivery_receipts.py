@@ -2,9 +2,9 @@
 
 `twilio` takes Twilio's status callback (form fields, X-Twilio-Signature made with the SMS
 profile's auth_token over the callback URL); `webhook` takes the generic JSON receipt
-(X-Mahnwerk-Signature, the HMAC-SHA256 of the body with the profile's secret). The provider's
-status is mapped onto a delivery report (engine.delivery.reports). Every client mistake gets a
-4xx with a sentence saying what is wrong; providers never need a CSRF token here.
+(Mahnwerk-Signature, connectors.signing's timestamped HMAC-SHA256 with the profile's secret).
+The provider's status is mapped onto a delivery report (engine.delivery.reports). Every client
+mistake gets a 4xx with a sentence saying what is wrong; providers never need a CSRF token here.
 
 The URL Twilio signs is the one it was given. Behind a proxy that rewrites scheme or host, set
 the app's RECEIPTS_BASE_URL (e.g. https://mahnwerk.example.com) to the public origin.
@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from connectors.signing import HEADER as SIGNATURE_HEADER
 from connectors.signing import verify
 from connectors.sms_receipts import (
     DeliveryReceipt,
@@ -82,8 +83,8 @@ def _verified_receipt(provider: str, secret: str) -> DeliveryReceipt:
             raise PermissionError(f"X-Twilio-Signature does not match for {url}.")
         return parse_twilio_status(form)
     body = request.get_data(cache=True)
-    if not verify(secret, body, request.headers.get("X-Mahnwerk-Signature")):
-        raise PermissionError("X-Mahnwerk-Signature does not match the body.")
+    if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
+        raise PermissionError(f"{SIGNATURE_HEADER} does not match the body or is too old.")
     return parse_generic_receipt(body)
 
 

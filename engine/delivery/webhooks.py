@@ -4,14 +4,12 @@ The runtime knows nothing of webhooks. `emit_from_audit` reads audit rows (and t
 own webhook outbox rows) after a cursor, maps them to event types and queues one delivery per
 subscription, moving the cursor in the same transaction: a crash repeats nothing and loses
 nothing. `deliver_webhooks` posts due deliveries, signed with HMAC-SHA256 over
-"{timestamp}.{body}" in the header `Mahnwerk-Signature: t=<unix seconds>,v1=<hex>`, and retries
-failures with exponential backoff until MAX_ATTEMPTS.
+"{timestamp}.{body}" in the header `Mahnwerk-Signature: t=<unix seconds>,v1=<hex>` (the one
+scheme, connectors.signing), and retries failures with exponential backoff until MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from connectors import signing
 from engine.core.clock import as_utc, naive_utc
 from engine.storage.api_models import WebhookCursorRow, WebhookDeliveryRow, WebhookSubscriptionRow
 from engine.storage.db import Database
@@ -43,7 +42,8 @@ EVENT_TYPES = (
     "experiment.finished",
 )
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")  # also the journeys' own webhook events
-SIGNATURE_HEADER = "Mahnwerk-Signature"
+SIGNATURE_HEADER = signing.HEADER
+signature = signing.signature  # (secret, unix seconds, body) -> the header value
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)  # a claimed delivery is not claimed again while it is being sent
 TIMEOUT_SECONDS = 10.0
@@ -260,26 +260,12 @@ def _body(event: dict[str, Any], external_id: str | None) -> str:
 # -- signing and delivery -------------------------------------------------------------------------
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The Mahnwerk-Signature header value for a body sent at `timestamp`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
 def verify_signature(
-    secret: str, header: str | None, body: bytes, now: datetime, tolerance: int = 300
+    secret: str, header: str | None, body: bytes, now: datetime, tolerance: int = signing.TOLERANCE
 ) -> bool:
-    """What a receiver checks: a v1 signature of this body, made within `tolerance` seconds."""
-    if not header:
-        return False
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    if not parts.get("t", "").isdigit() or "v1" not in parts:
-        return False
-    timestamp = int(parts["t"])
-    if abs(as_utc(now).timestamp() - timestamp) > tolerance:
-        return False
-    expected = signature(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts["v1"])
+    """What a receiver checks (connectors.signing.verify): a v1 signature of this body, made
+    within `tolerance` seconds of `now`."""
+    return signing.verify(secret, body, header, now, tolerance)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -337,7 +323,7 @@ def _headers(delivery: Any, subscription: Any, now: datetime) -> dict[str, str]:
         "User-Agent": "Mahnwerk-Webhooks/1",
         "Mahnwerk-Event": delivery.event_type,
         "Mahnwerk-Delivery": str(delivery.id),
-        SIGNATURE_HEADER: signature(subscription.secret, int(as_utc(now).timestamp()), body),
+        SIGNATURE_HEADER: signing.sign(subscription.secret, body, now),
     }
 
 

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from sqlalchemy import JSON, DateTime, insert, literal, null, select
 from sqlalchemy.orm import Session
 
+from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
 from engine.core.jurisdictions import case_locale, case_time_zone
 from engine.storage.models import AuditRow, CaseRow, VersionRow
@@ -101,7 +102,7 @@ def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dic
         "version_id": version.id,
         "node_id": start,
         "status": "active",
-        "due_at": naive_utc(now),
+        "due_at": due_now(now),
         "debtor_name": data["debtor_name"],
         "debtor_type": data.get("debtor_type") or "consumer",
         "email": data.get("email"),

@@ -1,12 +1,12 @@
 """Many host events at once (a day's payments from a bank file): each item gets its own result.
 
-Each item is decided as a single event POST of the items one after another would decide it: a
-new event id is stored and makes its case due; a repeated id (stored before, or by an earlier
-item of the same request) for the same case and type is `replayed`; a repeated id for another
-case or type, an unknown case, a payload that its type's schema refuses or a currency that is
-not the case's make the item `invalid` with the field named; an event for a closed or stopped
-case is stored as seen, with an `event_ignored` audit row (engine.intake.events.record_event). Bad
-items do not stop the others.
+Each item is decided by the rule of a single event POST (engine.intake.events.decide_event),
+as the items one after another would be: a new event id is stored and makes its case due; a
+repeated id (stored before, or by an earlier item of the same request) for the same case and
+type is `replayed`; a repeated id for another case or type, an unknown case, a payload that its
+type's schema refuses or a currency that is not the case's make the item `invalid` with the
+field named; an event for a closed or stopped case is stored as seen, with an `event_ignored`
+audit row (engine.intake.events.record_event). Bad items do not stop the others.
 
 Items are checked outside any transaction, then written in chunks of CHUNK, one transaction
 each: one read of the chunk's cases, one of its known event ids, one multi-row insert of the
@@ -22,13 +22,24 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core import event_types
-from engine.core.clock import naive_utc
-from engine.intake.events import PAYLOADS, clean_payload, record_event
+from engine.core.case_status import due_now
+from engine.intake.events import (
+    EVENT_ID_LENGTH,
+    CaseFacts,
+    KnownEvent,
+    Outcome,
+    api_errors,
+    clean_payload,
+    decide_event,
+    event_row,
+    mark_due,
+    record_event,
+)
 from engine.storage.models import CaseRow, EventRow
 
 MAX_BULK_EVENTS = 10_000
@@ -48,7 +59,7 @@ class EventItemSchema(Schema):
     )
     event_id = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=100),
+        validate=EVENT_ID_LENGTH,
         metadata={"description": "The host's id of the event; a repeat is stored once."},
     )
     type = fields.String(required=True, validate=validate.OneOf(event_types.ALL))
@@ -129,24 +140,29 @@ def _check(index: int, raw: Any, results: list[EventItemResult]) -> _Item | None
 
 
 def _write_chunk(session: Session, chunk: list[_Item], now: datetime) -> None:
-    """Decide and write one chunk in the caller's transaction."""
-    stamp = naive_utc(now)
+    """Decide each item (events.decide_event) and write the chunk in the caller's transaction."""
+    stamp = due_now(now)
     cases = _cases(session, {item.data["case"] for item in chunk})
     known = _known_events(session, [item.data["event_id"] for item in chunk])
     rows: list[dict[str, Any]] = []
     due: set[int] = set()
     for item in chunk:
-        item.result.status, item.result.errors = "created", {}
         data, case = item.data, cases.get(item.data["case"])
-        if data["event_id"] in known:
-            _repeat(item, known[data["event_id"]])
-            continue
-        elif case is None:
-            item.result.status = "invalid"
-            item.result.errors = {"case": [f"There is no case with the id '{data['case']}'."]}
-        elif (problem := _payload_problem(item, case.currency)) is not None:
-            item.result.status, item.result.errors = "invalid", problem
-        elif case.status not in ("active", "held"):
+        facts = None if case is None else CaseFacts(case.id, case.currency, case.status)
+        decision = decide_event(
+            facts,
+            data["case"],
+            data["type"],
+            data["payload"],
+            known.get(data["event_id"]),
+            item.clean,
+        )
+        item.result.status, item.result.errors = _STATUS[decision.outcome], {}
+        if decision.outcome in (Outcome.CONFLICT, Outcome.UNKNOWN_CASE):
+            item.result.errors = decision.errors
+        elif decision.outcome is Outcome.INVALID:
+            item.result.errors = api_errors(data["type"], decision.errors)
+        elif decision.outcome is Outcome.IGNORE:
             # As a single event: stored as seen, with the audit row saying why it changed nothing.
             record_event(
                 session,
@@ -157,23 +173,32 @@ def _write_chunk(session: Session, chunk: list[_Item], now: datetime) -> None:
                 now,
                 data["occurred_at"],
             )
-        else:
-            rows.append(_row(item, case.id, stamp))
-            due.add(case.id)
+        elif decision.outcome is Outcome.STORE:
+            assert facts is not None
+            rows.append(
+                event_row(
+                    facts.id, data["event_id"], data["type"], decision, now, data["occurred_at"]
+                )
+            )
+            due.add(facts.id)
         if item.result.status == "created":  # later items with this id are repeats of it
-            known[data["event_id"]] = _Stored(data["type"], data["case"])
+            known[data["event_id"]] = KnownEvent(data["case"], data["type"])
     if rows:
         session.execute(insert(_EVENTS), rows)
     ids = sorted(due)
     for start in range(0, len(ids), IN_LIMIT):
-        session.execute(
-            update(_CASES)
-            .where(
-                _CASES.c.id.in_(ids[start : start + IN_LIMIT]),
-                _CASES.c.status.in_(("active", "held")),
-            )
-            .values(due_at=stamp)
-        )
+        session.execute(mark_due(_CASES.c.id.in_(ids[start : start + IN_LIMIT]), due=stamp))
+
+
+# The bulk result of each outcome.
+_STATUS = {
+    Outcome.STORE: "created",
+    Outcome.IGNORE: "created",
+    Outcome.REPLAY: "replayed",
+    Outcome.CONFLICT: "invalid",
+    Outcome.UNKNOWN_CASE: "invalid",
+    Outcome.INVALID: "invalid",
+}
 
 
 def _cases(session: Session, external_ids: set[str]) -> dict[str, Any]:
@@ -187,63 +212,18 @@ def _cases(session: Session, external_ids: set[str]) -> dict[str, Any]:
     return found
 
 
-def _known_events(session: Session, event_ids: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _known_events(session: Session, event_ids: list[str]) -> dict[str, KnownEvent]:
+    found: dict[str, KnownEvent] = {}
     for start in range(0, len(event_ids), IN_LIMIT):
         query = (
             select(_EVENTS.c.event_id, _EVENTS.c.type, _CASES.c.external_id)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
             .where(_EVENTS.c.event_id.in_(event_ids[start : start + IN_LIMIT]))
         )
-        found.update({row.event_id: row for row in session.execute(query)})
+        found.update(
+            {row.event_id: KnownEvent(row.external_id, row.type) for row in session.execute(query)}
+        )
     return found
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """An event id's first use, as _known_events reads it."""
-
-    type: str
-    external_id: str
-
-
-def _repeat(item: _Item, stored: Any) -> None:
-    """A known event id: the same event again, or the id used for another one."""
-    if stored.external_id == item.data["case"] and stored.type == item.data["type"]:
-        item.result.status = "replayed"
-        return
-    item.result.status = "invalid"
-    item.result.errors = {
-        "event_id": [f"Already used for {stored.type} on case {stored.external_id}."]
-    }
-
-
-def _payload_problem(item: _Item, currency: str) -> dict[str, Any] | None:
-    """The payload's errors, named as the single event POST names them; None when it is fine."""
-    data = item.data
-    if data["type"] == "payment_received" and data["payload"].get("currency", currency) != (
-        currency
-    ):
-        return {"payload.currency": [f"The case is in {currency}."]}
-    if isinstance(item.clean, ValidationError):
-        errors = _messages(item.clean)
-        if data["type"] in PAYLOADS and "type" not in errors:
-            errors = {f"payload.{k}": v for k, v in errors.items()}
-        return errors
-    return None
-
-
-def _row(item: _Item, case_id: int, stamp: datetime) -> dict[str, Any]:
-    occurred = item.data["occurred_at"]
-    return {
-        "event_id": item.data["event_id"],
-        "case_id": case_id,
-        "type": item.data["type"],
-        "payload": item.clean,
-        "occurred_at": naive_utc(occurred) if occurred is not None else stamp,
-        "received_at": stamp,
-        "applied_at": None,
-    }
 
 
 def _messages(exc: ValidationError) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """A new host event on a bare DBAPI connection: the API's hot path, without Session or ORM.
 
 `EventIntake.accept` does the plain case only: a new event id for an active or held case, in
-one transaction of plain statements (make the case due, returning its id and currency; insert
-the event unless its id exists; with an Idempotency-Key, keep the answer). Anything else (unknown or
-closed case, a repeated event id or key, a currency that is not the case's) rolls back and
-returns None, and the caller takes the full path (`record_host_event` and the API's views),
-which decides it exactly as before.
+one transaction of plain statements (make the case due, returning its id, currency and status;
+insert the event unless its id exists; with an Idempotency-Key, keep the answer). The caller's
+`answer_for` asks the event rule (engine.intake.events.decide_event) about the case. Anything
+else (unknown or closed case, a repeated event id or key, a currency that is not the case's)
+rolls back and returns None, and the caller takes the full path (`record_host_event` and the
+API's views), which decides it by the same rule.
 
 The statements are SQLAlchemy Core, compiled once for the engine's dialect and run on the
 DBAPI cursor with the column types' own bind processors, so the rows are the ones the ORM
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, or_, select, update
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.pool import StaticPool
 
+from engine.intake.events import CaseFacts, Decision, Outcome, event_row, mark_due
 from engine.intake.host_cases import CASES_TABLE, EVENTS_TABLE
 from engine.storage.api_models import IdempotencyRow
 from engine.storage.db import Database
@@ -34,18 +36,19 @@ _KEYS = IdempotencyRow.__table__
 _FIND_KEY = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.response).where(
     _KEYS.c.token_id == bindparam("token_id"), _KEYS.c.key == bindparam("key")
 )
-# host_cases' read of the case and MAKE_DUE in one statement; OR rather than IN (...), whose
-# list is expanded per run while this statement is compiled once.
-_MAKE_DUE = (
-    update(CASES_TABLE)
-    .where(
-        CASES_TABLE.c.external_id == bindparam("external_id"),
-        or_(CASES_TABLE.c.status == "active", CASES_TABLE.c.status == "held"),
-    )
-    .values(due_at=bindparam("due"))
-    .returning(CASES_TABLE.c.id, CASES_TABLE.c.currency)
+# host_cases' read of the case and MAKE_DUE in one statement (events.mark_due, compiled once).
+_MAKE_DUE = mark_due(CASES_TABLE.c.external_id == bindparam("external_id")).returning(
+    CASES_TABLE.c.id, CASES_TABLE.c.currency, CASES_TABLE.c.status
 )
-_EVENT_COLUMNS = ("event_id", "case_id", "type", "payload", "occurred_at", "received_at")
+_EVENT_COLUMNS = (
+    "event_id",
+    "case_id",
+    "type",
+    "payload",
+    "occurred_at",
+    "received_at",
+    "applied_at",
+)
 _INSERT_EVENT = (
     sqlite.insert(EVENTS_TABLE)
     .values({name: bindparam(name) for name in _EVENT_COLUMNS})
@@ -103,7 +106,7 @@ class _Pending:
     """
 
     event: NewEvent
-    answer_for: Callable[[str], str]
+    answer_for: Callable[[CaseFacts], str]
     keyed: KeyedAnswer | None
     make_due: list[Any]
     insert_event: list[Any]  # the case id is filled in under the lock
@@ -167,13 +170,17 @@ class EventIntake:
         return db.is_sqlite and not isinstance(db.engine.pool, StaticPool)
 
     def accept(
-        self, event: NewEvent, answer_for: Callable[[str], str], keyed: KeyedAnswer | None = None
+        self,
+        event: NewEvent,
+        answer_for: Callable[[CaseFacts], str],
+        keyed: KeyedAnswer | None = None,
     ) -> Answer | None:
         """Store the event; returns the answer, or None when the full path must decide.
 
-        `answer_for(case_currency)` builds the response body (or raises LookupError when the
-        payload does not suit the case); with `keyed`, the body is kept for the key too, and a
-        key seen before with the same request answers with what was kept for it.
+        `answer_for(case)` builds the response body, or raises LookupError when the event rule
+        (engine.intake.events.decide_event) does not store the event for this case; with
+        `keyed`, the body is kept for the key too, and a key seen before with the same request
+        answers with what was kept for it.
 
         Group commit: the request waits for the writer lock, and whoever holds it writes every
         event queued meanwhile (its own and those of the threads still waiting) in one
@@ -181,21 +188,14 @@ class EventIntake:
         written when its turn comes only picks up its answer. So the one SQLite writer commits
         once for many concurrent requests instead of once per request.
         """
+        stored = Decision(Outcome.STORE, payload=event.payload)
+        times = (event.received_at, event.occurred_at)
         pending = _Pending(
             event,
             answer_for,
             keyed,
             self.make_due.bind({"external_id": event.case_external_id, "due": event.received_at}),
-            self.insert_event.bind(
-                {
-                    "event_id": event.event_id,
-                    "case_id": None,
-                    "type": event.kind,
-                    "payload": event.payload,
-                    "occurred_at": event.occurred_at,
-                    "received_at": event.received_at,
-                }
-            ),
+            self.insert_event.bind(event_row(None, event.event_id, event.kind, stored, *times)),
         )
         with self._queue_lock:
             self._queue.append(pending)
@@ -250,7 +250,7 @@ class EventIntake:
         if case is None:
             return None  # unknown, closed or stopped: record_event says what happens
         try:
-            body = pending.answer_for(case[1])
+            body = pending.answer_for(CaseFacts(*case))
         except LookupError:
             return None
         params = pending.insert_event

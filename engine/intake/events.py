@@ -1,19 +1,34 @@
-"""Storing events: validated, idempotent by event id, and marking the case due now."""
+"""Storing events: validated, idempotent by event id, and marking the case due now.
+
+`decide_event` is the one rule for a host event, whichever writer stores it (this module's
+`record_event` through the ORM, `host_cases.record_host_event` in Core, `event_bulk` many at
+once, `event_intake` on a bare DBAPI connection for the API's hot path): what a repeated event
+id means, whether the case exists, whether the payload suits its type and the case's currency,
+and whether the event is stored to be applied (an open case) or stored as seen (a closed or
+stopped case). `event_row` says what the events row holds and `mark_due` is the statement that
+makes the case due. The writers differ in how they read and write, never in what they decide.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Update, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core import event_types
+from engine.core.case_status import OPEN_STATUSES, due_now, is_open
 from engine.core.clock import naive_utc
 from engine.journey.document import channel_choice
 from engine.storage.models import AuditRow, CaseRow, EventRow
+
+# An event id: what the events.event_id column holds. Every schema that takes one uses this.
+EVENT_ID_LENGTH = validate.Length(min=1, max=100)
 
 
 class PaymentPayload(Schema):
@@ -76,6 +91,154 @@ def clean_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     return schema.dump(schema.load(payload, unknown="exclude"))
 
 
+class Outcome(StrEnum):
+    """What becomes of a host event."""
+
+    STORE = "store"  # a new event for an open case: stored, and the case made due
+    IGNORE = "ignore"  # a new event for a closed or stopped case: stored as seen, with an audit row
+    REPLAY = "replay"  # its id was stored before for the same case and type
+    CONFLICT = "conflict"  # its id was stored before for another case or type
+    UNKNOWN_CASE = "unknown_case"
+    INVALID = "invalid"  # the payload does not suit its type or the case (errors name the field)
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rule needs to know of the case an event names."""
+
+    id: int
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True)
+class KnownEvent:
+    """The first use of an event id: the case (external id) and type it was stored for."""
+
+    case: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rule's answer: the outcome, the errors (field -> messages) or the cleaned payload."""
+
+    outcome: Outcome
+    errors: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+
+
+def repeat_outcome(known: KnownEvent, case_external_id: str, kind: str) -> Decision:
+    """A known event id: the same event again (replay), or the id used for another (conflict)."""
+    if known.case == case_external_id and known.type == kind:
+        return Decision(Outcome.REPLAY)
+    message = f"Already used for {known.type} on case {known.case}."
+    return Decision(Outcome.CONFLICT, {"event_id": [message]})
+
+
+def unknown_case_message(case_external_id: str) -> str:
+    """What an event for a case that does not exist is told."""
+    return f"There is no case with the id '{case_external_id}'."
+
+
+def currency_problem(kind: str, payload: dict[str, Any], currency: str) -> dict[str, Any] | None:
+    """A payment in another currency than the case's; None when the event has no such problem."""
+    if kind == "payment_received" and payload.get("currency", currency) != currency:
+        return {"currency": [f"The case is in {currency}."]}
+    return None
+
+
+def decide_event(
+    case: CaseFacts | None,
+    case_external_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    known: KnownEvent | None = None,
+    clean: dict[str, Any] | ValidationError | None = None,
+) -> Decision:
+    """The one rule for a host event, in this order: a known id, the case, currency, payload.
+
+    `clean` is the payload as `clean_payload` made it (or the error it raised), for writers
+    that clean before they read the case; without it the rule cleans `payload` itself.
+    """
+    if known is not None:
+        return repeat_outcome(known, case_external_id, kind)
+    if case is None:
+        return Decision(Outcome.UNKNOWN_CASE, {"case": [unknown_case_message(case_external_id)]})
+    problem = currency_problem(kind, payload, case.currency)
+    if problem is not None:
+        return Decision(Outcome.INVALID, problem)
+    if clean is None:
+        try:
+            clean = clean_payload(kind, payload)
+        except ValidationError as exc:
+            clean = exc
+    if isinstance(clean, ValidationError):
+        messages = clean.messages
+        return Decision(
+            Outcome.INVALID, messages if isinstance(messages, dict) else {"_schema": messages}
+        )
+    return Decision(Outcome.STORE if is_open(case.status) else Outcome.IGNORE, payload=clean)
+
+
+def api_errors(kind: str, errors: dict[str, Any]) -> dict[str, Any]:
+    """The rule's errors named as the API names them: payload fields as `payload.<field>`."""
+    if kind in PAYLOADS and "type" not in errors:
+        return {f"payload.{k}": v for k, v in errors.items()}
+    return errors
+
+
+def event_row(
+    case_id: int | None,
+    event_id: str,
+    kind: str,
+    decision: Decision,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The events row of a stored event (an ignored one as applied), as every writer writes it."""
+    received = naive_utc(now)
+    return {
+        "event_id": event_id,
+        "case_id": case_id,
+        "type": kind,
+        "payload": decision.payload,
+        "occurred_at": naive_utc(occurred_at) if occurred_at is not None else received,
+        "received_at": received,
+        "applied_at": received if decision.outcome is Outcome.IGNORE else None,
+    }
+
+
+def ignored_audit(case: CaseRow, kind: str, event_id: str, now: datetime) -> AuditRow:
+    """The audit row saying why an event for a closed or stopped case changed nothing."""
+    return AuditRow(
+        at=naive_utc(now),
+        case_id=case.id,
+        version_id=case.version_id,
+        node_id=case.node_id,
+        kind="event_ignored",
+        detail={"event": kind, "event_id": event_id, "reason": f"case is {case.status}"},
+    )
+
+
+def open_case(status: Any) -> ColumnElement[bool]:
+    """SQL: the case's status is open. OR rather than IN (...), whose list is expanded per run
+    while the hot path compiles its statement once."""
+    return or_(*(status == value for value in OPEN_STATUSES))
+
+
+def mark_due(*where: ColumnElement[bool], due: Any = None) -> Update:
+    """The statement that marks the cases of `where` due now, if they are open.
+
+    `due` is the moment (naive UTC, `due_now`); without it a bind parameter named "due".
+    """
+    return (
+        update(CaseRow)
+        .where(*where, open_case(CaseRow.status))
+        .values(due_at=bindparam("due") if due is None else due)
+    )
+
+
 def record_event(
     session: Session,
     case_external_id: str,
@@ -85,23 +248,23 @@ def record_event(
     now: datetime,
     occurred_at: datetime | None = None,
 ) -> tuple[EventRow, bool]:
-    """Store an event once; returns (row, created). The case becomes due so a tick applies it."""
+    """Store an event once; returns (row, created). The case becomes due so a tick applies it.
+
+    A repeated id returns the stored event whatever it was for (callers that care call
+    `repeat_outcome`); an unknown case raises UnknownCase, an invalid payload ValidationError.
+    """
     existing = session.scalar(select(EventRow).where(EventRow.event_id == event_id))
     if existing is not None:
         return existing, False
     case = session.scalar(select(CaseRow).where(CaseRow.external_id == case_external_id))
-    if case is None:
-        raise UnknownCase(f"There is no case with the id '{case_external_id}'.")
-    if kind == "payment_received" and payload.get("currency", case.currency) != case.currency:
-        raise ValidationError({"currency": [f"The case is in {case.currency}."]})
-    row = EventRow(
-        event_id=event_id,
-        case_id=case.id,
-        type=kind,
-        payload=clean_payload(kind, payload),
-        occurred_at=naive_utc(occurred_at or now),
-        received_at=naive_utc(now),
-    )
+    facts = None if case is None else CaseFacts(case.id, case.currency, case.status)
+    decision = decide_event(facts, case_external_id, kind, payload)
+    if decision.outcome is Outcome.UNKNOWN_CASE:
+        raise UnknownCase(unknown_case_message(case_external_id))
+    if decision.outcome is Outcome.INVALID:
+        raise ValidationError(decision.errors)
+    assert case is not None
+    row = EventRow(**event_row(case.id, event_id, kind, decision, now, occurred_at))
     try:
         with session.begin_nested():
             session.add(row)
@@ -109,24 +272,10 @@ def record_event(
         found = session.scalar(select(EventRow).where(EventRow.event_id == event_id))
         assert found is not None
         return found, False
-    if case.status in ("closed", "stopped"):
-        # No tick will look at this case again: note the event as seen and say why it changed
-        # nothing, rather than leave it unapplied for ever.
-        row.applied_at = naive_utc(now)
-        session.add(
-            AuditRow(
-                at=naive_utc(now),
-                case_id=case.id,
-                version_id=case.version_id,
-                node_id=case.node_id,
-                kind="event_ignored",
-                detail={"event": kind, "event_id": event_id, "reason": f"case is {case.status}"},
-            )
-        )
+    if decision.outcome is Outcome.IGNORE:
+        # No tick will look at this case again: the event is stored as seen (event_row) with
+        # the reason it changed nothing, rather than left unapplied for ever.
+        session.add(ignored_audit(case, kind, event_id, now))
         return row, True
-    session.execute(
-        update(CaseRow)
-        .where(CaseRow.id == case.id, CaseRow.status.in_(("active", "held")))
-        .values(due_at=naive_utc(now))
-    )
+    session.execute(mark_due(CaseRow.id == case.id, due=due_now(now)))
     return row, True

@@ -23,9 +23,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.authoring.versions import published_version
+from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
 from engine.intake.cases import CaseSchema, audit_opened, case_values
-from engine.intake.events import clean_payload, record_event
+from engine.intake.events import (
+    CaseFacts,
+    Outcome,
+    decide_event,
+    event_row,
+    mark_due,
+    record_event,
+)
 from engine.storage.models import CaseRow, EventRow, JourneyRow, VersionRow
 
 MAX_BULK = 10_000
@@ -313,7 +321,7 @@ def assign_journey(
         )
     start = next(n["id"] for n in version.document["nodes"] if n["type"] == "start")
     row.version_id, row.node_id = version.id, start
-    row.due_at, row.updated_at = naive_utc(now), naive_utc(now)
+    row.due_at, row.updated_at = due_now(now), naive_utc(now)
     session.flush()
     return row, version
 
@@ -331,11 +339,7 @@ _INSERT_EVENT = {
     .returning(EVENTS_TABLE.c.id)
     for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
-MAKE_DUE = (
-    update(_CASES)
-    .where(_CASES.c.id == bindparam("case_id"), _CASES.c.status.in_(("active", "held")))
-    .values(due_at=bindparam("due"))
-)
+MAKE_DUE = mark_due(_CASES.c.id == bindparam("case_id"))
 
 
 def record_host_event(
@@ -352,32 +356,20 @@ def record_host_event(
     The common case (a new event for an open case) is three Core statements: read the case,
     insert the event unless its id exists (ON CONFLICT DO NOTHING, so no savepoint and no race),
     make the case due. Everything else (a repeated id, an unknown or closed case, a bad payload)
-    goes to record_event, which decides exactly as before. The returned row is not in the
-    session (it is only read).
+    goes to record_event; both ask `decide_event`. The returned row is not in the session (it is
+    only read).
     """
     connection = session.connection()
     insert_event = _INSERT_EVENT.get(connection.dialect.name)
     case = connection.execute(CASE_FOR_EVENT, {"external_id": case_external_id}).first()
-    if insert_event is None or case is None or case.status not in ("active", "held"):
-        return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)
-    try:
-        if kind == "payment_received" and payload.get("currency", case.currency) != case.currency:
-            raise ValidationError({"currency": [f"The case is in {case.currency}."]})
-        clean = clean_payload(kind, payload)
-    except ValidationError:
+    facts = None if case is None else CaseFacts(case.id, case.currency, case.status)
+    decision = decide_event(facts, case_external_id, kind, payload)
+    if insert_event is None or decision.outcome is not Outcome.STORE:
         # record_event answers a repeated id with the stored event before validating.
         return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)
-    values = {
-        "event_id": event_id,
-        "case_id": case.id,
-        "type": kind,
-        "payload": clean,
-        "occurred_at": naive_utc(occurred_at or now),
-        "received_at": naive_utc(now),
-        "applied_at": None,
-    }
+    values = event_row(facts.id if facts else None, event_id, kind, decision, now, occurred_at)
     new_id = connection.execute(insert_event, values).scalar()
     if new_id is None:  # the id exists: record_event returns the stored event
         return record_event(session, case_external_id, event_id, kind, payload, now, occurred_at)
-    connection.execute(MAKE_DUE, {"case_id": case.id, "due": values["received_at"]})
+    connection.execute(MAKE_DUE, {"case_id": values["case_id"], "due": values["received_at"]})
     return EventRow(id=new_id, **values), True

@@ -18,6 +18,7 @@ from engine.core.clock import naive_utc
 from engine.storage.api_models import IdempotencyRow
 
 KEEP_FOR = timedelta(days=7)
+MAX_KEY: int = IdempotencyRow.__table__.c.key.type.length  # characters of an Idempotency-Key
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,11 @@ from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
 from engine.run.store import (
+    AuditValues,
+    OutboxValues,
     Writes,
     claim_due,
+    claimed_id,
     has_events,
     loaded_values,
     pending_events,
@@ -74,8 +77,18 @@ class _Batch:
     def audit_detail(
         self, cs: CaseState, kind: str, rule: str | None, detail: dict[str, Any]
     ) -> None:
-        """An audit row (in AUDIT_COLUMNS order); `detail` may be shared, it is only read."""
-        self.writes.audit.append((self.stamp, cs.id, cs.version_id, cs.node_id, kind, rule, detail))
+        """An audit row; `detail` may be shared, it is only read."""
+        self.writes.audit.append(
+            AuditValues(
+                at=self.stamp,
+                case_id=cs.id,
+                version_id=cs.version_id,
+                node_id=cs.node_id,
+                kind=kind,
+                rule=rule,
+                detail=detail,
+            )
+        )
 
 
 class Runtime:
@@ -108,7 +121,7 @@ class Runtime:
 
     def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
         batch = _Batch(now)
-        events = pending_events(session, [row[0] for row in rows if has_events(row)])
+        events = pending_events(session, [claimed_id(row) for row in rows if has_events(row)])
         queue: list[_Step] = []
         for row in rows:
             cs = state_from_row(row)
@@ -376,23 +389,21 @@ def _outbox(
     purpose: str | None = None,
     fallback_channel: str | None = None,
     payload: dict[str, Any] | None = None,
-) -> tuple[Any, ...]:
-    """An outbox row (OUTBOX_COLUMNS order); the key makes a case's step one message, ever."""
-    key = f"c{cs.id}-v{cs.visits}-{node_id}"
-    return (
-        key,
-        cs.id,
-        cs.version_id,
-        node_id,
-        channel,
-        status,
-        reason,
-        template,
-        tone,
-        purpose,
-        fallback_channel,
-        payload,
-        stamp,
-        stamp,
-        0,
+) -> OutboxValues:
+    """An outbox row; the key makes a case's step one message, ever."""
+    return OutboxValues(
+        idempotency_key=f"c{cs.id}-v{cs.visits}-{node_id}",
+        case_id=cs.id,
+        version_id=cs.version_id,
+        node_id=node_id,
+        channel=channel,
+        status=status,
+        reason=reason,
+        template=template,
+        tone=tone,
+        purpose=purpose,
+        fallback_channel=fallback_channel,
+        payload=payload,
+        not_before=stamp,
+        created_at=stamp,
     )

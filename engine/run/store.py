@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.case_status import OPEN_STATUSES, next_due_at
 from engine.core.clock import naive_utc
 from engine.core.state import CaseState
 from engine.run.bulk import (
@@ -87,24 +88,42 @@ MUTABLE = (
 )
 # Written on every update besides the changed columns of MUTABLE.
 ALWAYS = ("due_at", "updated_at")
-OUTBOX_COLUMNS = (
-    "idempotency_key",
-    "case_id",
-    "version_id",
-    "node_id",
-    "channel",
-    "status",
-    "reason",
-    "template",
-    "tone",
-    "purpose",
-    "fallback_channel",
-    "payload",
-    "not_before",
-    "created_at",
-    "attempts",
-)
-AUDIT_COLUMNS = ("at", "case_id", "version_id", "node_id", "kind", "rule", "detail")
+
+
+class OutboxValues(NamedTuple):
+    """An outbox row as the tick writes it; build it by name, its order is the store's."""
+
+    idempotency_key: str
+    case_id: int
+    version_id: int
+    node_id: str
+    channel: str
+    status: str
+    reason: str | None
+    template: str | None
+    tone: int | None
+    purpose: str | None
+    fallback_channel: str | None
+    payload: dict[str, Any] | None
+    not_before: datetime
+    created_at: datetime
+    attempts: int = 0
+
+
+class AuditValues(NamedTuple):
+    """An audit row as the tick writes it; build it by name, its order is the store's."""
+
+    at: datetime
+    case_id: int
+    version_id: int
+    node_id: str
+    kind: str
+    rule: str | None
+    detail: dict[str, Any] | None
+
+
+OUTBOX_COLUMNS: tuple[str, ...] = OutboxValues._fields
+AUDIT_COLUMNS: tuple[str, ...] = AuditValues._fields
 # Each claimed row ends with a flag: does the case have unapplied events? The index probe
 # costs far less inside the claim than a second query for every batch's case ids.
 _PENDING = "EXISTS (SELECT 1 FROM events WHERE events.case_id = cases.id AND applied_at IS NULL)"
@@ -117,6 +136,7 @@ _SQLITE_READERS = (
     *(aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED),
     None,  # the pending-events flag
 )
+CLAIMED_AT = {name: at for at, name in enumerate(CLAIMED)}  # a claimed row's value by name
 _STREET = CLAIMED.index("street")
 _TIMER_AT = CLAIMED.index("timer_at")
 _FLAG = len(CLAIMED)  # the pending-events flag follows the CLAIMED values
@@ -139,8 +159,8 @@ class Writes:
 
     cases: dict[int, CaseState] = field(default_factory=dict)
     closed_at: dict[int, datetime] = field(default_factory=dict)
-    outbox: list[tuple[Any, ...]] = field(default_factory=list)  # in OUTBOX_COLUMNS order
-    audit: list[tuple[Any, ...]] = field(default_factory=list)  # in AUDIT_COLUMNS order
+    outbox: list[OutboxValues] = field(default_factory=list)
+    audit: list[AuditValues] = field(default_factory=list)
     applied_events: list[int] = field(default_factory=list)
     due_now: set[int] = field(default_factory=set)
     loaded: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # MUTABLE values as read
@@ -164,6 +184,16 @@ def state_from_row(row: list[Any]) -> CaseState:
     )
 
 
+def claimed_value(row: list[Any], name: str) -> Any:
+    """One column's value of a claimed row (a name of CLAIMED)."""
+    return row[CLAIMED_AT[name]]
+
+
+def claimed_id(row: list[Any]) -> int:
+    """The case id of a claimed row."""
+    return int(row[0])
+
+
 def loaded_values(row: list[Any]) -> tuple[Any, ...]:
     """The MUTABLE column values of a claimed row as read, to write back only what changed."""
     return _AS_LOADED(row)
@@ -185,7 +215,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
     sqlite = connection.dialect.name == "sqlite"
     at = naive_utc(now)
     rows: list[list[Any]] = []
-    for status in ("active", "held"):
+    for status in OPEN_STATUSES:  # active first, by the index; then held
         want = limit - len(rows)
         if sqlite:
             raw = connection.exec_driver_sql(
@@ -265,12 +295,7 @@ def _case_updates(writes: Writes, stamp: datetime) -> dict[tuple[str, ...], list
         before = writes.loaded.get(cs.id)
         # Compared in C, a mask of changed columns: this runs for every case of every batch.
         changed = everything if before is None else tuple(map(ne, before, values))
-        if cs.id in writes.due_now:
-            due = stamp  # unapplied events remain: look again at once
-        elif cs.status == "active":
-            due = cs.timer_at
-        else:
-            due = None
+        due = next_due_at(cs.status, cs.timer_at, stamp, cs.id in writes.due_now)
         closed = writes.closed_at.get(cs.id)
         row = (cs.id, *compress(values, changed), due, stamp)
         if closed is not None:

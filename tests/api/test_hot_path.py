@@ -10,9 +10,13 @@ from flask import Flask
 
 from api.hot_path import EventHotPath
 from engine import VirtualClock
+from engine.intake.events import EVENT_ID_LENGTH
+from engine.intake.idempotency import MAX_KEY
 from tests.api.conftest import stored_rows, twin_app
 
 PAY = {"amount": "10.00", "currency": "EUR"}
+ID_MAX = EVENT_ID_LENGTH.max  # EventIn's event id limit (100)
+assert ID_MAX is not None
 # (case, body, Idempotency-Key or None, scope): plain events and every way to leave the path.
 REQUESTS: list[tuple[str, Any, str | None, str]] = [
     ("INV-1", {"event_id": "p1", "type": "payment_received", "payload": PAY}, None, "write"),
@@ -46,6 +50,11 @@ REQUESTS: list[tuple[str, Any, str | None, str]] = [
     ("INV-1", {"event_id": "k1", "type": "payment_received", "payload": PAY}, "key-1", "write"),
     ("INV-1", {"event_id": "k2", "type": "payment_received", "payload": PAY}, "key-1", "write"),
     ("INV-1", {"event_id": "k3", "type": "payment_received", "payload": PAY}, "", "write"),
+    # The limits: an event id and an Idempotency-Key of exactly the limit, and one over it.
+    ("INV-1", {"event_id": "i" * ID_MAX, "type": "dispute_opened"}, None, "write"),
+    ("INV-1", {"event_id": "j" * (ID_MAX + 1), "type": "dispute_opened"}, None, "write"),
+    ("INV-1", {"event_id": "k4", "type": "dispute_opened"}, "k" * MAX_KEY, "write"),
+    ("INV-1", {"event_id": "k5", "type": "dispute_opened"}, "l" * (MAX_KEY + 1), "write"),
     (
         "INV-1",
         {"event_id": "c1", "type": "payment_received", "payload": {**PAY, "currency": "USD"}},
@@ -105,5 +114,6 @@ def test_the_hot_path_answers_and_stores_as_the_view_does(
         assert _send(hot, hot_tokens, request) == _send(plain, plain_tokens, request), request
     assert stored_rows(hot) == stored_rows(plain)
     assert isinstance(hot.wsgi_app, EventHotPath) and isinstance(plain.wsgi_app, EventHotPath)
-    # p1, p2, p3, p4, p5, k1 and k1's replay; the rest went on to Flask.
-    assert (hot.wsgi_app.answered, plain.wsgi_app.answered) == (7, 0)
+    # p1, p2, p3, p4, p5, k1 and k1's replay, the event id and the key at their limits; the
+    # rest went on to Flask.
+    assert (hot.wsgi_app.answered, plain.wsgi_app.answered) == (9, 0)

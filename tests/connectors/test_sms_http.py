@@ -139,13 +139,13 @@ def test_webhook_posts_json_with_idempotency_key(sms_provider) -> None:
 def test_webhook_signs_the_exact_body(sms_provider) -> None:
     webhook(sms_provider, secret="hush").send(sms())
     recorded = sms_provider.requests[0]
-    assert verify("hush", recorded.body, recorded.headers["X-Mahnwerk-Signature"])
+    assert verify("hush", recorded.body, recorded.headers["Mahnwerk-Signature"])
 
 
 def test_webhook_signature_does_not_verify_with_another_secret(sms_provider) -> None:
     webhook(sms_provider, secret="hush").send(sms())
     recorded = sms_provider.requests[0]
-    assert not verify("other", recorded.body, recorded.headers["X-Mahnwerk-Signature"])
+    assert not verify("other", recorded.body, recorded.headers["Mahnwerk-Signature"])
 
 
 def test_webhook_reports_encoding_and_segments(sms_provider) -> None:

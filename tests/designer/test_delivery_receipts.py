@@ -113,7 +113,7 @@ def twilio_post(c: FlaskClient, form: dict[str, str], token: str = AUTH_TOKEN) -
 
 def webhook_post(c: FlaskClient, payload: dict[str, Any], secret: str = SECRET) -> Any:
     body = json.dumps(payload).encode()
-    headers = {"X-Mahnwerk-Signature": sign(secret, body), "Content-Type": "application/json"}
+    headers = {"Mahnwerk-Signature": sign(secret, body), "Content-Type": "application/json"}
     return c.post("/hooks/sms/webhook", data=body, headers=headers)
 
 
@@ -198,7 +198,7 @@ def test_a_wrong_generic_signature_is_403(database: Database) -> None:
         client(database, webhook_config()), {"id": "SM1", "status": "delivered"}, "x"
     )
 
-    assert answer.status_code == 403 and "X-Mahnwerk-Signature" in answer.json["error"]
+    assert answer.status_code == 403 and "Mahnwerk-Signature" in answer.json["error"]
 
 
 def test_a_webhook_profile_without_a_secret_refuses_receipts(database: Database) -> None:
@@ -229,7 +229,7 @@ def test_bad_generic_receipts_are_clear_4xx(
 def test_a_body_that_is_not_json_is_400(database: Database) -> None:
     body = b"<xml>nope</xml>"
     answer = client(database, webhook_config()).post(
-        "/hooks/sms/webhook", data=body, headers={"X-Mahnwerk-Signature": sign(SECRET, body)}
+        "/hooks/sms/webhook", data=body, headers={"Mahnwerk-Signature": sign(SECRET, body)}
     )
 
     assert answer.status_code == 400 and "not JSON" in answer.json["error"]

@@ -58,7 +58,7 @@ def test_events_queued_behind_the_writer_are_written_in_one_commit(file_db: Data
     answers: dict[str, Answer | None] = {}
 
     def post(event_id: str, case: str = "INV-1") -> None:
-        answers[event_id] = intake.accept(_event(event_id, case), lambda currency: currency)
+        answers[event_id] = intake.accept(_event(event_id, case), lambda case: case.currency)
 
     threads = [threading.Thread(target=post, args=(f"e{i}",)) for i in range(8)]
     threads.append(threading.Thread(target=post, args=("lost", "NO-SUCH-CASE")))

@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 from engine import Database
 from engine.core.state import CaseState
 from engine.run.store import (
+    AUDIT,
+    AUDIT_COLUMNS,
     CLAIMED,
     MUTABLE,
+    OUTBOX,
+    OUTBOX_COLUMNS,
     Writes,
     _case_updates,
     case_values,
@@ -55,3 +59,9 @@ def test_an_unchanged_case_writes_only_its_bookkeeping(db: Database, published: 
     (columns,) = _case_updates(writes, NOW.replace(tzinfo=None))
     assert columns == ("id", "visits", "due_at", "updated_at")
     assert set(columns) - {"id", "due_at", "updated_at"} <= set(MUTABLE)
+
+
+def test_outbox_and_audit_rows_name_their_columns() -> None:
+    # Built by name (OutboxValues, AuditValues): only the store knows the order of the tuples.
+    assert set(OUTBOX_COLUMNS) <= set(OUTBOX.c.keys())
+    assert set(AUDIT_COLUMNS) <= set(AUDIT.c.keys())

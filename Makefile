@@ -41,6 +41,7 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lock: | $(BIN)/python

@@ -13,8 +13,7 @@ from api.clock import now
 from api.db import transaction
 from api.problems import CHALLENGE, UNAUTHORIZED, problem
 from api.store import locked_transaction
-from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
-from engine.storage.models import UserRow
+from engine import CACHE_SECONDS, TokenCache, TokenInfo, UserRow
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE = "mahnwerk_api_tokens"

@@ -15,18 +15,21 @@ from api.db import transaction
 from api.idempotency import KEY_DOC, idempotent
 from api.problems import flatten
 from api.store import write_transaction
-from engine import UnknownCase, record_event
-from engine.intake.host_cases import JourneyNotFound, bulk_upsert_chunked, upsert_case
-from engine.storage.host_queries import (
+from engine import (
     BadCursor,
     CaseFilter,
     CaseView,
+    JourneyNotFound,
+    UnknownCase,
+    bulk_upsert_chunked,
     decode_cursor,
     encode_cursor,
     list_cases,
+    record_event,
     timeline,
+    upsert_case,
 )
-from engine.storage.host_queries import get_case as find_case
+from engine import get_case as find_case
 
 blp = Blueprint("api_cases", __name__, description="Cases handed over by the host system.")
 blp.before_request(check_request)

@@ -15,11 +15,17 @@ from api.clock import now
 from api.idempotency import KEY_DOC, idempotent
 from api.problems import flatten
 from api.store import write_transaction
-from engine import UnknownCase
-from engine.intake.event_bulk import bulk_record_events
-from engine.intake.events import KnownEvent, Outcome, api_errors, repeat_outcome
-from engine.intake.host_cases import record_host_event
-from engine.storage.models import CaseRow, EventRow
+from engine import (
+    CaseRow,
+    EventRow,
+    KnownEvent,
+    Outcome,
+    UnknownCase,
+    api_errors,
+    bulk_record_events,
+    record_host_event,
+    repeat_outcome,
+)
 
 blp = Blueprint(
     "api_events",

@@ -38,18 +38,21 @@ from api.idempotency import valid_key
 from api.problems import PROBLEM_JSON
 from api.schemas import EVENT_TYPES, EventIn, EventOut
 from api.store import writer_lock
-from engine import utcnow
-from engine.core.clock import naive_utc
-from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
-from engine.intake.events import (
+from engine import (
+    Answer,
     CaseFacts,
     Decision,
+    EventIntake,
+    KeyedAnswer,
+    NewEvent,
     Outcome,
     clean_payload,
     decide_event,
     event_row,
+    naive_utc,
+    request_hash,
+    utcnow,
 )
-from engine.intake.idempotency import request_hash
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = re.compile(r"/api/v1/cases/([^/]+)/events")

@@ -17,7 +17,7 @@ from api.auth import token
 from api.clock import now
 from api.problems import PROBLEM_JSON, problem
 from api.store import write_transaction
-from engine.intake.idempotency import MAX_KEY, find_answer, request_hash, store_answer
+from engine import MAX_KEY, find_answer, request_hash, store_answer
 
 HEADER = "Idempotency-Key"
 F = TypeVar("F", bound=Callable[..., Any])

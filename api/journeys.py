@@ -13,9 +13,16 @@ from api.cases import case_out, load_case
 from api.clock import now
 from api.db import transaction
 from api.store import write_transaction
-from engine import simulate
-from engine.intake.host_cases import CaseStarted, JourneyNotFound, assign_journey
-from engine.storage.queries import get_version, journey_by_key, list_journeys, list_versions
+from engine import (
+    CaseStarted,
+    JourneyNotFound,
+    assign_journey,
+    get_version,
+    journey_by_key,
+    list_journeys,
+    list_versions,
+    simulate,
+)
 
 blp = Blueprint("api_journeys", __name__, description="Journeys and their versions.")
 blp.before_request(check_request)

@@ -10,7 +10,7 @@ from api import schemas
 from api.auth import check_request
 from api.cases import load_case
 from api.db import transaction
-from engine.storage.host_queries import messages
+from engine import messages
 
 blp = Blueprint("api_messages", __name__, description="What was (or will be) sent to debtors.")
 blp.before_request(check_request)

@@ -8,12 +8,16 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import CaseSchema, as_utc
+from engine import (
+    EVENT_ID_LENGTH,
+    MAX_BULK,
+    MAX_BULK_EVENTS,
+    STATUSES,
+    CaseSchema,
+    EventItemSchema,
+    as_utc,
+)
 from engine import event_types as _event_types
-from engine.core.case_status import STATUSES
-from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema
-from engine.intake.events import EVENT_ID_LENGTH
-from engine.intake.host_cases import MAX_BULK
 
 EVENT_TYPES = _event_types.ALL
 CASE_STATUSES = STATUSES

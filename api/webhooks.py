@@ -12,15 +12,15 @@ from api.auth import check_request
 from api.clock import now
 from api.db import transaction
 from api.store import write_transaction
-from engine.delivery.webhooks import (
+from engine import (
     SubscriptionInactive,
     WebhookError,
+    WebhookSubscriptionRow,
     create_subscription,
     deactivate_subscription,
     deliveries,
     replay_delivery,
 )
-from engine.storage.api_models import WebhookSubscriptionRow
 
 blp = Blueprint(
     "api_webhooks",

@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 
 from designer.db import transaction
 from designer.i18n import _
-from engine import authenticate
-from engine.storage.models import UserRow
+from engine import UserRow, authenticate
 
 # Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
 EDIT_ROLES = frozenset({"manager", "admin"})

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, request
 
 from designer.db import transaction
 from designer.render import page_or_partial
-from engine.storage import queries
+from engine import queries
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

@@ -29,9 +29,16 @@ from connectors.sms_receipts import (
 )
 from designer import csrf
 from designer.db import transaction
-from engine import UnknownCase, utcnow
-from engine.delivery.config import ConfigError, DeliveryConfig, load_delivery_config
-from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
+from engine import (
+    ConfigError,
+    DeliveryConfig,
+    DeliveryReportError,
+    UnknownCase,
+    UnknownMessage,
+    load_delivery_config,
+    record_delivery,
+    utcnow,
+)
 
 bp = Blueprint("delivery_receipts", __name__, url_prefix="/hooks")
 csrf.exempt(bp)  # a provider cannot send a CSRF token; the signature is the check

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, gettext
 from werkzeug.wrappers import Response
 
-from engine.core.messages import LOCALE_DIR, Text
+from engine import LOCALE_DIR, Text
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)

@@ -31,21 +31,30 @@ from designer.auth import EDIT_ROLES, role_required
 from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
-from engine import naive_utc, utcnow
-from engine.intake.importer import (
+from engine import (
     CASE_FIELDS,
     CaseImportError,
+    Database,
+    ImportMappingRow,
     ImportReport,
+    Job,
+    JobFailed,
+    JourneyRow,
     ParsedRow,
+    Progress,
+    UploadRow,
+    VersionRow,
+    create_job,
     file_header,
+    get_job,
     guess_field,
     import_cases,
+    naive_utc,
     read_rows,
+    start_job,
     upload_text,
+    utcnow,
 )
-from engine.ops.jobs import Job, JobFailed, Progress, create_job, get_job, start_job
-from engine.storage.db import Database
-from engine.storage.models import ImportMappingRow, JourneyRow, UploadRow, VersionRow
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 KIND = "import"

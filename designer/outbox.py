@@ -26,9 +26,16 @@ from designer.auth import EDIT_ROLES, role_required
 from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
-from engine import CHANNELS, Dispatcher, utcnow
-from engine.storage.models import CaseRow, OutboxRow
-from engine.storage.queries import DEFERRED, deferral_reasons, list_outbox
+from engine import (
+    CHANNELS,
+    DEFERRED,
+    CaseRow,
+    Dispatcher,
+    OutboxRow,
+    deferral_reasons,
+    list_outbox,
+    utcnow,
+)
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")

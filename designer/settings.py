@@ -33,13 +33,7 @@ from connectors import (
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
 from designer.i18n import _, current_lang
-from engine import CHANNELS
-from engine.delivery.config import (
-    SECRET_KEYS,
-    ConfigError,
-    DeliveryConfig,
-    load_delivery_config,
-)
+from engine import CHANNELS, SECRET_KEYS, ConfigError, DeliveryConfig, load_delivery_config
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -18,9 +18,20 @@ from designer.auth import SIMULATE_ROLES, role_required
 from designer.db import get_db, transaction
 from designer.i18n import _, current_lang, word
 from designer.render import page_or_partial
-from engine import InvalidJourney, queries, simulate, utcnow
-from engine.ops.jobs import Job, JobFailed, Progress, create_job, fail_job, get_job, running_jobs
-from engine.ops.jobs import start_job as start_thread
+from engine import (
+    InvalidJourney,
+    Job,
+    JobFailed,
+    Progress,
+    create_job,
+    fail_job,
+    get_job,
+    queries,
+    running_jobs,
+    simulate,
+    utcnow,
+)
+from engine import start_job as start_thread
 
 bp = Blueprint("simulation", __name__)
 KIND = "simulation"

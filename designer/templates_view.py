@@ -18,6 +18,7 @@ from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import (
     CHANNELS,
+    TONES,
     InvalidJourney,
     RenderError,
     case_context,
@@ -25,10 +26,9 @@ from engine import (
     queries,
     render_message,
     save_version,
+    template_problems,
     utcnow,
 )
-from engine.journey.document import TONES
-from engine.journey.templating import template_problems
 
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")
 PARTS = ("subject", "body", "html")

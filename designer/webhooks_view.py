@@ -17,18 +17,16 @@ from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
 from designer.db import transaction
 from designer.i18n import _
-from engine import utcnow
-from engine.delivery.webhooks import (
+from engine import (
     EVENT_TYPES,
     WebhookError,
     create_subscription,
     deactivate_subscription,
-    replay_delivery,
-)
-from engine.storage.queries import (
     get_webhook_delivery,
     list_webhook_deliveries,
     list_webhook_subscriptions,
+    replay_delivery,
+    utcnow,
 )
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

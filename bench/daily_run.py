@@ -45,9 +45,10 @@ from engine.run.store import (
     AUDIT_COLUMNS,
     OUTBOX_COLUMNS,
     AuditValues,
-    OutboxValues,
+    audit_values,
     claim_due,
     claimed_value,
+    outbox_values,
 )
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
@@ -272,7 +273,7 @@ class Floor:
         status, reason = ("pending", None) if address else ("suppressed", f"no_address:{channel}")
         case_id, version_id = claimed_value(row, "id"), claimed_value(row, "version_id")
         outbox.append(
-            OutboxValues(
+            outbox_values(
                 idempotency_key=f"c{case_id}-v{visits}-{node}",
                 case_id=case_id,
                 version_id=version_id,
@@ -299,7 +300,7 @@ class Floor:
 def _audit(
     at: datetime, case_id: int, version_id: int, node: str, kind: str, rule: Any, detail: Any
 ) -> AuditValues:
-    return AuditValues(
+    return audit_values(
         at=at,
         case_id=case_id,
         version_id=version_id,

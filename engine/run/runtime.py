@@ -21,13 +21,14 @@ from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
 from engine.run.store import (
-    AuditValues,
     OutboxValues,
     Writes,
+    audit_values,
     claim_due,
     claimed_id,
     has_events,
     loaded_values,
+    outbox_values,
     pending_events,
     state_from_row,
     write,
@@ -79,7 +80,7 @@ class _Batch:
     ) -> None:
         """An audit row; `detail` may be shared, it is only read."""
         self.writes.audit.append(
-            AuditValues(
+            audit_values(
                 at=self.stamp,
                 case_id=cs.id,
                 version_id=cs.version_id,
@@ -391,7 +392,7 @@ def _outbox(
     payload: dict[str, Any] | None = None,
 ) -> OutboxValues:
     """An outbox row; the key makes a case's step one message, ever."""
-    return OutboxValues(
+    return outbox_values(
         idempotency_key=f"c{cs.id}-v{cs.visits}-{node_id}",
         case_id=cs.id,
         version_id=cs.version_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from inspect import signature
 from itertools import compress
 from operator import itemgetter, ne
 from typing import Any, NamedTuple
@@ -90,40 +91,68 @@ MUTABLE = (
 ALWAYS = ("due_at", "updated_at")
 
 
-class OutboxValues(NamedTuple):
-    """An outbox row as the tick writes it; build it by name, its order is the store's."""
-
-    idempotency_key: str
-    case_id: int
-    version_id: int
-    node_id: str
-    channel: str
-    status: str
-    reason: str | None
-    template: str | None
-    tone: int | None
-    purpose: str | None
-    fallback_channel: str | None
-    payload: dict[str, Any] | None
-    not_before: datetime
-    created_at: datetime
-    attempts: int = 0
+# Outbox and audit rows are plain tuples (a NamedTuple built by keyword costs 1.1 us a row, a
+# tuple 0.1 us; the tick writes 3 rows per case step). Callers build them by name through these
+# two functions; the order of their parameters is the order of the columns, which only the
+# store knows (tests/engine/run/test_store.py pins that each returns its parameters in order).
+OutboxValues = tuple[Any, ...]
+AuditValues = tuple[Any, ...]
 
 
-class AuditValues(NamedTuple):
-    """An audit row as the tick writes it; build it by name, its order is the store's."""
+def outbox_values(
+    *,
+    idempotency_key: str,
+    case_id: int,
+    version_id: int,
+    node_id: str,
+    channel: str,
+    status: str,
+    reason: str | None,
+    template: str | None,
+    tone: int | None,
+    purpose: str | None,
+    fallback_channel: str | None,
+    payload: dict[str, Any] | None,
+    not_before: datetime,
+    created_at: datetime,
+    attempts: int = 0,
+) -> OutboxValues:
+    """An outbox row as the tick writes it."""
+    return (
+        idempotency_key,
+        case_id,
+        version_id,
+        node_id,
+        channel,
+        status,
+        reason,
+        template,
+        tone,
+        purpose,
+        fallback_channel,
+        payload,
+        not_before,
+        created_at,
+        attempts,
+    )
 
-    at: datetime
-    case_id: int
-    version_id: int
-    node_id: str
-    kind: str
-    rule: str | None
-    detail: dict[str, Any] | None
+
+def audit_values(
+    *,
+    at: datetime,
+    case_id: int,
+    version_id: int,
+    node_id: str,
+    kind: str,
+    rule: str | None,
+    detail: dict[str, Any] | None,
+) -> AuditValues:
+    """An audit row as the tick writes it."""
+    return (at, case_id, version_id, node_id, kind, rule, detail)
 
 
-OUTBOX_COLUMNS: tuple[str, ...] = OutboxValues._fields
-AUDIT_COLUMNS: tuple[str, ...] = AuditValues._fields
+OUTBOX_COLUMNS: tuple[str, ...] = tuple(signature(outbox_values).parameters)
+AUDIT_COLUMNS: tuple[str, ...] = tuple(signature(audit_values).parameters)
 # Each claimed row ends with a flag: does the case have unapplied events? The index probe
 # costs far less inside the claim than a second query for every batch's case ids.
 _PENDING = "EXISTS (SELECT 1 FROM events WHERE events.case_id = cases.id AND applied_at IS NULL)"

@@ -16,9 +16,11 @@ from engine.run.store import (
     OUTBOX_COLUMNS,
     Writes,
     _case_updates,
+    audit_values,
     case_values,
     claim_due,
     loaded_values,
+    outbox_values,
     state_from_row,
 )
 from engine.storage.models import VersionRow
@@ -62,6 +64,12 @@ def test_an_unchanged_case_writes_only_its_bookkeeping(db: Database, published: 
 
 
 def test_outbox_and_audit_rows_name_their_columns() -> None:
-    # Built by name (OutboxValues, AuditValues): only the store knows the order of the tuples.
+    # Built by name (outbox_values, audit_values): only the store knows the order of the tuples.
     assert set(OUTBOX_COLUMNS) <= set(OUTBOX.c.keys())
     assert set(AUDIT_COLUMNS) <= set(AUDIT.c.keys())
+
+
+def test_row_builders_return_their_parameters_in_column_order() -> None:
+    """Each builder's tuple lists its parameters in their own order: the columns' order."""
+    assert outbox_values(**{c: c for c in OUTBOX_COLUMNS}) == OUTBOX_COLUMNS
+    assert audit_values(**{c: c for c in AUDIT_COLUMNS}) == AUDIT_COLUMNS

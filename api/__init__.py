@@ -103,7 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC))
     _configure(app, test_config)
     _open_database(app)
-    from api import cases, events, journeys, messages, webhooks
+    from api import cases, events, journeys, messages, receipts, webhooks
 
     api = ProblemApi(app)
     for attribute_function in (items_ref, decimal_bounds):
@@ -113,6 +113,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
     for module in (cases, events, messages, journeys, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
+    app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
     auth.protect_docs(app, api._make_doc_blueprint_name())
     auth.token_cache(app)
     hot_path.install(app)

@@ -4,7 +4,7 @@
 secret over `"{t}.{raw body}"`. A receiver checks it in constant time and refuses a `t` more than
 TOLERANCE seconds from its own clock, so a captured request cannot be replayed later. Webhooks
 (engine.delivery.webhooks), the webhook SMS connector's posts (connectors.sms_http) and the
-generic SMS receipts Mahnwerk takes (designer.delivery_receipts) all use it. Plain standard
+generic SMS receipts Mahnwerk takes (api.receipts) all use it. Plain standard
 library: connectors know no engine, and the engine signs through this module.
 """
 

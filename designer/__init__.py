@@ -38,7 +38,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         auth,
         cases,
         db,
-        delivery_receipts,
         i18n,
         imports,
         journeys,
@@ -67,9 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         webhooks_view,
     ):
         app.register_blueprint(module.bp)
-    app.register_blueprint(delivery_receipts.bp)
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
-    csrf.exempt(delivery_receipts.bp)  # providers sign their receipts; they hold no CSRF token
 
     @app.get("/")
     def index() -> Any:

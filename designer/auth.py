@@ -112,10 +112,6 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-# Blueprints that outside systems call without a designer login (providers' receipts).
-PUBLIC_BLUEPRINTS = frozenset({"delivery_receipts"})
-
-
 def init_app(app: Flask) -> None:
     """Require sign-in everywhere except the login page and static files."""
     login_manager.init_app(app)
@@ -125,8 +121,6 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def require_login() -> Any:
         if request.endpoint in (None, "static", "auth.login", "i18n.switch"):
-            return None
-        if request.blueprint in PUBLIC_BLUEPRINTS:  # they check signatures of their own
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()

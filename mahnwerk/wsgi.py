@@ -1,6 +1,7 @@
 """The composed WSGI app: one program, one front door per audience.
 
-`/api/...` goes to the host-system API, everything else to the designer (staff); the debtor
+`/api/...` and `/hooks/...` (providers' signed delivery receipts) go to the host-system API's
+app, everything else to the designer (staff); the debtor
 portal will be mounted at `/p/...` the same way. Each app owns its whole URL space (the API
 routes are /api/v1/... inside the API app too), so its own tests, `url_for` and OpenAPI paths
 are the public ones: the dispatcher only picks the app, it does not move the prefix into
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# Path prefix -> app; a request whose path starts with a prefix goes to that app.
-API_PREFIX = "/api/"
+# Path prefixes the API app owns: the host API, and the callbacks providers sign.
+API_PREFIXES = ("/api/", "/hooks/")
 
 
 class PathDispatcher:
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Any:
 
     staff = designer.create_app(config)
     host = api.create_app(config)
-    staff.wsgi_app = PathDispatcher(staff.wsgi_app, {API_PREFIX: host})  # type: ignore[method-assign]
+    mounts = dict.fromkeys(API_PREFIXES, host)
+    staff.wsgi_app = PathDispatcher(staff.wsgi_app, mounts)  # type: ignore[method-assign]
     staff.extensions["mahnwerk_api_app"] = host
     return staff

@@ -11,7 +11,7 @@ from connectors import EmailMessage, GiroPayment, LetterMessage, PostalAddress, 
 from engine.delivery.config import Company
 from engine.journey.templating import Rendered
 
-# SMS providers whose delivery receipts designer/delivery_receipts.py takes (POST
+# SMS providers whose delivery receipts api/receipts.py takes (POST
 # /hooks/sms/<provider>); others get no callback URL, since nothing would answer it.
 RECEIPT_PROVIDERS = ("twilio", "webhook")
 

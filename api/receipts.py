@@ -4,7 +4,8 @@
 profile's auth_token over the callback URL); `webhook` takes the generic JSON receipt
 (Mahnwerk-Signature, connectors.signing's timestamped HMAC-SHA256 with the profile's secret).
 The provider's status is mapped onto a delivery report (engine.delivery.reports). Every client
-mistake gets a 4xx with a sentence saying what is wrong; providers never need a CSRF token here.
+mistake gets a 4xx with a sentence saying what is wrong. The host API's app serves them: it
+has no session, sign-in or CSRF of its own.
 
 The URL Twilio signs is the one it was given. Behind a proxy that rewrites scheme or host, set
 the app's RECEIPTS_BASE_URL (e.g. https://mahnwerk.example.com) to the public origin.
@@ -18,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from api.db import transaction
 from connectors.signing import HEADER as SIGNATURE_HEADER
 from connectors.signing import verify
 from connectors.sms_receipts import (
@@ -27,8 +29,6 @@ from connectors.sms_receipts import (
     parse_twilio_status,
     verify_twilio_signature,
 )
-from designer import csrf
-from designer.db import transaction
 from engine import (
     ConfigError,
     DeliveryConfig,
@@ -41,7 +41,6 @@ from engine import (
 )
 
 bp = Blueprint("delivery_receipts", __name__, url_prefix="/hooks")
-csrf.exempt(bp)  # a provider cannot send a CSRF token; the signature is the check
 
 CONFIG_KEY = "mahnwerk_delivery_config"
 # The provider's receipt status -> our delivery report status (None: still in flight, nothing

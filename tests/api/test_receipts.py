@@ -13,14 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select
 
+from api import db as api_db
+from api.receipts import bp
 from connectors.signing import sign
 from connectors.sms_receipts import twilio_signature
-from designer import csrf
-from designer import db as designer_db
-from designer.delivery_receipts import bp
 from engine import Database
 from engine.delivery.config import DeliveryConfig
 from engine.storage.models import EventRow, OutboxRow
+from mahnwerk.wsgi import create_app
 from tests.factories import edge, journey_doc, make_case, node, publish, template
 
 AUTH_TOKEN, SECRET = "twilio-auth-token", "webhook-secret"
@@ -86,18 +86,16 @@ def database(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def make_app(database: Database, config: DeliveryConfig, csrf_on: bool = False) -> Flask:
-    """A minimal Flask app with the blueprint, the database and (optionally) CSRF on."""
+def make_app(database: Database, config: DeliveryConfig) -> Flask:
+    """A minimal Flask app with the blueprint and the database."""
     app = Flask(__name__)
     app.config.update(
         TESTING=True,
         SECRET_KEY="test",
-        WTF_CSRF_ENABLED=csrf_on,
         DATABASE_URL=database.url,
         DELIVERY_CONFIG=config,
     )
-    designer_db.init_app(app)
-    csrf.init_app(app)
+    api_db.init_app(app)
     app.register_blueprint(bp)
     return app
 
@@ -253,8 +251,17 @@ def test_a_provider_the_sms_channel_does_not_use_is_404(database: Database) -> N
 
 
 def test_providers_need_no_csrf_token(database: Database) -> None:
-    c = client(database, twilio_config(), csrf_on=True)
+    """Through the whole program with the designer's CSRF on: /hooks/ is the API app's."""
+    program = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "WTF_CSRF_ENABLED": True,
+            "DATABASE_URL": database.url,
+            "DELIVERY_CONFIG": twilio_config(),
+        }
+    )
 
-    answer = twilio_post(c, {"MessageSid": "SM1", "MessageStatus": "delivered"})
+    answer = twilio_post(program.test_client(), {"MessageSid": "SM1", "MessageStatus": "delivered"})
 
     assert answer.status_code == 200

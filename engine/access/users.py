@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access.passwords import check_password, hash_password
+from engine.access.passwords import NO_ONE, check_password, hash_password
 from engine.core.clock import naive_utc
 from engine.storage.models import UserRow
 
@@ -41,8 +41,9 @@ def add_user(session: Session, email: str, password: str, role: str, now: dateti
 
 
 def authenticate(session: Session, email: str, password: str) -> UserRow | None:
-    """The user with this email and password, or None."""
+    """The user with this email and password, or None; as slow for an unknown email."""
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
-    if user is None or not check_password(user.password_hash, password):
+    if user is None:
+        check_password(NO_ONE, password)  # the same scrypt work as a wrong password
         return None
-    return user
+    return user if check_password(user.password_hash, password) else None

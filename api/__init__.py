@@ -9,6 +9,7 @@ OpenAPI document at /api/v1/openapi.json and the interactive docs (vendored Swag
 from __future__ import annotations
 
 import http
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -62,6 +63,7 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     static = app.static_url_path or "/static"
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,  # reads the designer's session on the docs page only
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),  # as the designer
         DATABASE_URL=settings.database_url,
         API_TITLE="Mahnwerk host-system API",
         API_VERSION="v1",

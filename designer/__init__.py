@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, redirect, url_for
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
-from engine import load_settings
+from engine import load_settings, secure_cookies
 from mahnwerk_files import STATIC, TEMPLATES
 
 csrf = CSRFProtect()
@@ -25,6 +26,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings()
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,
+        # A sign-in lasts MAHNWERK_SESSION_HOURS after the last request (the signed cookie's
+        # timestamp is checked against it); JavaScript cannot read the cookie, other sites'
+        # forms do not carry it, and over https (MAHNWERK_PUBLIC_URL) it travels encrypted only.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies(settings),
         DATABASE_URL=settings.database_url,
         PORTAL_BASE_URL=settings.portal_base_url,
         CREDITOR_NAME="Mahnwerk Demo GmbH",

@@ -8,12 +8,13 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from designer.db import transaction
 from designer.i18n import _
-from engine import UserRow, authenticate
+from engine import UserRow, authenticate, end_sessions, session_id, session_user
 
 # Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
 EDIT_ROLES = frozenset({"manager", "admin"})
@@ -33,6 +34,11 @@ class User(UserMixin):
     id: int
     email: str
     role: str
+    session_id: str = ""  # `id:token` (engine.access.users): signing out replaces the token
+
+    def get_id(self) -> str:
+        """What the session cookie carries: a sign-out makes it stale (unlike the bare id)."""
+        return self.session_id
 
     @property
     def can_edit(self) -> bool:
@@ -50,18 +56,16 @@ class User(UserMixin):
         return self.role in ADMIN_ROLES
 
 
-def _user(row: UserRow) -> User:
-    return User(id=row.id, email=row.email, role=row.role)
+def _user(row: UserRow, sid: str) -> User:
+    return User(id=row.id, email=row.email, role=row.role, session_id=sid)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The user behind a session cookie."""
-    if not user_id.isdigit():
-        return None
+def load_user(sid: str) -> User | None:
+    """The user behind a session cookie, unless they signed out since it was made."""
     with transaction() as session:
-        row = session.get(UserRow, int(user_id))
-        return _user(row) if row else None
+        row = session_user(session, sid)
+        return _user(row, sid) if row else None
 
 
 def role_required(roles: frozenset[str]) -> Callable[[F], F]:
@@ -96,8 +100,9 @@ def login() -> Any:
             row = authenticate(
                 session, request.form.get("email", ""), request.form.get("password", "")
             )
-            user = _user(row) if row else None
+            user = _user(row, session_id(session, row)) if row else None
         if user is not None:
+            browser_session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         error = _("Wrong email or password.")
@@ -106,7 +111,10 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out, here and in every other browser: cookies copied before stop working."""
+    if current_user.is_authenticated:
+        with transaction() as session:
+            end_sessions(session, current_user.id)
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))

@@ -19,6 +19,9 @@ _EXPORTS: dict[str, str] = {
     "UserError": "engine.access.users",
     "add_user": "engine.access.users",
     "authenticate": "engine.access.users",
+    "end_sessions": "engine.access.users",
+    "session_id": "engine.access.users",
+    "session_user": "engine.access.users",
     "validate_document": "engine.authoring.validation",
     "validate_journey": "engine.authoring.validation",
     "InvalidJourney": "engine.authoring.versions",
@@ -43,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "Text": "engine.core.messages",
     "Settings": "engine.core.settings",
     "load_settings": "engine.core.settings",
+    "secure_cookies": "engine.core.settings",
     "ConfigError": "engine.delivery.config",
     "DeliveryConfig": "engine.delivery.config",
     "SECRET_KEYS": "engine.delivery.config",
@@ -186,7 +190,15 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
-    from engine.access.users import ROLES, UserError, add_user, authenticate
+    from engine.access.users import (
+        ROLES,
+        UserError,
+        add_user,
+        authenticate,
+        end_sessions,
+        session_id,
+        session_user,
+    )
     from engine.authoring.validation import validate_document, validate_journey
     from engine.authoring.versions import (
         InvalidJourney,
@@ -207,7 +219,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         register_jurisdiction,
     )
     from engine.core.messages import LOCALE_DIR, Text
-    from engine.core.settings import Settings, load_settings
+    from engine.core.settings import Settings, load_settings, secure_cookies
     from engine.delivery.config import (
         SECRET_KEYS,
         ConfigError,
@@ -418,6 +430,7 @@ __all__ = [
     "deliveries",
     "dump_journey",
     "encode_cursor",
+    "end_sessions",
     "event_row",
     "event_types",
     "fail_job",
@@ -460,6 +473,9 @@ __all__ = [
     "request_hash",
     "running_jobs",
     "save_version",
+    "secure_cookies",
+    "session_id",
+    "session_user",
     "simulate",
     "start_job",
     "store_answer",

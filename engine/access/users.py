@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -47,3 +49,29 @@ def authenticate(session: Session, email: str, password: str) -> UserRow | None:
         check_password(NO_ONE, password)  # the same scrypt work as a wrong password
         return None
     return user if check_password(user.password_hash, password) else None
+
+
+def session_id(session: Session, user: UserRow) -> str:
+    """What a session cookie of this user carries: `id:token` (the token made on first use)."""
+    if not user.session_token:
+        user.session_token = secrets.token_hex(16)
+        session.flush()
+    return f"{user.id}:{user.session_token}"
+
+
+def session_user(session: Session, value: object) -> UserRow | None:
+    """The user a session cookie's `id:token` names, or None once that user signed out."""
+    user_id, _, token = str(value).partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = session.get(UserRow, int(user_id))
+    if user is None or not user.session_token:
+        return None
+    return user if hmac.compare_digest(user.session_token, token) else None
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every cookie carrying the old token stops working."""
+    user = session.get(UserRow, user_id)
+    if user is not None:
+        user.session_token = secrets.token_hex(16)

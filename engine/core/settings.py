@@ -104,8 +104,17 @@ class Settings:
             os.environ.get("MAHNWERK_PUBLIC_URL", "").strip().rstrip("/") or None
         )
     )
+    # How long a designer sign-in lasts after its last request; then the cookie no longer verifies.
+    session_hours: float = field(
+        default_factory=lambda: float(os.environ.get("MAHNWERK_SESSION_HOURS", "12"))
+    )
     # None until `mahnwerk init` wrote one; the program refuses to serve without (mahnwerk.wsgi).
     secret_key: str | None = field(default_factory=read_secret_key)
+
+
+def secure_cookies(settings: Settings) -> bool:
+    """Whether cookies get the Secure flag: when the installation is reached over https."""
+    return (settings.public_url or "").startswith("https://")
 
 
 def load_settings() -> Settings:

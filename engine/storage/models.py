@@ -190,6 +190,8 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Part of every session cookie of this user; signing out replaces it, ending those sessions.
+    session_token: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class JobRow(Base):

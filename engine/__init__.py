@@ -15,6 +15,10 @@ _EXPORTS: dict[str, str] = {
     "CACHE_SECONDS": "engine.access.api_tokens",
     "TokenCache": "engine.access.api_tokens",
     "TokenInfo": "engine.access.api_tokens",
+    "LoginLimits": "engine.access.throttle",
+    "forget_account_failures": "engine.access.throttle",
+    "login_wait": "engine.access.throttle",
+    "record_login_failure": "engine.access.throttle",
     "ROLES": "engine.access.users",
     "UserError": "engine.access.users",
     "add_user": "engine.access.users",
@@ -190,6 +194,12 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
+    from engine.access.throttle import (
+        LoginLimits,
+        forget_account_failures,
+        login_wait,
+        record_login_failure,
+    )
     from engine.access.users import (
         ROLES,
         UserError,
@@ -385,6 +395,7 @@ __all__ = [
     "Jurisdiction",
     "KeyedAnswer",
     "KnownEvent",
+    "LoginLimits",
     "NewEvent",
     "OutboxRow",
     "Outcome",
@@ -436,6 +447,7 @@ __all__ = [
     "fail_job",
     "file_header",
     "find_answer",
+    "forget_account_failures",
     "get_case",
     "get_job",
     "get_version",
@@ -454,6 +466,7 @@ __all__ = [
     "load_delivery_config",
     "load_journey",
     "load_settings",
+    "login_wait",
     "messages",
     "naive_utc",
     "open_case",
@@ -464,6 +477,7 @@ __all__ = [
     "record_delivery",
     "record_event",
     "record_host_event",
+    "record_login_failure",
     "register_channel",
     "register_country",
     "register_jurisdiction",

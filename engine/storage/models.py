@@ -194,6 +194,19 @@ class UserRow(Base):
     session_token: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+class LoginFailureRow(Base):
+    """A failed sign-in, counted against a hashed account or client address (access.throttle)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_key_at", "key", "at"),
+        Index("ix_login_failures_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # sha256 of scope and value
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class JobRow(Base):
     """A designer background job (simulation, case import): progress and result for any worker."""
 

@@ -1,4 +1,4 @@
-"""user session tokens and sign-in failures
+"""user session tokens
 
 Revision ID: 0005
 Revises: 0004

@@ -6,14 +6,21 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, redirect, url_for
+from flask.wrappers import Response
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
+import mahnwerk_headers
 from engine import load_settings, secure_cookies
 from mahnwerk_files import STATIC, TEMPLATES
 
 csrf = CSRFProtect()
 htmx = HTMX()
+
+
+def policy(response: Response) -> str:
+    """Pages run only our own script files; everything else runs nothing (mahnwerk_headers)."""
+    return mahnwerk_headers.PAGES if response.mimetype == "text/html" else mahnwerk_headers.DATA
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -63,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     simulation.init_app(app)
+    mahnwerk_headers.install(app, policy)
     for module in (
         auth,
         i18n,

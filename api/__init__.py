@@ -9,13 +9,16 @@ OpenAPI document at /api/v1/openapi.json and the interactive docs (vendored Swag
 from __future__ import annotations
 
 import http
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template, url_for
+from flask.wrappers import Response
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
+import mahnwerk_headers
 from api import auth, db, hot_path, problems
 from api.schemas import (
     EventItemIn,
@@ -25,7 +28,7 @@ from api.schemas import (
     items_ref,
 )
 from engine import Database, load_settings
-from mahnwerk_files import STATIC
+from mahnwerk_files import STATIC, TEMPLATES
 
 PREFIX = "/api/v1"
 SWAGGER_UI = "swagger-ui-dist-5.35.0"
@@ -62,6 +65,7 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     static = app.static_url_path or "/static"
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,  # reads the designer's session on the docs page only
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),  # as the designer
         DATABASE_URL=settings.database_url,
         API_TITLE="Mahnwerk host-system API",
         API_VERSION="v1",
@@ -98,9 +102,29 @@ def _open_database(app: Flask) -> None:
         db.init_app(app)
 
 
+def policy(response: Response) -> str:
+    """The docs page runs our own script files; JSON and problems run nothing."""
+    return mahnwerk_headers.PAGES if response.mimetype == "text/html" else mahnwerk_headers.DATA
+
+
+def _docs_page_without_inline_script(app: Flask, api: Api, docs: str) -> None:
+    """Serve Swagger UI from templates/api/swagger_ui.html: flask-smorest's page starts it in
+    an inline script, which the Content-Security-Policy (script-src 'self') does not run."""
+
+    def swagger_ui() -> str:
+        return render_template(
+            "api/swagger_ui.html",
+            title=api.spec.title,
+            spec_url=url_for(f"{docs}.openapi_json"),
+            swagger_ui_url=app.config["OPENAPI_SWAGGER_UI_URL"],
+        )
+
+    app.view_functions[f"{docs}.openapi_swagger_ui"] = swagger_ui
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the API: config, database, blueprints, problem errors, token checks, hot path."""
-    app = Flask(__name__, static_folder=str(STATIC))
+    app = Flask(__name__, static_folder=str(STATIC), template_folder=str(TEMPLATES))
     _configure(app, test_config)
     _open_database(app)
     from api import cases, events, journeys, messages, receipts, webhooks
@@ -114,7 +138,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (cases, events, messages, journeys, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
-    auth.protect_docs(app, api._make_doc_blueprint_name())
+    docs = api._make_doc_blueprint_name()
+    auth.protect_docs(app, docs)
+    _docs_page_without_inline_script(app, api, docs)
+    mahnwerk_headers.install(app, policy)
     auth.token_cache(app)
     hot_path.install(app)
     return app

@@ -13,7 +13,7 @@ from api.clock import now
 from api.db import transaction
 from api.problems import CHALLENGE, UNAUTHORIZED, problem
 from api.store import locked_transaction
-from engine import CACHE_SECONDS, TokenCache, TokenInfo, UserRow
+from engine import CACHE_SECONDS, TokenCache, TokenInfo, session_user
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE = "mahnwerk_api_tokens"
@@ -71,11 +71,11 @@ def check_request() -> Response | None:
 
 def _staff_signed_in() -> bool:
     """A designer user's signed session cookie (the same secret key; the API never sets one)."""
-    user_id = session.get("_user_id")
-    if not isinstance(user_id, str) or not user_id.isdigit():
+    sid = session.get("_user_id")
+    if not isinstance(sid, str):
         return False
     with transaction() as db_session:
-        return db_session.get(UserRow, int(user_id)) is not None
+        return session_user(db_session, sid) is not None  # not signed out since
 
 
 def protect_docs(app: Flask, blueprint_name: str) -> None:

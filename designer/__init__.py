@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, redirect, url_for
+from flask.wrappers import Response
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
-from engine import load_settings
+import mahnwerk_headers
+from engine import load_settings, secure_cookies
 from mahnwerk_files import STATIC, TEMPLATES
 
 csrf = CSRFProtect()
 htmx = HTMX()
+
+
+def policy(response: Response) -> str:
+    """Pages run only our own script files; everything else runs nothing (mahnwerk_headers)."""
+    return mahnwerk_headers.PAGES if response.mimetype == "text/html" else mahnwerk_headers.DATA
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,6 +33,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings()
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,
+        # A sign-in lasts MAHNWERK_SESSION_HOURS after the last request (the signed cookie's
+        # timestamp is checked against it); JavaScript cannot read the cookie, other sites'
+        # forms do not carry it, and over https (MAHNWERK_PUBLIC_URL) it travels encrypted only.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies(settings),
         DATABASE_URL=settings.database_url,
         PORTAL_BASE_URL=settings.portal_base_url,
         CREDITOR_NAME="Mahnwerk Demo GmbH",
@@ -54,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     simulation.init_app(app)
+    mahnwerk_headers.install(app, policy)
     for module in (
         auth,
         i18n,

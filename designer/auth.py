@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as browser_session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from designer.db import transaction
 from designer.i18n import _
-from engine import UserRow, authenticate
+from engine import (
+    LoginLimits,
+    UserRow,
+    authenticate,
+    end_sessions,
+    forget_account_failures,
+    login_wait,
+    record_login_failure,
+    session_id,
+    session_user,
+    utcnow,
+)
 
 # Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
 EDIT_ROLES = frozenset({"manager", "admin"})
@@ -33,6 +57,11 @@ class User(UserMixin):
     id: int
     email: str
     role: str
+    session_id: str = ""  # `id:token` (engine.access.users): signing out replaces the token
+
+    def get_id(self) -> str:
+        """What the session cookie carries: a sign-out makes it stale (unlike the bare id)."""
+        return self.session_id
 
     @property
     def can_edit(self) -> bool:
@@ -50,18 +79,16 @@ class User(UserMixin):
         return self.role in ADMIN_ROLES
 
 
-def _user(row: UserRow) -> User:
-    return User(id=row.id, email=row.email, role=row.role)
+def _user(row: UserRow, sid: str) -> User:
+    return User(id=row.id, email=row.email, role=row.role, session_id=sid)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The user behind a session cookie."""
-    if not user_id.isdigit():
-        return None
+def load_user(sid: str) -> User | None:
+    """The user behind a session cookie, unless they signed out since it was made."""
     with transaction() as session:
-        row = session.get(UserRow, int(user_id))
-        return _user(row) if row else None
+        row = session_user(session, sid)
+        return _user(row, sid) if row else None
 
 
 def role_required(roles: frozenset[str]) -> Callable[[F], F]:
@@ -87,26 +114,60 @@ def _safe_next(target: str | None) -> str:
     return url_for("journeys.index")
 
 
+def _limits() -> LoginLimits:
+    config = current_app.config
+    return LoginLimits(
+        per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
+        per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
+        window=config["LOGIN_FAILURE_WINDOW"],
+    )
+
+
+def _sign_in(email: str, password: str) -> tuple[User | None, timedelta | None]:
+    """The user (or None) and, when this account or address is throttled, how long to wait.
+
+    A throttled attempt is refused before the password is checked, even a right one: otherwise
+    guessing would go on, only with slower answers (engine.access.throttle).
+    """
+    address, now, limits = request.remote_addr or "", utcnow(), _limits()
+    with transaction() as session:
+        wait = login_wait(session, email, address, now, limits)
+        if wait is not None:
+            return None, wait
+        row = authenticate(session, email, password)
+        if row is None:
+            record_login_failure(session, email, address, now, limits)
+            return None, None
+        forget_account_failures(session, email)
+        return _user(row, session_id(session, row)), None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """The sign-in form."""
-    error = None
-    if request.method == "POST":
-        with transaction() as session:
-            row = authenticate(
-                session, request.form.get("email", ""), request.form.get("password", "")
-            )
-            user = _user(row) if row else None
-        if user is not None:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        error = _("Wrong email or password.")
-    return render_template("auth/login.html", error=error), 401 if error else 200
+    """The sign-in form; 401 for a wrong email or password, 429 when throttled."""
+    if request.method == "GET":
+        return render_template("auth/login.html", error=None)
+    user, wait = _sign_in(request.form.get("email", ""), request.form.get("password", ""))
+    if user is not None:
+        browser_session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        error = _(
+            "Too many failed sign-ins. Please wait %(minutes)s min and try again.", minutes=minutes
+        )
+        page = render_template("auth/login.html", error=error)
+        return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
+    return render_template("auth/login.html", error=_("Wrong email or password.")), 401
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out, here and in every other browser: cookies copied before stop working."""
+    if current_user.is_authenticated:
+        with transaction() as session:
+            end_sessions(session, current_user.id)
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))
@@ -115,6 +176,10 @@ def logout() -> Response:
 def init_app(app: Flask) -> None:
     """Require sign-in everywhere except the login page and static files."""
     login_manager.init_app(app)
+    defaults = LoginLimits()
+    app.config.setdefault("LOGIN_FAILURES_PER_ACCOUNT", defaults.per_account)
+    app.config.setdefault("LOGIN_FAILURES_PER_ADDRESS", defaults.per_address)
+    app.config.setdefault("LOGIN_FAILURE_WINDOW", defaults.window)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""
 

@@ -15,10 +15,17 @@ _EXPORTS: dict[str, str] = {
     "CACHE_SECONDS": "engine.access.api_tokens",
     "TokenCache": "engine.access.api_tokens",
     "TokenInfo": "engine.access.api_tokens",
+    "LoginLimits": "engine.access.throttle",
+    "forget_account_failures": "engine.access.throttle",
+    "login_wait": "engine.access.throttle",
+    "record_login_failure": "engine.access.throttle",
     "ROLES": "engine.access.users",
     "UserError": "engine.access.users",
     "add_user": "engine.access.users",
     "authenticate": "engine.access.users",
+    "end_sessions": "engine.access.users",
+    "session_id": "engine.access.users",
+    "session_user": "engine.access.users",
     "validate_document": "engine.authoring.validation",
     "validate_journey": "engine.authoring.validation",
     "InvalidJourney": "engine.authoring.versions",
@@ -43,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "Text": "engine.core.messages",
     "Settings": "engine.core.settings",
     "load_settings": "engine.core.settings",
+    "secure_cookies": "engine.core.settings",
     "ConfigError": "engine.delivery.config",
     "DeliveryConfig": "engine.delivery.config",
     "SECRET_KEYS": "engine.delivery.config",
@@ -186,7 +194,21 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
-    from engine.access.users import ROLES, UserError, add_user, authenticate
+    from engine.access.throttle import (
+        LoginLimits,
+        forget_account_failures,
+        login_wait,
+        record_login_failure,
+    )
+    from engine.access.users import (
+        ROLES,
+        UserError,
+        add_user,
+        authenticate,
+        end_sessions,
+        session_id,
+        session_user,
+    )
     from engine.authoring.validation import validate_document, validate_journey
     from engine.authoring.versions import (
         InvalidJourney,
@@ -207,7 +229,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         register_jurisdiction,
     )
     from engine.core.messages import LOCALE_DIR, Text
-    from engine.core.settings import Settings, load_settings
+    from engine.core.settings import Settings, load_settings, secure_cookies
     from engine.delivery.config import (
         SECRET_KEYS,
         ConfigError,
@@ -373,6 +395,7 @@ __all__ = [
     "Jurisdiction",
     "KeyedAnswer",
     "KnownEvent",
+    "LoginLimits",
     "NewEvent",
     "OutboxRow",
     "Outcome",
@@ -418,11 +441,13 @@ __all__ = [
     "deliveries",
     "dump_journey",
     "encode_cursor",
+    "end_sessions",
     "event_row",
     "event_types",
     "fail_job",
     "file_header",
     "find_answer",
+    "forget_account_failures",
     "get_case",
     "get_job",
     "get_version",
@@ -441,6 +466,7 @@ __all__ = [
     "load_delivery_config",
     "load_journey",
     "load_settings",
+    "login_wait",
     "messages",
     "naive_utc",
     "open_case",
@@ -451,6 +477,7 @@ __all__ = [
     "record_delivery",
     "record_event",
     "record_host_event",
+    "record_login_failure",
     "register_channel",
     "register_country",
     "register_jurisdiction",
@@ -460,6 +487,9 @@ __all__ = [
     "request_hash",
     "running_jobs",
     "save_version",
+    "secure_cookies",
+    "session_id",
+    "session_user",
     "simulate",
     "start_job",
     "store_answer",

@@ -55,12 +55,16 @@ def main() -> None:
 def init(demo: bool) -> None:
     """Create or upgrade the database, publish the example journeys, create the first admin."""
     from engine.access.users import add_user
+    from engine.core.settings import ensure_secret_key
     from engine.storage.models import UserRow
     from mahnwerk.demo import DEMO_PASSWORD, demo_portfolio, demo_users, publish_examples
 
     db, now = _db(), utcnow()
     db.create_all()
     click.echo(f"Database ready: {db.url}")
+    key_file = ensure_secret_key()
+    if key_file is not None:
+        click.echo(f"Session key written to {key_file} (readable by you only).")
     for key in publish_examples(db, now):
         click.echo(f"Published example journey '{key}'.")
     if demo:
@@ -100,7 +104,12 @@ def serve(host: str, port: int, workers: int | None, threads: int, scheduler: bo
     """Serve the designer and API, with the scheduler beside it (the single-machine default)."""
     from mahnwerk.serve import default_workers
     from mahnwerk.serve import serve as run
+    from mahnwerk.wsgi import UnsafeSecretKey, refuse_unsafe_key
 
+    try:  # before any worker starts: each would refuse, and Granian would respawn it forever
+        refuse_unsafe_key(load_settings().secret_key)
+    except UnsafeSecretKey as exc:
+        raise click.ClickException(str(exc)) from exc
     run(host, port, workers or default_workers(), threads, scheduler, announce=click.echo)
 
 

@@ -36,8 +36,24 @@ class PathDispatcher:
         return self.default(environ, start_response)
 
 
+class UnsafeSecretKey(RuntimeError):
+    """The session key is missing or a published development value: the program will not serve."""
+
+
+def refuse_unsafe_key(key: str | None, testing: bool = False) -> None:
+    """Raise UnsafeSecretKey for a missing or development key (tests pass keys of their own)."""
+    from engine.core.settings import secret_key_problem
+
+    problem = None if testing else secret_key_problem(key)
+    if problem is not None:
+        raise UnsafeSecretKey(problem.text())
+
+
 def create_app(config: dict[str, Any] | None = None) -> Any:
     """The designer with the API mounted beside it; the designer's Flask app is returned.
+
+    Outside TESTING it refuses a missing or development session key (`refuse_unsafe_key`):
+    with a published key anyone could sign an admin's session cookie.
 
     Returning the designer's Flask object (its `wsgi_app` wrapped) keeps `app.test_client()`,
     Granian's factory and `wsgi:app` working on the whole program.
@@ -46,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Any:
     import designer
 
     staff = designer.create_app(config)
+    refuse_unsafe_key(staff.config.get("SECRET_KEY"), testing=staff.testing)
     host = api.create_app(config)
     mounts = dict.fromkeys(API_PREFIXES, host)
     staff.wsgi_app = PathDispatcher(staff.wsgi_app, mounts)  # type: ignore[method-assign]

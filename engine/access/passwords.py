@@ -16,6 +16,11 @@ SALT_LENGTH = 16
 N, R, P = 2**15, 8, 1  # werkzeug's defaults: about 50 ms and 32 MB per hash
 
 
+# No one's password, at the cost of a real hash: checked when no user has the email, so that
+# an unknown address takes as long to refuse as a wrong password (no account enumeration).
+NO_ONE = f"scrypt:{N}:{R}:{P}$timing0equaliser${'0' * 128}"
+
+
 def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
     digest = hashlib.scrypt(
         password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p

@@ -3,10 +3,68 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.core.messages import Message, msg
+
 DEFAULT_INSTANCE = Path(os.environ.get("MAHNWERK_INSTANCE", "instance"))
+SECRET_KEY_FILE = "secret_key"  # in the instance folder, written by `mahnwerk init`
+# Keys that were once a default or an example: anyone can sign a session cookie with them.
+DEVELOPMENT_KEYS = frozenset({"dev-only-change-me", "dev", "development", "change-me", "secret"})
+
+
+def instance_folder() -> Path:
+    """The instance folder, read when asked (MAHNWERK_INSTANCE, else ./instance)."""
+    return Path(os.environ.get("MAHNWERK_INSTANCE", "instance"))
+
+
+def secret_key_path() -> Path:
+    """Where `mahnwerk init` keeps the generated session key."""
+    return instance_folder() / SECRET_KEY_FILE
+
+
+def read_secret_key() -> str | None:
+    """MAHNWERK_SECRET_KEY, else the key `mahnwerk init` wrote, else None."""
+    key = os.environ.get("MAHNWERK_SECRET_KEY", "").strip()
+    if key:
+        return key
+    try:
+        return secret_key_path().read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def ensure_secret_key() -> Path | None:
+    """Write a random session key (mode 0600) unless one is set or written; its path if new."""
+    if os.environ.get("MAHNWERK_SECRET_KEY", "").strip() or secret_key_path().exists():
+        return None
+    path = secret_key_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two inits at once cannot overwrite each other's key; 0600 from the first byte.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+        f.write(secrets.token_urlsafe(48) + "\n")
+    return path
+
+
+def secret_key_problem(key: str | None) -> Message | None:
+    """Why this session key must not serve anyone, or None when it may."""
+    if not key:
+        return msg(
+            "No session key: set MAHNWERK_SECRET_KEY or run `mahnwerk init`, which writes a "
+            "random one to {path}.",
+            path=str(secret_key_path()),
+        )
+    if key in DEVELOPMENT_KEYS:
+        return msg(
+            "MAHNWERK_SECRET_KEY is a published development value, with which anyone can forge "
+            "a sign-in. Unset it so that `mahnwerk init` writes a random key to {path}, or set "
+            "it to a long random value.",
+            path=str(secret_key_path()),
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -46,9 +104,17 @@ class Settings:
             os.environ.get("MAHNWERK_PUBLIC_URL", "").strip().rstrip("/") or None
         )
     )
-    secret_key: str = field(
-        default_factory=lambda: os.environ.get("MAHNWERK_SECRET_KEY", "dev-only-change-me")
+    # How long a designer sign-in lasts after its last request; then the cookie no longer verifies.
+    session_hours: float = field(
+        default_factory=lambda: float(os.environ.get("MAHNWERK_SESSION_HOURS", "12"))
     )
+    # None until `mahnwerk init` wrote one; the program refuses to serve without (mahnwerk.wsgi).
+    secret_key: str | None = field(default_factory=read_secret_key)
+
+
+def secure_cookies(settings: Settings) -> bool:
+    """Whether cookies get the Secure flag: when the installation is reached over https."""
+    return (settings.public_url or "").startswith("https://")
 
 
 def load_settings() -> Settings:

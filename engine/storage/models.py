@@ -190,6 +190,21 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Part of every session cookie of this user; signing out replaces it, ending those sessions.
+    session_token: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class LoginFailureRow(Base):
+    """A failed sign-in, counted against a hashed account or client address (access.throttle)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_key_at", "key", "at"),
+        Index("ix_login_failures_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # sha256 of scope and value
+    at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class JobRow(Base):

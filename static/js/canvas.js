@@ -8,6 +8,11 @@
 (function () {
   "use strict";
 
+  // The side panel's form is edited in place, never submitted (here, not an inline onsubmit:
+  // the Content-Security-Policy runs no inline script).
+  const nodeForm = document.getElementById("node-form");
+  if (nodeForm) nodeForm.addEventListener("submit", (event) => event.preventDefault());
+
   const dataEl = document.getElementById("journey-data");
   const canvasEl = document.getElementById("canvas");
   if (!dataEl || !canvasEl || typeof Drawflow === "undefined") return;

@@ -100,6 +100,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db.dispose()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "MAHNWERK_TICK_SECONDS": "1"}
+    env["MAHNWERK_SECRET_KEY"] = "serve-test-" + "k" * 32  # serve refuses to run without one
     env["PYTHONPATH"] = str(ROOT)
     log = folder / "serve.log"
     command = [sys.executable, "-m", "mahnwerk.cli", "serve", "--port", str(port)]

@@ -17,6 +17,7 @@ MINIMAL = EXAMPLES / "minimal.json"
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MAHNWERK_INSTANCE", str(tmp_path / "instance"))  # init's session key
     return CliRunner()
 
 

@@ -56,3 +56,15 @@ def test_signed_in_staff_read_the_api_docs_without_a_token(program: tuple[Flask,
     assert signed_in.status_code == 302
     assert client.get("/api/v1/openapi.json").status_code == 200
     assert client.get("/api/v1/cases").status_code == 401  # data still needs a token
+
+
+def test_a_signed_out_session_no_longer_reads_the_api_docs(program: tuple[Flask, str]) -> None:
+    app, _ = program
+    client = app.test_client()
+    client.post("/login", data={"email": "staff@example.org", "password": "a long password"})
+    cookie = client.get_cookie("session")
+    assert cookie is not None and client.get("/api/v1/openapi.json").status_code == 200
+    client.post("/logout")
+    copied = app.test_client()
+    copied.set_cookie("session", cookie.value)
+    assert copied.get("/api/v1/openapi.json").status_code == 401

@@ -18,8 +18,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
-import mahnwerk_headers
-from api import auth, db, hot_path, problems
+from api import auth, hot_path, problems
 from api.schemas import (
     EventItemIn,
     EventItemResultOut,
@@ -29,6 +28,7 @@ from api.schemas import (
 )
 from engine import Database, load_settings
 from mahnwerk_files import STATIC, TEMPLATES
+from mahnwerk_web import db, headers
 
 PREFIX = "/api/v1"
 SWAGGER_UI = "swagger-ui-dist-5.35.0"
@@ -104,7 +104,7 @@ def _open_database(app: Flask) -> None:
 
 def policy(response: Response) -> str:
     """The docs page runs our own script files; JSON and problems run nothing."""
-    return mahnwerk_headers.PAGES if response.mimetype == "text/html" else mahnwerk_headers.DATA
+    return headers.PAGES if response.mimetype == "text/html" else headers.DATA
 
 
 def _docs_page_without_inline_script(app: Flask, api: Api, docs: str) -> None:
@@ -141,7 +141,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     docs = api._make_doc_blueprint_name()
     auth.protect_docs(app, docs)
     _docs_page_without_inline_script(app, api, docs)
-    mahnwerk_headers.install(app, policy)
+    headers.install(app, policy)
     auth.token_cache(app)
     hot_path.install(app)
     return app

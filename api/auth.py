@@ -10,10 +10,10 @@ from flask import Flask, Request, current_app, g, request, session
 from flask.wrappers import Response
 
 from api.clock import now
-from api.db import transaction
 from api.problems import CHALLENGE, UNAUTHORIZED, problem
 from api.store import locked_transaction
 from engine import CACHE_SECONDS, TokenCache, TokenInfo, session_user
+from mahnwerk_web.db import transaction
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE = "mahnwerk_api_tokens"

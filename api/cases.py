@@ -11,7 +11,6 @@ from marshmallow import ValidationError
 from api import schemas
 from api.auth import check_request
 from api.clock import now
-from api.db import transaction
 from api.idempotency import KEY_DOC, idempotent
 from api.problems import flatten
 from api.store import write_transaction
@@ -30,6 +29,7 @@ from engine import (
     upsert_case,
 )
 from engine import get_case as find_case
+from mahnwerk_web.db import transaction
 
 blp = Blueprint("api_cases", __name__, description="Cases handed over by the host system.")
 blp.before_request(check_request)

@@ -31,9 +31,7 @@ from marshmallow import ValidationError
 from marshmallow.validate import Length
 from werkzeug.http import HTTP_STATUS_CODES
 
-import mahnwerk_headers
 from api.auth import bearer_value, token_cache
-from api.db import KEY as DB_KEY
 from api.events import event_out
 from api.idempotency import valid_key
 from api.problems import PROBLEM_JSON
@@ -54,6 +52,8 @@ from engine import (
     request_hash,
     utcnow,
 )
+from mahnwerk_web import headers as security
+from mahnwerk_web.db import KEY as DB_KEY
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = re.compile(r"/api/v1/cases/([^/]+)/events")
@@ -159,7 +159,7 @@ def _respond(answer: Answer, start_response: StartResponse) -> list[bytes]:
     data = answer.body.encode()
     mimetype = PROBLEM_JSON if answer.status_code >= 400 else "application/json"
     headers = [("Content-Type", mimetype), ("Content-Length", str(len(data)))]
-    headers += mahnwerk_headers.header_list(mahnwerk_headers.DATA)  # as the app's after_request
+    headers += security.header_list(security.DATA)  # as the app's after_request
     if answer.replayed:
         headers.append(("Idempotent-Replayed", "true"))
     code = answer.status_code

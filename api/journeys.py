@@ -11,7 +11,6 @@ from api import schemas
 from api.auth import check_request
 from api.cases import case_out, load_case
 from api.clock import now
-from api.db import transaction
 from api.store import write_transaction
 from engine import (
     CaseStarted,
@@ -23,6 +22,7 @@ from engine import (
     list_versions,
     simulate,
 )
+from mahnwerk_web.db import transaction
 
 blp = Blueprint("api_journeys", __name__, description="Journeys and their versions.")
 blp.before_request(check_request)

@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 from api import schemas
 from api.auth import check_request
 from api.cases import load_case
-from api.db import transaction
 from engine import messages
+from mahnwerk_web.db import transaction
 
 blp = Blueprint("api_messages", __name__, description="What was (or will be) sent to debtors.")
 blp.before_request(check_request)

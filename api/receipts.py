@@ -19,7 +19,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from api.db import transaction
 from connectors.signing import HEADER as SIGNATURE_HEADER
 from connectors.signing import verify
 from connectors.sms_receipts import (
@@ -39,6 +38,7 @@ from engine import (
     record_delivery,
     utcnow,
 )
+from mahnwerk_web.db import transaction
 
 bp = Blueprint("delivery_receipts", __name__, url_prefix="/hooks")
 

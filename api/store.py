@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from flask import g, has_request_context
 from sqlalchemy.orm import Session
 
-from api.db import get_db
 from api.writer_lock import writer_lock_for
 from engine import Database
+from mahnwerk_web.db import get_db
 
 _SESSION = "api_write_session"
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from api import schemas
 from api.auth import check_request
 from api.clock import now
-from api.db import transaction
 from api.store import write_transaction
 from engine import (
     SubscriptionInactive,
@@ -21,6 +20,7 @@ from engine import (
     deliveries,
     replay_delivery,
 )
+from mahnwerk_web.db import transaction
 
 blp = Blueprint(
     "api_webhooks",

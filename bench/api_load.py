@@ -332,7 +332,7 @@ def profile(requests: int) -> None:
     from sqlalchemy import event
 
     import api
-    from api.db import get_db
+    from mahnwerk_web.db import get_db
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api_profile.sqlite3'}"

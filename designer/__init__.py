@@ -10,17 +10,17 @@ from flask.wrappers import Response
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
-import mahnwerk_headers
 from engine import load_settings, secure_cookies
 from mahnwerk_files import STATIC, TEMPLATES
+from mahnwerk_web import db, headers
 
 csrf = CSRFProtect()
 htmx = HTMX()
 
 
 def policy(response: Response) -> str:
-    """Pages run only our own script files; everything else runs nothing (mahnwerk_headers)."""
-    return mahnwerk_headers.PAGES if response.mimetype == "text/html" else mahnwerk_headers.DATA
+    """Pages run only our own script files; everything else runs nothing (mahnwerk_web.headers)."""
+    return headers.PAGES if response.mimetype == "text/html" else headers.DATA
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -52,7 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from designer import (
         auth,
         cases,
-        db,
         i18n,
         imports,
         journeys,
@@ -69,7 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     simulation.init_app(app)
-    mahnwerk_headers.install(app, policy)
+    headers.install(app, policy)
     for module in (
         auth,
         i18n,

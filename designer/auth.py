@@ -24,7 +24,6 @@ from flask import session as browser_session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from designer.db import transaction
 from designer.i18n import _
 from engine import (
     LoginLimits,
@@ -38,6 +37,7 @@ from engine import (
     session_user,
     utcnow,
 )
+from mahnwerk_web.db import transaction
 
 # Managers and admins draw journeys; reviewers read and approve (four eyes), viewers only read.
 EDIT_ROLES = frozenset({"manager", "admin"})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, request
 
-from designer.db import transaction
 from designer.render import page_or_partial
 from engine import queries
+from mahnwerk_web.db import transaction
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

@@ -28,7 +28,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from designer.auth import EDIT_ROLES, role_required
-from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
 from engine import (
@@ -55,6 +54,7 @@ from engine import (
     upload_text,
     utcnow,
 )
+from mahnwerk_web.db import get_db, transaction
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 KIND = "import"

@@ -19,7 +19,6 @@ from flask import (
 from flask_login import current_user
 
 from designer.auth import EDIT_ROLES, role_required
-from designer.db import transaction
 from designer.diff import diff_documents
 from designer.i18n import _, current_lang, localized
 from designer.layout import arrange
@@ -38,6 +37,7 @@ from engine import (
     utcnow,
     validate_document,
 )
+from mahnwerk_web.db import transaction
 
 bp = Blueprint("journeys", __name__, url_prefix="/journeys")
 

@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 
 from designer import htmx
 from designer.auth import EDIT_ROLES, role_required
-from designer.db import get_db, transaction
 from designer.i18n import _
 from designer.render import page_or_partial
 from engine import (
@@ -36,6 +35,7 @@ from engine import (
     list_outbox,
     utcnow,
 )
+from mahnwerk_web.db import get_db, transaction
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")

@@ -15,7 +15,6 @@ from flask_login import current_user
 
 from designer import charts
 from designer.auth import SIMULATE_ROLES, role_required
-from designer.db import get_db, transaction
 from designer.i18n import _, current_lang, word
 from designer.render import page_or_partial
 from engine import (
@@ -32,6 +31,7 @@ from engine import (
     utcnow,
 )
 from engine import start_job as start_thread
+from mahnwerk_web.db import get_db, transaction
 
 bp = Blueprint("simulation", __name__)
 KIND = "simulation"

@@ -13,7 +13,6 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from designer.auth import EDIT_ROLES, role_required
-from designer.db import transaction
 from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import (
@@ -29,6 +28,7 @@ from engine import (
     template_problems,
     utcnow,
 )
+from mahnwerk_web.db import transaction
 
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")
 PARTS = ("subject", "body", "html")

@@ -15,7 +15,6 @@ from werkzeug.wrappers import Response
 
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
-from designer.db import transaction
 from designer.i18n import _
 from engine import (
     EVENT_TYPES,
@@ -28,6 +27,7 @@ from engine import (
     replay_delivery,
     utcnow,
 )
+from mahnwerk_web.db import transaction
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 STATUSES = ("pending", "delivered", "failed", "cancelled")

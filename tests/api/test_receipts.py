@@ -13,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select
 
-from api import db as api_db
 from api.receipts import bp
 from connectors.signing import sign
 from connectors.sms_receipts import twilio_signature
@@ -21,6 +20,7 @@ from engine import Database
 from engine.delivery.config import DeliveryConfig
 from engine.storage.models import EventRow, OutboxRow
 from mahnwerk.wsgi import create_app
+from mahnwerk_web import db as api_db
 from tests.factories import edge, journey_doc, make_case, node, publish, template
 
 AUTH_TOKEN, SECRET = "twilio-auth-token", "webhook-secret"

@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 
 from api.auth import token_cache
-from api.db import get_db
 from engine import Database, VirtualClock
 from engine.intake.cases import CaseSchema
 from engine.intake.events import record_event
@@ -26,6 +25,7 @@ from engine.intake.host_cases import (
 )
 from engine.storage.api_models import ApiTokenRow
 from engine.storage.models import AuditRow, CaseRow, EventRow
+from mahnwerk_web.db import get_db
 from tests.api.conftest import case_json
 
 

@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from designer import create_app
-from designer.db import get_db
 from engine import ROLES, Database, add_user, save_version, utcnow
+from mahnwerk_web.db import get_db
 from tests.factories import example_doc
 
 PASSWORD = "correct-horse-battery"

@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from designer.db import get_db
 from engine import Runtime, SandboxDispatcher, open_case, queries
+from mahnwerk_web.db import get_db
 from tests.factories import case_data, example_doc, publish
 
 

@@ -15,11 +15,11 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from designer import create_app
-from designer.db import get_db
 from designer.imports import KEEP, SHOWN_ERRORS, Upload, remember, remembered
 from engine import Database, utcnow
 from engine.ops.jobs import create_job, record_progress
 from engine.storage.models import CaseRow, ImportMappingRow, UploadRow
+from mahnwerk_web.db import get_db
 from tests.designer.conftest import login
 from tests.factories import example_doc, publish
 

@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from connectors.base import SendResult, temporary
 from connectors.email_sandbox import SandboxEmailConnector
 from designer import create_app
-from designer.db import get_db
 from engine import Dispatcher, Runtime, utcnow
 from engine.delivery.config import load_delivery_config
 from engine.storage.models import OutboxRow
+from mahnwerk_web.db import get_db
 from tests.designer.conftest import PASSWORD, email, login
 from tests.factories import audit_rows, example_doc, make_case, outbox_rows, publish
 

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from designer import create_app
-from designer.db import get_db
+from mahnwerk_web.db import get_db
 from tests.designer.conftest import PASSWORD, email, login
 
 ADDRESS = {

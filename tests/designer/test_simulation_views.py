@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from designer.db import get_db
 from engine import utcnow
 from engine.ops.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
+from mahnwerk_web.db import get_db
 
 PARAMS = {"key": "minimal", "number": 1, "cases": 20, "days": 12, "seed": 1}
 

@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from designer import create_app
-from designer.db import get_db
 from engine import utcnow
 from engine.delivery.webhooks import (
     MAX_ATTEMPTS,
@@ -23,6 +22,7 @@ from engine.delivery.webhooks import (
 )
 from engine.storage.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
 from engine.storage.models import AuditRow
+from mahnwerk_web.db import get_db
 from tests.designer.conftest import PASSWORD, email, login
 
 OK_URL = "https://erp.example.org/hooks"

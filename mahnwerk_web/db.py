@@ -1,4 +1,4 @@
-"""The API app's database: one engine.Database per app, kept in app.extensions."""
+"""One engine.Database per Flask app, kept in app.extensions: the designer's and the API's."""
 
 from __future__ import annotations
 

@@ -19,6 +19,9 @@ from engine.journey.templating import SYNTAX_ERROR, UNKNOWN_VARIABLE, template_p
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import NodeType, Problem
 from engine.nodes.wait import AT_TIME_FORMAT
+from engine.rules.compiler import MAX_NODES, compile_journey
+from engine.rules.limits import MAX_BRANCHES, widest
+from engine.rules.model import durable_rule
 
 
 def validate_document(doc: Any) -> tuple[Journey | None, list[Problem]]:
@@ -36,6 +39,9 @@ def validate_journey(journey: Journey) -> list[Problem]:
     """All graph, params, field and template problems of a parsed journey."""
     problems = _params_problems(journey)
     if problems:  # the graph checks need valid params to know each node's ports
+        return problems
+    problems += _size_problems(journey)
+    if problems:  # a journey too large to run is not checked further
         return problems
     problems += _wiring_problems(journey)
     problems += _reachability_problems(journey)
@@ -253,6 +259,33 @@ def _loop_problems(journey: Journey) -> list[Problem]:
                     node_id,
                 )
             )
+    return problems
+
+
+def _size_problems(journey: Journey) -> list[Problem]:
+    """What the rules engine cannot take: too many nodes, or one node testing too many values."""
+    if len(journey.nodes) > MAX_NODES:
+        words = msg(
+            "The journey has {count} nodes; the rules engine takes at most {max}. "
+            "Split it into several journeys.",
+            count=len(journey.nodes),
+            max=MAX_NODES,
+        )
+        return [Problem.of(words)]
+    rules: dict[str, dict[str, Any]] = defaultdict(dict)
+    for rule in compile_journey(journey).rules:
+        rules[rule.node][rule.id] = durable_rule(rule, {"node": rule.node, "trigger": rule.trigger})
+    problems = []
+    for node_id, node_rules in rules.items():
+        width = widest(node_rules)
+        if width > MAX_BRANCHES:
+            words = msg(
+                "This node tests {count} values at one point; the rules engine takes at most "
+                "{max}. Use fewer values or branches, or several nodes one after another.",
+                count=width,
+                max=MAX_BRANCHES,
+            )
+            problems.append(Problem.of(words, node_id))
     return problems
 
 

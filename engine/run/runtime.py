@@ -17,6 +17,7 @@ from engine.core.state import CaseState
 from engine.intake import event_effects
 from engine.journey.fields import CASE_FIELDS
 from engine.nodes import NODE_TYPES
+from engine.nodes.base import MAX_STEPS_PER_TICK
 from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
@@ -37,7 +38,6 @@ from engine.storage.db import Database
 log = logging.getLogger(__name__)
 
 NO_TRIGGERS: frozenset[str] = frozenset()
-MAX_STEPS_PER_TICK = 64  # validation forbids loops without a wait; this guards the rest
 
 
 @dataclass

@@ -354,6 +354,16 @@ class SimulationOut(Schema):
     outcomes = fields.Dict(keys=fields.String(), values=fields.Integer())
     end_nodes = fields.Dict(keys=fields.String(), values=fields.Integer())
     suppressed = fields.Dict(keys=fields.String(), values=fields.Integer())
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Cases an engine error stopped, by error."},
+    )
+    failed = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Messages not sent (render failures, dead letters), by reason."},
+    )
     collected = fields.String()
     open = fields.Integer()
     per_day = fields.List(fields.Dict())

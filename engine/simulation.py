@@ -8,7 +8,9 @@ Response model (deliberately simple, and the same for every journey, so results 
 - after each message, with probability 0.005 the debtor disputes the claim.
 Random draws come from one seeded generator in message order, so a seed gives one result.
 Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
-deferrals and suppressions show as they would live.
+deferrals and suppressions show as they would live. What would go wrong live shows too:
+`errors` counts the cases the engine stopped, by error, and `failed` the messages that could
+not be sent (a template that fails to render, a dead letter), by reason.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ from engine.storage.models import AuditRow, CaseRow, OutboxRow
 RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
 PROMISE, PROMISE_KEPT, DISPUTE = 0.03, 0.6, 0.005
+# Audit kinds that are problems: which count of the result they go to, and the detail to show.
+PROBLEMS = {
+    "error": ("errors", "error"),
+    "message_failed": ("failed", "reason"),
+    "dead_letter": ("failed", "reason"),
+}
+COUNTED = ("message", "suppression", *PROBLEMS)
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 
 
@@ -50,6 +59,8 @@ class SimulationResult:
     outcomes: Counter[str] = field(default_factory=Counter)
     end_nodes: Counter[str] = field(default_factory=Counter)
     suppressed: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # cases the engine stopped, by error
+    failed: Counter[str] = field(default_factory=Counter)  # messages not sent, by reason
     collected: Decimal = Decimal("0.00")
     open: int = 0
     per_day: list[dict[str, Any]] = field(default_factory=list)
@@ -64,6 +75,8 @@ class SimulationResult:
             "outcomes": dict(sorted(self.outcomes.items())),
             "end_nodes": dict(sorted(self.end_nodes.items())),
             "suppressed": dict(sorted(self.suppressed.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "failed": dict(sorted(self.failed.items())),
             "collected": str(self.collected),
             "open": self.open,
             "per_day": self.per_day,
@@ -174,7 +187,7 @@ def _respond(
     with db.transaction() as session:
         audits = session.execute(
             select(AuditRow.id, AuditRow.kind, AuditRow.detail)
-            .where(AuditRow.id > seen, AuditRow.kind.in_(("message", "suppression")))
+            .where(AuditRow.id > seen, AuditRow.kind.in_(COUNTED))
             .order_by(AuditRow.id)
         ).all()
         sent_ids = [a.detail["outbox_id"] for a in audits if a.kind == "message"]
@@ -195,6 +208,10 @@ def _respond(
         }
         last = session.scalar(select(func.max(AuditRow.id))) or seen
     for audit in audits:
+        if audit.kind in PROBLEMS:
+            counts, key = PROBLEMS[audit.kind]
+            getattr(result, counts)[str(audit.detail.get(key) or audit.kind)[:300]] += 1
+            continue
         if audit.kind == "suppression":
             reason = str(audit.detail.get("reason") or "unknown").split(":")[0]
             result.suppressed[reason] += 1

@@ -272,6 +272,8 @@ def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None
     click.echo(f"Outcomes: {_pairs(data['outcomes'])}")
     click.echo(f"Outcomes by end node: {_pairs(data['end_nodes'])}")
     click.echo(f"Suppressed by reason: {_pairs(data['suppressed'])}")
+    click.echo(f"Cases stopped by an engine error: {_pairs(data['errors'])}")
+    click.echo(f"Messages not sent (render failures, dead letters): {_pairs(data['failed'])}")
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
 
 

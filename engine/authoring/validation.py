@@ -17,8 +17,11 @@ from engine.journey.document import (
 from engine.journey.fields import field_type
 from engine.journey.templating import SYNTAX_ERROR, UNKNOWN_VARIABLE, template_problems
 from engine.nodes import NODE_TYPES
-from engine.nodes.base import NodeType, Problem
+from engine.nodes.base import MAX_STEPS_PER_TICK, NodeType, Problem
 from engine.nodes.wait import AT_TIME_FORMAT
+from engine.rules.compiler import MAX_NODES, compile_journey
+from engine.rules.limits import MAX_BRANCHES, widest
+from engine.rules.model import durable_rule
 
 
 def validate_document(doc: Any) -> tuple[Journey | None, list[Problem]]:
@@ -36,6 +39,9 @@ def validate_journey(journey: Journey) -> list[Problem]:
     """All graph, params, field and template problems of a parsed journey."""
     problems = _params_problems(journey)
     if problems:  # the graph checks need valid params to know each node's ports
+        return problems
+    problems += _size_problems(journey)
+    if problems:  # a journey too large to run is not checked further
         return problems
     problems += _wiring_problems(journey)
     problems += _reachability_problems(journey)
@@ -253,6 +259,118 @@ def _loop_problems(journey: Journey) -> list[Problem]:
                     node_id,
                 )
             )
+    return problems + _instant_problems(journey)
+
+
+def _instant_problems(journey: Journey) -> list[Problem]:
+    """What the runtime would stop a case on: more than MAX_STEPS_PER_TICK rules in one tick.
+
+    That is a loop in which every wait can be over at once (a wait of no time, a due-date day
+    already come, a timeout of zero days), or a longer path of steps that need no time.
+    """
+    nodes = journey.nodes_by_id()
+    instant = {n: NODE_TYPES[node.type].instant_ports(node.params) for n, node in nodes.items()}
+    onward: dict[str, list[str]] = {n: [] for n in nodes}  # every next node
+    at_once: dict[str, list[str]] = {n: [] for n in nodes}  # next nodes that move on at once
+    for e in journey.edges:
+        if e.source in nodes and e.target in nodes:
+            onward[e.source].append(e.target)
+            if e.port in instant[e.source] and instant[e.target]:
+                at_once[e.source].append(e.target)
+    problems, looping = _zero_wait_loops(journey, at_once)
+    if looping:  # a loop has no longest path; the loop is the problem
+        return problems
+    longest: dict[str, tuple[int, str]] = {}  # node -> (rules fired from its arrival, last node)
+    for node_id in _topological(at_once)[::-1]:
+        after = [longest[t] for t in at_once[node_id]]
+        longest[node_id] = (1 + max(after)[0], max(after)[1]) if after else (1, node_id)
+    worst: tuple[int, str, str] | None = None
+    for node_id in sorted(nodes):
+        if not NODE_TYPES[nodes[node_id].type].ports(nodes[node_id].params):
+            continue  # an end fires no rule
+        after = [longest[t] for t in onward[node_id] if t in longest]
+        count, last = (1 + max(after)[0], max(after)[1]) if after else (1, node_id)
+        if worst is None or count > worst[0]:
+            worst = (count, node_id, last)
+    if worst is not None and worst[0] > MAX_STEPS_PER_TICK:
+        count, first, last = worst
+        words = msg(
+            "From here to '{last}' a case can take {count} steps at once without waiting; "
+            "the engine stops a case after {max} steps in one go. Add a wait on the way.",
+            last=last,
+            count=count,
+            max=MAX_STEPS_PER_TICK,
+        )
+        problems.append(Problem.of(words, first))
+    return problems
+
+
+def _zero_wait_loops(journey: Journey, at_once: dict[str, list[str]]) -> tuple[list[Problem], bool]:
+    """Loops through a wait that can all be over at once; and whether any loop needs no time."""
+    parks = {n.id for n in journey.nodes if NODE_TYPES[n.type].parks}
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    looping = False
+    for node_id in sorted(at_once):
+        if node_id in seen or node_id not in _reach(at_once, at_once[node_id]):
+            continue
+        looping = True
+        cycle = sorted(n for n in _reach(at_once, [node_id]) if node_id in _reach(at_once, [n]))
+        seen.update(cycle)
+        if not parks & set(cycle):
+            continue  # a loop without any wait: _loop_problems names it
+        names = ", ".join(f"'{n}'" for n in cycle)
+        words = msg(
+            "These steps form a loop in which every wait can be over at once: {steps}. "
+            "A case would go round until the engine stops it; make a wait longer than zero.",
+            steps=names,
+        )
+        problems.append(Problem.of(words, node_id))
+    return problems, looping
+
+
+def _topological(graph: dict[str, list[str]]) -> list[str]:
+    """The nodes of a graph without loops, each before the nodes it leads to."""
+    incoming = dict.fromkeys(graph, 0)
+    for targets in graph.values():
+        for t in targets:
+            incoming[t] += 1
+    ready = deque(sorted(n for n, count in incoming.items() if count == 0))
+    order = []
+    while ready:
+        node_id = ready.popleft()
+        order.append(node_id)
+        for t in graph[node_id]:
+            incoming[t] -= 1
+            if incoming[t] == 0:
+                ready.append(t)
+    return order
+
+
+def _size_problems(journey: Journey) -> list[Problem]:
+    """What the rules engine cannot take: too many nodes, or one node testing too many values."""
+    if len(journey.nodes) > MAX_NODES:
+        words = msg(
+            "The journey has {count} nodes; the rules engine takes at most {max}. "
+            "Split it into several journeys.",
+            count=len(journey.nodes),
+            max=MAX_NODES,
+        )
+        return [Problem.of(words)]
+    rules: dict[str, dict[str, Any]] = defaultdict(dict)
+    for rule in compile_journey(journey).rules:
+        rules[rule.node][rule.id] = durable_rule(rule, {"node": rule.node, "trigger": rule.trigger})
+    problems = []
+    for node_id, node_rules in rules.items():
+        width = widest(node_rules)
+        if width > MAX_BRANCHES:
+            words = msg(
+                "This node tests {count} values at one point; the rules engine takes at most "
+                "{max}. Use fewer values or branches, or several nodes one after another.",
+                count=width,
+                max=MAX_BRANCHES,
+            )
+            problems.append(Problem.of(words, node_id))
     return problems
 
 

@@ -150,6 +150,9 @@ class Problem:
         return self.line(DEFAULT_LANG)
 
 
+# The most rules one case may fire in one tick (engine/run/runtime.py stops it after that);
+# validation refuses a journey with a loop or a path that could fire more without waiting.
+MAX_STEPS_PER_TICK = 64
 ARRIVES = msg("it arrives")  # the phrase of a rule that fires as soon as a case arrives
 NEXT = Port.of("next", msg("Next"))
 
@@ -177,6 +180,10 @@ class NodeType:
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         """What happens on entering; default: nothing, the case moves on at once."""
         return Entry()
+
+    def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
+        """The ports a case can leave by in the tick it arrives (no time passes on the way)."""
+        return frozenset() if self.parks else frozenset(p.name for p in self.ports(params))
 
     def check(self, node: Node, journey: Journey) -> list[Problem]:
         """Checks beyond the params schema (templates exist, weights add up ...)."""

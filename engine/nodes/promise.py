@@ -76,5 +76,9 @@ class Promise(NodeType):
         moment = datetime.combine(day, time(23, 59), ZoneInfo(case.timezone)).astimezone(UTC)
         return Entry(timer_at=max(moment, now))
 
+    def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
+        """No promise is broken at once; a promised date already past is decided at once."""
+        return frozenset({"kept", "broken"})
+
 
 NODE_TYPE = Promise()

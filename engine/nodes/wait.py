@@ -123,6 +123,19 @@ class Wait(NodeType):
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         return Entry(timer_at=timer_for(node.params, case, now))
 
+    def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
+        """A wait of no time, a time of day already past, or a due-date day already come."""
+        mode, days = params.get("mode", "duration"), int(params.get("days", 0))
+        if mode == "due_date":
+            zero = True  # D+n may be over when the case arrives
+        elif mode == "business_days":
+            zero = days <= 0
+        else:
+            zero = days * 24 + int(params.get("hours", 0)) <= 0 or (
+                days <= 0 and bool(params.get("at_time"))
+            )
+        return frozenset({"next"}) if zero else frozenset()
+
     @staticmethod
     def words(params: dict[str, Any]) -> Message:
         """The trigger as a reviewer reads it, in any language."""

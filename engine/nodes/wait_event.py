@@ -65,5 +65,9 @@ class WaitEvent(NodeType):
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         return Entry(timer_at=now + timedelta(days=int(node.params["timeout_days"])))
 
+    def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
+        """A timeout of zero days is taken at once; events come in a later tick."""
+        return frozenset({"timeout"}) if int(params.get("timeout_days", 0)) <= 0 else frozenset()
+
 
 NODE_TYPE = WaitEvent()

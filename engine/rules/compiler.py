@@ -12,6 +12,14 @@ from engine.nodes import NODE_TYPES
 from engine.rules.model import CompiledRule, catch_all, durable_rule
 
 COMPILER_VERSION = 1
+# Every rule starts with `node == ...`, and durable hangs on more than 511 different tests below
+# one (engine/rules/limits.py): a journey is split into rulesets of at most this many nodes and
+# rules each, and a case's node chooses its ruleset.
+NODES_PER_RULESET = 200
+RULES_PER_RULESET = 2000
+# The most nodes validation lets a journey have: tested to register in well under a second
+# (tests/engine/rules/test_large_journeys.py), so registering never holds the lock for long.
+MAX_NODES = 2000
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,26 @@ class CompiledJourney:
             object.__setattr__(self, "_fields_at", cached)
         return cached.get(node_id, ())
 
+    def ruleset_for(self, node_id: str) -> str:
+        """The name of the ruleset that holds the rules of one node."""
+        return self._parts()[1].get(node_id, self.ruleset)
+
     def definition(self) -> dict[str, Any]:
-        """The ruleset in durable_rules' JSON form."""
-        body = {r.id: durable_rule(r, {"node": r.node, "trigger": r.trigger}) for r in self.rules}
-        body["catch_all"] = catch_all()
-        return {self.ruleset: body}
+        """The rulesets in durable_rules' JSON form: one per part of the journey."""
+        found: dict[str, Any] = {}
+        for name, rules in self._parts()[0].items():
+            body = {r.id: durable_rule(r, {"node": r.node, "trigger": r.trigger}) for r in rules}
+            body["catch_all"] = catch_all()
+            found[name] = body
+        return found
+
+    def _parts(self) -> tuple[dict[str, list[CompiledRule]], dict[str, str]]:
+        """Rules per ruleset and ruleset per node; one ruleset (this name) for most journeys."""
+        cached = self.__dict__.get("_ruleset_parts")
+        if cached is None:
+            cached = _split(self.ruleset, self.rules)
+            object.__setattr__(self, "_ruleset_parts", cached)
+        return cached
 
     def to_json(self) -> dict[str, Any]:
         """What is stored beside the graph."""
@@ -67,6 +90,31 @@ class CompiledJourney:
         """Load a stored compiled journey."""
         rules = tuple(CompiledRule.from_json(r) for r in data["rules"])
         return cls(data["ruleset"], rules, tuple(data["fields"]), _triggers(rules))
+
+
+def _split(
+    name: str, rules: tuple[CompiledRule, ...]
+) -> tuple[dict[str, list[CompiledRule]], dict[str, str]]:
+    """Group the rules by node into parts under NODES_PER_RULESET and RULES_PER_RULESET."""
+    by_node: dict[str, list[CompiledRule]] = {}
+    for r in rules:
+        by_node.setdefault(r.node, []).append(r)
+    groups: list[list[str]] = [[]]
+    count = 0
+    for node, node_rules in by_node.items():
+        group = groups[-1]
+        if group and (
+            len(group) >= NODES_PER_RULESET or count + len(node_rules) > RULES_PER_RULESET
+        ):
+            group, count = [], 0
+            groups.append(group)
+        group.append(node)
+        count += len(node_rules)
+    names = [name] if len(groups) == 1 else [f"{name}.part{i + 1}" for i in range(len(groups))]
+    pairs = list(zip(names, groups, strict=True))
+    parts = {n: [r for node in g for r in by_node[node]] for n, g in pairs}
+    where = {node: n for n, g in pairs for node in g}
+    return parts, where
 
 
 def _triggers(rules: tuple[CompiledRule, ...]) -> dict[str, frozenset[str]]:

@@ -7,6 +7,9 @@ rule took which message, and we never write to the session's state. A catch-all 
 messages no other rule took, so nothing piles up in the engine. Every rule is registered with
 a `cap`, so that one action hands over all of a batch's matches of that rule at once instead of
 one action (and one round trip through the C core) per message.
+
+`ensure` refuses a ruleset durable would spin on forever under our lock (engine/rules/limits.py),
+so no input can block the other journeys of the process.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import durable_rules_engine as core
 
+from engine.rules.limits import check_shape
 from engine.rules.model import UNMATCHED
 
 BATCH = 1000
@@ -34,6 +38,8 @@ class Evaluator:
 
     def ensure(self, definition: dict[str, Any]) -> None:
         """Register rulesets not seen yet; names carry a content hash, so a name is its rules."""
+        for name, rules in definition.items():  # all of them first: register all or none
+            check_shape(name, rules)
         with self._lock:
             for name, rules in definition.items():
                 if name not in self._handles:

@@ -17,6 +17,7 @@ from engine.core.state import CaseState
 from engine.intake import event_effects
 from engine.journey.fields import CASE_FIELDS
 from engine.nodes import NODE_TYPES
+from engine.nodes.base import MAX_STEPS_PER_TICK
 from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
@@ -38,7 +39,6 @@ from engine.storage.db import Database
 log = logging.getLogger(__name__)
 
 NO_TRIGGERS: frozenset[str] = frozenset()
-MAX_STEPS_PER_TICK = 64  # validation forbids loops without a wait; this guards the rest
 
 
 @dataclass
@@ -166,13 +166,12 @@ class Runtime:
         """Evaluate all pending steps per ruleset in one post, then their follow-ups, and so on."""
         while queue:
             by_ruleset: dict[str, list[_Step]] = defaultdict(list)
-            for step in queue:
-                by_ruleset[step.version.compiled.ruleset].append(step)
+            for step in queue:  # a large journey is several rulesets: the node's one
+                by_ruleset[step.version.compiled.ruleset_for(step.case.node_id)].append(step)
             queue = []
             for ruleset, steps in by_ruleset.items():
-                if ruleset not in self._registered:
-                    self.evaluator.ensure(steps[0].version.compiled.definition())
-                    self._registered.add(ruleset)
+                if not self._register(steps, batch):
+                    continue
                 messages = [_message(s, batch.now) for s in steps]
                 for step, rule_id in zip(
                     steps, self.evaluator.evaluate(ruleset, messages), strict=True
@@ -180,6 +179,19 @@ class Runtime:
                     follow = self._fired(step, rule_id, batch)
                     if follow is not None:
                         queue.append(follow)
+
+    def _register(self, steps: list[_Step], batch: _Batch) -> bool:
+        """Make the steps' rulesets known to the evaluator; fail the steps' cases if it refuses."""
+        compiled = steps[0].version.compiled
+        if compiled.ruleset not in self._registered:
+            try:
+                self.evaluator.ensure(compiled.definition())
+            except Exception as exc:  # e.g. a ruleset durable cannot take: these cases only
+                for step in steps:
+                    self._fail(step.case, exc, batch)
+                return False
+            self._registered.add(compiled.ruleset)
+        return True
 
     def _fired(self, step: _Step, rule_id: str | None, batch: _Batch) -> _Step | None:
         cs = step.case

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
     from engine.storage.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic keeps the running migration's context in a module global (`alembic.context`), so two
+# programmatic runs at once in one process read each other's connection: one at a time. An
+# in-memory database (a simulation) migrates in milliseconds, so the wait is short.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def alembic_config(db: Database) -> Config:
@@ -25,7 +30,7 @@ def alembic_config(db: Database) -> Config:
 def upgrade_to_head(db: Database) -> None:
     """Bring the database schema up to the newest migration."""
     config = alembic_config(db)
-    with db.engine.begin() as connection:
+    with _ALEMBIC_LOCK, db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -33,6 +38,6 @@ def upgrade_to_head(db: Database) -> None:
 def revision(db: Database, message: str) -> None:
     """Autogenerate a new migration against the database (a developer's tool)."""
     config = alembic_config(db)
-    with db.engine.begin() as connection:
+    with _ALEMBIC_LOCK, db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True)

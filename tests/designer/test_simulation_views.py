@@ -10,7 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import utcnow
-from engine.ops.jobs import STALE_AFTER, STALE_ERROR, create_job, get_job, record_progress
+from engine.ops.jobs import (
+    STALE_AFTER,
+    STALE_ERROR,
+    create_job,
+    finish_job,
+    get_job,
+    record_progress,
+)
 from mahnwerk_web.db import get_db
 
 PARAMS = {"key": "minimal", "number": 1, "cases": 20, "days": 12, "seed": 1}
@@ -72,6 +79,36 @@ def test_the_progress_fragment_shows_days_done(app: Flask, elsewhere: FlaskClien
     text = page.get_data(as_text=True)
     assert 'hx-trigger="every 500ms"' in text and 'value="25"' in text
     assert "day 3 of 12" in text
+
+
+def test_a_finished_run_shows_engine_errors_and_messages_not_sent(
+    app: Flask, elsewhere: FlaskClient
+) -> None:
+    run_id = _job(app, days=1)
+    result = {
+        "cases": 3,
+        "days": 1,
+        "seed": 1,
+        "messages": {},
+        "outcomes": {"closed": 2, "open:stopped": 1},
+        "end_nodes": {"closed": 2},
+        "suppressed": {},
+        "errors": {"RuntimeError: too many steps in one tick (a loop?)": 1},
+        "failed": {"template 'reminder' (en-GB, tone 1) failed to render: boom": 2},
+        "collected": "0.00",
+        "open": 1,
+        "per_day": [{"day": 1, "messages": {}, "suppressed": {}, "closed": 2, "open": 1}],
+    }
+    with app.app_context():
+        finish_job(get_db(), run_id, result, utcnow())
+
+    text = elsewhere.get(f"/simulations/{run_id}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+
+    assert "What would go wrong live" in text
+    assert "Case stopped by an engine error: RuntimeError: too many steps" in text
+    assert "Message not sent: template &#39;reminder&#39; (en-GB, tone 1) failed" in text
 
 
 def test_a_run_whose_process_died_shows_why_and_stops_polling(

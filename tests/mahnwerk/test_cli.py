@@ -86,6 +86,21 @@ def test_simulate_is_reproducible_with_a_seed(runner: CliRunner) -> None:
     assert runner.invoke(main, args).output == runner.invoke(main, args).output
 
 
+def test_simulate_shows_messages_that_fail_to_render(runner: CliRunner, tmp_path: Path) -> None:
+    doc = json.loads(MINIMAL.read_text())
+    for variant in doc["templates"]["reminder"]["variants"]:
+        variant["body"] = "Pay {{ 1 // 0 }}"
+    path = tmp_path / "failing.json"
+    path.write_text(json.dumps(doc))
+
+    result = runner.invoke(main, ["simulate", str(path), "--cases", "10", "--days", "10"])
+
+    assert result.exit_code == 0, result.output
+    assert "Cases stopped by an engine error: none" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Messages not sent")]
+    assert lines and "failed to render: integer division or modulo by zero" in lines[0]
+
+
 def test_init_then_tick_advances_demo_cases(runner: CliRunner) -> None:
     init = runner.invoke(main, ["init", "--demo"])
     assert init.exit_code == 0, init.output

@@ -46,6 +46,17 @@ class Settings:
             os.environ.get("MAHNWERK_PUBLIC_URL", "").strip().rstrip("/") or None
         )
     )
+    # The budget of one template render (subject, body and html): wall seconds, loop steps and
+    # calls, characters per part (docs/journeys.md, "Template budgets").
+    template_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("MAHNWERK_TEMPLATE_SECONDS", "0.5"))
+    )
+    template_steps: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_TEMPLATE_STEPS", "20000"))
+    )
+    template_chars: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_TEMPLATE_CHARS", "200000"))
+    )
     secret_key: str = field(
         default_factory=lambda: os.environ.get("MAHNWERK_SECRET_KEY", "dev-only-change-me")
     )

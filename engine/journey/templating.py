@@ -11,17 +11,25 @@ from typing import Any
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
 
 from engine.core.messages import msg
+from engine.journey.budget import (
+    DEFAULT_LIMITS,
+    TOO_LONG,
+    BoundedEnvironment,
+    BudgetExceeded,
+    Limits,
+    budgeted,
+)
 from engine.journey.fields import TEMPLATE_VARIABLES
 
 # The checker's findings are English strings; validation reads them back (from_english).
 SYNTAX_ERROR = msg("template syntax error on line {line}: {error}")
 UNKNOWN_VARIABLE = msg("unknown variable '{name}'")
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
-_HTML_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
+# The sandbox with budgets on time, steps and sizes (engine/journey/budget.py).
+_ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+_HTML_ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,35 @@ def _compile(source: str, html: bool) -> Any:
     return (_HTML_ENV if html else _ENV).from_string(source)
 
 
-def render(subject: str, body: str, html: str | None, context: dict[str, Any]) -> Rendered:
-    """Render one template variant against a case context."""
-    return Rendered(
-        subject=_compile(subject, False).render(context),
-        body=_compile(body, False).render(context),
-        html=_compile(html, True).render(context) if html else None,
-    )
+def render(
+    subject: str,
+    body: str,
+    html: str | None,
+    context: dict[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+) -> Rendered:
+    """Render one template variant against a case context, all parts under one budget.
+
+    Raises `BudgetExceeded` when the render goes over `limits` (time, steps, sizes).
+    """
+    with budgeted(limits) as budget:
+        return Rendered(
+            subject=_generate(_compile(subject, False), context, budget),
+            body=_generate(_compile(body, False), context, budget),
+            html=_generate(_compile(html, True), context, budget) if html else None,
+        )
+
+
+def _generate(template: Any, context: dict[str, Any], budget: Any) -> str:
+    """The rendered text, streamed: at most `limits.output` characters, on the clock."""
+    chunks, left = [], budget.limits.output
+    for chunk in template.generate(context):
+        left -= len(chunk)
+        if left < 0:
+            raise BudgetExceeded(TOO_LONG.with_params(chars=budget.limits.output))
+        chunks.append(chunk)
+    budget.check_time()
+    return "".join(chunks)
 
 
 def template_problems(source: str, allowed: frozenset[str] = TEMPLATE_VARIABLES) -> list[str]:

@@ -53,10 +53,14 @@ class SimulationResult:
     collected: Decimal = Decimal("0.00")
     open: int = 0
     per_day: list[dict[str, Any]] = field(default_factory=list)
+    # Why messages could not be rendered (e.g. a template over its render budget), each once.
+    render_errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The result as JSON (keys sorted within each count)."""
+        """The result as JSON (keys sorted within each count; render_errors only when any)."""
+        errors = {"render_errors": self.render_errors} if self.render_errors else {}
         return {
+            **errors,
             "cases": self.cases,
             "days": self.days,
             "seed": self.seed,
@@ -174,7 +178,10 @@ def _respond(
     with db.transaction() as session:
         audits = session.execute(
             select(AuditRow.id, AuditRow.kind, AuditRow.detail)
-            .where(AuditRow.id > seen, AuditRow.kind.in_(("message", "suppression")))
+            .where(
+                AuditRow.id > seen,
+                AuditRow.kind.in_(("message", "suppression", "dead_letter", "message_failed")),
+            )
             .order_by(AuditRow.id)
         ).all()
         sent_ids = [a.detail["outbox_id"] for a in audits if a.kind == "message"]
@@ -195,6 +202,11 @@ def _respond(
         }
         last = session.scalar(select(func.max(AuditRow.id))) or seen
     for audit in audits:
+        if audit.kind in ("dead_letter", "message_failed"):
+            reason = str(audit.detail.get("reason") or "unknown")
+            if reason not in result.render_errors and len(result.render_errors) < 10:
+                result.render_errors.append(reason)
+            continue
         if audit.kind == "suppression":
             reason = str(audit.detail.get("reason") or "unknown").split(":")[0]
             result.suppressed[reason] += 1

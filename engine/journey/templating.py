@@ -94,12 +94,18 @@ def render(
 
 def _generate(template: Any, context: dict[str, Any], budget: Any) -> str:
     """The rendered text, streamed: at most `limits.output` characters, on the clock."""
-    chunks, left = [], budget.limits.output
-    for chunk in template.generate(context):
-        left -= len(chunk)
-        if left < 0:
-            raise BudgetExceeded(TOO_LONG.with_params(chars=budget.limits.output))
-        chunks.append(chunk)
+    chunks: list[str] = []
+    left = budget.limits.output
+    try:  # what Template.generate does, without its extra generator around every chunk
+        for chunk in template.root_render_func(template.new_context(context)):
+            left -= len(chunk)
+            if left < 0:
+                raise BudgetExceeded(TOO_LONG.with_params(chars=budget.limits.output))
+            chunks.append(chunk)
+    except BudgetExceeded:
+        raise
+    except Exception:
+        template.environment.handle_exception()  # re-raises with the template's line numbers
     budget.check_time()
     return "".join(chunks)
 

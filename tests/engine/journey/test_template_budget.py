@@ -50,6 +50,8 @@ BOMBS = {
     "loop literal text": "{% for i in range(10000) %}" + "y" * 1000 + "{% endfor %}",
     "batch fill": "{{ [1]|batch(10**9, 'x')|list }}",
     "tojson indent": "{{ [1, [2, [3]]]|tojson(indent=10**9) }}",
+    "many big texts": "{{ range(20000)|map('center', 190000)|list|length }}",
+    "join of a generator": "{{ range(20000)|map('center', 190000)|join }}",
 }
 
 
@@ -140,11 +142,13 @@ def test_ordinary_templates_render_as_before() -> None:
         "Dear {{ name }},\n{% for i in range(3) %}{{ i }}{% endfor %} "
         "{{ '%.2f'|format(3.14159) }} {{ 'ab'.upper() }} {{ [1, 2]|join(', ') }} "
         "{{ '{:>5}'.format(7) }} {{ name|center(9) }}|{{ '-' * 3 }}"
+        "{{ ','.join(range(3)|map('string')) }}"
+        "{{ [{'n': 'a'}, {'n': 'b'}]|join('+', attribute='n') }}"
         "{% macro hi(who) %}Hi {{ who }}{% endmacro %} {{ hi(name ~ '!') }} {{ 2 ** 10 }}"
     )
     rendered = render("To {{ name }}", body, "<p>{{ name }}</p>", {"name": "Ann<"})
     assert rendered.subject == "To Ann<"
-    assert rendered.body == "Dear Ann<,\n012 3.14 AB 1, 2     7    Ann<  |--- Hi Ann<! 1024"
+    assert rendered.body == "Dear Ann<,\n012 3.14 AB 1, 2     7    Ann<  |---0,1,2a+b Hi Ann<! 1024"
     assert rendered.html == "<p>Ann&lt;</p>"
 
 

@@ -367,6 +367,13 @@ class SimulationOut(Schema):
     collected = fields.String()
     open = fields.Integer()
     per_day = fields.List(fields.Dict())
+    render_errors = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Why messages could not be rendered, each reason once (at most 10), "
+            "e.g. a template over its render budget; absent when every message rendered."
+        },
+    )
 
 
 class SubscriptionIn(Schema):

@@ -123,8 +123,8 @@ def preview(doc: dict[str, Any], v: dict[str, Any]) -> tuple[Any, str | None]:
     )
     try:
         return render_message(journey, v["key"], v["tone"], v["locale"], context), None
-    except RenderError as exc:
-        return None, str(exc)
+    except RenderError as exc:  # also a render over its budget: the reason, not a 500 or a hang
+        return None, exc.words.text(current_lang())
 
 
 @bp.get("")

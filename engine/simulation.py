@@ -65,9 +65,17 @@ class SimulationResult:
     open: int = 0
     per_day: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def render_errors(self) -> list[str]:
+        """Why messages were not sent (e.g. a template over its render budget), each reason once,
+        in the order first seen: the API's short list, read from `failed`."""
+        return list(self.failed)[:10]
+
     def to_json(self) -> dict[str, Any]:
-        """The result as JSON (keys sorted within each count)."""
+        """The result as JSON (keys sorted within each count; render_errors only when any)."""
+        errors = {"render_errors": self.render_errors} if self.render_errors else {}
         return {
+            **errors,
             "cases": self.cases,
             "days": self.days,
             "seed": self.seed,

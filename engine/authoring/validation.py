@@ -15,7 +15,12 @@ from engine.journey.document import (
     load_journey,
 )
 from engine.journey.fields import field_type
-from engine.journey.templating import SYNTAX_ERROR, UNKNOWN_VARIABLE, template_problems
+from engine.journey.templating import (
+    BUDGET_PROBLEMS,
+    SYNTAX_ERROR,
+    UNKNOWN_VARIABLE,
+    template_problems,
+)
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK, NodeType, Problem
 from engine.nodes.wait import AT_TIME_FORMAT
@@ -426,6 +431,13 @@ def _fits(kind: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
+OVER_BUDGET = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) would go over the render budget: "
+    "{problem}."
+)
+_BUDGET_IDS = frozenset(m.id for m in BUDGET_PROBLEMS)
+
+
 def _template_problems(journey: Journey) -> list[Problem]:
     problems = []
     for template in journey.templates.values():
@@ -434,7 +446,16 @@ def _template_problems(journey: Journey) -> list[Problem]:
             for part in ("subject", "body", "html"):
                 source = getattr(variant, part)
                 for text in template_problems(source) if source else []:
-                    found = from_english(text, (SYNTAX_ERROR, UNKNOWN_VARIABLE))
-                    words = msg("Template '{key}': {problem}.", key=template.key, problem=found)
+                    found = from_english(text, (SYNTAX_ERROR, UNKNOWN_VARIABLE, *BUDGET_PROBLEMS))
+                    if isinstance(found, Message) and found.id in _BUDGET_IDS:
+                        words = OVER_BUDGET.with_params(
+                            key=template.key,
+                            channel=template.channel,
+                            locale=variant.locale,
+                            tone=variant.tone,
+                            problem=found,
+                        )
+                    else:
+                        words = msg("Template '{key}': {problem}.", key=template.key, problem=found)
                     problems.append(Problem.of(words, None, f"{where}.{part}"))
     return problems

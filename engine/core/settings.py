@@ -108,6 +108,17 @@ class Settings:
     session_hours: float = field(
         default_factory=lambda: float(os.environ.get("MAHNWERK_SESSION_HOURS", "12"))
     )
+    # The budget of one template render (subject, body and html): wall seconds, loop steps and
+    # calls, characters per part (docs/journeys.md, "Template budgets").
+    template_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("MAHNWERK_TEMPLATE_SECONDS", "0.5"))
+    )
+    template_steps: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_TEMPLATE_STEPS", "20000"))
+    )
+    template_chars: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_TEMPLATE_CHARS", "200000"))
+    )
     # None until `mahnwerk init` wrote one; the program refuses to serve without (mahnwerk.wsgi).
     secret_key: str | None = field(default_factory=read_secret_key)
 

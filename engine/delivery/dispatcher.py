@@ -38,7 +38,12 @@ from engine.core.jurisdictions import FALLBACK, jurisdiction_of
 from engine.core.settings import load_settings
 from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
-from engine.delivery.rendering import RenderError, case_context, render_message
+from engine.delivery.rendering import (
+    RenderError,
+    case_context,
+    render_message,
+    template_limits,
+)
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
@@ -84,6 +89,10 @@ class _Pass:
     updates: list[dict[str, Any]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
+    # Template variants that went over their render budget in this dispatch run, with the
+    # reason: their other messages are dead-lettered without rendering again, so one looping
+    # template costs one budget per run, not one per message. Shared by the run's batches.
+    over_budget: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def audit(self, row: OutboxRow, kind: str, **detail: Any) -> None:
         self.audits.append(
@@ -135,6 +144,7 @@ class Dispatcher:
             self.config.profiles.get("sms", {}).get("provider"),
         )
         self.versions = VersionCache()
+        self.template_limits = template_limits()
         self.workers = max(1, workers or settings.dispatch_workers)
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
         self._policies: dict[tuple[str, str, str | None], ContactPolicy] = {}
@@ -163,7 +173,7 @@ class Dispatcher:
             sending = self._submit(claimed)
             more = seen >= self.batch_size
             if more:
-                next_run = _Pass(run.now)
+                next_run = _Pass(run.now, over_budget=run.over_budget)
                 try:
                     next_claimed, next_seen = self._claim(next_run, in_flight=claimed)
                 except Exception:  # still record what is being sent, then give up
@@ -258,13 +268,26 @@ class Dispatcher:
             self._suppress(message, case, decision.reason, decision.message, run)
             return None
         portal = f"{self.portal_base_url}/{case.external_id}"
+        variant = (message.version_id, message.template, message.tone, case.locale)
+        if variant in run.over_budget:
+            self._dead(message, run.over_budget[variant], run, set_aside=True)
+            return None
         context = case_context(case, run.now, self.portal_base_url, self.config.company.name)
         try:
             rendered = render_message(
-                version.journey, message.template or "", message.tone or 1, case.locale, context
+                version.journey,
+                message.template or "",
+                message.tone or 1,
+                case.locale,
+                context,
+                self.template_limits,
             )
         except RenderError as exc:
-            self._fail(message, str(exc), run)
+            if exc.over_budget:  # it would go over again: dead letter, retried by hand
+                run.over_budget[variant] = str(exc)
+                self._dead(message, str(exc), run)
+            else:
+                self._fail(message, str(exc), run)
             return None
         outgoing = connector_message(
             message.channel,
@@ -345,6 +368,14 @@ class Dispatcher:
         if row is not None:
             run.new_rows.append(row)
             run.audit(message, "fallback", fallback=row["channel"])
+
+    def _dead(self, message: OutboxRow, reason: str, run: _Pass, set_aside: bool = False) -> None:
+        """Dead-letter a message whose template went over its render budget."""
+        run.report.dead += 1
+        run.updates.append({"id": message.id, "status": "dead", "reason": reason})
+        run.audit(
+            message, "dead_letter", reason=reason, attempts=message.attempts, set_aside=set_aside
+        )
 
     def _fail(self, message: OutboxRow, reason: str, run: _Pass) -> None:
         run.report.failed += 1

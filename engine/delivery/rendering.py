@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+from engine.core.messages import Text, Verbatim, msg
+from engine.core.settings import load_settings
+from engine.journey.budget import BudgetExceeded, Limits
 from engine.journey.document import Journey
 from engine.journey.templating import Rendered, long_date, money, render
 
 DEFAULT_CREDITOR = "Mahnwerk Demo GmbH"
+OVER_BUDGET = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) of journey '{journey}' "
+    "is over its budget: {problem}."
+)
 
 
 class RenderError(ValueError):
-    """A message could not be rendered; the reason names template and problem."""
+    """A message could not be rendered; the reason names template and problem.
+
+    `words` says it in the designer's language; `over_budget` marks a render stopped by its
+    time, step or size limits (the dispatcher sets such a variant aside for the rest of its run).
+    """
+
+    def __init__(self, reason: str, words: Text | None = None, over_budget: bool = False) -> None:
+        super().__init__(reason)
+        self.words: Text = words or Verbatim(reason)
+        self.over_budget = over_budget
+
+
+@lru_cache(maxsize=1)
+def template_limits() -> Limits:
+    """The render budget from the settings (MAHNWERK_TEMPLATE_*), read once per process."""
+    settings = load_settings()
+    return Limits(
+        seconds=settings.template_seconds,
+        steps=settings.template_steps,
+        output=settings.template_chars,
+    )
 
 
 def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) -> dict[str, Any]:
@@ -43,9 +71,14 @@ def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) 
 
 
 def render_message(
-    journey: Journey, template_key: str, tone: int, locale: str, context: dict[str, Any]
+    journey: Journey,
+    template_key: str,
+    tone: int,
+    locale: str,
+    context: dict[str, Any],
+    limits: Limits | None = None,
 ) -> Rendered:
-    """Render the best variant of a template for this locale and tone."""
+    """Render the best variant of a template for this locale and tone, within its budget."""
     template = journey.templates.get(template_key)
     if template is None:
         raise RenderError(f"template '{template_key}' does not exist in this journey version")
@@ -53,7 +86,19 @@ def render_message(
     if variant is None:
         raise RenderError(f"template '{template_key}' has no variants")
     try:
-        return render(variant.subject, variant.body, variant.html, context)
+        return render(
+            variant.subject, variant.body, variant.html, context, limits or template_limits()
+        )
+    except BudgetExceeded as exc:
+        words = OVER_BUDGET.with_params(
+            key=template_key,
+            channel=template.channel,
+            locale=variant.locale,
+            tone=variant.tone,
+            journey=journey.key,
+            problem=exc.words,
+        )
+        raise RenderError(words.text(), words, over_budget=True) from exc
     except Exception as exc:  # Jinja errors of every kind end up as a reason on the message
         raise RenderError(
             f"template '{template_key}' ({variant.locale}, tone {variant.tone}) "

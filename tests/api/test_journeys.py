@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from flask.testing import FlaskClient
 
 from engine import Database, Runtime, VirtualClock
 from tests.api.conftest import case_json
-from tests.factories import journey_doc, publish
+from tests.factories import journey_doc, publish, template
 
 
 def test_journeys_are_listed(client: FlaskClient, auth: dict[str, str]) -> None:
@@ -65,6 +66,29 @@ def test_a_small_simulation_runs(client: FlaskClient, auth: dict[str, str]) -> N
         "/api/v1/journeys/minimal/simulations", json={"cases": 3, "days": 2}, headers=auth
     )
     assert (response.status_code, response.json["cases"]) == (200, 3)
+
+
+def test_a_simulation_of_a_looping_template_answers_with_the_budget_error(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    # Issue 15, point 2: a looping template froze the API. Its loop depends on the case, so
+    # the version validates; each render stops at its budget and the answer names the template.
+    looping = "{% for i in range(9000) %}{% for c in reference * 10000 %}.{% endfor %}{% endfor %}"
+    doc = journey_doc(key="looping", templates={"reminder": template(body=looping)})
+    with api_db.transaction() as session:
+        publish(session, doc, clock.now)
+
+    started = time.perf_counter()
+    response = client.post(
+        "/api/v1/journeys/looping/simulations", json={"cases": 5, "days": 2}, headers=auth
+    )
+
+    assert time.perf_counter() - started < 10
+    assert response.status_code == 200
+    assert response.json["messages"] == {}
+    [reason] = response.json["render_errors"]
+    assert reason.startswith("Template 'reminder' (email, en-GB, tone 1) of journey 'looping'")
+    assert "over its budget" in reason
 
 
 def test_a_big_simulation_is_refused(client: FlaskClient, auth: dict[str, str]) -> None:

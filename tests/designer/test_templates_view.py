@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -31,6 +32,39 @@ def test_preview_names_unknown_variables(manager: FlaskClient, journey: Any) -> 
     data = VARIANT | {"body": "Dear {{ debtor_nam }}"}
     page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
     assert "unknown variable &#39;debtor_nam&#39;" in page.get_data(as_text=True)
+
+
+# Issue 15, point 2: a viewer froze the server with a nested loop in the preview.
+LOOPING = "{% for i in range(9000) %}{% for c in reference * 10000 %}.{% endfor %}{% endfor %}"
+
+
+def test_a_looping_preview_answers_with_the_budget_error_in_the_page(
+    viewer: FlaskClient, journey: Any
+) -> None:
+    started = time.perf_counter()
+    page = viewer.post(f"{URL}/preview", data=VARIANT | {"body": LOOPING})
+    assert time.perf_counter() - started < 2
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Template &#39;reminder&#39; (email, en-GB, tone 1) of journey &#39;minimal&#39;" in text
+    assert "more than 20000 loop steps and calls" in text
+
+
+def test_a_preview_over_the_budget_that_validation_sees_names_the_problem(
+    viewer: FlaskClient, journey: Any
+) -> None:
+    data = VARIANT | {"subject": "{{ 'x'|center(10**9) }}", "body": "Pay"}
+    started = time.perf_counter()
+    page = viewer.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert time.perf_counter() - started < 2
+    assert "builds a text of 1000000000 characters" in page.get_data(as_text=True)
+
+
+def test_the_budget_error_of_a_preview_reads_in_german(manager: FlaskClient, journey: Any) -> None:
+    manager.post("/lang/de")
+    data = VARIANT | {"body": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert "überschreitet ihr Budget" in page.get_data(as_text=True)
 
 
 def test_save_with_unknown_variable_is_refused(manager: FlaskClient, journey: Any) -> None:

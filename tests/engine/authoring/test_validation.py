@@ -206,6 +206,46 @@ def test_template_syntax_error_names_template_and_line() -> None:
     assert "syntax error on line 1" in found[0].message
 
 
+def test_templates_that_go_over_the_render_budget_are_refused_naming_the_variant() -> None:
+    # Issue 15, point 2: what static analysis can tell is refused before publishing.
+    doc = example_doc("minimal")
+    variants = doc["templates"]["reminder"]["variants"]
+    variants[0]["body"] += (
+        "{% for i in range(300) %}{% for j in range(300) %}.{% endfor %}{% endfor %}"
+    )
+    variants[1]["subject"] = "{{ reference|center(10**9) }}"
+    variants[1]["body"] += "{{ '=' * 1000000 }}"
+
+    found = problems_of(doc)
+
+    assert where(found) == [
+        (None, "templates.reminder.en-GB.tone1.body"),
+        (None, "templates.reminder.en-GB.tone2.subject"),
+        (None, "templates.reminder.en-GB.tone2.body"),
+    ]
+    assert found[0].message == (
+        "Template 'reminder' (email, en-GB, tone 1) would go over the render budget: "
+        "loops on line 7 run 90000 times, more than the 20000 steps a message may take."
+    )
+    assert "'center' on line 1 builds a text of 1000000000 characters" in found[1].message
+    assert "'*' on line" in found[2].message
+    assert (
+        found[0]
+        .text("de")
+        .startswith("Die Vorlage 'reminder' (email, en-GB, Ton 1) ginge über das Render-Budget")
+    )
+
+
+def test_a_loop_over_a_case_field_is_left_to_the_render_budget() -> None:
+    doc = example_doc("minimal")
+    doc["templates"]["reminder"]["variants"][0]["body"] += (
+        "{% for i in range(days_overdue) %}{% for j in range(3) %}.{% endfor %}{% endfor %}"
+        "{{ debtor_name|center(40) }}{{ '-' * 60 }}"
+    )
+
+    assert problems_of(doc) == []
+
+
 def test_unknown_case_field_in_a_condition_names_node_and_clause_field() -> None:
     doc = set_params(
         example_doc("minimal"),

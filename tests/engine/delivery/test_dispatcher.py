@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -530,6 +531,40 @@ def test_a_render_failure_fails_the_message_naming_the_template(
     row = messages(db)[0]
     assert (report.failed, row.status, mailbox[0].messages) == (1, "failed", [])
     assert (row.reason or "").startswith("template 'reminder' (en-GB, tone 1) failed to render")
+
+
+def test_a_looping_template_dead_letters_its_messages_alone_and_the_batch_goes_out(
+    db, mailbox, make_dispatcher
+) -> None:
+    # Issue 15, point 2: one published looping template blocked all dispatch. Its loop depends
+    # on the case (so validation cannot see it); it must stop at the render budget, dead-letter
+    # its messages with the reason, and let every other message of the batch go out.
+    looping = send_doc(
+        body="{% for i in range(9000) %}{% for c in reference * 10000 %}.{% endfor %}{% endfor %}"
+    )
+    looping["key"] = "looping"
+    with db.transaction() as session:
+        bad = publish(session, looping, MONDAY_MORNING)
+        good = publish(session, send_doc(), MONDAY_MORNING)
+        for version in (bad, good, good, bad, good, good):
+            make_case(session, version, MONDAY_MORNING)
+    Runtime(db).tick(MONDAY_MORNING)
+
+    started = time.perf_counter()
+    report = make_dispatcher(batch_size=3).dispatch(MONDAY_MORNING)
+
+    assert time.perf_counter() - started < 5
+    rows = messages(db)
+    assert (report.sent, report.dead, len(mailbox[0].messages)) == (4, 2, 4)
+    dead = [row for row in rows if row.status == "dead"]
+    assert {row.version_id for row in dead} == {bad.id}
+    assert {row.status for row in rows if row.version_id == good.id} == {"sent"}
+    reason = dead[0].reason or ""
+    assert reason.startswith(
+        "Template 'reminder' (email, en-GB, tone 1) of journey 'looping' is over its budget"
+    )
+    assert [a["reason"] for a in audits(db, "dead_letter")] == [reason, reason]
+    assert [a["set_aside"] for a in audits(db, "dead_letter")] == [False, True]
 
 
 def test_one_provider_down_does_not_hold_up_the_other_channel(

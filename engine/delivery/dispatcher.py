@@ -40,11 +40,10 @@ from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
 from engine.delivery.rendering import RenderError, case_context, render_message
 from engine.storage.db import Database
-from engine.storage.models import AuditRow, CaseRow, OutboxRow
+from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
-SENT = ("sent", "sandboxed")
 LEASE = timedelta(minutes=5)
 HISTORY = timedelta(days=31)
 
@@ -223,7 +222,8 @@ class Dispatcher:
         rows = session.execute(
             select(OutboxRow.case_id, OutboxRow.channel, OutboxRow.sent_at).where(
                 OutboxRow.case_id.in_(case_ids),
-                OutboxRow.status == "sent",
+                OutboxRow.channel.in_(tuple(CHANNELS)),  # a webhook tells the host, not the debtor
+                OutboxRow.status.in_(CONTACT_STATUSES),
                 OutboxRow.sent_at >= naive_utc(now - HISTORY),
             )
         )

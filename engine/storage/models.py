@@ -135,6 +135,13 @@ class EventRow(Base):
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+# Outbox statuses of a message handed to a channel: each is a contact with the debtor, so the
+# contact-policy guard's history (minimum gaps, caps) and anything else that counts contacts
+# reads this one set. 'sandboxed' is a sandbox's hand-over (simulations, installations without
+# delivery settings); how a sent message fared later is `delivery_status`, not a status.
+CONTACT_STATUSES = ("sent", "sandboxed")
+
+
 class OutboxRow(Base):
     """A message (or host notification) to deliver; written in the same transaction as the step."""
 

@@ -1,24 +1,28 @@
 """The dispatcher: drains the outbox through the contact-policy guard to the connectors.
 
 Each due message is claimed (status 'sending' with a lease) in a short transaction, sent outside
-any transaction, and its result written in another. A crash between the provider's acceptance
-and the result write leaves the row 'sending'; when the lease runs out it is sent again with the
-same idempotency key (the outbox id), which providers that honour keys drop as a duplicate.
+any transaction, and its result written in another before its sending thread hands over the next
+message. A crash between the provider's acceptance and the result write leaves the row
+'sending'; when the lease runs out it is sent again with the same idempotency key (the outbox
+id), which providers that honour keys drop as a duplicate. Such a crash repeats at most one
+message per sending thread. A 'sending' row counts as a contact for the guard, and a case's
+later message waits while an earlier one is pending or sending.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from connectors.base import temporary
 from engine.authoring.versions import VersionCache
@@ -36,7 +40,9 @@ from engine.core.clock import as_utc, naive_utc
 from engine.core.counts import Counts
 from engine.core.jurisdictions import FALLBACK, jurisdiction_of
 from engine.core.settings import load_settings
+from engine.delivery import crash_points
 from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
+from engine.delivery.group_commit import GroupCommit
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
 from engine.delivery.rendering import (
     RenderError,
@@ -45,13 +51,14 @@ from engine.delivery.rendering import (
     template_limits,
 )
 from engine.storage.db import Database
-from engine.storage.models import AuditRow, CaseRow, OutboxRow
+from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
-SENT = ("sent", "sandboxed")
 LEASE = timedelta(minutes=5)
 HISTORY = timedelta(days=31)
+# A message in one of these statuses is not resolved yet: the case's later messages wait for it.
+UNRESOLVED = ("pending", "sending")
 
 
 @dataclass
@@ -161,61 +168,80 @@ class Dispatcher:
         """Send everything due at `now`, batch by batch.
 
         Pipelined: while the worker threads send one batch, this thread claims the next (guard,
-        render, lease: CPU and database work), then records the sent batch. Every row is leased
-        in its claim transaction before it is handed to a connector, so the overlap changes
-        nothing about exactly-once. The batch in flight counts as sent for the next claim's
-        guard (minimum gap, caps), as it would once recorded.
+        render, lease: CPU and database work). Every row is leased ('sending') in its claim
+        transaction before it is handed to a connector, so the overlap changes nothing about
+        exactly-once, and the batch in flight counts as contacts for the next claim's guard.
+        Each sending thread writes a message's outcome (grouped with the other threads', see
+        `GroupCommit`) before it hands over its next message. A case's later message is claimed
+        only once the earlier one is resolved, so after a batch that handed anything over the
+        due rows are looked at once more (an email and a letter queued together both go now).
         """
-        report = DispatchReport()
+        report, lock, stop = DispatchReport(), threading.Lock(), threading.Event()
         run = _Pass(as_utc(now))
+
+        def record(group: list[_Claimed]) -> None:
+            done = _Pass(run.now)
+            self._record(group, done)
+            with lock:
+                report.add(done.report)
+
+        commits = GroupCommit(record)
         claimed, seen = self._claim(run)
         while seen:
-            sending = self._submit(claimed)
-            more = seen >= self.batch_size
-            if more:
-                next_run = _Pass(run.now, over_budget=run.over_budget)
-                try:
-                    next_claimed, next_seen = self._claim(next_run, in_flight=claimed)
-                except Exception:  # still record what is being sent, then give up
-                    self._collect(claimed, sending)
-                    self._record(claimed, run)
-                    raise
-            self._collect(claimed, sending)
-            self._record(claimed, run)
-            report.add(run.report)
-            if not more:
-                break
-            run, claimed, seen = next_run, next_claimed, next_seen
+            with lock:
+                report.add(run.report)
+            sending = [self._pool.submit(self._hand_over, c, commits, stop) for c in claimed]
+            if seen < self.batch_size:
+                _collect(sending)
+                if not claimed:
+                    break
+                # What was just handed over may be what a case's next message waited for.
+                run = _Pass(run.now, over_budget=run.over_budget)
+                claimed, seen = self._claim(run)
+                continue
+            run = _Pass(run.now, over_budget=run.over_budget)
+            try:
+                claimed, seen = self._claim(run)
+            except Exception:  # the batch in flight still records itself; then give up
+                _collect(sending)
+                raise
+            _collect(sending)
         return report
 
     # -- claim: guard, render, lease ---------------------------------------------------------
 
-    def _claim(
-        self, run: _Pass, in_flight: list[_Claimed] | None = None
-    ) -> tuple[list[_Claimed], int]:
+    def _claim(self, run: _Pass) -> tuple[list[_Claimed], int]:
         with self.db.transaction() as session:
             rows = self._due(session, run.now)
-            case_ids = {case.id for _, case in rows}
-            history = self._history(session, case_ids, run.now)
-            for item in in_flight or ():  # claimed, being sent, not yet recorded as sent
-                if item.case.id in case_ids:
-                    history[item.case.id].append(SentRecord(item.message.channel, run.now))
+            history = self._history(session, rows, run.now)
             claimed = []
             for message, case in rows:
                 item = self._prepare(session, message, case, history[case.id], run)
                 if item is not None:
                     claimed.append(item)
             self._flush(session, run)
+        if claimed:
+            crash_points.reached("claimed")
         return claimed, len(rows)
 
     def _due(self, session: Session, now: datetime) -> list[tuple[OutboxRow, CaseRow]]:
+        """Due rows, each its case's earliest unresolved message: a case's messages go in order."""
+        channels = tuple(CHANNELS)  # webhooks go their own way
+        earlier = aliased(OutboxRow)
+        behind_earlier = exists().where(
+            earlier.case_id == OutboxRow.case_id,
+            earlier.id < OutboxRow.id,
+            earlier.channel.in_(channels),
+            earlier.status.in_(UNRESOLVED),
+        )
         query = (
             select(OutboxRow, CaseRow)
             .join(CaseRow, CaseRow.id == OutboxRow.case_id)
             .where(
-                OutboxRow.channel.in_(tuple(CHANNELS)),  # webhooks go their own way
-                or_(OutboxRow.status == "pending", OutboxRow.status == "sending"),
+                OutboxRow.channel.in_(channels),
+                OutboxRow.status.in_(UNRESOLVED),
                 OutboxRow.not_before <= naive_utc(now),
+                ~behind_earlier,
             )
             .order_by(OutboxRow.not_before, OutboxRow.id)
             .limit(self.batch_size)
@@ -225,20 +251,39 @@ class Dispatcher:
         return [(m, c) for m, c in session.execute(query)]
 
     def _history(
-        self, session: Session, case_ids: set[int], now: datetime
+        self, session: Session, due: list[tuple[OutboxRow, CaseRow]], now: datetime
     ) -> dict[int, list[SentRecord]]:
+        """Each case's contacts of the last 31 days, leaving out the messages being decided.
+
+        A 'sending' message counts from its claim (the start of its lease): the provider may
+        have it even when the dispatcher that claimed it died before writing down the answer.
+        """
         found: dict[int, list[SentRecord]] = defaultdict(list)
-        if not case_ids:
+        if not due:
             return found
+        deciding = {message.id for message, _ in due}
         rows = session.execute(
-            select(OutboxRow.case_id, OutboxRow.channel, OutboxRow.sent_at).where(
-                OutboxRow.case_id.in_(case_ids),
-                OutboxRow.status == "sent",
-                OutboxRow.sent_at >= naive_utc(now - HISTORY),
+            select(
+                OutboxRow.id,
+                OutboxRow.case_id,
+                OutboxRow.channel,
+                OutboxRow.status,
+                OutboxRow.sent_at,
+                OutboxRow.not_before,
+            ).where(
+                OutboxRow.case_id.in_({case.id for _, case in due}),
+                OutboxRow.channel.in_(tuple(CHANNELS)),  # a webhook tells the host, not the debtor
+                OutboxRow.status.in_(CONTACT_STATUSES),
+                or_(
+                    OutboxRow.sent_at >= naive_utc(now - HISTORY),
+                    OutboxRow.status == "sending",
+                ),
             )
         )
-        for case_id, channel, sent_at in rows:
-            found[case_id].append(SentRecord(channel, as_utc(sent_at)))
+        for outbox_id, case_id, channel, status, sent_at, not_before in rows:
+            if outbox_id not in deciding:  # a lapsed lease being claimed again is not its own gap
+                at = not_before - LEASE if status == "sending" else sent_at
+                found[case_id].append(SentRecord(channel, as_utc(at)))
         return found
 
     def _prepare(
@@ -384,17 +429,25 @@ class Dispatcher:
 
     # -- send and record -----------------------------------------------------------------------
 
-    def _submit(self, claimed: list[_Claimed]) -> list[Future[Any]]:
-        """Hand each claimed message to the pool; the results are fetched by `_collect`."""
-        return [self._pool.submit(self._send_one, item) for item in claimed]
-
-    def _collect(self, claimed: list[_Claimed], sending: list[Future[Any]]) -> None:
-        for item, future in zip(claimed, sending, strict=True):
-            item.result = future.result()
+    def _hand_over(
+        self, item: _Claimed, commits: GroupCommit[_Claimed], stop: threading.Event
+    ) -> None:
+        """Send one claimed message; return once its outcome is written (runs in the pool)."""
+        if stop.is_set():  # an outcome could not be written: leave the rest leased and unsent
+            return
+        item.result = self._send_one(item)
+        try:
+            commits.put(item)
+        except BaseException:
+            stop.set()
+            raise
 
     def _send_one(self, item: _Claimed) -> Any:
         try:
-            return self.connectors[item.message.channel].send(item.outgoing)
+            result = self.connectors[item.message.channel].send(item.outgoing)
+            if result.status == "accepted":
+                crash_points.reached("accepted")
+            return result
         except Exception as exc:  # a connector bug must not lose the message
             log.exception("connector for %s raised", item.message.channel)
             return temporary(f"connector error: {type(exc).__name__}: {exc}")
@@ -438,6 +491,10 @@ class Dispatcher:
                     self._fallback(message, item.case, run)
         with self.db.transaction() as session:
             self._flush(session, run)
+            if claimed:
+                crash_points.reached("recording")
+        if claimed:
+            crash_points.reached("recorded")
 
     def _flush(self, session: Session, run: _Pass) -> None:
         """Write this pass's row updates, new fallback rows and audit rows."""
@@ -474,6 +531,14 @@ class Dispatcher:
                     )
                 )
         return bool(changed)
+
+
+def _collect(sending: list[Future[Any]]) -> None:
+    """Wait for every hand-over of a batch, then raise the first error among them."""
+    errors = [future.exception() for future in sending]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -135,6 +135,15 @@ class EventRow(Base):
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+# Outbox statuses of a message handed to a channel: each is a contact with the debtor, so the
+# contact-policy guard's history (minimum gaps, caps) and anything else that counts contacts
+# reads this one set. 'sending' is claimed and maybe with the provider already (a dispatcher that
+# crashed before writing the answer leaves it so); 'sandboxed' is a sandbox's hand-over
+# (simulations, installations without delivery settings). How a sent message fared later is
+# `delivery_status`, not a status.
+CONTACT_STATUSES = ("sending", "sent", "sandboxed")
+
+
 class OutboxRow(Base):
     """A message (or host notification) to deliver; written in the same transaction as the step."""
 

@@ -656,14 +656,15 @@ def test_an_in_process_kill_after_the_send_is_healed_by_the_next_dispatcher(
     with monkeypatch.context() as patch:
         patch.setattr(Dispatcher, "_record", killed)
         with pytest.raises(Killed):
-            make_dispatcher().dispatch(MONDAY_MORNING)
-    assert {r.status for r in messages(db)} == {"sending"} and len(twilio.messages) == 3
+            make_dispatcher(workers=1).dispatch(MONDAY_MORNING)
+    # The first outcome could not be written: the thread hands over nothing more.
+    assert {r.status for r in messages(db)} == {"sending"} and len(twilio.messages) == 1
 
     report = make_dispatcher().dispatch(MONDAY_MORNING + LEASE)
 
     rows = messages(db)
     assert report.sent == 3 and {r.status for r in rows} == {"sent"}
-    assert len(twilio.messages) == 3 and len(twilio.posts) == 6
+    assert len(twilio.messages) == 3 and len(twilio.posts) == 4
     for row in rows:
         (only,) = twilio.created(str(row.id))
         assert row.provider_message_id == only["resource"]["sid"]

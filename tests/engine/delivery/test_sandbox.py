@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from engine import Database, Runtime, SandboxDispatcher, VirtualClock, record_event
+from engine.contact_policy import DE
 from engine.delivery.webhooks import emit_from_audit
 from engine.storage.models import OutboxRow, VersionRow
 from tests.factories import (
@@ -277,3 +279,87 @@ def test_a_batch_size_smaller_than_the_outbox_still_drains_it(
     report = SandboxDispatcher(db, batch_size=2, portal_base_url=PORTAL).dispatch(clock.now)
 
     assert report.sandboxed == 5
+
+
+def hourly_reminders(count: int) -> dict[str, Any]:
+    """A German journey that queues `count` reminders an hour apart, email and SMS in turn."""
+    nodes, edges, last = [node("start", "start")], [], "start"
+    for i in range(count):
+        channel = "sms" if i % 2 else "email"
+        nodes += [
+            node(f"send{i}", "send", channel=channel, template=channel),
+            node(f"wait{i}", "wait", mode="duration", days=0, hours=1),
+        ]
+        edges += [edge(last, f"send{i}"), edge(f"send{i}", f"wait{i}")]
+        last = f"wait{i}"
+    # Still open while the deferred reminders go out: a closed case's messages are suppressed.
+    nodes += [node("rest", "wait", mode="duration", days=21), node("done", "end", outcome="closed")]
+    edges += [edge(last, "rest"), edge("rest", "done")]
+    return journey_doc(
+        key="de-hourly",
+        jurisdiction="DE",
+        locale="de-DE",
+        templates={
+            "email": template(locale="de-DE"),
+            "sms": template(channel="sms", subject="", locale="de-DE"),
+        },
+        nodes=nodes,
+        edges=edges,
+    )
+
+
+def test_a_sandbox_run_keeps_the_german_gap_and_caps_between_a_cases_own_messages(
+    db: Database, clock: VirtualClock
+) -> None:
+    """The simulation's path: sandboxed messages count for the guard like sent ones."""
+    with db.transaction() as session:
+        version = publish(session, hourly_reminders(8), clock.now)
+        for _ in range(3):
+            make_case(session, version, clock.now, phone="+49 151 23456789")
+    runtime, dispatcher = Runtime(db), SandboxDispatcher(db, workers=1)
+    for _ in range(14 * 24):
+        runtime.tick(clock.now)
+        dispatcher.dispatch(clock.now)
+        clock.advance(timedelta(hours=1))
+
+    rows = [r for r in dispatched(db) if r.status == "sandboxed"]
+    by_case: dict[int, list[tuple[datetime, str]]] = {}
+    for row in rows:
+        by_case.setdefault(row.case_id, []).append((row.sent_at, row.channel))
+    assert len(by_case) == 3 and all(len(sent) >= 5 for sent in by_case.values())
+    for sent in by_case.values():
+        moments = sorted(at for at, _ in sent)
+        assert min(b - a for a, b in pairwise(moments)) >= DE.min_gap  # 12 hours
+        for cap in DE.caps:  # 5 a week in all, 3 SMS a week
+            counted = sorted(at for at, ch in sent if cap.channel in (None, ch))
+            for i, at in enumerate(counted):
+                in_window = [t for t in counted[: i + 1] if t > at - cap.window]
+                assert len(in_window) <= cap.max_count, (cap, counted)
+
+
+def test_a_webhook_to_the_host_is_no_contact_with_the_debtor(
+    db: Database, clock: VirtualClock, dispatcher: SandboxDispatcher
+) -> None:
+    doc = journey_doc(
+        key="tell-then-remind",
+        templates={"reminder": template()},
+        nodes=[
+            node("start", "start"),
+            node("tell", "webhook", event="case.reminded"),
+            node("remind", "send", channel="email", template="reminder"),
+            node("wait", "wait", days=3),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[
+            edge("start", "tell"),
+            edge("tell", "remind"),
+            edge("remind", "wait"),
+            edge("wait", "done"),
+        ],
+    )
+    queue(db, clock, doc)
+    emit_from_audit(db, clock.now)  # the webhook row is 'sent' before the reminder goes
+
+    report = dispatcher.dispatch(clock.now)
+
+    assert (report.sandboxed, report.deferred) == (1, 0)

@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "create_subscription": "engine.delivery.webhooks",
     "deactivate_subscription": "engine.delivery.webhooks",
     "deliveries": "engine.delivery.webhooks",
+    "public_delivery_error": "engine.delivery.webhooks",
     "replay_delivery": "engine.delivery.webhooks",
     "CaseSchema": "engine.intake.cases",
     "open_case": "engine.intake.cases",
@@ -225,6 +226,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         create_subscription,
         deactivate_subscription,
         deliveries,
+        public_delivery_error,
         replay_delivery,
     )
     from engine.intake.cases import CaseSchema, open_case
@@ -445,6 +447,7 @@ __all__ = [
     "naive_utc",
     "open_case",
     "policy_sentences",
+    "public_delivery_error",
     "published_version",
     "queries",
     "read_rows",

@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "Channel": "engine.core.channels",
     "register_channel": "engine.core.channels",
     "VirtualClock": "engine.core.clock",
+    "JsonInputError": "engine.core.inputs",
+    "MAX_JSON_DEPTH": "engine.core.inputs",
+    "load_json": "engine.core.inputs",
     "as_utc": "engine.core.clock",
     "naive_utc": "engine.core.clock",
     "utcnow": "engine.core.clock",
@@ -199,6 +202,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.core.case_status import STATUSES
     from engine.core.channels import CHANNELS, Channel, register_channel
     from engine.core.clock import VirtualClock, as_utc, naive_utc, utcnow
+    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json
     from engine.core.jurisdictions import (
         COUNTRIES,
         JURISDICTIONS,
@@ -335,6 +339,7 @@ __all__ = [
     "LOCALE_DIR",
     "MAX_BULK",
     "MAX_BULK_EVENTS",
+    "MAX_JSON_DEPTH",
     "MAX_KEY",
     "NODE_TYPES",
     "ROLES",
@@ -372,6 +377,7 @@ __all__ = [
     "Journey",
     "JourneyNotFound",
     "JourneyRow",
+    "JsonInputError",
     "Jurisdiction",
     "KeyedAnswer",
     "KnownEvent",
@@ -442,6 +448,7 @@ __all__ = [
     "list_webhook_subscriptions",
     "load_delivery_config",
     "load_journey",
+    "load_json",
     "load_settings",
     "messages",
     "naive_utc",

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -257,7 +258,7 @@ class Dispatcher:
         if isinstance(decision, Suppress):
             self._suppress(message, case, decision.reason, decision.message, run)
             return None
-        portal = f"{self.portal_base_url}/{case.external_id}"
+        portal = f"{self.portal_base_url}/{quote(case.external_id, safe='')}"
         context = case_context(case, run.now, self.portal_base_url, self.config.company.name)
         try:
             rendered = render_message(

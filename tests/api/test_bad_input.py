@@ -73,3 +73,10 @@ def test_case_fields_out_of_range_are_named(
     response = _post(client, auth, case_json(**{field: value}))
     assert (response.status_code, list(response.json["errors"])) == (422, [field])
     assert words in response.json["errors"][field][0]
+
+
+def test_a_50_mb_body_is_a_413_problem(client: FlaskClient, auth: dict[str, str]) -> None:
+    headers = {**auth, "Content-Type": "application/json"}
+    for path in ("/api/v1/cases/bulk", "/api/v1/cases/INV-1/events"):
+        response = client.post(path, data=b"x" * (50 * 1024 * 1024), headers=headers)
+        assert (response.status_code, response.mimetype) == (413, "application/problem+json")

@@ -250,7 +250,8 @@ def check() -> Response:
 @bp.post("/ports")
 def ports() -> Response:
     """The output ports of a node type with the params being edited."""
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
     return jsonify(ports=ports_of(str(data.get("type", "")), params))
 

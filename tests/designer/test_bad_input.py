@@ -58,3 +58,10 @@ def test_a_50_mb_body_is_refused(app: Flask, manager: FlaskClient) -> None:
     body = b"x" * (50 * 1024 * 1024)
     response = manager.post("/journeys/check", data=body, content_type="application/json")
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body", ["1.5", "[1]", '"x"', "null"])
+def test_ports_takes_a_body_that_is_no_object(manager: FlaskClient, body: str) -> None:
+    """Found by the fuzz test: a number as the body was a 500."""
+    response = manager.post("/journeys/ports", data=body, content_type="application/json")
+    assert (response.status_code, response.json) == (200, {"ports": []})

@@ -83,6 +83,8 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         },
         API_SIMULATION_MAX_CASES=500,
         API_SIMULATION_MAX_DAYS=120,
+        # Request bodies: a bulk of 10,000 cases is about 5 MB; larger ones answer 413 problem+json.
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     if test_config:
         app.config.update(test_config)

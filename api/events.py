@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from api import schemas
 from api.auth import check_request
+from api.blueprint import Blueprint
 from api.clock import now
 from api.idempotency import KEY_DOC, idempotent
 from api.problems import flatten

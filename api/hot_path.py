@@ -48,6 +48,7 @@ from engine import (
     clean_payload,
     decide_event,
     event_row,
+    load_json,
     naive_utc,
     request_hash,
     utcnow,
@@ -188,7 +189,7 @@ def _read_body(environ: dict[str, Any]) -> bytes | None:
 def _event_fields(body: bytes) -> tuple[str, str, dict[str, Any], datetime | None]:
     """EventIn's checks for a body it accepts as is; anything doubtful is not plain."""
     try:
-        data = json.loads(body.decode("utf-8"))  # as webargs reads it (no BOM, no UTF-16)
+        data = load_json(body)  # as webargs reads it (no BOM, no UTF-16; depth and text checked)
     except ValueError as exc:
         raise _NotPlain from exc
     if not isinstance(data, dict) or not data.keys() <= _FIELDS:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api import schemas
 from api.auth import check_request
+from api.blueprint import Blueprint
 from api.cases import case_out, load_case
 from api.clock import now
 from api.store import write_transaction

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from api import schemas
 from api.auth import check_request
+from api.blueprint import Blueprint
 from api.cases import load_case
 from engine import messages
 from mahnwerk_web.db import transaction

@@ -16,6 +16,7 @@ from engine import (
     CaseSchema,
     EventItemSchema,
     as_utc,
+    public_delivery_error,
 )
 from engine import event_types as _event_types
 
@@ -414,6 +415,13 @@ class DeliveryArgs(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
+class _DeliveryError(fields.String):
+    """A stored delivery error as the log shows it: its category only."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return super()._serialize(public_delivery_error(value), attr, obj, **kwargs)
+
+
 class DeliveryOut(Schema):
     """One webhook delivery and its last attempt."""
 
@@ -424,7 +432,8 @@ class DeliveryOut(Schema):
     attempts = fields.Integer()
     next_attempt_at = UtcDateTime()
     last_status_code = _nullable(fields.Integer())
-    last_error = _nullable(fields.String())
+    # A category ("timeout", "connection failed", "HTTP 503"), never a raw connection error.
+    last_error = _nullable(_DeliveryError())
     body = fields.String()
     created_at = UtcDateTime()
     delivered_at = _nullable(UtcDateTime())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from api import schemas
 from api.auth import check_request
+from api.blueprint import Blueprint
 from api.clock import now
 from api.store import write_transaction
 from engine import (

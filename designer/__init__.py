@@ -6,11 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, redirect, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Response
 from flask_htmx import HTMX
 from flask_wtf.csrf import CSRFProtect
 
-from engine import load_settings, secure_cookies
+from engine import load_json, load_settings, secure_cookies
 from mahnwerk_files import STATIC, TEMPLATES
 from mahnwerk_web import db, headers
 
@@ -23,6 +24,15 @@ def policy(response: Response) -> str:
     return headers.PAGES if response.mimetype == "text/html" else headers.DATA
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading request bodies with the engine's `load_json`: a body nested too
+    deep or holding text that cannot be stored is a ValueError (`get_json` answers 400, or
+    None when silent), never a RecursionError or a database error."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return load_json(s)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the designer: config, database, login, CSRF, translations and blueprints."""
     app = Flask(
@@ -30,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(TEMPLATES),
         static_folder=str(STATIC),
     )
+    app.json = SafeJSONProvider(app)
     settings = load_settings()
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key,
@@ -45,6 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CREDITOR_NAME="Mahnwerk Demo GmbH",
         SIMULATION_MAX_CASES=5000,
         SIMULATION_MAX_DAYS=365,
+        # Request bodies: a CSV/XLSX import (at most 20 MB) and its form; larger ones answer 413.
+        MAX_CONTENT_LENGTH=24 * 1024 * 1024,
     )
     if test_config:
         app.config.update(test_config)

@@ -28,9 +28,11 @@ from engine import (
     SCHEMA_VERSION,
     CompiledJourney,
     InvalidJourney,
+    JsonInputError,
     Problem,
     journey_sentences,
     load_journey,
+    load_json,
     policy_sentences,
     queries,
     save_version,
@@ -146,7 +148,10 @@ def import_document() -> Any:
     upload = request.files.get("file")
     raw = upload.read().decode("utf-8", "replace") if upload else request.form.get("json", "")
     try:
-        doc = json.loads(raw)
+        doc = load_json(raw)
+    except JsonInputError as exc:
+        problem = Problem.of(exc.words, field=exc.field)
+        return render_template("journeys/import.html", problems=[problem]), 422
     except json.JSONDecodeError as exc:
         problem = Problem(_("This is not JSON: %(error)s", error=str(exc)))
         return render_template("journeys/import.html", problems=[problem]), 422
@@ -231,14 +236,22 @@ def save(key: str) -> tuple[Response, int]:
 @bp.post("/check")
 def check() -> Response:
     """Validate a document without saving it (the canvas's 'Check' button)."""
-    _journey, problems = validate_document(request.get_json(silent=True))
+    try:
+        doc = load_json(request.get_data(cache=True)) if request.is_json else None
+    except JsonInputError as exc:  # too deep, a lone surrogate, a NUL: say so
+        problem = Problem.of(exc.words, field=None if exc.field == "_schema" else exc.field)
+        return jsonify(ok=False, problems=problems_json([problem]))
+    except ValueError:
+        doc = None
+    _journey, problems = validate_document(doc)
     return jsonify(ok=not problems, problems=problems_json(problems))
 
 
 @bp.post("/ports")
 def ports() -> Response:
     """The output ports of a node type with the params being edited."""
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
     return jsonify(ports=ports_of(str(data.get("type", "")), params))
 

@@ -6,30 +6,38 @@ ordered by the mean row of their parents so wires cross less.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any
 
 COLUMN, ROW, LEFT, TOP = 260, 150, 40, 40
 
 
 def arrange(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Node id -> position {x, y} for every node of the document."""
-    ids = [n["id"] for n in doc.get("nodes") or []]
+    """Node id -> position {x, y} for every node of the document (nodes without an id, and
+    edges naming no node, are left out). Iterative and linear: a 10,000-step chain is fine."""
+    nodes = [n for n in doc.get("nodes") or [] if isinstance(n, dict)]
+    ids = list(dict.fromkeys(n["id"] for n in nodes if isinstance(n.get("id"), str)))
+    known = set(ids)
+    position = {node_id: index for index, node_id in enumerate(ids)}
     children: dict[str, list[str]] = defaultdict(list)
     for edge in doc.get("edges") or []:
-        if edge.get("from") in ids and edge.get("to") in ids:
-            children[edge["from"]].append(edge["to"])
-    roots = [n["id"] for n in doc["nodes"] if n.get("type") == "start"] or ids[:1]
+        if not isinstance(edge, dict):
+            continue
+        source, target = edge.get("from"), edge.get("to")
+        if isinstance(source, str) and isinstance(target, str) and {source, target} <= known:
+            children[source].append(target)
+    starts = [n["id"] for n in nodes if n.get("type") == "start" and n.get("id") in known]
+    roots = starts or ids[:1]
     layer = _layers(ids, children, roots)
     columns: dict[int, list[str]] = defaultdict(list)
     for node_id in ids:
         columns[layer[node_id]].append(node_id)
+    parents = _parents(children)
     rows: dict[str, float] = {}
     for col in sorted(columns):
-        parents = _parents(children)
         ordered = sorted(
             columns[col],
-            key=lambda n: _mean([rows[p] for p in parents[n] if p in rows], ids.index(n)),
+            key=lambda n: _mean([rows[p] for p in parents[n] if p in rows], position[n]),
         )
         for row, node_id in enumerate(ordered):
             rows[node_id] = row
@@ -37,21 +45,25 @@ def arrange(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def _layers(ids: list[str], children: dict[str, list[str]], roots: list[str]) -> dict[str, int]:
-    """Longest-path layers over the graph without its back edges (found by depth-first search)."""
+    """Longest-path layers over the graph without its back edges (found by depth-first search,
+    with an explicit stack: no recursion limit however long the journey)."""
     back, state = set(), dict.fromkeys(ids, 0)  # 0 new, 1 on the stack, 2 done
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        for child in children[node]:
-            if state[child] == 1:
+    for root in roots + ids:
+        if state[root] != 0:
+            continue
+        state[root] = 1
+        stack = [(root, iter(children[root]))]
+        while stack:
+            node, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state[child] == 1:
                 back.add((node, child))
             elif state[child] == 0:
-                visit(child)
-        state[node] = 2
-
-    for root in roots + ids:
-        if state[root] == 0:
-            visit(root)
+                state[child] = 1
+                stack.append((child, iter(children[child])))
     layer = dict.fromkeys(ids, 0)
     for node in _topological(ids, children, back):
         for child in children[node]:
@@ -66,10 +78,10 @@ def _topological(ids: list[str], children: dict[str, list[str]], back: set) -> l
         for child in children[node]:
             if (node, child) not in back:
                 incoming[child] += 1
-    ready = [n for n in ids if incoming[n] == 0]
+    ready = deque(n for n in ids if incoming[n] == 0)
     order = []
     while ready:
-        node = ready.pop(0)
+        node = ready.popleft()
         order.append(node)
         for child in children[node]:
             if (node, child) not in back:

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
-from designer.i18n import _
+from designer.i18n import _, localized
 from engine import (
     EVENT_TYPES,
     WebhookError,
@@ -93,7 +93,7 @@ def create() -> Any:
             row = create_subscription(session, url, kinds, utcnow(), description or None)
             created = {"id": row.id, "url": row.url, "secret": row.secret}
     except WebhookError as exc:
-        return _page(400, form=form, error=str(exc))
+        return _page(400, form=form, error=localized(exc.words))
     return _page(201, created=created)
 
 

@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "Channel": "engine.core.channels",
     "register_channel": "engine.core.channels",
     "VirtualClock": "engine.core.clock",
+    "JsonInputError": "engine.core.inputs",
+    "MAX_JSON_DEPTH": "engine.core.inputs",
+    "load_json": "engine.core.inputs",
     "as_utc": "engine.core.clock",
     "naive_utc": "engine.core.clock",
     "utcnow": "engine.core.clock",
@@ -70,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     "create_subscription": "engine.delivery.webhooks",
     "deactivate_subscription": "engine.delivery.webhooks",
     "deliveries": "engine.delivery.webhooks",
+    "public_delivery_error": "engine.delivery.webhooks",
     "replay_delivery": "engine.delivery.webhooks",
     "CaseSchema": "engine.intake.cases",
     "open_case": "engine.intake.cases",
@@ -220,6 +224,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.core.case_status import STATUSES
     from engine.core.channels import CHANNELS, Channel, register_channel
     from engine.core.clock import VirtualClock, as_utc, naive_utc, utcnow
+    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json
     from engine.core.jurisdictions import (
         COUNTRIES,
         JURISDICTIONS,
@@ -247,6 +252,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         create_subscription,
         deactivate_subscription,
         deliveries,
+        public_delivery_error,
         replay_delivery,
     )
     from engine.intake.cases import CaseSchema, open_case
@@ -355,6 +361,7 @@ __all__ = [
     "LOCALE_DIR",
     "MAX_BULK",
     "MAX_BULK_EVENTS",
+    "MAX_JSON_DEPTH",
     "MAX_KEY",
     "NODE_TYPES",
     "ROLES",
@@ -392,6 +399,7 @@ __all__ = [
     "Journey",
     "JourneyNotFound",
     "JourneyRow",
+    "JsonInputError",
     "Jurisdiction",
     "KeyedAnswer",
     "KnownEvent",
@@ -465,12 +473,14 @@ __all__ = [
     "list_webhook_subscriptions",
     "load_delivery_config",
     "load_journey",
+    "load_json",
     "load_settings",
     "login_wait",
     "messages",
     "naive_utc",
     "open_case",
     "policy_sentences",
+    "public_delivery_error",
     "published_version",
     "queries",
     "read_rows",

@@ -11,6 +11,7 @@ from engine.core.messages import Joined, Message, Text, Verbatim, from_english, 
 from engine.journey.document import (
     SCHEMA_VERSION_MISSING,
     SCHEMA_VERSION_NEWER,
+    SCHEMA_VERSION_OLDER,
     Journey,
     load_journey,
 )
@@ -108,7 +109,13 @@ FIELD_ERRORS: tuple[Message, ...] = (
     msg("String does not match expected pattern."),
 )
 # What a params schema or the document may say: read back into messages by `from_english`.
-_READ_BACK = (*FIELD_ERRORS, SCHEMA_VERSION_MISSING, SCHEMA_VERSION_NEWER, AT_TIME_FORMAT)
+_READ_BACK = (
+    *FIELD_ERRORS,
+    SCHEMA_VERSION_MISSING,
+    SCHEMA_VERSION_NEWER,
+    SCHEMA_VERSION_OLDER,
+    AT_TIME_FORMAT,
+)
 # A case field's type, as a problem names it.
 KIND_WORDS: dict[str, Message] = {
     "number": msg("number"),

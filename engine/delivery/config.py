@@ -1,4 +1,5 @@
-"""Delivery settings: which connector profile serves each channel, and who the creditor is.
+"""Delivery settings: which connector profile serves each channel, who the creditor is, and
+whether webhooks may target private addresses (`[webhooks] allow_private`, default false).
 
 Read from a TOML file (MAHNWERK_CONFIG, default instance/mahnwerk.toml when it exists); secrets
 come only from the environment as MAHNWERK_PROFILE_<PROFILE>_<KEY> (e.g.
@@ -272,6 +273,8 @@ class DeliveryConfig:
     # [policy.X] sections, parsed and checked; a plain dict given here is read the same way.
     policy_overrides: dict[str, PolicyOverride] = field(default_factory=dict)
     source: str = "embedded defaults (sandbox)"
+    # [webhooks] allow_private: subscriptions may target private, loopback, link-local hosts.
+    webhooks_allow_private: bool = False
 
     def __post_init__(self) -> None:
         """Read [policy.X] tables given as plain dicts (the TOML form), refusing bad ones."""
@@ -339,11 +342,21 @@ def _parse(data: dict[str, Any], source: str, env: Mapping[str, str]) -> Deliver
     policy = data.get("policy", {})
     if not isinstance(policy, Mapping):
         raise ConfigError(f"{source}: [policy] must hold tables such as [policy.DE].")
+    webhooks = data.get("webhooks", {})
+    if not isinstance(webhooks, Mapping):
+        raise ConfigError(f"{source}: [webhooks] must be a table, e.g. allow_private = false.")
+    unknown = set(webhooks) - {"allow_private"}
+    if unknown:
+        raise ConfigError(f"{source}: [webhooks] has unknown keys: {', '.join(sorted(unknown))}.")
+    allow_private = webhooks.get("allow_private", False)
+    if not isinstance(allow_private, bool):
+        raise ConfigError(f"{source}: [webhooks] allow_private must be true or false.")
     return DeliveryConfig(
         profiles=profiles,
         company=Company(**company),
         policy_overrides=dict(policy),
         source=source,
+        webhooks_allow_private=allow_private,
     )
 
 

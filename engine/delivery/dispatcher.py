@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -312,7 +313,7 @@ class Dispatcher:
         if isinstance(decision, Suppress):
             self._suppress(message, case, decision.reason, decision.message, run)
             return None
-        portal = f"{self.portal_base_url}/{case.external_id}"
+        portal = f"{self.portal_base_url}/{quote(case.external_id, safe='')}"
         variant = (message.version_id, message.template, message.tone, case.locale)
         if variant in run.over_budget:
             self._dead(message, run.over_budget[variant], run, set_aside=True)

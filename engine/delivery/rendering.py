@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from engine.core.messages import Text, Verbatim, msg
 from engine.core.settings import load_settings
@@ -56,7 +57,7 @@ def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) 
         "currency": case.currency,
         "due_date": case.due_date,
         "days_overdue": (now.date() - case.due_date).days,
-        "portal_url": f"{portal_base_url.rstrip('/')}/{case.external_id}",
+        "portal_url": f"{portal_base_url.rstrip('/')}/{quote(case.external_id, safe='')}",
         "creditor_name": creditor,
         "today": now.date(),
         "promise_date": case.promise_date,

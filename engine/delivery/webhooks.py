@@ -6,19 +6,32 @@ subscription, moving the cursor in the same transaction: a crash repeats nothing
 nothing. `deliver_webhooks` posts due deliveries, signed with HMAC-SHA256 over
 "{timestamp}.{body}" in the header `Mahnwerk-Signature: t=<unix seconds>,v1=<hex>` (the one
 scheme, connectors.signing), and retries failures with exponential backoff until MAX_ATTEMPTS.
+
+Targets are the open internet only: a subscription URL whose host is (or resolves to) a private,
+loopback, link-local or otherwise non-global address is refused, and every delivery checks each
+address again at connect time (so a DNS answer changed after subscribing reaches nothing
+internal). An admin allows such targets with `[webhooks] allow_private = true` in the delivery
+settings or MAHNWERK_WEBHOOKS_ALLOW_PRIVATE=1. Deliveries follow no redirects and use no proxy
+from the environment. The delivery log, which a read token can see, holds only a category
+("timeout", "connection failed", "address not allowed", "HTTP 503"); the details go to the
+server log.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
+import logging
+import os
 import re
 import secrets
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
+import socket
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from connectors import signing
 from engine.core.clock import as_utc, naive_utc
+from engine.core.messages import Text, Verbatim, msg
 from engine.storage.api_models import WebhookCursorRow, WebhookDeliveryRow, WebhookSubscriptionRow
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
@@ -48,11 +62,23 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)  # a claimed delivery is not claimed again while it is being sent
 TIMEOUT_SECONDS = 10.0
 
+ALLOW_PRIVATE_ENV = "MAHNWERK_WEBHOOKS_ALLOW_PRIVATE"
+# What the delivery log says about a failed attempt; the details go to the server log only.
+ERROR_TIMEOUT = "timeout"
+ERROR_CONNECTION = "connection failed"
+ERROR_ADDRESS = "address not allowed"
+_HTTP_ERROR = re.compile(r"^HTTP [1-5][0-9][0-9]$")
+
 Sender = Callable[[str, bytes, dict[str, str]], tuple[int | None, str | None]]
+log = logging.getLogger(__name__)
 
 
 class WebhookError(ValueError):
-    """A subscription or replay request that cannot be carried out."""
+    """A subscription or replay request that cannot be carried out; `words` in any language."""
+
+    def __init__(self, words: Text | str) -> None:
+        self.words: Text = Verbatim(words) if isinstance(words, str) else words
+        super().__init__(self.words.text())
 
 
 class SubscriptionInactive(WebhookError):
@@ -71,8 +97,9 @@ def create_subscription(
 ) -> WebhookSubscriptionRow:
     """Subscribe a URL to event types ("*" for all); the row carries its signing secret."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("The URL must be http:// or https:// with a host.")
+    check_target(url, allow_private_targets())
     kinds = sorted(set(event_types))
     bad = [k for k in kinds if k != "*" and not EVENT_NAME.match(k)]
     if bad or not kinds:
@@ -273,16 +300,132 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=6))
 
 
-def http_send(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-    """POST the body; returns (status code, error text)."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+# -- where deliveries may go ----------------------------------------------------------------------
+
+
+class TargetRefused(OSError):
+    """A delivery target whose address is not on the open internet (and none are allowed)."""
+
+
+def allow_private_targets(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether an admin allows private, loopback and link-local targets: the environment
+    (MAHNWERK_WEBHOOKS_ALLOW_PRIVATE=1) or `[webhooks] allow_private = true` in the settings."""
+    env = os.environ if environ is None else environ
+    flag = env.get(ALLOW_PRIVATE_ENV, "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes", "on")
+    from engine.delivery.config import ConfigError, load_delivery_config
+
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, None
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
+        return load_delivery_config(environ=env).webhooks_allow_private
+    except ConfigError:
+        return False
+
+
+def _internal(address: str) -> bool:
+    """True for any address that is not globally reachable (private, loopback, link-local,
+    shared, reserved, multicast, unspecified), also as an IPv4-mapped IPv6 address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    """Refuse a URL whose host is or resolves to an internal address (every address it resolves
+    to is checked). A host that does not resolve now is let through: delivery checks again."""
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = _resolve(host, port)
+    except (OSError, ValueError, UnicodeError):
+        return
+    if any(_internal(info[4][0]) for info in infos):
+        raise WebhookError(
+            msg(
+                "The URL's host {host} is a private, loopback or link-local address; "
+                "webhooks go to the open internet only, unless an admin allows private targets.",
+                host=host,
+            )
+        )
+
+
+def _connector(allow_private: bool) -> Callable[..., socket.socket]:
+    """socket.create_connection that checks every resolved address before connecting to it,
+    so the address checked is the address used (no second DNS answer in between)."""
+
+    def create_connection(
+        address: tuple[str, int], timeout: Any = None, source_address: Any = None, **_: Any
+    ) -> socket.socket:
+        host, port = address
+        infos = _resolve(host, port)
+        if not allow_private:
+            internal = [info[4][0] for info in infos if _internal(info[4][0])]
+            if internal:
+                raise TargetRefused(f"{host} resolves to {', '.join(internal)}")
+        error: OSError = OSError(f"{host} resolves to no address")
+        for family, kind, proto, _name, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(TIMEOUT_SECONDS if timeout is None else timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error
+
+    return create_connection
+
+
+def http_send(
+    url: str, body: bytes, headers: dict[str, str], allow_private: bool = False
+) -> tuple[int | None, str | None]:
+    """POST the body; returns (status code, error category). No redirects are followed (a 3xx
+    is a failed attempt), no proxy is taken from the environment, internal addresses are refused
+    at connect time unless `allow_private`."""
+    connection: http.client.HTTPConnection | None = None
+    try:
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = kind(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
+        connection._create_connection = _connector(allow_private)  # type: ignore[attr-defined]
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        status = response.status
+        response.read(65536)
+    except TargetRefused as exc:
+        log.warning("webhook to %s refused: %s", url, exc)
+        return None, ERROR_ADDRESS
+    except TimeoutError as exc:
+        log.warning("webhook to %s timed out: %s", url, exc)
+        return None, ERROR_TIMEOUT
+    except (OSError, ValueError, UnicodeError, http.client.HTTPException) as exc:
+        log.warning("webhook to %s failed: %s: %s", url, type(exc).__name__, exc)
+        return None, ERROR_CONNECTION
+    finally:
+        if connection is not None:
+            connection.close()
+    return status, None if 200 <= status < 300 else f"HTTP {status}"
+
+
+def public_delivery_error(error: str | None) -> str | None:
+    """What the delivery log shows of a stored error: a category; older rows that kept a raw
+    connection error read as "connection failed"."""
+    if error is None or error in (ERROR_TIMEOUT, ERROR_CONNECTION, ERROR_ADDRESS):
+        return error
+    return error if _HTTP_ERROR.match(error) else ERROR_CONNECTION
 
 
 @dataclass
@@ -344,9 +487,16 @@ def _outcome(delivery: Any, result: tuple[int | None, str | None], now: datetime
 
 
 def deliver_webhooks(
-    db: Database, now: datetime, send: Sender = http_send, batch_size: int = 100, workers: int = 8
+    db: Database,
+    now: datetime,
+    send: Sender | None = None,
+    batch_size: int = 100,
+    workers: int = 8,
 ) -> DeliveryReport:
-    """Post every due delivery (each batch claimed, sent in parallel, then recorded)."""
+    """Post every due delivery (each batch claimed, sent in parallel, then recorded); by default
+    over HTTP to the open internet only (`allow_private_targets`)."""
+    if send is None:
+        send = partial(http_send, allow_private=allow_private_targets())
     report = DeliveryReport()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from babel.numbers import list_currencies
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 from sqlalchemy import JSON, DateTime, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
+from engine.core.inputs import storable_errors
 from engine.core.jurisdictions import case_locale, case_time_zone
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
 _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
+CURRENCIES = frozenset(list_currencies())  # ISO 4217 codes, as Babel knows them
+# Due dates a dunning journey can work with (date arithmetic on 9999-12-31 overflows).
+DUE_DATE_MIN, DUE_DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def _cents(value: Decimal) -> None:
@@ -30,7 +35,14 @@ def _cents(value: Decimal) -> None:
 class CaseSchema(Schema):
     """A case as host systems and CSV files hand it over."""
 
-    external_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    external_id = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            # A '/' cannot be addressed as /cases/{external_id}: refused, not stored unreachable.
+            validate.Regexp(r"^[^/]*$", error="An id cannot contain '/'."),
+        ],
+    )
     debtor_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     debtor_type = fields.String(
         load_default="consumer", validate=validate.OneOf(("consumer", "business"))
@@ -49,7 +61,10 @@ class CaseSchema(Schema):
     timezone = fields.String(load_default=None, allow_none=True)
     currency = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Z]{3}$", error="Use a three-letter currency, e.g. EUR."),
+        validate=[
+            validate.Regexp(r"^[A-Z]{3}$", error="Use a three-letter currency, e.g. EUR."),
+            validate.OneOf(CURRENCIES, error="Not an ISO 4217 currency code, e.g. EUR."),
+        ],
     )
     amount = fields.Decimal(
         required=True,
@@ -63,7 +78,12 @@ class CaseSchema(Schema):
             _cents,
         ],
     )
-    due_date = fields.Date(required=True)
+    due_date = fields.Date(
+        required=True,
+        validate=validate.Range(
+            DUE_DATE_MIN, DUE_DATE_MAX, error="Use a due date from {min} to {max}."
+        ),
+    )
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     attributes = fields.Dict(keys=fields.String(), load_default=dict)
 
@@ -74,6 +94,13 @@ class CaseSchema(Schema):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValidationError(f"Unknown time zone '{value}'.") from exc
+
+    @validates_schema(skip_on_field_errors=False)
+    def _storable_text(self, data: dict[str, Any], **_: Any) -> None:
+        """No lone surrogate, no NUL (PostgreSQL text cannot hold it): named by field."""
+        errors = storable_errors(data)
+        if errors:
+            raise ValidationError(errors)
 
     # Run even when other fields failed, so one round of errors shows every problem.
     @validates_schema(skip_on_field_errors=False)

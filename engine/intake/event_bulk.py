@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core import event_types
 from engine.core.case_status import due_now
+from engine.core.inputs import storable_errors
 from engine.intake.events import (
     EVENT_ID_LENGTH,
     CaseFacts,
@@ -65,6 +66,13 @@ class EventItemSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(event_types.ALL))
     payload = fields.Dict(keys=fields.String(), load_default=dict)
     occurred_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _storable_text(self, data: dict[str, Any], **_: Any) -> None:
+        """No lone surrogate, no NUL (PostgreSQL text cannot hold it): named by field."""
+        errors = storable_errors(data)
+        if errors:
+            raise ValidationError(errors)
 
 
 _ITEM = EventItemSchema()

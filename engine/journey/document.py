@@ -19,6 +19,7 @@ TONES = (1, 2, 3, 4)
 # What upgrade() says of a bad schema_version (validation reads the English back, from_english).
 SCHEMA_VERSION_MISSING = msg("Missing or not a whole number.")
 SCHEMA_VERSION_NEWER = msg("Version {version} is newer than this Mahnwerk ({current}).")
+SCHEMA_VERSION_OLDER = msg("Version {version} does not exist: schema versions start at 1.")
 
 
 class OneOfRegistered(validate.OneOf):
@@ -239,6 +240,9 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
     if version > SCHEMA_VERSION:
         newer = SCHEMA_VERSION_NEWER.with_params(version=version, current=SCHEMA_VERSION)
         raise ValidationError({"schema_version": [newer.text()]})
+    if version < 1 or (version not in UPGRADES and version != SCHEMA_VERSION):
+        older = SCHEMA_VERSION_OLDER.with_params(version=version)
+        raise ValidationError({"schema_version": [older.text()]})
     while version < SCHEMA_VERSION:
         doc = UPGRADES[version](doc)
         version = doc["schema_version"]

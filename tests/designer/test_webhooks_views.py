@@ -152,6 +152,7 @@ def test_create_shows_the_secret_once(app: Flask, admin: FlaskClient) -> None:
         ({"url": "", "event_types": ["*"]}, "Type a URL of at most 500 characters."),
         ({"url": "https://x.example.org/" + "a" * 500, "event_types": ["*"]}, "at most 500"),
         ({"url": OK_URL, "event_types": ["Bad Type"]}, "Event types look like"),
+        ({"url": "http://127.0.0.1:8080/", "event_types": ["*"]}, "private, loopback"),
     ],
 )
 def test_create_refuses(app: Flask, admin: FlaskClient, form: dict[str, Any], problem: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -13,9 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from engine import Database, VirtualClock, record_event
+from engine.delivery.config import ConfigError, load_delivery_config
 from engine.delivery.webhooks import (
+    ALLOW_PRIVATE_ENV,
     MAX_ATTEMPTS,
     SubscriptionInactive,
+    WebhookError,
+    allow_private_targets,
     backoff,
     create_subscription,
     deactivate_subscription,
@@ -38,15 +43,26 @@ class Receiver:
     def __init__(self, clock: VirtualClock) -> None:
         self.secret = ""
         self.fail_next = 0
+        self.redirect_to: str | None = None
         self.received: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bad_signatures = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.requests.append(("GET", self.path))
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self) -> None:
+                receiver.requests.append(("POST", self.path))
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 header = self.headers.get("Mahnwerk-Signature")
-                if not verify_signature(receiver.secret, header, body, clock.now):
+                if receiver.redirect_to is not None:
+                    self.send_response(303)
+                    self.send_header("Location", receiver.redirect_to)
+                elif not verify_signature(receiver.secret, header, body, clock.now):
                     receiver.bad_signatures += 1
                     self.send_response(401)
                 elif receiver.fail_next > 0:
@@ -66,8 +82,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(clock: VirtualClock) -> Iterator[Receiver]:
-    """The local receiver, shut down after the test."""
+def receiver(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """The local receiver, shut down after the test; 127.0.0.1 is allowed as a target."""
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
     found = Receiver(clock)
     yield found
     found.server.shutdown()
@@ -242,3 +259,162 @@ def test_the_cursor_reads_only_new_rows(
     emit_from_audit(db, clock.now)  # no subscription yet: nothing queued, cursor moves on
     _subscribe(db, receiver, clock.now, "*")
     assert emit_from_audit(db, clock.now).deliveries == 0
+
+
+# -- targets: the open internet only, unless an admin allows private ones -----------------------
+
+
+def _delivery(db: Database) -> WebhookDeliveryRow:
+    with db.transaction() as session:
+        row = session.scalars(select(WebhookDeliveryRow)).one()
+        session.expunge(row)
+        return row
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/",
+        "http://192.168.0.10/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://[fe80::1]/hooks",
+        "http://0.0.0.0/",
+    ],
+)
+def test_a_subscription_to_an_internal_address_is_refused(
+    db: Database, clock: VirtualClock, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    with db.transaction() as session, pytest.raises(WebhookError, match="private, loopback"):
+        create_subscription(session, url, ["*"], clock.now)
+
+
+def test_every_resolved_address_is_checked(
+    db: Database, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host with one public and one private address is refused."""
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    real = socket.getaddrinfo
+
+    def two_addresses(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "mixed.example":
+            return real(host, port, *args, **kwargs)
+        stream = (socket.AF_INET, socket.SOCK_STREAM, 6, "")
+        return [(*stream, ("93.184.216.34", port)), (*stream, ("10.0.0.5", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    with db.transaction() as session, pytest.raises(WebhookError, match=r"mixed\.example"):
+        create_subscription(session, "https://mixed.example/hooks", ["*"], clock.now)
+
+
+def test_an_admin_allows_private_targets(
+    db: Database, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    settings = tmp_path / "mahnwerk.toml"
+    settings.write_text("[webhooks]\nallow_private = true\n", encoding="utf-8")
+    monkeypatch.setenv("MAHNWERK_CONFIG", str(settings))
+    assert allow_private_targets()
+    with db.transaction() as session:
+        create_subscription(session, "http://127.0.0.1:9/hooks", ["*"], clock.now)
+    assert not allow_private_targets({ALLOW_PRIVATE_ENV: "0", "MAHNWERK_CONFIG": str(settings)})
+
+
+def test_the_webhooks_setting_is_checked(tmp_path: Any) -> None:
+    settings = tmp_path / "mahnwerk.toml"
+    settings.write_text('[webhooks]\nallow_private = "yes"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[webhooks\] allow_private must be true or false"):
+        load_delivery_config(settings, environ={})
+
+
+def test_the_address_is_checked_again_when_connecting(
+    db: Database,
+    published: VersionRow,
+    clock: VirtualClock,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the host was public when subscribed, now it answers 127.0.0.1."""
+    port = receiver.server.server_address[1]
+    answers = {"rebind.example": "93.184.216.34"}
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV)
+    with db.transaction() as session:
+        row = create_subscription(session, f"http://rebind.example:{port}/hooks", ["*"], clock.now)
+        receiver.secret = row.secret
+    answers["rebind.example"] = "127.0.0.1"
+    _paid_case(db, published, clock)
+    emit_from_audit(db, clock.now)
+    deliver_webhooks(db, clock.now)
+    assert (receiver.requests, _delivery(db).last_error) == ([], "address not allowed")
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # allowed, the checked address is the one used
+    deliver_webhooks(db, clock.now + backoff(1))
+    assert [e["type"] for e in receiver.received] == ["case.paid"]
+
+
+def test_redirects_are_not_followed(
+    db: Database, published: VersionRow, clock: VirtualClock, receiver: Receiver
+) -> None:
+    _subscribe(db, receiver, clock.now, "case.paid")
+    receiver.redirect_to = receiver.url.replace("/hooks", "/internal")
+    _paid_case(db, published, clock)
+    emit_from_audit(db, clock.now)
+    deliver_webhooks(db, clock.now)
+    row = _delivery(db)
+    assert receiver.requests == [("POST", "/hooks")]
+    assert (row.status, row.last_status_code, row.last_error) == ("pending", 303, "HTTP 303")
+
+
+def test_proxy_variables_are_not_honoured(
+    db: Database,
+    published: VersionRow,
+    clock: VirtualClock,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = Receiver(clock)
+    try:
+        for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+            monkeypatch.setenv(name, proxy.url.removesuffix("/hooks"))
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        _subscribe(db, receiver, clock.now, "case.paid")
+        _paid_case(db, published, clock)
+        emit_from_audit(db, clock.now)
+        deliver_webhooks(db, clock.now)
+    finally:
+        proxy.server.shutdown()
+        proxy.server.server_close()
+    assert (proxy.requests, len(receiver.received)) == ([], 1)
+
+
+def test_the_log_shows_no_raw_connection_error(
+    db: Database, published: VersionRow, clock: VirtualClock, receiver: Receiver
+) -> None:
+    """A closed port and an open one that answers nothing read alike: 'connection failed'."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with db.transaction() as session:
+        create_subscription(session, f"http://127.0.0.1:{port}/hooks", ["case.paid"], clock.now)
+    _paid_case(db, published, clock)
+    emit_from_audit(db, clock.now)
+    deliver_webhooks(db, clock.now)
+    row = _delivery(db)
+    assert (row.status, row.last_status_code, row.last_error) == (
+        "pending",
+        None,
+        "connection failed",
+    )

@@ -1,0 +1,67 @@
+"""Bad input to the designer answers in words, never a 500 (issue 15, point 9)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.factories import example_doc
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize("route", ["/journeys/check", "/journeys/layout", "/journeys/ports"])
+def test_json_nested_1000_deep_is_no_500(manager: FlaskClient, route: str) -> None:
+    response = manager.post(route, data=DEEP, content_type="application/json")
+    assert response.status_code < 500
+
+
+def test_the_check_names_a_deep_document_and_a_lone_surrogate(manager: FlaskClient) -> None:
+    deep = manager.post("/journeys/check", data=DEEP, content_type="application/json").json
+    assert "nested more than 64 levels" in deep["problems"][0]["message"]
+    body = '{"name": "\\ud800"}'
+    lone = manager.post("/journeys/check", data=body, content_type="application/json").json
+    assert (lone["problems"][0]["field"], "lone surrogate" in lone["problems"][0]["message"]) == (
+        "name",
+        True,
+    )
+
+
+def test_a_deep_import_is_a_422(manager: FlaskClient) -> None:
+    response = manager.post("/journeys/import", data={"json": DEEP})
+    assert response.status_code == 422
+    assert "nested more than 64 levels" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("version", [0, -1])
+def test_schema_version_below_1_is_named(manager: FlaskClient, version: int) -> None:
+    doc = {**example_doc("minimal"), "schema_version": version}
+    answer = manager.post("/journeys/check", json=doc).json
+    assert [(p["field"], p["message"]) for p in answer["problems"]] == [
+        ("schema_version", f"Version {version} does not exist: schema versions start at 1.")
+    ]
+
+
+def test_auto_arrange_takes_a_10000_step_chain(manager: FlaskClient) -> None:
+    nodes = [{"id": f"n{i}", "type": "start" if i == 0 else "wait"} for i in range(10_000)]
+    edges = [{"from": f"n{i}", "to": f"n{i + 1}"} for i in range(9_999)]
+    started = time.perf_counter()
+    response = manager.post("/journeys/layout", json={"nodes": nodes, "edges": edges})
+    assert response.status_code == 200 and time.perf_counter() - started < 10
+    assert response.json["positions"]["n9999"]["x"] > response.json["positions"]["n9998"]["x"]
+
+
+def test_a_50_mb_body_is_refused(app: Flask, manager: FlaskClient) -> None:
+    body = b"x" * (50 * 1024 * 1024)
+    response = manager.post("/journeys/check", data=body, content_type="application/json")
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body", ["1.5", "[1]", '"x"', "null"])
+def test_ports_takes_a_body_that_is_no_object(manager: FlaskClient, body: str) -> None:
+    """Found by the fuzz test: a number as the body was a 500."""
+    response = manager.post("/journeys/ports", data=body, content_type="application/json")
+    assert (response.status_code, response.json) == (200, {"ports": []})

@@ -513,11 +513,13 @@ def approve_version(
     now: datetime,
     note: str | None = None,
     reviewed_hash: str | None = None,
+    via: str | None = None,
 ) -> VersionRow:
     """Record a reviewer's approval of exactly this content; enough of them: in_review -> approved.
 
     `reviewed_hash` is the content hash the reviewer saw (the designer's form carries it):
-    when given and the version's differs, the approval is refused.
+    when given and the version's differs, the approval is refused. `via` names who relayed
+    the reviewer's decision (an API token), kept in the history.
     """
     _allow(actor, _REVIEWERS, "approve")
     journey = _journey(session, key)
@@ -539,7 +541,19 @@ def approve_version(
     once = None if actor.role == "system" else f"approved:{row.id}:{actor.name}"
     try:
         with session.begin_nested():
-            _record(session, journey, row, "approved", actor, now, note, digest=digest, once=once)
+            extra = {"via": via} if via else {}
+            _record(
+                session,
+                journey,
+                row,
+                "approved",
+                actor,
+                now,
+                note,
+                digest=digest,
+                once=once,
+                **extra,
+            )
     except IntegrityError:
         raise LifecycleConflict(
             msg(
@@ -572,7 +586,13 @@ def approve_version(
 
 
 def request_changes(
-    session: Session, key: str, number: int, actor: Actor, now: datetime, note: str
+    session: Session,
+    key: str,
+    number: int,
+    actor: Actor,
+    now: datetime,
+    note: str,
+    via: str | None = None,
 ) -> VersionRow:
     """in_review -> changes_requested, with a note saying what should change.
 
@@ -587,7 +607,18 @@ def request_changes(
         raise _wrong_state(row, key, "in_review", "request_changes")
     _four_eyes(row, actor, key)
     _transition(session, row, key, "in_review", "request_changes", status="changes_requested")
-    _record(session, journey, row, "changes_requested", actor, now, note, digest=row.content_hash)
+    extra = {"via": via} if via else {}
+    _record(
+        session,
+        journey,
+        row,
+        "changes_requested",
+        actor,
+        now,
+        note,
+        digest=row.content_hash,
+        **extra,
+    )
     return row
 
 

@@ -1,4 +1,5 @@
-"""Bearer-token authentication: GET needs the `read` scope, every other method `write`.
+"""Bearer-token authentication: GET needs the `read` scope, every other method `write`
+(the journey lifecycle's publish, pause, unpause, retire and approve: `publish`).
 
 Tokens are checked against a per-app TokenCache: a request reads the database only when the
 token was not seen in the last few seconds, and writes last_used_at at most once a minute.
@@ -57,13 +58,16 @@ def token() -> TokenInfo:
     return info
 
 
-def check_request() -> Response | None:
-    """Before every API view: a valid token with the scope the method needs, or a problem."""
+def check_request(write_scope: str = "write") -> Response | None:
+    """Before every API view: a valid token with the scope the method needs, or a problem.
+
+    GET needs `read`; other methods `write_scope` (`write`, or `publish` for the lifecycle).
+    """
     info = current_token(request)
     if info is None:
         detail = UNAUTHORIZED if bearer(request) is None else "The API token is unknown or revoked."
         return problem(401, detail, kind="unauthorized", headers=CHALLENGE)
-    scope = "read" if request.method in READ_METHODS else "write"
+    scope = "read" if request.method in READ_METHODS else write_scope
     if not info.allows(scope):
         return problem(403, f"The API token lacks the '{scope}' scope.", kind="forbidden")
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, NoReturn
 
 from flask_smorest import abort
 from marshmallow import ValidationError
@@ -19,6 +19,7 @@ from engine import (
     BadCursor,
     CaseFilter,
     CaseView,
+    JourneyClosed,
     JourneyNotFound,
     UnknownCase,
     bulk_upsert_chunked,
@@ -80,7 +81,20 @@ def _upsert(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         abort(422, errors=exc.messages)
     except JourneyNotFound as exc:
         abort(422, errors={"journey": [str(exc)]})
+    except JourneyClosed as exc:
+        journey_closed(exc)
     return body, 201 if result == "created" else 200
+
+
+def journey_closed(exc: JourneyClosed) -> NoReturn:
+    """409: cases open only on a live journey; the problem names the journey's state."""
+    abort(
+        409,
+        message=str(exc),
+        kind="journey-not-live",
+        state=exc.state,
+        errors={"journey": [str(exc)]},
+    )
 
 
 @blp.post("/cases")

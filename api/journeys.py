@@ -10,11 +10,12 @@ from flask_smorest import abort
 from api import schemas
 from api.auth import check_request
 from api.blueprint import Blueprint
-from api.cases import case_out, load_case
+from api.cases import case_out, journey_closed, load_case
 from api.clock import now
 from api.store import write_transaction
 from engine import (
     CaseStarted,
+    JourneyClosed,
     JourneyNotFound,
     assign_journey,
     get_version,
@@ -60,6 +61,8 @@ def assign(data: dict[str, Any], external_id: str) -> Any:
             abort(422, errors={"journey": [str(exc)]})
         except CaseStarted as exc:
             abort(409, message=str(exc), kind="case-started")
+        except JourneyClosed as exc:
+            journey_closed(exc)
         return case_out(load_case(session, external_id))
 
 

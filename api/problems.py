@@ -29,6 +29,12 @@ class ProblemSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "Field (dotted path) -> messages."},
     )
+    state = fields.String(
+        metadata={
+            "description": "On a 409 of the journey lifecycle: the journey's or version's state "
+            "that refused the request (draft, in_review, approved, published, paused, retired ...)."
+        }
+    )
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -58,6 +64,7 @@ def problem(
     errors: dict[str, list[str]] | None = None,
     kind: str | None = None,
     headers: dict[str, str] | None = None,
+    state: str | None = None,
 ) -> Response:
     """A problem+json response."""
     title = _TITLES.get(status) or "Error"
@@ -69,6 +76,8 @@ def problem(
     }
     if errors:
         body["errors"] = errors
+    if state:
+        body["state"] = state
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -106,7 +115,9 @@ def from_http_exception(error: HTTPException) -> Response:
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
-    return problem(status, str(detail), errors, kind=data.get("kind"), headers=headers)
+    return problem(
+        status, str(detail), errors, kind=data.get("kind"), headers=headers, state=data.get("state")
+    )
 
 
 def _items(location: Any) -> list[tuple[str, Any]]:

@@ -443,3 +443,121 @@ class DeliveriesOut(Schema):
     """A subscription's delivery log, newest first."""
 
     items = fields.List(fields.Nested(DeliveryOut))
+
+
+# -- the journey lifecycle ------------------------------------------------------------------------
+
+
+class NoteIn(Schema):
+    """Why: kept in the version's history."""
+
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReviewIn(NoteIn):
+    """A reviewer's decision relayed by an operator's token: the reviewer account it is for."""
+
+    reviewer = fields.Email(
+        required=True,
+        metadata={"description": "Email of a designer account with the reviewer role."},
+    )
+    content_hash = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "The content hash reviewed; refused when the version's differs."},
+    )
+
+
+class ChangesIn(Schema):
+    """A reviewer's request for changes: what should change."""
+
+    reviewer = fields.Email(required=True)
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class PublishIn(NoteIn):
+    """Publish now or at a time; move running cases or let them stay."""
+
+    at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Publish at this time (the scheduler's tick does); default now."},
+    )
+    move_running = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Move running cases whose step exists in the new version."},
+    )
+
+
+class LifecycleVersionOut(Schema):
+    """A version after a lifecycle step."""
+
+    journey = fields.String()
+    number = fields.Integer()
+    status = fields.String()
+    approvals = fields.Integer()
+    approvals_required = fields.Integer()
+    content_hash = _nullable(fields.String())
+    approved_hash = _nullable(fields.String())
+    publish_at = _nullable(UtcDateTime())
+
+
+class NodeCasesOut(Schema):
+    """Running cases of an older version at one step."""
+
+    version = fields.Integer()
+    node = fields.String()
+    type = fields.String()
+    cases = fields.Integer()
+    movable = fields.Boolean()
+    text = fields.String(metadata={"description": "The line of the publish dialog."})
+
+
+class PreviewOut(Schema):
+    """What publishing would do to running cases."""
+
+    journey = fields.String()
+    version = fields.Integer()
+    movable = fields.Integer()
+    staying = fields.Integer()
+    nodes = fields.List(fields.Nested(NodeCasesOut))
+
+
+class PublishOut(Schema):
+    """What a publish did, or when it will happen."""
+
+    journey = fields.String()
+    version = fields.Integer()
+    scheduled_for = _nullable(UtcDateTime())
+    superseded = fields.List(fields.Integer())
+    moved = fields.Integer()
+    staying = fields.Integer()
+    stayed = fields.List(fields.Nested(NodeCasesOut))
+
+
+class JourneyStateOut(Schema):
+    """A journey's state after pause, unpause or retire."""
+
+    journey = fields.String()
+    state = fields.String(metadata={"description": "draft, live, paused or retired."})
+
+
+class HistoryEntryOut(Schema):
+    """One step of a version's history."""
+
+    version = _nullable(fields.Integer())
+    action = fields.String()
+    actor = fields.String()
+    actor_role = fields.String()
+    at = UtcDateTime()
+    note = _nullable(fields.String())
+    anchor = _nullable(fields.String())
+    content_hash = _nullable(fields.String())
+    detail = fields.Dict()
+
+
+class HistoryOut(Schema):
+    """A version's history, oldest first."""
+
+    items = fields.List(fields.Nested(HistoryEntryOut))

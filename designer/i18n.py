@@ -36,7 +36,9 @@ DATA_WORDS = (
     N_("draft"),
     N_("in_review"),
     N_("approved"),
+    N_("changes_requested"),
     N_("published"),
+    N_("superseded"),
     N_("retired"),
     N_("simulation"),
     # cases and their outcomes (simulation charts say them with spaces)
@@ -78,6 +80,8 @@ DATA_WORDS = (
     N_("policy"),
     N_("error"),
     N_("opened"),
+    N_("waiting"),
+    N_("moved"),
     # outbox and webhook delivery statuses, connector results
     N_("pending"),
     N_("sending"),

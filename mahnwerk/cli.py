@@ -306,9 +306,11 @@ def user_add(email: str, role: str, password: str | None) -> None:
 
 
 def _add_subcommands() -> None:
+    from mahnwerk.journeys import journey
     from mahnwerk.tokens import token
 
     main.add_command(token)
+    main.add_command(journey)
 
 
 _add_subcommands()

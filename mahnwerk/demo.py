@@ -11,7 +11,8 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from engine.access.users import add_user
-from engine.authoring.versions import published_version, save_version
+from engine.authoring.lifecycle import journey_state, publish_as_system
+from engine.authoring.versions import published_version
 from engine.intake.cases import audit_opened, case_values
 from engine.simulation import synthetic_cases
 from engine.storage.db import Database
@@ -42,13 +43,20 @@ def example_files(folder: Path = EXAMPLES) -> list[Path]:
 
 
 def publish_examples(db: Database, now: datetime, folder: Path = EXAMPLES) -> list[str]:
-    """Publish each example journey that has no published version yet."""
+    """Publish each example journey that was never published, through the whole lifecycle.
+
+    Saved, submitted, approved and published by the system actor "mahnwerk init" (shipped
+    content needs no four eyes), so each example's history shows how it went live. A journey
+    that is live, paused or retired is left as it is: init never undoes an operator's pause
+    or retirement.
+    """
     published = []
     with db.transaction() as session:
         for path in example_files(folder):
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if published_version(session, doc["key"]) is None:
-                save_version(session, doc, now, status="published", author="mahnwerk init")
+            journey = session.scalar(select(JourneyRow).where(JourneyRow.key == doc["key"]))
+            if journey is None or journey_state(session, journey) == "draft":
+                publish_as_system(session, doc, now, author="mahnwerk init")
                 published.append(doc["key"])
     return published
 

@@ -2,7 +2,9 @@
 
 A token is `mw_` + 43 random URL-safe characters, shown once at creation. Only its sha256 is
 stored, which is enough because the token carries 256 random bits (no salt or slow hash
-needed). Scopes: `read` (GET) and `write` (everything else); `write` includes `read`.
+needed). Scopes: `read` (GET), `write` (everything else) and `publish` (taking journeys live:
+publish, pause, unpause, retire, approve on a reviewer's word); `write` and `publish` each
+include `read`, and neither includes the other.
 
 `TokenCache` spares a server the database on every request: it keeps token hash -> (id,
 scopes, revoked) for CACHE_SECONDS and writes `last_used_at` at most once a minute. Revoking a
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from engine.core.clock import naive_utc
 from engine.storage.api_models import ApiTokenRow
 
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "publish")
 PREFIX = "mw_"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 CACHE_SECONDS = 1.0  # how long a server trusts what it read about a token (revocation delay)
@@ -50,8 +52,10 @@ class TokenInfo:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        """Whether the token grants `scope` (write includes read)."""
-        return scope in self.scopes or (scope == "read" and "write" in self.scopes)
+        """Whether the token grants `scope` (write and publish include read)."""
+        return scope in self.scopes or (
+            scope == "read" and not self.scopes.isdisjoint(("write", "publish"))
+        )
 
 
 def hash_token(token: str) -> str:

@@ -54,7 +54,18 @@ EVENT_TYPES = (
     "case.held",
     "promise.broken",
     "experiment.finished",
+    "journey.published",
+    "journey.paused",
+    "journey.unpaused",
+    "journey.retired",
 )
+# Audit rows without a case that engine.authoring.lifecycle writes for a whole journey.
+JOURNEY_EVENTS = {
+    "journey_published": "journey.published",
+    "journey_paused": "journey.paused",
+    "journey_unpaused": "journey.unpaused",
+    "journey_retired": "journey.retired",
+}
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")  # also the journeys' own webhook events
 SIGNATURE_HEADER = signing.HEADER
 signature = signing.signature  # (secret, unix seconds, body) -> the header value
@@ -155,7 +166,7 @@ def map_audit(kind: str, detail: dict[str, Any], rule: str | None) -> str | None
         return "promise.broken"
     if kind == "experiment_finished":
         return "experiment.finished"
-    return None
+    return JOURNEY_EVENTS.get(kind)
 
 
 @dataclass

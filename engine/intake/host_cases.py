@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.authoring.lifecycle import JourneyClosed, open_for_cases
 from engine.authoring.versions import published_version
 from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
@@ -69,9 +70,13 @@ class ItemResult:
 
 
 def choose_version(session: Session, journey: str | None) -> VersionRow:
-    """The published version new cases start on: the named journey's, or the only one there is."""
+    """The published version new cases start on: the named journey's, or the only live one.
+
+    JourneyClosed (engine.authoring.lifecycle) when the named journey exists but is not live:
+    not published yet, paused or retired.
+    """
     if journey:
-        version = published_version(session, journey)
+        version = open_for_cases(session, journey)
         if version is None:
             raise JourneyNotFound(f"There is no published journey '{journey}'.")
         return version
@@ -79,7 +84,11 @@ def choose_version(session: Session, journey: str | None) -> VersionRow:
         session.scalars(
             select(JourneyRow.key)
             .join(VersionRow)
-            .where(VersionRow.status == "published")
+            .where(
+                VersionRow.status == "published",
+                JourneyRow.paused_at.is_(None),
+                JourneyRow.retired_at.is_(None),
+            )
             .distinct()
             .limit(2)
         )
@@ -183,16 +192,16 @@ class _Target:
 
     journey: str | None
     version: VersionRow | None = None
-    error: str | None = None
+    error: JourneyNotFound | JourneyClosed | None = None
 
     def version_for(self, session: Session) -> VersionRow:
         if self.version is None and self.error is None:
             try:
                 self.version = choose_version(session, self.journey)
-            except JourneyNotFound as exc:
-                self.error = str(exc)
+            except (JourneyNotFound, JourneyClosed) as exc:
+                self.error = exc
         if self.version is None:
-            raise JourneyNotFound(self.error)
+            raise self.error or JourneyNotFound(self.journey)
         return self.version
 
 
@@ -280,7 +289,7 @@ def _write_chunk(
                 new_rows.append(case_values(data, target.version_for(session), now))
             else:
                 result.status = _update(session, row, data, now)
-        except (ValidationError, JourneyNotFound) as exc:
+        except (ValidationError, JourneyNotFound, JourneyClosed) as exc:
             errors = _messages(exc) if isinstance(exc, ValidationError) else {"journey": [str(exc)]}
             result.status, result.errors = "invalid", errors
     if new_rows:

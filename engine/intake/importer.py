@@ -39,10 +39,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.authoring.versions import published_version
+from engine.authoring.lifecycle import JourneyClosed, open_for_cases
 from engine.intake.cases import CaseSchema, audit_opened, case_values
 from engine.storage.db import Database
-from engine.storage.models import CaseRow, JourneyRow, VersionRow
+from engine.storage.models import CaseRow, VersionRow
 
 CHUNK_SIZE = 1_000
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -212,15 +212,22 @@ def read_rows(
 
 
 def _published(db: Database, journey_key: str) -> VersionRow:
-    """The version new cases start on, or a CaseImportError saying why there is none."""
+    """The version new cases start on, or a CaseImportError saying why there is none.
+
+    Only a live journey takes new cases: not one that is paused or retired.
+    """
     with db.transaction() as session:
-        version = published_version(session, journey_key)
+        try:
+            version = open_for_cases(session, journey_key)
+        except JourneyClosed as exc:
+            if exc.state == "draft":
+                raise CaseImportError(
+                    f"Journey '{journey_key}' has no published version to start cases on."
+                ) from exc
+            raise CaseImportError(str(exc)) from exc
         if version is not None:
             return version
-        exists = session.scalar(select(JourneyRow.id).where(JourneyRow.key == journey_key))
-    if exists is None:
-        raise CaseImportError(f"There is no journey '{journey_key}'.")
-    raise CaseImportError(f"Journey '{journey_key}' has no published version to start cases on.")
+    raise CaseImportError(f"There is no journey '{journey_key}'.")
 
 
 def _read_text(source: str | Path | TextIO) -> str:

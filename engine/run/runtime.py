@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.authoring.lifecycle import publish_due
 from engine.authoring.versions import LoadedVersion, VersionCache
 from engine.core.clock import naive_utc
 from engine.core.counts import Counts
@@ -35,6 +38,7 @@ from engine.run.store import (
     write,
 )
 from engine.storage.db import Database
+from engine.storage.models import JourneyRow, VersionRow
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +110,17 @@ class Runtime:
         self._registered: set[str] = set()  # rulesets known to the evaluator
 
     def tick(self, now: datetime) -> TickReport:
-        """Advance every case that is due at `now`; batch by batch, each batch one transaction."""
+        """Advance every case that is due at `now`; batch by batch, each batch one transaction.
+
+        First the versions scheduled to be published by `now` are published
+        (engine.authoring.lifecycle.publish_due), so their cases move before they are advanced.
+        """
         report = TickReport()
+        try:
+            with self.db.transaction() as session:
+                publish_due(session, now)
+        except Exception:  # a broken schedule must not stop the cases
+            log.exception("scheduled publishing failed; the next tick tries again")
         while True:
             with self.db.transaction() as session:
                 rows = claim_due(session, now, self.batch_size)
@@ -123,6 +136,7 @@ class Runtime:
     def _advance(self, session: Session, rows: list[Any], now: datetime) -> _Batch:
         batch = _Batch(now)
         events = pending_events(session, [claimed_id(row) for row in rows if has_events(row)])
+        paused = _paused_versions(session)
         queue: list[_Step] = []
         for row in rows:
             cs = state_from_row(row)
@@ -131,6 +145,9 @@ class Runtime:
             batch.report.cases += 1
             try:
                 version = self.versions.get(session, cs.version_id)
+                if cs.version_id in paused:
+                    self._wait_paused(cs, version, events.get(cs.id, []), batch)
+                    continue
                 step = self._first_step(cs, version, events.get(cs.id, []), batch)
             except Exception as exc:  # one broken case must not stop the others
                 self._fail(cs, exc, batch)
@@ -155,6 +172,28 @@ class Runtime:
                     batch.writes.due_now.add(cs.id)  # the rest waits for this step to finish
                 return _Step(cs, version, trigger)
         return self._timer_step(cs, version, batch.now)
+
+    def _wait_paused(
+        self, cs: CaseState, version: LoadedVersion, events: list[Any], batch: _Batch
+    ) -> None:
+        """A case of a paused journey waits at its node until unpause (lifecycle.unpause_journey
+        makes it due again). Its events still apply, payments and policy rules included, except
+        one the journey itself would move on: that one and the later ones wait too.
+        """
+        batch.writes.parked.add(cs.id)
+        batch.audit(cs, "waiting", reason="journey_paused")
+        if cs.visits == 0:
+            return  # it has not entered its journey yet: nothing of it runs before unpause
+        listens = version.compiled.triggers.get(cs.node_id, NO_TRIGGERS)
+        for event in events:
+            if f"event:{event.type}" in listens and self._would_move(cs, version, event, batch):
+                return
+            self._apply_event(cs, version, event, batch)
+
+    def _would_move(self, cs: CaseState, version: LoadedVersion, event: Any, batch: _Batch) -> bool:
+        """Whether applying the event would take a step in the journey (tried on a copy)."""
+        trial = copy.deepcopy(cs)
+        return self._apply_event(trial, version, event, _Batch(batch.now)) is not None
 
     def _timer_step(self, cs: CaseState, version: LoadedVersion, now: datetime) -> _Step | None:
         listens = version.compiled.triggers.get(cs.node_id, NO_TRIGGERS)
@@ -352,6 +391,17 @@ class Runtime:
         if action == "release":
             cs.status, cs.hold_reason = "active", None
         return True
+
+
+def _paused_versions(session: Session) -> frozenset[int]:
+    """Ids of the versions of paused journeys (few journeys are ever paused: one small query)."""
+    return frozenset(
+        session.scalars(
+            select(VersionRow.id)
+            .join(JourneyRow, JourneyRow.id == VersionRow.journey_id)
+            .where(JourneyRow.paused_at.is_not(None))
+        )
+    )
 
 
 def _message(step: _Step, now: datetime) -> dict[str, Any]:

@@ -192,6 +192,7 @@ class Writes:
     audit: list[AuditValues] = field(default_factory=list)
     applied_events: list[int] = field(default_factory=list)
     due_now: set[int] = field(default_factory=set)
+    parked: set[int] = field(default_factory=set)  # cases of paused journeys: due on unpause
     loaded: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # MUTABLE values as read
 
 
@@ -324,7 +325,11 @@ def _case_updates(writes: Writes, stamp: datetime) -> dict[tuple[str, ...], list
         before = writes.loaded.get(cs.id)
         # Compared in C, a mask of changed columns: this runs for every case of every batch.
         changed = everything if before is None else tuple(map(ne, before, values))
-        due = next_due_at(cs.status, cs.timer_at, stamp, cs.id in writes.due_now)
+        due = (
+            None
+            if cs.id in writes.parked
+            else next_due_at(cs.status, cs.timer_at, stamp, cs.id in writes.due_now)
+        )
         closed = writes.closed_at.get(cs.id)
         row = (cs.id, *compress(values, changed), due, stamp)
         if closed is not None:

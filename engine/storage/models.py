@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,13 +35,17 @@ class Base(DeclarativeBase):
 
 
 class JourneyRow(Base):
-    """A journey: a named line of versions."""
+    """A journey: a named line of versions, and whether it is paused or retired."""
 
     __tablename__ = "journeys"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Reviewer approvals a version needs before it can be published (engine/authoring/lifecycle).
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class VersionRow(Base):
@@ -58,6 +64,38 @@ class VersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The review (engine/authoring/lifecycle.py): the hash of the document as stored, the
+    # approvals it has and the hash they approved; a publish chosen for later.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    submitted_by: Mapped[str | None] = mapped_column(String(254))
+    approvals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approved_hash: Mapped[str | None] = mapped_column(String(64))
+    published_by: Mapped[str | None] = mapped_column(String(254))
+    publish_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    publish_move: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    publish_by: Mapped[str | None] = mapped_column(String(254))
+
+
+class VersionEventRow(Base):
+    """A version's history: submit, approve, request changes, comment, publish, pause, retire.
+
+    Append-only. `once` is set only where one row per key may exist (one approval per reviewer
+    and version), so a unique index refuses a repeat even when two requests race.
+    """
+
+    __tablename__ = "version_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("journey_versions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(254))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    anchor: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    once: Mapped[str | None] = mapped_column(String(300), unique=True)
 
 
 class TemplateRow(Base):

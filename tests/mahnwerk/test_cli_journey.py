@@ -19,6 +19,7 @@ MANAGER, REVIEWER = "manager@example.org", "reviewer@example.org"
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A database with the examples published, a manager, a reviewer and a draft v2 of minimal."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("MAHNWERK_INSTANCE", str(tmp_path / "instance"))  # init's session key
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0
     for email, role in ((MANAGER, "manager"), (REVIEWER, "reviewer")):

@@ -1,8 +1,8 @@
 """The composed WSGI app: one program, one front door per audience.
 
 `/api/...` and `/hooks/...` (providers' signed delivery receipts) go to the host-system API's
-app, everything else to the designer (staff); the debtor
-portal will be mounted at `/p/...` the same way. Each app owns its whole URL space (the API
+app, `/p/...` to the debtor portal (`portal`, opened by the signed link in each message),
+everything else to the designer (staff). Each app owns its whole URL space (the API
 routes are /api/v1/... inside the API app too), so its own tests, `url_for` and OpenAPI paths
 are the public ones: the dispatcher only picks the app, it does not move the prefix into
 SCRIPT_NAME as werkzeug's DispatcherMiddleware would.
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Path prefixes the API app owns: the host API, and the callbacks providers sign.
 API_PREFIXES = ("/api/", "/hooks/")
+# The debtor portal's path prefix (its app owns /p/...).
+PORTAL_PREFIX = "/p/"
 
 
 class PathDispatcher:
@@ -50,7 +52,7 @@ def refuse_unsafe_key(key: str | None, testing: bool = False) -> None:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Any:
-    """The designer with the API mounted beside it; the designer's Flask app is returned.
+    """The designer with the API and the portal mounted beside it; the designer's app is returned.
 
     Outside TESTING it refuses a missing or development session key (`refuse_unsafe_key`):
     with a published key anyone could sign an admin's session cookie.
@@ -60,11 +62,14 @@ def create_app(config: dict[str, Any] | None = None) -> Any:
     """
     import api
     import designer
+    import portal
 
     staff = designer.create_app(config)
     refuse_unsafe_key(staff.config.get("SECRET_KEY"), testing=staff.testing)
     host = api.create_app(config)
-    mounts = dict.fromkeys(API_PREFIXES, host)
+    debtors = portal.create_app(config)
+    mounts: dict[str, Any] = {**dict.fromkeys(API_PREFIXES, host), PORTAL_PREFIX: debtors}
     staff.wsgi_app = PathDispatcher(staff.wsgi_app, mounts)  # type: ignore[method-assign]
     staff.extensions["mahnwerk_api_app"] = host
+    staff.extensions["mahnwerk_portal_app"] = debtors
     return staff

@@ -17,6 +17,7 @@ WAITABLE = (
     "message_failed",
     "opted_out",
     "contact_changed",
+    "callback_requested",
 )
 
 # Events the policy rules act on before any journey sees them.
@@ -56,4 +57,8 @@ EVENT_WORDS: dict[str, Text] = {
     "message_failed": msg("the message cannot be delivered"),
     "opted_out": msg("the debtor opts out of a channel"),
     "contact_changed": msg("the contact data change"),
+    "callback_requested": msg("the debtor asks for a call back"),
 }
+
+# What the debtor portal records (portal/): each action is one of these events.
+PORTAL = ("promise_to_pay", "dispute_opened", "callback_requested", "consent_changed", "opted_out")

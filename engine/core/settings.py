@@ -88,6 +88,14 @@ class Settings:
     portal_base_url: str = field(
         default_factory=lambda: os.environ.get("MAHNWERK_PORTAL_URL", "http://127.0.0.1:5000/p")
     )
+    # How many days a message's signed portal link opens the portal (engine.access.portal_links).
+    portal_link_days: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_PORTAL_LINK_DAYS", "30"))
+    )
+    # The latest date a debtor may promise in the portal, in days from today.
+    portal_promise_days: int = field(
+        default_factory=lambda: int(os.environ.get("MAHNWERK_PORTAL_PROMISE_DAYS", "30"))
+    )
     # The dispatcher: threads sending in parallel, and messages claimed per transaction. While
     # one batch is being sent the next is claimed (guard, render, lease), so a batch should
     # take about as long to claim as to send; see docs/connectors.md.

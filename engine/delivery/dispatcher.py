@@ -18,7 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +25,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from connectors.base import temporary
+from engine.access import portal_links
+from engine.access.portal_links import portal_url
 from engine.authoring.versions import VersionCache
 from engine.contact_policy import (
     ContactContext,
@@ -139,6 +140,7 @@ class Dispatcher:
         portal_base_url: str | None = None,
         connectors: dict[str, Any] | None = None,
         public_url: str | None = None,
+        link_secret: str | None = None,
     ) -> None:
         settings = load_settings()
         self.db = db
@@ -147,6 +149,8 @@ class Dispatcher:
         self.batch_size = max(1, batch_size or settings.dispatch_batch)
         self.max_attempts = max_attempts
         self.portal_base_url = (portal_base_url or settings.portal_base_url).rstrip("/")
+        # The key the portal links are signed with (the installation's session key).
+        self.link_secret = portal_links.link_secret(link_secret)
         self.sms_status_callback_url = sms_status_callback_url(
             public_url or settings.public_url,
             self.config.profiles.get("sms", {}).get("provider"),
@@ -313,12 +317,14 @@ class Dispatcher:
         if isinstance(decision, Suppress):
             self._suppress(message, case, decision.reason, decision.message, run)
             return None
-        portal = f"{self.portal_base_url}/{quote(case.external_id, safe='')}"
+        portal = portal_url(case, run.now, self.portal_base_url, self.link_secret)
         variant = (message.version_id, message.template, message.tone, case.locale)
         if variant in run.over_budget:
             self._dead(message, run.over_budget[variant], run, set_aside=True)
             return None
-        context = case_context(case, run.now, self.portal_base_url, self.config.company.name)
+        context = case_context(
+            case, run.now, self.portal_base_url, self.config.company.name, link=portal
+        )
         try:
             rendered = render_message(
                 version.journey,

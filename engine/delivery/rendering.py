@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
+from engine.access.portal_links import portal_url
 from engine.core.messages import Text, Verbatim, msg
 from engine.core.settings import load_settings
 from engine.journey.budget import BudgetExceeded, Limits
@@ -44,8 +44,14 @@ def template_limits() -> Limits:
     )
 
 
-def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) -> dict[str, Any]:
-    """The variables a template may use, from a case row or state."""
+def case_context(
+    case: Any, now: datetime, portal_base_url: str, creditor: str, link: str | None = None
+) -> dict[str, Any]:
+    """The variables a template may use, from a case row or state.
+
+    `portal_url` is the case's signed portal link (`engine.access.portal_links.portal_url`),
+    made here unless the caller made it already (`link`).
+    """
     locale = case.locale
     amount_paid = case.amount_original - case.amount_open
     return {
@@ -57,7 +63,7 @@ def case_context(case: Any, now: datetime, portal_base_url: str, creditor: str) 
         "currency": case.currency,
         "due_date": case.due_date,
         "days_overdue": (now.date() - case.due_date).days,
-        "portal_url": f"{portal_base_url.rstrip('/')}/{quote(case.external_id, safe='')}",
+        "portal_url": link or portal_url(case, now, portal_base_url),
         "creditor_name": creditor,
         "today": now.date(),
         "promise_date": case.promise_date,

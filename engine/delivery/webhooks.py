@@ -53,12 +53,26 @@ EVENT_TYPES = (
     "case.handed_over",
     "case.held",
     "promise.broken",
+    "case.promised",
+    "case.disputed",
+    "case.callback_requested",
+    "case.contact_preferences",
     "experiment.finished",
     "journey.published",
     "journey.paused",
     "journey.unpaused",
     "journey.retired",
 )
+# Applied case events that become webhooks (the portal's actions among them).
+EVENT_WEBHOOKS = {
+    "message_delivered": "message.delivered",
+    "message_bounced": "message.bounced",
+    "promise_to_pay": "case.promised",
+    "dispute_opened": "case.disputed",
+    "callback_requested": "case.callback_requested",
+    "consent_changed": "case.contact_preferences",
+    "opted_out": "case.contact_preferences",
+}
 # Audit rows without a case that engine.authoring.lifecycle writes for a whole journey.
 JOURNEY_EVENTS = {
     "journey_published": "journey.published",
@@ -153,9 +167,7 @@ def map_audit(kind: str, detail: dict[str, Any], rule: str | None) -> str | None
     if kind == "message" and detail.get("channel") != "webhook":
         return "message.sent"
     if kind == "event":
-        return {"message_delivered": "message.delivered", "message_bounced": "message.bounced"}.get(
-            str(detail.get("event"))
-        )
+        return EVENT_WEBHOOKS.get(str(detail.get("event")))
     if kind == "closed":
         return {"paid": "case.paid", "handed_over": "case.handed_over"}.get(
             str(detail.get("outcome"))

@@ -45,6 +45,15 @@ class PromisePayload(Schema):
     )
 
 
+class CallbackPayload(Schema):
+    """A call back asked for on a day, within a window of whole hours (the debtor's time)."""
+
+    date = fields.Date(required=True)
+    start_hour = fields.Integer(required=True, validate=validate.Range(min=0, max=23))
+    end_hour = fields.Integer(required=True, validate=validate.Range(min=1, max=24))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+
+
 class ContactPayload(Schema):
     email = fields.Email(allow_none=True)
     phone = fields.String(allow_none=True, validate=validate.Length(max=32))
@@ -66,6 +75,7 @@ PAYLOADS: dict[str, type[Schema]] = {
     "payment_received": PaymentPayload,
     "payment_failed": PaymentPayload,
     "promise_to_pay": PromisePayload,
+    "callback_requested": CallbackPayload,
     "contact_changed": ContactPayload,
     "consent_changed": ConsentPayload,
     "opted_out": ChannelPayload,

@@ -153,6 +153,9 @@ class CaseRow(Base):
     messages_sent: Mapped[int] = mapped_column(Integer, default=0)
     payments_count: Mapped[int] = mapped_column(Integer, default=0)
     visits: Mapped[int] = mapped_column(Integer, default=0)
+    # The generation of the case's portal links (engine.access.portal_links): raising it
+    # refuses every link sent before.
+    portal_link_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -43,6 +43,8 @@ def sample_case(doc: dict[str, Any], amount: str, **overrides: Any) -> SimpleNam
         "debtor_name": "Erika Mustermann",
         "reference": "INV-100001",
         "external_id": "INV-100001",
+        "id": 7,
+        "portal_link_gen": 0,
         "amount_open": Decimal(amount),
         "amount_original": Decimal("89.00").max(Decimal(amount)),
         "currency": doc["currency"],
@@ -79,7 +81,9 @@ def test_every_template_renders_with_the_portal_link(name: str, case: dict[str, 
 
     for key, tone in variants(name):
         rendered = render_message(journey, key, tone, doc["locale"], context)
-        assert "https://pay.example.org/p/INV-100001" in rendered.body, key
+        assert context["portal_url"].startswith("https://pay.example.org/p/"), key
+        assert context["portal_url"] in rendered.body, key
+        assert "INV-100001" not in context["portal_url"], key  # signed, never the case id
         assert "None" not in rendered.body + rendered.subject, key
 
 

@@ -1,4 +1,4 @@
-"""The template context: links built from case data."""
+"""The template context: the portal link is the case's signed link, never its external id."""
 
 from __future__ import annotations
 
@@ -6,22 +6,39 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+from engine.access.portal_links import SAMPLE_TOKEN, read_token
 from engine.delivery.rendering import case_context
 
+NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
-def test_the_portal_link_url_encodes_the_case_id() -> None:
-    """Ids go into links encoded: 'A B?x#1' cannot end the path early or start a query."""
-    case = SimpleNamespace(
-        locale="de_DE",
-        amount_original=Decimal("10.00"),
-        amount_open=Decimal("10.00"),
-        debtor_name="Erika",
-        reference=None,
-        external_id="A B?x#1",
-        currency="EUR",
-        due_date=date(2026, 3, 1),
-        promise_date=None,
-        attributes={},
-    )
-    context = case_context(case, datetime(2026, 3, 2, tzinfo=UTC), "https://p.example/p/", "X")
-    assert context["portal_url"] == "https://p.example/p/A%20B%3Fx%231"
+
+def _case(**overrides: object) -> SimpleNamespace:
+    values: dict[str, object] = {
+        "locale": "de_DE",
+        "amount_original": Decimal("10.00"),
+        "amount_open": Decimal("10.00"),
+        "debtor_name": "Erika",
+        "reference": None,
+        "external_id": "A B?x#1",
+        "currency": "EUR",
+        "due_date": date(2026, 3, 1),
+        "promise_date": None,
+        "attributes": {},
+    }
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+def test_the_portal_link_is_a_signed_token_of_the_case_not_its_id() -> None:
+    context = case_context(_case(id=42, portal_link_gen=3), NOW, "https://p.example/p/", "X")
+
+    base, token = context["portal_url"].rsplit("/", 1)
+    assert base == "https://p.example/p"
+    assert "A B" not in token and "A%20B" not in token
+    assert read_token(token, NOW) == (42, 3)
+
+
+def test_a_sample_case_without_a_row_links_to_a_page_that_opens_nothing() -> None:
+    context = case_context(_case(), NOW, "https://p.example/p", "X")
+
+    assert context["portal_url"] == f"https://p.example/p/{SAMPLE_TOKEN}"

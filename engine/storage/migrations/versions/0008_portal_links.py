@@ -1,6 +1,6 @@
 """the debtor portal: a generation of each case's signed links
 
-Revision ID: 0100_portal
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-10 09:00:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0100_portal"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

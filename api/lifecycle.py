@@ -13,10 +13,11 @@ from typing import Any, NoReturn
 
 from flask import request
 from flask.wrappers import Response
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api import schemas
 from api.auth import check_request, token
+from api.blueprint import Blueprint
 from api.clock import now
 from api.store import write_transaction
 from engine import (

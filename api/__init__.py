@@ -130,7 +130,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC), template_folder=str(TEMPLATES))
     _configure(app, test_config)
     _open_database(app)
-    from api import cases, events, journeys, lifecycle, messages, receipts, webhooks
+    from api import cases, debtors, events, journeys, lifecycle, messages, receipts, webhooks
 
     api = ProblemApi(app)
     for attribute_function in (items_ref, decimal_bounds):
@@ -138,7 +138,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
     api.spec.components.schema("EventItemIn", schema=EventItemIn)  # BulkEventsIn's items
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
-    for module in (cases, events, messages, journeys, lifecycle, webhooks):
+    for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
     docs = api._make_doc_blueprint_name()

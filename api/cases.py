@@ -46,6 +46,7 @@ def case_out(view: CaseView) -> dict[str, Any]:
         "journey": view.journey,
         "version": view.version,
         "node": c.node_id,
+        "debtor": view.debtor,
         "amount": c.amount_original,
         "next_action_at": c.due_at,
     }

@@ -166,6 +166,8 @@ class CaseOut(Schema):
     status = fields.String()
     outcome = _nullable(fields.String())
     hold_reason = _nullable(fields.String())
+    # The debtor's customer id; null when the case is its own person (engine/intake/debtors.py).
+    debtor = _nullable(fields.String())
     debtor_name = fields.String()
     debtor_type = fields.String()
     email = _nullable(fields.String())
@@ -189,6 +191,52 @@ class CaseOut(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     closed_at = _nullable(UtcDateTime())
+
+
+class DebtorPatch(Schema):
+    """A change of a debtor's data: any of these fields (validated by the engine's schema)."""
+
+    class Meta:
+        unknown = "raise"
+
+    name = fields.String()
+    email = _nullable(fields.String())
+    phone = _nullable(fields.String())
+    street = _nullable(fields.String())
+    postcode = _nullable(fields.String())
+    city = _nullable(fields.String())
+    locale = fields.String()
+    timezone = fields.String()
+    consent = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    opted_out = fields.List(fields.String())
+
+
+class DebtorCaseOut(Schema):
+    """One case of a debtor."""
+
+    external_id = fields.String()
+    status = fields.String()
+    amount_open = fields.Decimal(as_string=True)
+
+
+class DebtorOut(Schema):
+    """A debtor: the host's customer id, contact data, choices, and their cases."""
+
+    external_id = fields.String()
+    name = fields.String()
+    email = _nullable(fields.String())
+    phone = _nullable(fields.String())
+    street = _nullable(fields.String())
+    postcode = _nullable(fields.String())
+    city = _nullable(fields.String())
+    country = fields.String()
+    locale = fields.String()
+    timezone = fields.String()
+    consent = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    opted_out = fields.List(fields.String())
+    cases = fields.List(fields.Nested(DebtorCaseOut))
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class CaseResultOut(Schema):

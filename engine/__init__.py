@@ -130,6 +130,11 @@ _EXPORTS: dict[str, str] = {
     "EventIntake": "engine.intake.event_intake",
     "KeyedAnswer": "engine.intake.event_intake",
     "NewEvent": "engine.intake.event_intake",
+    "DebtorSchema": "engine.intake.debtors",
+    "UnknownDebtor": "engine.intake.debtors",
+    "debtor_cases": "engine.intake.debtors",
+    "get_debtor": "engine.intake.debtors",
+    "update_debtor": "engine.intake.debtors",
     "CaseFacts": "engine.intake.events",
     "Decision": "engine.intake.events",
     "EVENT_ID_LENGTH": "engine.intake.events",
@@ -353,6 +358,13 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         replay_delivery,
     )
     from engine.intake.cases import CaseSchema, open_case
+    from engine.intake.debtors import (
+        DebtorSchema,
+        UnknownDebtor,
+        debtor_cases,
+        get_debtor,
+        update_debtor,
+    )
     from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema, bulk_record_events
     from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
     from engine.intake.events import (
@@ -485,6 +497,7 @@ __all__ = [
     "ConfigError",
     "Country",
     "Database",
+    "DebtorSchema",
     "Decision",
     "DeliveryConfig",
     "DeliveryReportError",
@@ -537,6 +550,7 @@ __all__ = [
     "TokenCache",
     "TokenInfo",
     "UnknownCase",
+    "UnknownDebtor",
     "UnknownMessage",
     "UploadRow",
     "UserError",
@@ -566,6 +580,7 @@ __all__ = [
     "create_job",
     "create_subscription",
     "deactivate_subscription",
+    "debtor_cases",
     "decide_event",
     "decode_cursor",
     "deferral_reasons",
@@ -580,6 +595,7 @@ __all__ = [
     "find_answer",
     "forget_account_failures",
     "get_case",
+    "get_debtor",
     "get_job",
     "get_version",
     "get_webhook_delivery",
@@ -645,6 +661,7 @@ __all__ = [
     "template_problems",
     "timeline",
     "unpause_journey",
+    "update_debtor",
     "update_draft",
     "upload_text",
     "upsert_case",

@@ -27,9 +27,12 @@ class ContactContext:
 
 @dataclass(frozen=True, slots=True)
 class SentRecord:
-    """An earlier message to the same debtor and debt."""
+    """An earlier message to the same debtor, about this debt or another of theirs."""
 
     channel: str
     sent_at: datetime  # timezone-aware
     # True when a call reached the debtor and a conversation took place (US-02 cooldown).
     conversation: bool = False
+    # False when the message was about another debt (case) of the same debtor: it counts for
+    # the person-scoped caps and gaps, not for the debt-scoped ones.
+    same_debt: bool = True

@@ -9,6 +9,10 @@ from types import MappingProxyType
 from typing import Literal
 
 HoldAction = Literal["suppress", "defer"]
+# What a cap or the conversation cooldown counts: every message to the person (all of a
+# debtor's cases) or only the messages about this debt (this case).
+Scope = Literal["person", "debt"]
+SCOPES = ("person", "debt")
 
 # A letter is posted and arrives days later, so its sending moment is neither bound by contact
 # hours nor a contact moment for the minimum gap. Every other channel (including any unknown
@@ -58,14 +62,21 @@ def weekly(start: time, end: time, days: Iterable[int] = range(7)) -> WeeklyHour
 
 @dataclass(frozen=True, slots=True)
 class FrequencyCap:
-    """At most `max_count` messages on `channel` (None = all channels) in a rolling window."""
+    """At most `max_count` messages on `channel` (None = all channels) in a rolling window.
+
+    `scope` says what is counted: "person" every message to the debtor, whichever of their
+    cases sent it; "debt" only the messages about this case (Reg F's 7-in-7, US-02).
+    """
 
     channel: str | None
     max_count: int
     window: timedelta
+    scope: Scope = "person"
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense."""
+        if self.scope not in SCOPES:
+            raise ValueError(f"FrequencyCap.scope must be 'person' or 'debt', not {self.scope!r}")
         if self.max_count < 1:
             raise ValueError("FrequencyCap.max_count must be at least 1")
         if self.window <= timedelta(0):
@@ -106,8 +117,10 @@ class ContactPolicy:
     caps: tuple[FrequencyCap, ...] = ()
     min_gap: timedelta = timedelta(0)
     channel_min_gap: Mapping[str, timedelta] = field(default_factory=dict)
-    # A telephone conversation starts a cooldown for further calls (Reg F, US-02).
+    # A telephone conversation starts a cooldown for further calls (Reg F, US-02), about the
+    # debt talked about ("debt") or any debt of the person ("person").
     conversation_cooldown: timedelta = timedelta(0)
+    conversation_scope: Scope = "debt"
     channels_requiring_consent: frozenset[str] = frozenset()
     holds: Mapping[str, HoldRule] = field(default_factory=dict)
     deferral_horizon: timedelta = timedelta(days=14)
@@ -120,6 +133,8 @@ class ContactPolicy:
         for name in ("min_gap", "conversation_cooldown", "deferral_horizon"):
             if getattr(self, name) < timedelta(0):
                 raise ValueError(f"ContactPolicy.{name} must not be negative")
+        if self.conversation_scope not in SCOPES:
+            raise ValueError("ContactPolicy.conversation_scope must be 'person' or 'debt'")
         if any(gap < timedelta(0) for gap in self.channel_min_gap.values()):
             raise ValueError("ContactPolicy.channel_min_gap values must not be negative")
         # Read-only views keep a shared profile from being changed through a reference.

@@ -1,5 +1,10 @@
 """Country profiles DE, US and UK, each value traced to its rule in compliance.md.
 
+Scope: a cap counts the person's messages (all of a debtor's cases) unless it says
+scope="debt". DE-11 (persistent unwanted contact), UK-03 and the design gaps are about the
+person; US-02 (Reg F 7-in-7 and the conversation cooldown) is worded per debt, and the US
+minimum gap stays the person's, so a US debtor with two debts gets both.
+
 Which profile serves a debtor is the jurisdiction registry's answer (engine.core.jurisdictions):
 the jurisdiction covering the debtor's country names a profile, or a region's overlay. Profiles
 are found by name here; `register_profile` adds one, as the built-ins below are added.
@@ -28,6 +33,9 @@ _HOLDS = {
     "cease_contact": HoldRule(
         allowed_during_hold=frozenset({"termination_notice", "remedy_notice"})
     ),
+    # US-05: an attorney is known to represent the debtor: contact goes to the attorney only,
+    # which is a person's work, not the journey's.
+    "attorney": HoldRule(),
     "insolvency": HoldRule(),  # X-01
     "deceased": HoldRule(),  # X-01
     "vulnerability": HoldRule(),  # X-01
@@ -64,11 +72,16 @@ US = ContactPolicy(
     no_sundays=False,  # US-03 sets only hours
     no_public_holidays=False,  # US-03 sets only hours
     caps=(
-        FrequencyCap("call", 7, WEEK),  # US-02: more than 7 calls in 7 days per debt
-        FrequencyCap("sms", 7, WEEK),  # US-02 extended to texts (design, strictest reading)
+        # US-02: more than 7 calls in 7 days per debt (12 CFR 1006.14(b)(2)(i): "about a
+        # particular debt"), so counted per debt, not per person.
+        FrequencyCap("call", 7, WEEK, scope="debt"),
+        FrequencyCap("sms", 7, WEEK, scope="debt"),  # US-02 extended to texts (design)
     ),
-    min_gap=timedelta(hours=4),  # design: Reg F sets no gap across channels
-    conversation_cooldown=WEEK,  # US-02: no call within 7 days after a conversation
+    min_gap=timedelta(hours=4),  # design: Reg F sets no gap across channels; per person
+    # US-02: no call within 7 days after a conversation "in connection with the collection of
+    # such debt" (1006.14(b)(2)(ii)): per debt.
+    conversation_cooldown=WEEK,
+    conversation_scope="debt",
     channels_requiring_consent=frozenset({"sms"}),  # US-12: TCPA prior express consent
     holds=_HOLDS,  # US-05 cease, US-07 dispute, X-01
     deferral_horizon=timedelta(days=14),  # design
@@ -93,7 +106,8 @@ UK = ContactPolicy(
 )
 
 # US-13: state overlays, strictest wins. Massachusetts (compliance.md [42]): at most 2 calls or
-# texts per 7 days.
+# texts per 7 days, counted over the person (940 CMR 7.04(1)(f) counts communications "to the
+# debtor"; the strictest reading).
 US_MA = tighten(
     US,
     name="US-MA",

@@ -64,10 +64,14 @@ def _subset(base: frozenset[str], new: frozenset[str]) -> str | None:
 
 
 def _caps(base: tuple[FrequencyCap, ...], new: tuple[FrequencyCap, ...]) -> str | None:
-    # A cap with fewer messages over a longer window is at least as strict.
+    # A cap with fewer messages over a longer window is at least as strict; one counted over
+    # the person (all their debts) is at least as strict as the same cap counted per debt.
     for cap in base:
         if not any(
-            c.channel == cap.channel and c.max_count <= cap.max_count and c.window >= cap.window
+            c.channel == cap.channel
+            and c.max_count <= cap.max_count
+            and c.window >= cap.window
+            and (c.scope == "person" or cap.scope == "debt")
             for c in new
         ):
             return f"no cap as strict as {cap.code}"
@@ -93,6 +97,18 @@ def _holds(base: Mapping[str, HoldRule], new: Mapping[str, HoldRule]) -> str | N
     return None
 
 
+def _scope(base: str, new: str) -> str | None:
+    return (
+        "cannot count per debt what is counted per person"
+        if (base, new)
+        == (
+            "person",
+            "debt",
+        )
+        else None
+    )
+
+
 def _any(base: object, new: object) -> str | None:
     return None
 
@@ -106,6 +122,7 @@ _CHECKS: dict[str, Callable[[Any, Any], str | None]] = {
     "min_gap": _longer,
     "channel_min_gap": _gaps,
     "conversation_cooldown": _longer,
+    "conversation_scope": _scope,
     "channels_requiring_consent": _superset,
     "holds": _holds,
     "deferral_horizon": _shorter,

@@ -29,6 +29,8 @@ POLICY = (
     "contact_resumed",
     "breathing_space_started",
     "breathing_space_ended",
+    "attorney_represented",
+    "attorney_withdrawn",
     "insolvency",
     "deceased",
     "case_closed",

@@ -122,6 +122,33 @@ class _Pass:
         )
 
 
+# Whose contacts are counted together: ("d", debtor id) or, for a case without a debtor, ("c",
+# case id): such a case is its own person, as before debtors existed.
+Person = tuple[str, int]
+
+
+def person_of(case: CaseRow) -> Person:
+    """The person a case's messages reach: its debtor, else the case itself."""
+    return ("d", case.debtor_id) if case.debtor_id is not None else ("c", case.id)
+
+
+@dataclass
+class _Contacts:
+    """One person's recent contacts, each with the case it was about."""
+
+    sent: list[tuple[int, str, datetime]] = field(default_factory=list)
+
+    def add(self, case_id: int, channel: str, at: datetime) -> None:
+        self.sent.append((case_id, channel, at))
+
+    def records_for(self, case_id: int) -> list[SentRecord]:
+        """The history as the guard reads it for one case: same_debt marks that case's own."""
+        return [
+            SentRecord(channel, at, same_debt=sent_case == case_id)
+            for sent_case, channel, at in self.sent
+        ]
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 4, 16, 64 minutes ... capped at 6 hours: gentle on a provider that is down."""
     return min(timedelta(minutes=4 ** max(attempts - 1, 0)), timedelta(hours=6))
@@ -221,7 +248,7 @@ class Dispatcher:
             history = self._history(session, rows, run.now)
             claimed = []
             for message, case in rows:
-                item = self._prepare(session, message, case, history[case.id], run)
+                item = self._prepare(session, message, case, history[person_of(case)], run)
                 if item is not None:
                     claimed.append(item)
             self._flush(session, run)
@@ -257,26 +284,36 @@ class Dispatcher:
 
     def _history(
         self, session: Session, due: list[tuple[OutboxRow, CaseRow]], now: datetime
-    ) -> dict[int, list[SentRecord]]:
-        """Each case's contacts of the last 31 days, leaving out the messages being decided.
+    ) -> dict[Person, _Contacts]:
+        """Each person's contacts of the last 31 days, leaving out the messages being decided.
 
-        A 'sending' message counts from its claim (the start of its lease): the provider may
-        have it even when the dispatcher that claimed it died before writing down the answer.
+        A person is a debtor (every message to any of their cases counts, each record noting
+        its case, so debt-scoped rules can pick their own) or, for a case without a debtor, the
+        case itself. A 'sending' message counts from its claim (the start of its lease): the
+        provider may have it even when the dispatcher that claimed it died before writing down
+        the answer.
         """
-        found: dict[int, list[SentRecord]] = defaultdict(list)
+        found: dict[Person, _Contacts] = defaultdict(_Contacts)
         if not due:
             return found
         deciding = {message.id for message, _ in due}
+        case_ids = {case.id for _, case in due if case.debtor_id is None}
+        debtor_ids = {case.debtor_id for _, case in due if case.debtor_id is not None}
+        whose = OutboxRow.case_id.in_(case_ids)
+        query = select(
+            OutboxRow.id,
+            OutboxRow.case_id,
+            OutboxRow.channel,
+            OutboxRow.status,
+            OutboxRow.sent_at,
+            OutboxRow.not_before,
+            CaseRow.debtor_id,
+        ).join(CaseRow, CaseRow.id == OutboxRow.case_id)
+        if debtor_ids:  # one more clause only when a debtor is among the due cases
+            whose = or_(whose, CaseRow.debtor_id.in_(debtor_ids))
         rows = session.execute(
-            select(
-                OutboxRow.id,
-                OutboxRow.case_id,
-                OutboxRow.channel,
-                OutboxRow.status,
-                OutboxRow.sent_at,
-                OutboxRow.not_before,
-            ).where(
-                OutboxRow.case_id.in_({case.id for _, case in due}),
+            query.where(
+                whose,
                 OutboxRow.channel.in_(tuple(CHANNELS)),  # a webhook tells the host, not the debtor
                 OutboxRow.status.in_(CONTACT_STATUSES),
                 or_(
@@ -285,10 +322,11 @@ class Dispatcher:
                 ),
             )
         )
-        for outbox_id, case_id, channel, status, sent_at, not_before in rows:
+        for outbox_id, case_id, channel, status, sent_at, not_before, debtor_id in rows:
             if outbox_id not in deciding:  # a lapsed lease being claimed again is not its own gap
                 at = not_before - LEASE if status == "sending" else sent_at
-                found[case_id].append(SentRecord(channel, as_utc(at)))
+                person: Person = ("d", debtor_id) if debtor_id is not None else ("c", case_id)
+                found[person].add(case_id, channel, as_utc(at))
         return found
 
     def _prepare(
@@ -296,7 +334,7 @@ class Dispatcher:
         session: Session,
         message: OutboxRow,
         case: CaseRow,
-        history: list[SentRecord],
+        contacts: _Contacts,
         run: _Pass,
     ) -> _Claimed | None:
         if case.status == "closed":  # paid or closed since the step queued it: never remind
@@ -308,7 +346,7 @@ class Dispatcher:
         decision = decide(
             self._policy(version.journey.jurisdiction, case),
             _context(message, case),
-            history,
+            contacts.records_for(case.id),
             run.now,
         )
         if isinstance(decision, Defer):
@@ -351,7 +389,8 @@ class Dispatcher:
             run.now,
             status_callback_url=self.sms_status_callback_url,
         )
-        history.append(SentRecord(message.channel, run.now))  # caps count this one at once
+        # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
+        contacts.add(case.id, message.channel, run.now)
         attempt = message.attempts + 1
         run.updates.append(
             {

@@ -18,6 +18,7 @@ from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
 from engine.core.inputs import storable_errors
 from engine.core.jurisdictions import case_locale, case_time_zone
+from engine.intake.debtors import DEBTOR_ID, DebtorSchema, normal_phone, resolve_debtors
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
 _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
@@ -86,6 +87,10 @@ class CaseSchema(Schema):
     )
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     attributes = fields.Dict(keys=fields.String(), load_default=dict)
+    # The person owing the case: the host's customer id, and/or the debtor's data (with the
+    # same id in `debtor.external_id`). Neither: the case is its own person.
+    debtor_id = fields.String(load_default=None, allow_none=True, validate=DEBTOR_ID)
+    debtor = fields.Nested(DebtorSchema, load_default=None, allow_none=True)
 
     @validates("timezone")
     def _zone(self, value: str | None, **_: Any) -> None:
@@ -114,6 +119,23 @@ class CaseSchema(Schema):
             if not phonenumbers.is_valid_number(parsed):
                 raise ValidationError("Not a valid phone number for the country.", "phone")
             data["phone"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        nested = data.get("debtor") or {}
+        if nested.get("phone") and data.get("country"):
+            try:
+                nested["phone"] = normal_phone(nested["phone"], data["country"])
+            except ValidationError as exc:
+                raise ValidationError({"debtor": {"phone": exc.messages}}) from exc
+        if data.get("debtor") is not None:
+            named = nested.get("external_id")
+            if not named and not data.get("debtor_id"):
+                raise ValidationError(
+                    "Name the debtor's customer id (debtor.external_id or debtor_id).", "debtor"
+                )
+            if named and data.get("debtor_id") and named != data["debtor_id"]:
+                raise ValidationError(
+                    f"debtor_id '{data['debtor_id']}' and debtor.external_id '{named}' differ.",
+                    "debtor_id",
+                )
         open_ = data.get("amount_open")
         if open_ is not None and data.get("amount") is not None and open_ > data["amount"]:
             raise ValidationError("The open amount is larger than the amount.", "amount_open")
@@ -148,7 +170,8 @@ def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dic
         "reference": data.get("reference"),
         "attributes": data.get("attributes") or {},
         "arms": {},
-        "contact_prefs": {},
+        "contact_prefs": data.get("contact_prefs") or {},
+        "debtor_id": data.get("debtor_row_id"),
         "messages_sent": 0,
         "payments_count": 0,
         "visits": 0,
@@ -169,6 +192,7 @@ def open_case(
     existing = session.scalar(select(CaseRow).where(CaseRow.external_id == data["external_id"]))
     if existing is not None:
         return existing, False
+    resolve_debtors(session, [data], now, source)
     row = CaseRow(**case_values(data, version, now))
     session.add(row)
     session.flush()

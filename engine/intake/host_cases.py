@@ -27,6 +27,7 @@ from engine.authoring.versions import published_version
 from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
 from engine.intake.cases import CaseSchema, audit_opened, case_values
+from engine.intake.debtors import resolve_debtors
 from engine.intake.events import (
     CaseFacts,
     Outcome,
@@ -107,6 +108,9 @@ def choose_version(session: Session, journey: str | None) -> VersionRow:
 def _changes(row: CaseRow, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(master data to set, contact data to send as an event) that differ from the row."""
     master = {k: data[k] for k in MASTER if k in data and getattr(row, k) != data[k]}
+    debtor = data.get("debtor_row_id")
+    if debtor is not None and row.debtor_id != debtor:  # named a debtor, or another one
+        master["debtor_id"] = debtor
     contact = {k: data[k] for k in CONTACT if k in data and getattr(row, k) != data[k]}
     if data["currency"] != row.currency:
         raise ValidationError({"currency": [f"The case is in {row.currency}."]})
@@ -137,6 +141,7 @@ def upsert_case(
 ) -> tuple[CaseRow, str]:
     """Create or update a case (data as CaseSchema loads it); returns (row, what happened)."""
     row = session.scalar(select(CaseRow).where(CaseRow.external_id == data["external_id"]))
+    resolve_debtors(session, [data], now, "api")
     if row is None:
         version = choose_version(session, journey)
         row = CaseRow(**case_values(data, version, now))
@@ -279,6 +284,7 @@ def _write_chunk(
 ) -> None:
     """One chunk in one transaction: update the cases that exist, insert the others at once."""
     existing = _existing(session, [data["external_id"] for _, data in loaded])
+    resolve_debtors(session, [data for _, data in loaded], now, "api")
     new_rows: list[dict[str, Any]] = []
     for index, data in loaded:
         row = existing.get(data["external_id"])

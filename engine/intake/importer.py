@@ -41,12 +41,17 @@ from sqlalchemy.orm import Session
 
 from engine.authoring.lifecycle import JourneyClosed, open_for_cases
 from engine.intake.cases import CaseSchema, audit_opened, case_values
+from engine.intake.debtors import resolve_debtors
 from engine.storage.db import Database
 from engine.storage.models import CaseRow, VersionRow
 
 CHUNK_SIZE = 1_000
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-CASE_FIELDS: tuple[str, ...] = tuple(n for n in CaseSchema().fields if n != "attributes")
+# A file's columns are flat: the debtor is named by its customer id column (`debtor_id`), and
+# the row's contact data is the debtor's (engine/intake/debtors.py).
+CASE_FIELDS: tuple[str, ...] = tuple(
+    n for n in CaseSchema().fields if n not in ("attributes", "debtor")
+)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(n for n, f in CaseSchema().fields.items() if f.required)
 AMOUNT_FIELDS = frozenset({"amount", "amount_open"})
 ALIASES: dict[str, str] = {
@@ -79,6 +84,14 @@ ALIASES: dict[str, str] = {
     "language": "locale",
     "ref": "reference",
     "invoice_reference": "reference",
+    "customer_id": "debtor_id",
+    "customer_no": "debtor_id",
+    "customer_number": "debtor_id",
+    "debtor_no": "debtor_id",
+    "debtor_number": "debtor_id",
+    "account_id": "debtor_id",
+    "account_number": "debtor_id",
+    "kundennummer": "debtor_id",
 }
 # marshmallow's words where plainer ones exist for a CSV cell.
 PLAIN_MESSAGES: dict[tuple[str | None, str], str] = {
@@ -629,7 +642,9 @@ def _insert_new(
     """One query for the ids that exist, one multi-row insert for the rest."""
     ids = [r["external_id"] for r in rows]
     existing = set(session.scalars(select(CaseRow.external_id).where(CaseRow.external_id.in_(ids))))
-    values = [case_values(r, version, now) for r in rows if r["external_id"] not in existing]
+    new = [r for r in rows if r["external_id"] not in existing]
+    resolve_debtors(session, new, now, "import")
+    values = [case_values(r, version, now) for r in new]
     if values:
         # The table, not the entity: the ORM's bulk path adds a tenth for nothing we need here.
         session.execute(insert(CaseRow.__table__), values)

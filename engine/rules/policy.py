@@ -71,6 +71,20 @@ _RULES: tuple[tuple[str, str, tuple[Clause, ...], str, Text], ...] = (
         msg("the breathing space ends, go on where the case stood"),
     ),
     (
+        "attorney",
+        "attorney_represented",
+        (),
+        "hold:attorney",
+        msg("an attorney represents the debtor, hold the case for contact through them"),
+    ),
+    (
+        "attorney_withdrawn",
+        "attorney_withdrawn",
+        (Clause("hold_reason", "eq", "attorney"),),
+        "release",
+        msg("the attorney no longer represents the debtor, go on where the case stood"),
+    ),
+    (
         "insolvency",
         "insolvency",
         (),

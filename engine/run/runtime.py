@@ -18,6 +18,7 @@ from engine.core.clock import naive_utc
 from engine.core.counts import Counts
 from engine.core.state import CaseState
 from engine.intake import event_effects
+from engine.intake.debtor_holds import DEBTOR_WIDE, FROM_CASE
 from engine.journey.fields import CASE_FIELDS
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK
@@ -25,6 +26,7 @@ from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
 from engine.run.store import (
+    DebtorEvent,
     OutboxValues,
     Writes,
     audit_values,
@@ -361,6 +363,10 @@ class Runtime:
             return None
         note = event_effects.apply(cs, event.type, event.payload or {})
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
+        if event.type in DEBTOR_WIDE and not (event.payload or {}).get(FROM_CASE):
+            batch.writes.debtor_events.append(
+                DebtorEvent(cs.id, cs.external_id, event.type, event.event_id, event.payload or {})
+            )
         if event.type in policy.TRIGGERS:
             rule_id = self.evaluator.evaluate(policy.RULESET, [_policy_message(cs, event.type)])[0]
             if rule_id is not None and not self._apply_policy(cs, version, rule_id, batch):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.core.case_status import OPEN_STATUSES, next_due_at
 from engine.core.clock import naive_utc
 from engine.core.state import CaseState
+from engine.intake.debtor_holds import spread_debtor_events
 from engine.run.bulk import (
     aware_utc,
     decode,
@@ -194,6 +195,19 @@ class Writes:
     due_now: set[int] = field(default_factory=set)
     parked: set[int] = field(default_factory=set)  # cases of paused journeys: due on unpause
     loaded: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # MUTABLE values as read
+    # Events about the person (insolvency, death, ...) applied to a case: each goes to the
+    # debtor's other open cases after this batch is written (engine/intake/debtor_holds.py).
+    debtor_events: list[DebtorEvent] = field(default_factory=list)
+
+
+class DebtorEvent(NamedTuple):
+    """An event applied to one case that holds (or releases) every case of its debtor."""
+
+    case_id: int
+    external_id: str
+    type: str
+    event_id: str
+    payload: dict[str, Any]
 
 
 def state_from_row(row: list[Any]) -> CaseState:
@@ -355,3 +369,5 @@ def write(session: Session, writes: Writes, now: datetime) -> None:
         ("id", "applied_at"),
         [(event_id, stamp) for event_id in writes.applied_events],
     )
+    if writes.debtor_events:  # rare: after the cases' writes, so their due_at stays as set here
+        spread_debtor_events(session, writes.debtor_events, now)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.clock import naive_utc
-from engine.storage.models import AuditRow, CaseRow, JourneyRow, OutboxRow, VersionRow
+from engine.storage.models import AuditRow, CaseRow, DebtorRow, JourneyRow, OutboxRow, VersionRow
 
 
 class BadCursor(ValueError):
@@ -36,6 +36,7 @@ class CaseView:
     case: CaseRow
     journey: str
     version: int
+    debtor: str | None = None  # the debtor's customer id, None when the case is its own person
 
 
 def encode_cursor(last_id: int) -> str:
@@ -56,9 +57,10 @@ def decode_cursor(cursor: str) -> int:
 
 def _with_journey() -> Any:
     return (
-        select(CaseRow, JourneyRow.key, VersionRow.number)
+        select(CaseRow, JourneyRow.key, VersionRow.number, DebtorRow.external_id)
         .join(VersionRow, VersionRow.id == CaseRow.version_id)
         .join(JourneyRow, JourneyRow.id == VersionRow.journey_id)
+        .outerjoin(DebtorRow, DebtorRow.id == CaseRow.debtor_id)
     )
 
 
@@ -77,7 +79,7 @@ def list_cases(
         query = query.where(CaseRow.node_id == filters.node)
     if filters.updated_since:
         query = query.where(CaseRow.updated_at >= naive_utc(filters.updated_since))
-    rows = [CaseView(c, k, n) for c, k, n in session.execute(query).all()]
+    rows = [CaseView(c, k, n, d) for c, k, n, d in session.execute(query).all()]
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1].case.id)
     return rows, None

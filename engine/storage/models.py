@@ -1,4 +1,4 @@
-"""SQLAlchemy models: journeys, versions, cases, events, outbox, audit, users, designer jobs."""
+"""SQLAlchemy models: journeys, versions, debtors, cases, events, outbox, audit, users, jobs."""
 
 from __future__ import annotations
 
@@ -114,6 +114,33 @@ class TemplateRow(Base):
     html: Mapped[str | None] = mapped_column(Text)
 
 
+class DebtorRow(Base):
+    """A person (or business) owing one or more cases: the host's customer, with contact data.
+
+    Contact data, consent and preferences live here, so a change reaches every case of the
+    debtor (engine/intake/debtors.py); each case keeps a copy of the contact columns, which the
+    runtime reads and owns while it advances the case.
+    """
+
+    __tablename__ = "debtors"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(8))
+    locale: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"consent": {channel: bool}, "opted_out": [channel, ...]}, as a case's contact_prefs.
+    contact_prefs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class CaseRow(Base):
     """A debt being dunned: who, how much, and where in which journey version it stands."""
 
@@ -122,6 +149,10 @@ class CaseRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("journey_versions.id"), index=True)
+    # The person owing this debt; None: the case is its own debtor (as before debtors existed).
+    debtor_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("debtors.id"), index=True
+    )
     node_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
     outcome: Mapped[str | None] = mapped_column(String(32))

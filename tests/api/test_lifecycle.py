@@ -260,3 +260,14 @@ def test_journey_webhooks_are_emitted(
             select(WebhookDeliveryRow.event_type).order_by(WebhookDeliveryRow.id)
         ).all()
     assert kinds == ["journey.published", "journey.paused", "journey.retired"]
+
+
+def test_a_too_deep_body_is_refused_not_a_server_error(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    deep = "[" * 50_000 + "]" * 50_000
+    headers = {**auth, "Content-Type": "application/json"}
+
+    answer = client.post("/api/v1/journeys/minimal/versions/1/submit", data=deep, headers=headers)
+
+    assert answer.status_code == 400

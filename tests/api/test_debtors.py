@@ -1,0 +1,73 @@
+"""The API takes the debtor: `debtor_id` or a `debtor` object on a case, and /debtors/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from engine import Database, Runtime, VirtualClock
+from tests.api.conftest import case_json
+
+
+def _post(client: FlaskClient, auth: dict[str, str], **overrides: Any) -> Any:
+    return client.post("/api/v1/cases", json=case_json(**overrides), headers=auth)
+
+
+def test_a_case_names_its_debtor_by_customer_id(client: FlaskClient, auth: dict[str, str]) -> None:
+    first = _post(client, auth, external_id="A-1", debtor_id="C-1")
+    second = _post(
+        client,
+        auth,
+        external_id="A-2",
+        debtor={"external_id": "C-1", "email": "new@example.org", "consent": {"sms": True}},
+    )
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json["case"]["debtor"] == second.json["case"]["debtor"] == "C-1"
+    debtor = client.get("/api/v1/debtors/C-1", headers=auth).json
+    assert [c["external_id"] for c in debtor["cases"]] == ["A-1", "A-2"]
+    assert (debtor["email"], debtor["consent"]) == ("new@example.org", {"sms": True})
+
+
+def test_a_case_without_a_debtor_shows_none(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert _post(client, auth, external_id="A-3").json["case"]["debtor"] is None
+
+
+def test_bulk_upsert_takes_the_debtor(client: FlaskClient, auth: dict[str, str]) -> None:
+    cases = [case_json(external_id=f"BK-{i}", debtor_id="C-9") for i in range(2)]
+
+    answer = client.post("/api/v1/cases/bulk", json={"cases": cases}, headers=auth).json
+
+    assert answer["counts"] == {"created": 2}
+    debtor = client.get("/api/v1/debtors/C-9", headers=auth).json
+    assert len(debtor["cases"]) == 2
+
+
+def test_patching_the_debtor_reaches_all_their_cases(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    _post(client, auth, external_id="P-1", debtor_id="C-2")
+    _post(client, auth, external_id="P-2", debtor_id="C-2")
+    Runtime(api_db).tick(clock.now)
+
+    answer = client.patch(
+        "/api/v1/debtors/C-2", json={"street": "Neuweg 2", "city": "Köln"}, headers=auth
+    )
+    Runtime(api_db).tick(clock.now)
+
+    assert answer.status_code == 200 and answer.json["street"] == "Neuweg 2"
+    for ext in ("P-1", "P-2"):
+        assert client.get(f"/api/v1/cases/{ext}", headers=auth).json["street"] == "Neuweg 2"
+
+
+def test_bad_debtor_input_is_named(client: FlaskClient, auth: dict[str, str]) -> None:
+    _post(client, auth, external_id="X-1", debtor_id="C-3")
+
+    unknown = client.patch("/api/v1/debtors/NOPE", json={"city": "Bonn"}, headers=auth)
+    bad = client.patch("/api/v1/debtors/C-3", json={"email": "nope"}, headers=auth)
+    slash = _post(client, auth, external_id="X-2", debtor_id="a/b")
+
+    assert unknown.status_code == 404
+    assert bad.status_code == 422 and "email" in bad.json["errors"]
+    assert slash.status_code == 422 and "debtor_id" in slash.json["errors"]

@@ -65,3 +65,18 @@ def test_ports_takes_a_body_that_is_no_object(manager: FlaskClient, body: str) -
     """Found by the fuzz test: a number as the body was a 500."""
     response = manager.post("/journeys/ports", data=body, content_type="application/json")
     assert (response.status_code, response.json) == (200, {"ports": []})
+
+
+def test_the_check_names_an_unknown_template_filter(manager: FlaskClient) -> None:
+    # Issue 15, point 9a: was a 500.
+    doc = example_doc("minimal")
+    doc["templates"]["reminder"]["variants"][1]["html"] = "<p>{{ reference|nosuchfilter }}</p>"
+    response = manager.post("/journeys/check", json=doc)
+    assert response.status_code == 200
+    assert [(p["field"], p["message"]) for p in response.json["problems"]] == [
+        (
+            "templates.reminder.en-GB.tone2.html",
+            "Template 'reminder' (email, en-GB, tone 2) of journey 'minimal': "
+            "unknown filter 'nosuchfilter' on line 1.",
+        )
+    ]

@@ -52,6 +52,26 @@ def test_validate_reports_broken_json_with_line_and_column(
     assert "not valid JSON at line 2, column 3" in result.output
 
 
+@pytest.mark.parametrize("command", ["validate", "compile", "simulate"])
+def test_an_unknown_template_filter_is_a_problem_not_a_traceback(
+    runner: CliRunner, tmp_path: Path, command: str
+) -> None:
+    # Issue 15, point 9a.
+    doc = json.loads(MINIMAL.read_text())
+    doc["templates"]["reminder"]["variants"][0]["body"] = "{{ amount_open|nosuchfilter }}"
+    path = tmp_path / "filter.json"
+    path.write_text(json.dumps(doc))
+
+    result = runner.invoke(main, [command, str(path)])
+
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (
+        "Template 'reminder' (email, en-GB, tone 1) of journey 'minimal': "
+        "unknown filter 'nosuchfilter' on line 1." in result.output
+    )
+
+
 def test_compile_prints_readable_sentences(runner: CliRunner) -> None:
     result = runner.invoke(main, ["compile", str(MINIMAL)])
     assert result.exit_code == 0, result.output

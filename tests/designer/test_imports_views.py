@@ -132,6 +132,21 @@ def test_the_preview_names_errors_by_line_and_column(manager: FlaskClient, publi
     assert text.count('class="cell-error"') == 1
 
 
+def test_the_preview_names_a_quote_left_open_and_shows_the_rows_after_it(
+    manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9c: INV-2's open quote swallowed INV-3.
+    csv = GOOD_AND_BAD.replace("INV-2;Max Muster;", 'INV-2;"Max Muster;')
+    text = manager.get(f"/imports/{upload_id(upload(manager, csv.encode()))}").get_data(
+        as_text=True
+    )
+    row = re.search(r'<tr class="row-error">.*?</tr>', text, re.S)
+    assert row is not None
+    assert '<td class="num">3</td>' in row.group(0)
+    assert "opens a cell that is not closed before line 4" in row.group(0)
+    assert "Anna Beispiel" in text
+
+
 def test_a_changed_mapping_refreshes_the_preview(manager: FlaskClient, published: None) -> None:
     uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
     page = manager.get(f"/imports/{uid}").get_data(as_text=True)

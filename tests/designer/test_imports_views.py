@@ -239,6 +239,52 @@ def test_the_mapping_is_remembered_for_the_same_header_by_every_worker(
     assert [selected(text, n) for n in range(6)] == list(chosen.values())
 
 
+def test_a_remembered_mapping_is_the_users_own(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9d: one user's mapping prefilled everyone's import of the same header.
+    csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
+    uid = upload_id(upload(manager, csv.encode()))
+    chosen = {"col-0": "external_id", "col-1": "debtor_name", "col-2": "country"}
+    chosen |= {"col-3": "currency", "col-4": "amount", "col-5": "due_date"}
+    run_import(manager, uid, {"journey": "minimal", **chosen}, poller=manager)
+    admin = login(app.test_client(), "admin")
+    page = admin.get(f"/imports/{upload_id(upload(admin, csv.encode()))}").get_data(as_text=True)
+    assert selected(page, 1) == ""  # not the manager's debtor_name
+    with app.app_context(), get_db().transaction() as session:
+        rows = session.scalars(select(ImportMappingRow)).all()
+        assert len(rows) == 1 and rows[0].columns["Kunde"] == "debtor_name"
+
+
+def test_a_mapping_remembered_before_it_was_per_user_is_everyones_default(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
+    uid = upload_id(upload(manager, csv.encode()))
+    with app.app_context(), get_db().transaction() as session:
+        header = ["Rechnung", "Kunde", "Land", "Waehrung", "Betrag", "Faellig"]
+        signature = Upload("x", "cases.csv", csv, header, user_id=0).signature
+        session.add(
+            ImportMappingRow(
+                user_id=None,
+                signature=signature,
+                columns={"Kunde": "debtor_name"},
+                journey="minimal",
+                updated_at=datetime(2026, 12, 1),
+            )
+        )
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert (selected(page, 0), selected(page, 1)) == ("", "debtor_name")
+    chosen = {"col-0": "external_id", "col-1": "debtor_name", "col-2": "country"}
+    chosen |= {"col-3": "currency", "col-4": "amount", "col-5": "due_date"}
+    run_import(manager, uid, {"journey": "minimal", **chosen}, poller=manager)
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert selected(page, 0) == "external_id"  # the manager's own, before the shared one
+    admin = login(app.test_client(), "admin")
+    page = admin.get(f"/imports/{upload_id(upload(admin, csv.encode()))}").get_data(as_text=True)
+    assert (selected(page, 0), selected(page, 1)) == ("", "debtor_name")  # the shared one
+
+
 def test_a_changed_mapping_replaces_the_remembered_one(
     app: Flask, manager: FlaskClient, published: None
 ) -> None:

@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "JsonInputError": "engine.core.inputs",
     "MAX_JSON_DEPTH": "engine.core.inputs",
     "load_json": "engine.core.inputs",
+    "text_problem": "engine.core.inputs",
     "as_utc": "engine.core.clock",
     "naive_utc": "engine.core.clock",
     "utcnow": "engine.core.clock",
@@ -224,7 +225,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.core.case_status import STATUSES
     from engine.core.channels import CHANNELS, Channel, register_channel
     from engine.core.clock import VirtualClock, as_utc, naive_utc, utcnow
-    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json
+    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json, text_problem
     from engine.core.jurisdictions import (
         COUNTRIES,
         JURISDICTIONS,
@@ -504,6 +505,7 @@ __all__ = [
     "start_job",
     "store_answer",
     "template_problems",
+    "text_problem",
     "timeline",
     "upload_text",
     "upsert_case",

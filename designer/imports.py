@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from designer.auth import EDIT_ROLES, role_required
-from designer.i18n import _
+from designer.i18n import _, localized
 from designer.render import page_or_partial
 from engine import (
     CASE_FIELDS,
@@ -44,6 +44,7 @@ from engine import (
     Progress,
     UploadRow,
     VersionRow,
+    case_words,
     create_job,
     file_header,
     get_job,
@@ -112,6 +113,13 @@ class Run:
             report=job.result if job.error is None else None,
             error=job.error,
         )
+
+
+@bp.app_template_filter("row_error")
+def row_error(message: str) -> str:
+    """A row error's message in the user's language where the catalog knows it (the engine
+    keeps it in English: the CLI, the API and the stored job result say it so)."""
+    return localized(case_words(message))
 
 
 # -- uploads ------------------------------------------------------------------------------------
@@ -299,6 +307,11 @@ def upload() -> Any:
             if len(raw) > limit:
                 raise CaseImportError(_("The file is larger than %(mb)s MB.", mb=limit // 2**20))
             text = upload_text(file.filename or "", raw)
+            if "\x00" in text:  # PostgreSQL text cannot hold it: refused, not a 500
+                line = text.count("\n", 0, text.index("\x00")) + 1
+                raise CaseImportError(
+                    _("Line %(line)s holds a NUL character, which cannot be stored.", line=line)
+                )
             header = file_header(text)
             if not any(header):
                 raise CaseImportError(_("The file is empty: its first line must name the columns."))

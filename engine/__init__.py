@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "public_delivery_error": "engine.delivery.webhooks",
     "replay_delivery": "engine.delivery.webhooks",
     "CaseSchema": "engine.intake.cases",
+    "case_words": "engine.intake.cases",
     "open_case": "engine.intake.cases",
     "EventItemSchema": "engine.intake.event_bulk",
     "MAX_BULK_EVENTS": "engine.intake.event_bulk",
@@ -256,7 +257,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         public_delivery_error,
         replay_delivery,
     )
-    from engine.intake.cases import CaseSchema, open_case
+    from engine.intake.cases import CaseSchema, case_words, open_case
     from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema, bulk_record_events
     from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
     from engine.intake.events import (
@@ -439,6 +440,7 @@ __all__ = [
     "bulk_record_events",
     "bulk_upsert_chunked",
     "case_context",
+    "case_words",
     "clean_payload",
     "compile_journey",
     "create_job",

@@ -345,6 +345,38 @@ def test_the_import_speaks_german(manager: FlaskClient) -> None:
     assert "Fälle importieren" in manager.get("/imports").get_data(as_text=True)
 
 
+def test_the_case_checks_read_in_german_in_the_preview_and_the_summary(
+    manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9f: the currency, date range, '/' and NUL checks were English only.
+    csv = "\n".join(
+        [
+            HEADER,
+            "INV/1;Erika Mustermann;DE;EUR;120,50;01.11.2026;",
+            "INV-2;Max Muster;DE;XYZ;12,00;2026-11-01;",
+            "INV-3;Anna Beispiel;DE;EUR;80.00;9999-12-31;",
+        ]
+    )
+    manager.post("/lang/de")
+    uid = upload_id(upload(manager, csv.encode()))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    expected = [
+        "Eine ID darf kein &#39;/&#39; enthalten.",
+        "Kein Währungscode nach ISO 4217, z. B. EUR.",
+        "Das Fälligkeitsdatum muss zwischen 1900-01-01 und 2199-12-31 liegen.",
+    ]
+    assert [words in page for words in expected] == [True] * 3
+    done = run_import(manager, uid, form(page), poller=manager)
+    assert [words in done for words in expected] == [True] * 3
+
+
+def test_a_file_with_a_nul_character_is_refused_naming_the_line(manager: FlaskClient) -> None:
+    # PostgreSQL text cannot hold the uploaded file: it was a 500 there.
+    response = upload(manager, (GOOD_AND_BAD + "\nINV-4;Nul\x00Name;DE;EUR;1,00;;").encode())
+    assert response.status_code == 400
+    assert "Line 5 holds a NUL character" in response.get_data(as_text=True)
+
+
 def test_uploads_and_imports_belong_to_their_user(
     app: Flask, manager: FlaskClient, elsewhere: FlaskClient, published: None
 ) -> None:

@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from designer import (
         auth,
         cases,
+        forms,
         i18n,
         imports,
         journeys,
@@ -79,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
+    forms.init_app(app)  # after CSRF: a forged request is refused as such first
     auth.init_app(app)
     simulation.init_app(app)
     headers.install(app, policy)

@@ -8,8 +8,9 @@ thread of the worker that got the request. The import is a job in the database (
 any worker answers the progress fragment that htmx polls and shows the summary. Importing is
 idempotent by external id: the same file again imports nothing new.
 
-Mappings are remembered per header signature (the sha256 of the normalised column names) in
-the `import_mappings` table. A user sees only their own uploads and imports.
+Mappings are remembered per user and header signature (the sha256 of the normalised column
+names) in the `import_mappings` table; one remembered before that (migration 0007) is a shared
+default under everyone's own. A user sees only their own uploads, imports and mappings.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from designer.auth import EDIT_ROLES, role_required
-from designer.i18n import _
+from designer.i18n import _, localized
 from designer.render import page_or_partial
 from engine import (
     CASE_FIELDS,
@@ -43,6 +44,7 @@ from engine import (
     Progress,
     UploadRow,
     VersionRow,
+    case_words,
     create_job,
     file_header,
     get_job,
@@ -113,6 +115,13 @@ class Run:
         )
 
 
+@bp.app_template_filter("row_error")
+def row_error(message: str) -> str:
+    """A row error's message in the user's language where the catalog knows it (the engine
+    keeps it in English: the CLI, the API and the stored job result say it so)."""
+    return localized(case_words(message))
+
+
 # -- uploads ------------------------------------------------------------------------------------
 
 
@@ -153,22 +162,31 @@ def _own_upload(upload_id: str) -> Upload:
 
 
 def remembered(upload: Upload) -> dict[str, Any]:
-    """What was chosen last time for this header: {"columns": {...}, "journey": key}."""
+    """What the uploader chose last time for this header: {"columns": {...}, "journey": key};
+    else the shared mapping remembered before mappings were per user, if there is one."""
     with transaction() as session:
-        row = session.get(ImportMappingRow, upload.signature)
+        row = session.scalars(
+            select(ImportMappingRow)
+            .where(
+                ImportMappingRow.signature == upload.signature,
+                (ImportMappingRow.user_id == upload.user_id) | ImportMappingRow.user_id.is_(None),
+            )
+            .order_by(ImportMappingRow.user_id.is_(None))  # the user's own first
+            .limit(1)
+        ).first()
         return {"columns": dict(row.columns), "journey": row.journey} if row is not None else {}
 
 
 def remember(upload: Upload, columns: dict[str, str], journey: str) -> None:
-    """Keep the mapping for this header, replacing the last one."""
+    """Keep the uploader's mapping for this header, replacing their last one."""
     with transaction() as session:
         # An upsert: two workers remembering the same header at once must not collide.
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         values = {"columns": columns, "journey": journey, "updated_at": naive_utc(utcnow())}
         session.execute(
             dialect.insert(ImportMappingRow)
-            .values(signature=upload.signature, **values)
-            .on_conflict_do_update(index_elements=["signature"], set_=values)
+            .values(user_id=upload.user_id, signature=upload.signature, **values)
+            .on_conflict_do_update(index_elements=["user_id", "signature"], set_=values)
         )
 
 
@@ -289,6 +307,11 @@ def upload() -> Any:
             if len(raw) > limit:
                 raise CaseImportError(_("The file is larger than %(mb)s MB.", mb=limit // 2**20))
             text = upload_text(file.filename or "", raw)
+            if "\x00" in text:  # PostgreSQL text cannot hold it: refused, not a 500
+                line = text.count("\n", 0, text.index("\x00")) + 1
+                raise CaseImportError(
+                    _("Line %(line)s holds a NUL character, which cannot be stored.", line=line)
+                )
             header = file_header(text)
             if not any(header):
                 raise CaseImportError(_("The file is empty: its first line must name the columns."))

@@ -15,10 +15,6 @@ _EXPORTS: dict[str, str] = {
     "CACHE_SECONDS": "engine.access.api_tokens",
     "TokenCache": "engine.access.api_tokens",
     "TokenInfo": "engine.access.api_tokens",
-    "LoginLimits": "engine.access.throttle",
-    "forget_account_failures": "engine.access.throttle",
-    "login_wait": "engine.access.throttle",
-    "record_login_failure": "engine.access.throttle",
     "PortalAccess": "engine.access.portal_links",
     "PortalCase": "engine.access.portal_links",
     "PortalLinkError": "engine.access.portal_links",
@@ -26,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "portal_case": "engine.access.portal_links",
     "portal_url": "engine.access.portal_links",
     "revoke_portal_links": "engine.access.portal_links",
+    "LoginLimits": "engine.access.throttle",
+    "forget_account_failures": "engine.access.throttle",
+    "login_wait": "engine.access.throttle",
+    "record_login_failure": "engine.access.throttle",
     "ROLES": "engine.access.users",
     "UserError": "engine.access.users",
     "add_user": "engine.access.users",
@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "JsonInputError": "engine.core.inputs",
     "MAX_JSON_DEPTH": "engine.core.inputs",
     "load_json": "engine.core.inputs",
+    "text_problem": "engine.core.inputs",
     "COUNTRIES": "engine.core.jurisdictions",
     "Country": "engine.core.jurisdictions",
     "JURISDICTIONS": "engine.core.jurisdictions",
@@ -122,7 +123,13 @@ _EXPORTS: dict[str, str] = {
     "public_delivery_error": "engine.delivery.webhooks",
     "replay_delivery": "engine.delivery.webhooks",
     "CaseSchema": "engine.intake.cases",
+    "case_words": "engine.intake.cases",
     "open_case": "engine.intake.cases",
+    "DebtorSchema": "engine.intake.debtors",
+    "UnknownDebtor": "engine.intake.debtors",
+    "debtor_cases": "engine.intake.debtors",
+    "get_debtor": "engine.intake.debtors",
+    "update_debtor": "engine.intake.debtors",
     "EventItemSchema": "engine.intake.event_bulk",
     "MAX_BULK_EVENTS": "engine.intake.event_bulk",
     "bulk_record_events": "engine.intake.event_bulk",
@@ -130,11 +137,6 @@ _EXPORTS: dict[str, str] = {
     "EventIntake": "engine.intake.event_intake",
     "KeyedAnswer": "engine.intake.event_intake",
     "NewEvent": "engine.intake.event_intake",
-    "DebtorSchema": "engine.intake.debtors",
-    "UnknownDebtor": "engine.intake.debtors",
-    "debtor_cases": "engine.intake.debtors",
-    "get_debtor": "engine.intake.debtors",
-    "update_debtor": "engine.intake.debtors",
     "CaseFacts": "engine.intake.events",
     "Decision": "engine.intake.events",
     "EVENT_ID_LENGTH": "engine.intake.events",
@@ -326,7 +328,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.core.case_status import STATUSES
     from engine.core.channels import CHANNELS, Channel, register_channel
     from engine.core.clock import VirtualClock, as_utc, naive_utc, utcnow
-    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json
+    from engine.core.inputs import MAX_JSON_DEPTH, JsonInputError, load_json, text_problem
     from engine.core.jurisdictions import (
         COUNTRIES,
         JURISDICTIONS,
@@ -357,7 +359,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         public_delivery_error,
         replay_delivery,
     )
-    from engine.intake.cases import CaseSchema, open_case
+    from engine.intake.cases import CaseSchema, case_words, open_case
     from engine.intake.debtors import (
         DebtorSchema,
         UnknownDebtor,
@@ -573,6 +575,7 @@ __all__ = [
     "bulk_upsert_chunked",
     "cancel_scheduled_publish",
     "case_context",
+    "case_words",
     "clean_payload",
     "comment_version",
     "compile_journey",
@@ -659,6 +662,7 @@ __all__ = [
     "store_answer",
     "submit_version",
     "template_problems",
+    "text_problem",
     "timeline",
     "unpause_journey",
     "update_debtor",

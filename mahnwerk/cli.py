@@ -6,7 +6,6 @@ import json
 import secrets
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -33,16 +32,52 @@ def _now(value: str | None) -> datetime:
         ) from exc
 
 
-def _read_document(path: str) -> Any:
-    """A journey document from a file, or a ClickException saying where the JSON breaks."""
+# A journey of 2,000 nodes with its templates is well under 1 MB; more is not a journey.
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+
+
+class BadDocument(click.ClickException):
+    """A file that holds no journey document: named with the reason, exit code 2."""
+
+    exit_code = EXIT_INVALID
+
+
+def _read_document(path: str, lang: str = "en") -> Any:
+    """A journey document from a file, or a BadDocument saying what is wrong and where.
+
+    UTF-8, or UTF-8 / UTF-16 after a byte order mark; at most MAX_DOCUMENT_BYTES; JSON that
+    `load_json` takes (not too deep, no NUL, no lone surrogate).
+    """
+    from engine.core.inputs import JsonInputError, TextDecodeError, decode_text, load_json
+    from engine.core.messages import msg
+    from engine.nodes.base import Problem
+
+    def bad(words: Any) -> BadDocument:
+        return BadDocument(f"{path}: {words.text(lang)}")
+
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read the file ({exc.strerror}).") from exc
+        raise bad(msg("cannot read the file ({error}).", error=exc.strerror)) from exc
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        mb = MAX_DOCUMENT_BYTES // (1024 * 1024)
+        raise bad(msg("the file is larger than {mb} MB; a journey document is smaller.", mb=mb))
+    try:
+        return load_json(decode_text(raw))
+    except TextDecodeError as exc:
+        raise bad(exc.words) from None
+    except JsonInputError as exc:  # too deep, a NUL, a lone surrogate: where it is
+        field = None if exc.field == "_schema" else exc.field
+        raise BadDocument(f"{path}: {Problem.of(exc.words, field=field).line(lang)}") from None
     except json.JSONDecodeError as exc:
-        raise click.ClickException(
-            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
-        ) from exc
+        words = msg(
+            "not valid JSON at line {line}, column {column}: {error}.",
+            line=exc.lineno,
+            column=exc.colno,
+            error=exc.msg,
+        )
+        raise bad(words) from None
 
 
 @click.group()
@@ -162,8 +197,8 @@ def validate(files: tuple[str, ...], lang: str) -> None:
     invalid = False
     for path in files:
         try:
-            doc = _read_document(path)
-        except click.ClickException as exc:
+            doc = _read_document(path, lang)
+        except BadDocument as exc:
             click.echo(exc.message)
             invalid = True
             continue
@@ -189,7 +224,7 @@ def compile_(file: str, as_json: bool, lang: str) -> None:
     from engine.rules.compiler import compile_journey
     from engine.rules.sentences import journey_sentences, policy_sentences
 
-    journey, problems = validate_document(_read_document(file))
+    journey, problems = validate_document(_read_document(file, lang))
     if problems or journey is None:
         for problem in problems:
             click.echo(f"{file}: {problem.line(lang)}", err=True)

@@ -19,6 +19,7 @@ from engine.journey.fields import field_type
 from engine.journey.templating import (
     BUDGET_PROBLEMS,
     SYNTAX_ERROR,
+    UNKNOWN_NAMES,
     UNKNOWN_VARIABLE,
     template_problems,
 )
@@ -443,6 +444,12 @@ OVER_BUDGET = msg(
     "{problem}."
 )
 _BUDGET_IDS = frozenset(m.id for m in BUDGET_PROBLEMS)
+# A filter or test the sandbox does not have: the variant, whole, and the name.
+UNKNOWN_IN_VARIANT = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) of journey '{journey}': {problem}."
+)
+_UNKNOWN_NAME_IDS = frozenset(m.id for m in UNKNOWN_NAMES)
+_TEMPLATE_FINDINGS = (SYNTAX_ERROR, UNKNOWN_VARIABLE, *UNKNOWN_NAMES, *BUDGET_PROBLEMS)
 
 
 def _template_problems(journey: Journey) -> list[Problem]:
@@ -453,15 +460,18 @@ def _template_problems(journey: Journey) -> list[Problem]:
             for part in ("subject", "body", "html"):
                 source = getattr(variant, part)
                 for text in template_problems(source) if source else []:
-                    found = from_english(text, (SYNTAX_ERROR, UNKNOWN_VARIABLE, *BUDGET_PROBLEMS))
+                    found = from_english(text, _TEMPLATE_FINDINGS)
+                    variant_of = {
+                        "key": template.key,
+                        "channel": template.channel,
+                        "locale": variant.locale,
+                        "tone": variant.tone,
+                        "problem": found,
+                    }
                     if isinstance(found, Message) and found.id in _BUDGET_IDS:
-                        words = OVER_BUDGET.with_params(
-                            key=template.key,
-                            channel=template.channel,
-                            locale=variant.locale,
-                            tone=variant.tone,
-                            problem=found,
-                        )
+                        words = OVER_BUDGET.with_params(**variant_of)
+                    elif isinstance(found, Message) and found.id in _UNKNOWN_NAME_IDS:
+                        words = UNKNOWN_IN_VARIANT.with_params(journey=journey.key, **variant_of)
                     else:
                         words = msg("Template '{key}': {problem}.", key=template.key, problem=found)
                     problems.append(Problem.of(words, None, f"{where}.{part}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
-from engine.core.inputs import storable_errors
+from engine.core.inputs import HAS_NUL, NOT_UNICODE, TOO_DEEP, storable_errors
 from engine.core.jurisdictions import case_locale, case_time_zone
+from engine.core.messages import Joined, Message, Text, from_english, msg
 from engine.intake.debtors import DEBTOR_ID, DebtorSchema, normal_phone, resolve_debtors
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
@@ -25,6 +27,19 @@ _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at mos
 CURRENCIES = frozenset(list_currencies())  # ISO 4217 codes, as Babel knows them
 # Due dates a dunning journey can work with (date arithmetic on 9999-12-31 overflows).
 DUE_DATE_MIN, DUE_DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
+ID_HAS_SLASH = msg("An id cannot contain '/'.")
+NOT_A_CURRENCY = msg("Not an ISO 4217 currency code, e.g. EUR.")
+DUE_DATE_RANGE = msg("Use a due date from {min} to {max}.")
+# CaseSchema's words the catalog knows. marshmallow hands them on in English, which is what the
+# API answers; `case_words` reads them back for the designer to show in its language.
+CASE_WORDS: tuple[Message, ...] = (
+    ID_HAS_SLASH,
+    NOT_A_CURRENCY,
+    DUE_DATE_RANGE,
+    HAS_NUL,
+    NOT_UNICODE,
+    TOO_DEEP,
+)
 
 
 def _cents(value: Decimal) -> None:
@@ -41,7 +56,7 @@ class CaseSchema(Schema):
         validate=[
             validate.Length(min=1, max=100),
             # A '/' cannot be addressed as /cases/{external_id}: refused, not stored unreachable.
-            validate.Regexp(r"^[^/]*$", error="An id cannot contain '/'."),
+            validate.Regexp(r"^[^/]*$", error=ID_HAS_SLASH.id),
         ],
     )
     debtor_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -64,7 +79,7 @@ class CaseSchema(Schema):
         required=True,
         validate=[
             validate.Regexp(r"^[A-Z]{3}$", error="Use a three-letter currency, e.g. EUR."),
-            validate.OneOf(CURRENCIES, error="Not an ISO 4217 currency code, e.g. EUR."),
+            validate.OneOf(CURRENCIES, error=NOT_A_CURRENCY.id),
         ],
     )
     amount = fields.Decimal(
@@ -81,9 +96,7 @@ class CaseSchema(Schema):
     )
     due_date = fields.Date(
         required=True,
-        validate=validate.Range(
-            DUE_DATE_MIN, DUE_DATE_MAX, error="Use a due date from {min} to {max}."
-        ),
+        validate=validate.Range(DUE_DATE_MIN, DUE_DATE_MAX, error=DUE_DATE_RANGE.id),
     )
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     attributes = fields.Dict(keys=fields.String(), load_default=dict)
@@ -139,6 +152,25 @@ class CaseSchema(Schema):
         open_ = data.get("amount_open")
         if open_ is not None and data.get("amount") is not None and open_ > data["amount"]:
             raise ValidationError("The open amount is larger than the amount.", "amount_open")
+
+
+def case_words(english: str) -> Text:
+    """A CaseSchema error in the catalog's words where it knows them; several errors of one
+    cell, as the importer joins them with spaces, each on its own."""
+    whole = from_english(english, CASE_WORDS)
+    pieces = re.split(r"(?<=\.) ", english)
+    if isinstance(whole, Message) or len(pieces) == 1:
+        return whole
+    parts: list[Text] = []
+    start = 0
+    while start < len(pieces):  # the longest run of sentences that is one known text
+        for end in range(len(pieces), start, -1):
+            found = from_english(" ".join(pieces[start:end]), CASE_WORDS)
+            if isinstance(found, Message) or end == start + 1:
+                parts.append(found)
+                start = end
+                break
+    return Joined(tuple(parts), " ")
 
 
 def case_values(data: dict[str, Any], version: VersionRow, now: datetime) -> dict[str, Any]:

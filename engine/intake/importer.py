@@ -11,7 +11,9 @@ Choices a user of `mahnwerk import-cases` relies on:
 - Without a currency column every case takes the journey's currency (with a warning).
 - A file-level problem (not UTF-8, no header, a required column missing, unknown journey)
   raises CaseImportError before anything is written. Row problems are collected as RowErrors
-  and the other rows still import, in chunks of CHUNK_SIZE rows per transaction.
+  and the other rows still import, in chunks of CHUNK_SIZE rows per transaction. A quote
+  left open (`A2,"Bob,DE,...`) is such a row error, by the quote's line and column, and the
+  rows after it are read on their own (`_CsvRecords`); a quoted cell over several lines stays.
 - `read_rows` (also the designer's preview) loads rows with CaseSchema restricted to the file's
   columns, so a loaded row holds only the fields the file gives; `case_values` fills the rest.
 - Importing is idempotent by external_id: cases that already exist are counted as unchanged
@@ -210,8 +212,8 @@ def read_rows(
     header_line = text.split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     total = _count_rows(text, delimiter)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+    reader = _CsvRecords(text, delimiter)
+    header = reader.header()
     if not any(header):
         raise CaseImportError("The file is empty: its first line must name the columns.")
     columns, warnings = _map_columns(header, attributes or {}, column_map or {})
@@ -340,12 +342,123 @@ def guess_field(column: str) -> str | None:
 
 
 def _count_rows(text: str, delimiter: str) -> int:
-    """Data rows in the file (blank lines not counted); also surfaces broken CSV up front."""
-    try:
-        rows = sum(1 for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r)
-    except csv.Error as exc:
-        raise CaseImportError(f"The file is not readable as CSV: {exc}.") from exc
-    return max(rows - 1, 0)
+    """Data rows in the file (blank lines not counted), as read_rows will read them."""
+    records = _CsvRecords(text, delimiter)
+    records.header()
+    return sum(1 for _, cells, broken in records if cells or broken)
+
+
+class _CsvRecords:
+    """The file's CSV records with their first line; a quote left open is reported, not followed.
+
+    `csv` reads a cell that opens a quote (`"`) up to the next quote anywhere in the file, so
+    one forgotten quote swallowed the rows after it silently. A record spanning lines is
+    therefore looked at: when a following line reads on its own as a whole row (all of the
+    header's cells, its quotes balanced), the quote was left open. The record is reported as
+    broken (`RowError` naming the line and column of the quote) and reading goes on at that
+    line; so it does for a quote still open at the end of the file and for what `csv` refuses
+    (a cell over its field size limit). A quoted cell over several lines (an address) stays one.
+    """
+
+    def __init__(self, text: str, delimiter: str) -> None:
+        self.lines = io.StringIO(text, newline="").readlines()
+        self.delimiter = delimiter
+        self.names: list[str] = []
+        self._resume(0)
+
+    def _resume(self, pos: int) -> None:
+        """Read on from line index `pos` with a fresh reader (csv keeps state within a record)."""
+        self.pos = pos
+        self.reader = csv.reader(self._feed(), delimiter=self.delimiter)
+
+    def _feed(self) -> Iterator[str]:
+        while self.pos < len(self.lines):
+            self.pos += 1
+            yield self.lines[self.pos - 1]
+
+    def header(self) -> list[str]:
+        """The column names (the first record); later records are checked against them."""
+        self.names = [h.strip().lstrip("\ufeff") for h in next(self.reader, [])]
+        return self.names
+
+    def __iter__(self) -> Iterator[tuple[int, list[str], RowError | None]]:
+        """(first line, cells, why the record is broken or None); blank lines have no cells."""
+        while True:
+            start = self.pos
+            try:
+                record = next(self.reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over csv's field size limit
+                yield start + 1, [], self._open_quote(start, f"Not readable as CSV: {exc}.")
+                continue
+            last = self.lines[self.pos - 1]
+            if self.pos - start > 1 or (self.pos == len(self.lines) and '"' in last):
+                broken = self._open_quote(start)
+                if broken is not None:
+                    yield start + 1, [], broken
+                    continue
+            yield start + 1, record, None
+
+    def _open_quote(self, start: int, failed: str | None = None) -> RowError | None:
+        """The error for a quote the record from line index `start` leaves open, or None;
+        `failed` is what csv said when it gave up on the record. Reading resumes after it."""
+        lines = self.lines[start : self.pos]
+        whole = next((start + j for j, line in enumerate(lines[1:], 1) if self._whole(line)), None)
+        if whole is not None:
+            until = f"line {whole + 1}, which reads as a row of its own"
+            found = _open_cell("".join(self.lines[start:whole]), self.delimiter)
+        else:
+            until = "the end of the file"
+            found = _open_cell("".join(lines), self.delimiter)
+            if failed is None and (self.pos < len(self.lines) or found is None):
+                return None  # a quoted cell over several lines, closed
+        line, column, where = start, None, ""
+        if found is not None:
+            cell, offset = found
+            column = self.names[cell] if cell < len(self.names) else None
+            while offset >= len(self.lines[line]):  # the line and character of the open quote
+                offset -= len(self.lines[line])
+                line += 1
+            where = f" at character {offset + 1}"
+        self._resume(whole if whole is not None else max(line + 1, start + 1))
+        if failed is not None and whole is None:
+            return RowError(start + 1, None, failed)
+        return RowError(
+            line + 1,
+            column,
+            f'The quote (")'
+            f"{where} opens a cell that is not closed before {until}; this row is not "
+            'imported. Close the quote, or write a quote inside a cell as "".',
+        )
+
+    def _whole(self, line: str) -> bool:
+        """Whether a line reads on its own as a whole row: quotes balanced, every column."""
+        if line.count('"') % 2:
+            return False
+        return len(next(csv.reader([line], delimiter=self.delimiter), [])) == len(self.names)
+
+
+def _open_cell(text: str, delimiter: str) -> tuple[int, int] | None:
+    """(cell index, offset of its quote) of a quoted cell still open at the end of `text`."""
+    i, cell = 0, 0
+    while i < len(text):
+        if text[i] == '"':  # a cell that starts with a quote runs to the closing one
+            opened, i = i, i + 1
+            while True:
+                end = text.find('"', i)
+                if end < 0:
+                    return cell, opened
+                if text.startswith('"', end + 1):  # "" is a quote inside the cell
+                    i = end + 2
+                    continue
+                i = end + 1
+                break
+        end = text.find(delimiter, i)  # the rest of the cell, quotes in it taken as they are
+        if end < 0:
+            return None
+        i, cell = end + 1, cell + 1
+    return None
 
 
 def _canonical(name: str) -> str:
@@ -426,7 +539,7 @@ def _require_columns(columns: dict[str, str], defaults: dict[str, Any]) -> None:
 
 
 def _parse_rows(
-    reader: Any,
+    reader: _CsvRecords,
     header: list[str],
     columns: dict[str, str],
     attributes: dict[str, str],
@@ -437,10 +550,12 @@ def _parse_rows(
     seen: dict[str, int] = {}
     id_column = loader.column_of.get("external_id", "")
     pending: list[tuple[int, dict[str, str], list[RowError]]] = []
-    line_end = reader.line_num
-    for record in reader:
-        # A record starts on the line after the previous one ended (quoted cells span lines).
-        line, line_end = line_end + 1, reader.line_num
+    for line, record, broken in reader:
+        if broken is not None:  # a quote left open: reported alone, the rows after it read on
+            yield from loader.load(pending)
+            pending = []
+            yield ParsedRow(line, {}, None, [broken])
+            continue
         if not record:
             continue
         cells = dict(zip(header, (c.strip() for c in record), strict=False))

@@ -29,6 +29,9 @@ from engine.journey.fields import TEMPLATE_VARIABLES
 # The checker's findings are English strings; validation reads them back (from_english).
 SYNTAX_ERROR = msg("template syntax error on line {line}: {error}")
 UNKNOWN_VARIABLE = msg("unknown variable '{name}'")
+UNKNOWN_FILTER = msg("unknown filter '{name}' on line {line}")
+UNKNOWN_TEST = msg("unknown test '{name}' on line {line}")
+UNKNOWN_NAMES = (UNKNOWN_FILTER, UNKNOWN_TEST)
 # What the budget check finds before publishing (engine/journey/budget.py has the limits).
 LOOPS_TOO_LONG = msg(
     "loops on line {line} run {count} times, more than the {steps} steps a message may take"
@@ -126,9 +129,26 @@ def _find_template_problems(source: str, allowed: frozenset[str]) -> list[str]:
         ast = _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [SYNTAX_ERROR.with_params(line=exc.lineno, error=exc.message).text()]
+    names = [m.text() for m in unknown_names(ast)]
+    if names:  # Jinja's code generator, which `meta` runs, stops at the first of these
+        return names
     over = [m.text() for m in budget_problems(ast, DEFAULT_LIMITS)]  # first: meta folds constants
-    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    try:
+        unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    except TemplateSyntaxError as exc:  # whatever else the code generator refuses
+        return [SYNTAX_ERROR.with_params(line=exc.lineno, error=exc.message).text(), *over]
     return [UNKNOWN_VARIABLE.with_params(name=name).text() for name in unknown] + over
+
+
+def unknown_names(ast: nodes.Template) -> list[Message]:
+    """Filters (`|name`) and tests (`is name`) the sandbox does not have, in source order."""
+    found: list[Message] = []
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        if isinstance(node, nodes.Filter) and node.name not in _ENV.filters:
+            found.append(UNKNOWN_FILTER.with_params(name=node.name, line=node.lineno))
+        elif isinstance(node, nodes.Test) and node.name not in _ENV.tests:
+            found.append(UNKNOWN_TEST.with_params(name=node.name, line=node.lineno))
+    return found
 
 
 # -- what the budget check can tell before a render --------------------------------------------

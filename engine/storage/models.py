@@ -319,10 +319,15 @@ class UploadRow(Base):
 
 
 class ImportMappingRow(Base):
-    """The column mapping and journey last chosen for a header signature (sha256 of its names)."""
+    """The column mapping and journey a user last chose for a header signature (sha256 of its
+    names). `user_id` None: a mapping remembered before they were per user (migration 0007),
+    offered to everyone under their own and never written again."""
 
     __tablename__ = "import_mappings"
-    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __table_args__ = (UniqueConstraint("user_id", "signature"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(64), index=True)
     columns: Mapped[dict[str, Any]] = mapped_column(JSON)
     journey: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime)

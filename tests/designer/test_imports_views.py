@@ -132,6 +132,21 @@ def test_the_preview_names_errors_by_line_and_column(manager: FlaskClient, publi
     assert text.count('class="cell-error"') == 1
 
 
+def test_the_preview_names_a_quote_left_open_and_shows_the_rows_after_it(
+    manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9c: INV-2's open quote swallowed INV-3.
+    csv = GOOD_AND_BAD.replace("INV-2;Max Muster;", 'INV-2;"Max Muster;')
+    text = manager.get(f"/imports/{upload_id(upload(manager, csv.encode()))}").get_data(
+        as_text=True
+    )
+    row = re.search(r'<tr class="row-error">.*?</tr>', text, re.S)
+    assert row is not None
+    assert '<td class="num">3</td>' in row.group(0)
+    assert "opens a cell that is not closed before line 4" in row.group(0)
+    assert "Anna Beispiel" in text
+
+
 def test_a_changed_mapping_refreshes_the_preview(manager: FlaskClient, published: None) -> None:
     uid = upload_id(upload(manager, GOOD_AND_BAD.encode()))
     page = manager.get(f"/imports/{uid}").get_data(as_text=True)
@@ -224,6 +239,52 @@ def test_the_mapping_is_remembered_for_the_same_header_by_every_worker(
     assert [selected(text, n) for n in range(6)] == list(chosen.values())
 
 
+def test_a_remembered_mapping_is_the_users_own(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9d: one user's mapping prefilled everyone's import of the same header.
+    csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
+    uid = upload_id(upload(manager, csv.encode()))
+    chosen = {"col-0": "external_id", "col-1": "debtor_name", "col-2": "country"}
+    chosen |= {"col-3": "currency", "col-4": "amount", "col-5": "due_date"}
+    run_import(manager, uid, {"journey": "minimal", **chosen}, poller=manager)
+    admin = login(app.test_client(), "admin")
+    page = admin.get(f"/imports/{upload_id(upload(admin, csv.encode()))}").get_data(as_text=True)
+    assert selected(page, 1) == ""  # not the manager's debtor_name
+    with app.app_context(), get_db().transaction() as session:
+        rows = session.scalars(select(ImportMappingRow)).all()
+        assert len(rows) == 1 and rows[0].columns["Kunde"] == "debtor_name"
+
+
+def test_a_mapping_remembered_before_it_was_per_user_is_everyones_default(
+    app: Flask, manager: FlaskClient, published: None
+) -> None:
+    csv = "Rechnung,Kunde,Land,Waehrung,Betrag,Faellig\nR-1,Erika,DE,EUR,10.00,2026-11-01\n"
+    uid = upload_id(upload(manager, csv.encode()))
+    with app.app_context(), get_db().transaction() as session:
+        header = ["Rechnung", "Kunde", "Land", "Waehrung", "Betrag", "Faellig"]
+        signature = Upload("x", "cases.csv", csv, header, user_id=0).signature
+        session.add(
+            ImportMappingRow(
+                user_id=None,
+                signature=signature,
+                columns={"Kunde": "debtor_name"},
+                journey="minimal",
+                updated_at=datetime(2026, 12, 1),
+            )
+        )
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert (selected(page, 0), selected(page, 1)) == ("", "debtor_name")
+    chosen = {"col-0": "external_id", "col-1": "debtor_name", "col-2": "country"}
+    chosen |= {"col-3": "currency", "col-4": "amount", "col-5": "due_date"}
+    run_import(manager, uid, {"journey": "minimal", **chosen}, poller=manager)
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    assert selected(page, 0) == "external_id"  # the manager's own, before the shared one
+    admin = login(app.test_client(), "admin")
+    page = admin.get(f"/imports/{upload_id(upload(admin, csv.encode()))}").get_data(as_text=True)
+    assert (selected(page, 0), selected(page, 1)) == ("", "debtor_name")  # the shared one
+
+
 def test_a_changed_mapping_replaces_the_remembered_one(
     app: Flask, manager: FlaskClient, published: None
 ) -> None:
@@ -282,6 +343,38 @@ def test_unreadable_files_are_refused(
 def test_the_import_speaks_german(manager: FlaskClient) -> None:
     manager.post("/lang/de")
     assert "Fälle importieren" in manager.get("/imports").get_data(as_text=True)
+
+
+def test_the_case_checks_read_in_german_in_the_preview_and_the_summary(
+    manager: FlaskClient, published: None
+) -> None:
+    # Issue 15, point 9f: the currency, date range, '/' and NUL checks were English only.
+    csv = "\n".join(
+        [
+            HEADER,
+            "INV/1;Erika Mustermann;DE;EUR;120,50;01.11.2026;",
+            "INV-2;Max Muster;DE;XYZ;12,00;2026-11-01;",
+            "INV-3;Anna Beispiel;DE;EUR;80.00;9999-12-31;",
+        ]
+    )
+    manager.post("/lang/de")
+    uid = upload_id(upload(manager, csv.encode()))
+    page = manager.get(f"/imports/{uid}").get_data(as_text=True)
+    expected = [
+        "Eine ID darf kein &#39;/&#39; enthalten.",
+        "Kein Währungscode nach ISO 4217, z. B. EUR.",
+        "Das Fälligkeitsdatum muss zwischen 1900-01-01 und 2199-12-31 liegen.",
+    ]
+    assert [words in page for words in expected] == [True] * 3
+    done = run_import(manager, uid, form(page), poller=manager)
+    assert [words in done for words in expected] == [True] * 3
+
+
+def test_a_file_with_a_nul_character_is_refused_naming_the_line(manager: FlaskClient) -> None:
+    # PostgreSQL text cannot hold the uploaded file: it was a 500 there.
+    response = upload(manager, (GOOD_AND_BAD + "\nINV-4;Nul\x00Name;DE;EUR;1,00;;").encode())
+    assert response.status_code == 400
+    assert "Line 5 holds a NUL character" in response.get_data(as_text=True)
 
 
 def test_uploads_and_imports_belong_to_their_user(

@@ -73,6 +73,19 @@ def test_save_with_unknown_variable_is_refused(manager: FlaskClient, journey: An
     assert manager.get("/journeys/minimal/v2").status_code == 404
 
 
+def test_an_unknown_filter_is_named_in_the_preview_and_refused_on_save(
+    manager: FlaskClient, journey: Any
+) -> None:
+    # Issue 15, point 9a: both were a 500.
+    data = VARIANT | {"body": "Pay {{ amount_open|nosuchfilter }}"}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    assert page.status_code == 200
+    assert "unknown filter &#39;nosuchfilter&#39; on line 1" in page.get_data(as_text=True)
+    response = manager.post(f"{URL}/save", data=data)
+    assert response.status_code == 422
+    assert manager.get("/journeys/minimal/v2").status_code == 404
+
+
 def test_save_stores_a_new_version_with_the_text(manager: FlaskClient, journey: Any) -> None:
     manager.post(f"{URL}/save", data=VARIANT | {"subject": "S", "body": "New text"})
     doc = manager.get("/journeys/minimal/v2/document").get_json()

@@ -52,6 +52,97 @@ def test_validate_reports_broken_json_with_line_and_column(
     assert "not valid JSON at line 2, column 3" in result.output
 
 
+@pytest.mark.parametrize("command", ["validate", "compile", "simulate"])
+def test_an_unknown_template_filter_is_a_problem_not_a_traceback(
+    runner: CliRunner, tmp_path: Path, command: str
+) -> None:
+    # Issue 15, point 9a.
+    doc = json.loads(MINIMAL.read_text())
+    doc["templates"]["reminder"]["variants"][0]["body"] = "{{ amount_open|nosuchfilter }}"
+    path = tmp_path / "filter.json"
+    path.write_text(json.dumps(doc))
+
+    result = runner.invoke(main, [command, str(path)])
+
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (
+        "Template 'reminder' (email, en-GB, tone 1) of journey 'minimal': "
+        "unknown filter 'nosuchfilter' on line 1." in result.output
+    )
+
+
+# Issue 15, point 9b: journey files in other encodings, too large, not JSON, not an object.
+COMMANDS = ["validate", "compile", "simulate"]
+_TEXT = MINIMAL.read_text(encoding="utf-8").replace("friendly", "fr\u00fcndly")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _TEXT.encode("utf-8-sig"),
+        _TEXT.encode("utf-16"),  # with the byte order mark of the machine's order
+        b"\xff\xfe" + _TEXT.encode("utf-16-le"),
+        b"\xfe\xff" + _TEXT.encode("utf-16-be"),
+    ],
+    ids=["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"],
+)
+def test_a_journey_file_with_a_byte_order_mark_is_read(
+    runner: CliRunner, tmp_path: Path, command: str, raw: bytes
+) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(raw)
+    args = [command, str(path)] + (["--cases", "5", "--days", "3"] if command == "simulate" else [])
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+
+
+def _offset_of_u_umlaut() -> int:
+    return _TEXT.encode("latin-1").index(b"\xfc")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (
+            _TEXT.encode("latin-1"),
+            f"not UTF-8 text: byte {_offset_of_u_umlaut()} (0xfc) cannot be read; "
+            "save the file as UTF-8 (UTF-16 with a byte order mark is read too).",
+        ),
+        (_TEXT.encode("utf-16-le"), "not UTF-8 text: byte 1 (0x00) cannot be read"),
+        (b"\xff\xfe{\x00}", "starts with a UTF-16 byte order mark, but byte 4 cannot be read"),
+        (b"hello", "not valid JSON at line 1, column 1: Expecting value."),
+        (b"[1, 2]", "journey: The document must be a JSON object."),
+        (b"[" * 100_000 + b"]" * 100_000, "journey: The JSON is nested more than 64 levels"),
+        (b'{"name": "a\\u0000b"}', "journey, field 'name': This text holds a NUL character"),
+        (
+            b'{"x": "' + b"a" * (5 * 1024 * 1024) + b'"}',
+            "the file is larger than 5 MB; a journey document is smaller.",
+        ),
+    ],
+    ids=["latin-1", "utf-16-no-bom", "utf-16-cut", "not-json", "list", "deep", "nul", "6-mb"],
+)
+def test_a_file_that_holds_no_journey_is_named_with_exit_2(
+    runner: CliRunner, tmp_path: Path, command: str, raw: bytes, words: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw)
+    result = runner.invoke(main, [command, str(path)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    assert f"{path}: " in result.output and words in result.output
+
+
+def test_a_file_that_is_not_utf8_reads_in_german(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "latin.json"
+    path.write_bytes(_TEXT.encode("latin-1"))
+    result = runner.invoke(main, ["validate", "--lang", "de", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: kein UTF-8-Text: Byte {_offset_of_u_umlaut()} (0xfc)" in result.output
+
+
 def test_compile_prints_readable_sentences(runner: CliRunner) -> None:
     result = runner.invoke(main, ["compile", str(MINIMAL)])
     assert result.exit_code == 0, result.output

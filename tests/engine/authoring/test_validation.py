@@ -236,6 +236,31 @@ def test_templates_that_go_over_the_render_budget_are_refused_naming_the_variant
     )
 
 
+def test_an_unknown_filter_or_test_names_the_variant_and_the_name() -> None:
+    # Issue 15, point 9a: Jinja's code generator raised out of validation (a traceback, a 500).
+    doc = example_doc("minimal")
+    variants = doc["templates"]["reminder"]["variants"]
+    variants[0]["body"] = "{{ amount_open|nosuchfilter }}"
+    variants[1]["subject"] = "{% if amount_open is nosuchtest %}x{% endif %}"
+
+    found = problems_of(doc)
+
+    assert where(found) == [
+        (None, "templates.reminder.en-GB.tone1.body"),
+        (None, "templates.reminder.en-GB.tone2.subject"),
+    ]
+    assert [p.message for p in found] == [
+        "Template 'reminder' (email, en-GB, tone 1) of journey 'minimal': "
+        "unknown filter 'nosuchfilter' on line 1.",
+        "Template 'reminder' (email, en-GB, tone 2) of journey 'minimal': "
+        "unknown test 'nosuchtest' on line 1.",
+    ]
+    assert found[0].text("de") == (
+        "Vorlage 'reminder' (email, en-GB, Ton 1) der Strecke 'minimal': "
+        "unbekannter Filter 'nosuchfilter' in Zeile 1."
+    )
+
+
 def test_a_loop_over_a_case_field_is_left_to_the_render_budget() -> None:
     doc = example_doc("minimal")
     doc["templates"]["reminder"]["variants"][0]["body"] += (

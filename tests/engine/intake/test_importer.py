@@ -166,6 +166,69 @@ def test_line_numbers_count_lines_inside_quoted_cells(
     assert [e.line for e in report.errors] == [5, 5]
 
 
+def test_a_quote_left_open_is_reported_and_the_rows_after_it_import(
+    mem_db: Database, minimal: VersionRow
+) -> None:
+    # Issue 15, point 9c: the open quote swallowed A3 and A4 into A2's name, silently.
+    report = import_cases(
+        mem_db,
+        _csv(
+            HEADER,
+            "A1,Anna,,DE,EUR,10.00,2026-10-01",
+            'A2,"Bob,,DE,EUR,10.00,2026-10-01',
+            "A3,Cleo,,DE,EUR,10.00,2026-10-01",
+            'A4,"Dora",,DE,EUR,10.00,2026-10-01',
+            'A5,"Emil,,DE,EUR,10.00,2026-10-01',
+        ),
+        "minimal",
+        NOW,
+    )
+    assert [str(e) for e in report.errors] == [
+        "line 3, column 'debtor_name': The quote (\") at character 4 opens a cell that is not "
+        "closed before line 4, which reads as a row of its own; this row is not imported. "
+        'Close the quote, or write a quote inside a cell as "".',
+        "line 6, column 'debtor_name': The quote (\") at character 4 opens a cell that is not "
+        "closed before the end of the file; this row is not imported. "
+        'Close the quote, or write a quote inside a cell as "".',
+    ]
+    cases = _cases(mem_db)
+    assert sorted(cases) == ["A1", "A3", "A4"]
+    assert cases["A4"].debtor_name == "Dora"
+
+
+def test_a_quote_left_open_over_the_csv_field_limit_is_one_row_error(
+    mem_db: Database, minimal: VersionRow
+) -> None:
+    # csv gives up on a cell over 128 KB: that ended the whole import before.
+    rows = [f"B{i},Name {i},,DE,EUR,10.00,2026-10-01" for i in range(5_000)]
+    report = import_cases(
+        mem_db, _csv(HEADER, 'A1,Anna,,"DE,EUR,10.00,2026-10-01', *rows), "minimal", NOW
+    )
+    assert [(e.line, e.column) for e in report.errors] == [(2, "country")]
+    assert report.imported == 5_000
+
+
+def test_a_quoted_cell_over_lines_before_an_open_quote_keeps_its_lines(
+    mem_db: Database, minimal: VersionRow
+) -> None:
+    report = import_cases(
+        mem_db,
+        _csv(
+            HEADER,
+            'A1,"Anna',
+            'Schmidt",,DE,EUR,10.00,2026-10-01',
+            'A2,Bob,,DE,EUR,"10.00,2026-10-01',
+            "A3,Cleo,,DE,EUR,10.00,2026-10-01",
+        ),
+        "minimal",
+        NOW,
+    )
+    assert [(e.line, e.column) for e in report.errors] == [(4, "amount")]
+    assert "at character 16" in report.errors[0].message
+    assert _cases(mem_db)["A1"].debtor_name == "Anna\nSchmidt"
+    assert sorted(_cases(mem_db)) == ["A1", "A3"]
+
+
 def test_rerun_counts_every_case_unchanged(mem_db: Database, minimal: VersionRow) -> None:
     import_cases(mem_db, DATA / "cases_good.csv", "minimal", NOW)
     report = import_cases(mem_db, DATA / "cases_good.csv", "minimal", NOW + timedelta(days=1))

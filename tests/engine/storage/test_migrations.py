@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
 
 from engine import Database
 from engine.storage.migrate import alembic_config
@@ -75,3 +77,51 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(db: Dat
 @pytest.mark.postgres
 def test_the_head_matches_the_models_on_postgresql(pg_db: Database) -> None:
     assert schema_diff(pg_db) == []
+
+
+def _migrate(db: Database, target: str, down: bool = False) -> None:
+    config = alembic_config(db)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, target)
+
+
+def test_0010_keeps_the_mappings_remembered_before_as_shared_defaults(tmp_path: Path) -> None:
+    # Issue 15, point 9d: mappings become per user; the ones stored before are not lost.
+    _check_0010(Database(f"sqlite:///{tmp_path / 'old.sqlite3'}"))
+
+
+@pytest.mark.postgres
+def test_0010_keeps_the_shared_mappings_on_postgresql(pg_database_url: str) -> None:
+    _check_0010(Database(pg_database_url))
+
+
+def _check_0010(db: Database) -> None:
+    _migrate(db, "0009")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO import_mappings (signature, columns, journey, updated_at) "
+                "VALUES ('abc', '{\"Nr\": \"external_id\"}', 'minimal', '2026-12-01 10:00:00')"
+            )
+        )
+    _migrate(db, "head")
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT user_id, signature, columns, journey FROM import_mappings")
+        ).all()
+    assert [
+        (r[0], r[1], json.loads(r[2]) if isinstance(r[2], str) else r[2], r[3]) for r in rows
+    ] == [(None, "abc", {"Nr": "external_id"}, "minimal")]
+    with db.engine.begin() as connection:  # a user's own, beside the shared one
+        connection.execute(
+            text(
+                "INSERT INTO import_mappings (user_id, signature, columns, journey, updated_at) "
+                "VALUES (7, 'abc', '{\"Nr\": \"\"}', 'other', '2026-12-02 10:00:00')"
+            )
+        )
+    _migrate(db, "0009", down=True)  # back to one per header: the newest
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT signature, journey FROM import_mappings")).all()
+    assert [tuple(r) for r in rows] == [("abc", "other")]
+    db.dispose()

@@ -4,7 +4,10 @@ On SQLite the per-row work of SQLAlchemy's type processing costs more than the d
 itself, so there we hand plain tuples to the driver and convert only the columns whose type
 needs it, with the same stored forms SQLAlchemy uses (DATETIME text with microseconds, DATE
 text, Numeric as REAL, JSON text). PostgreSQL's driver returns and takes Python types itself;
-there the rows go through SQLAlchemy Core, which batches with insertmanyvalues.
+there each write is one set-based statement per batch: the rows travel as one array per column
+and `unnest` turns them back into rows (`INSERT ... SELECT * FROM unnest(...)`, `UPDATE ... FROM
+unnest(...)`). SQLAlchemy's psycopg2 dialect would send an executemany UPDATE row by row, one
+round trip each (bench/README.md has the figures).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from engine.storage.db import dumps
 
 Convert = Callable[[Any], Any]
 _SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}
+_PG_SQL: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Convert | None, ...]]] = {}
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -141,6 +145,66 @@ def _naive_utc(row: Sequence[Any]) -> list[Any]:
     return [naive_utc(v) if isinstance(v, datetime) and v.tzinfo else v for v in row]
 
 
+def _pg_writer(table: Table, name: str) -> Convert | None:
+    """How a Python value of this column goes into a PostgreSQL array (None: as it is)."""
+    column_type = table.c[name].type
+    if isinstance(column_type, DateTime):
+        return naive_utc  # TIMESTAMP WITHOUT TIME ZONE holds naive UTC
+    if isinstance(column_type, JSON):
+        return dumps  # an array of JSON text, cast to json[]
+    return None
+
+
+def _pg_sql(
+    kind: str, connection: Connection, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[Convert | None, ...]]:
+    """The set-based statement for these columns and each column's conversion."""
+    key = (kind, table.name, columns)
+    found = _PG_SQL.get(key)
+    if found is None:
+        dialect = connection.dialect
+        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
+        if kind == "insert":
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        else:
+            assignments = ", ".join(f"{c} = v.{c}" for c in columns[1:])
+            sql = (
+                f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) "
+                f"AS v({', '.join(columns)}) WHERE {table.name}.id = v.id"
+            )
+        found = _PG_SQL[key] = (sql, tuple(_pg_writer(table, c) for c in columns))
+    return found
+
+
+def _pg_execute(
+    kind: str,
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """One statement for all rows: a list per column, NULL staying None."""
+    sql, writers = _pg_sql(kind, connection, table, columns)
+    arrays: list[list[Any]] = []
+    for write, values in zip(writers, zip(*rows, strict=True), strict=True):
+        if write is None:
+            arrays.append(list(values))
+            continue
+        memo: dict[int, Any] = {}  # a batch shares its timestamp and detail objects
+        out = []
+        for value in values:
+            if value is not None:
+                key = id(value)
+                stored = memo.get(key)
+                if stored is None:
+                    stored = memo[key] = write(value)
+                value = stored
+            out.append(value)
+        arrays.append(out)
+    with connection.connection.cursor() as cursor:  # the DBAPI cursor, in our transaction
+        cursor.execute(sql, arrays)
+
+
 def _sql(kind: str, table: Table, columns: tuple[str, ...]) -> str:
     key = (kind, table.name, columns)
     sql = _SQL.get(key)
@@ -161,6 +225,9 @@ def insert_rows(
     """INSERT rows given as value sequences in `columns` order."""
     if not rows:
         return
+    if connection.dialect.name == "postgresql":
+        _pg_execute("insert", connection, table, columns, rows)
+        return
     if connection.dialect.name != "sqlite":
         dicts = [dict(zip(columns, _naive_utc(row), strict=True)) for row in rows]
         connection.execute(insert(table).execution_options(render_nulls=True), dicts)
@@ -176,6 +243,9 @@ def update_rows(
         return
     if columns[0] != "id":
         raise ValueError("update_rows needs 'id' as the first column")
+    if connection.dialect.name == "postgresql":
+        _pg_execute("update", connection, table, columns, rows)
+        return
     if connection.dialect.name != "sqlite":
         stmt = update(table).where(table.c.id == bindparam("b_id"))
         connection.execute(

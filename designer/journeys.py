@@ -244,7 +244,7 @@ def check() -> Response:
     except ValueError:
         doc = None
     _journey, problems = validate_document(doc)
-    return jsonify(ok=not problems, problems=problems_json(problems))
+    return jsonify(ok=not any(p.blocks for p in problems), problems=problems_json(problems))
 
 
 @bp.post("/ports")

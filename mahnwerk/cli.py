@@ -205,9 +205,9 @@ def validate(files: tuple[str, ...], lang: str) -> None:
         _, problems = validate_document(doc)
         for problem in problems:
             click.echo(f"{path}: {problem.line(lang)}")
-        if problems:
+        if any(p.blocks for p in problems):  # warnings are listed but do not fail
             invalid = True
-        else:
+        elif not problems:
             valid = msg("valid").text(lang)
             click.echo(f"{path}: {valid}")
     sys.exit(EXIT_INVALID if invalid else 0)
@@ -225,7 +225,7 @@ def compile_(file: str, as_json: bool, lang: str) -> None:
     from engine.rules.sentences import journey_sentences, policy_sentences
 
     journey, problems = validate_document(_read_document(file, lang))
-    if problems or journey is None:
+    if journey is None or any(p.blocks for p in problems):
         for problem in problems:
             click.echo(f"{file}: {problem.line(lang)}", err=True)
         sys.exit(EXIT_INVALID)

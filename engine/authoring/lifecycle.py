@@ -46,7 +46,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.authoring.validation import validate_document
+from engine.authoring.validation import blocking, validate_document
 from engine.authoring.versions import content_hash, save_version
 from engine.core.case_status import OPEN_STATUSES, due_now
 from engine.core.clock import as_utc, naive_utc
@@ -459,7 +459,7 @@ def submit_version(
         raise LifecycleConflict(_retired(key), "retired")
     if row.status != "draft":
         raise _wrong_state(row, key, "draft", "submit")
-    problems = version_problems(row)
+    problems = blocking(version_problems(row))  # warnings do not refuse a submission
     if problems:
         raise HasProblems(
             msg(

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from engine.authoring.compliance import compliance_problems
 from engine.core.messages import Joined, Message, Text, Verbatim, from_english, msg
 from engine.journey.document import (
     SCHEMA_VERSION_MISSING,
@@ -57,7 +58,14 @@ def validate_journey(journey: Journey) -> list[Problem]:
     problems += _template_problems(journey)
     for node in journey.nodes:
         problems += NODE_TYPES[node.type].check(node, journey)
+    if not any(p.blocks for p in problems):  # wording is reviewed once the journey runs
+        problems += compliance_problems(journey)
     return problems
+
+
+def blocking(problems: list[Problem]) -> list[Problem]:
+    """The problems that refuse a save or a submission (errors, BLOCK findings)."""
+    return [p for p in problems if p.blocks]
 
 
 def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:

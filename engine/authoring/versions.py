@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.authoring.validation import validate_document
+from engine.authoring.validation import blocking, validate_document
 from engine.core.clock import naive_utc
 from engine.core.messages import msg
 from engine.journey.document import Journey, dump_journey, load_journey
@@ -75,7 +75,7 @@ def _compiled(journey: Journey, number: int, problems: list[Problem]) -> Compile
     try:
         return compile_journey(journey, number)
     except Exception:
-        if not problems:
+        if not blocking(problems):
             raise
         return CompiledJourney(f"{journey.key}.v{number}.unfinished", (), ())
 
@@ -96,8 +96,9 @@ def save_version(
     journey is always refused.
     """
     journey, problems = validate_document(doc)
-    if journey is None or (problems and not (allow_problems and status == "draft")):
-        raise InvalidJourney(problems)
+    errors = blocking(problems)  # warnings (HIGH/MED compliance findings) never refuse a save
+    if journey is None or (errors and not (allow_problems and status == "draft")):
+        raise InvalidJourney(errors)
     row = session.scalar(select(JourneyRow).where(JourneyRow.key == journey.key))
     if row is None:
         row = JourneyRow(key=journey.key, name=journey.name, created_at=naive_utc(now))

@@ -124,14 +124,21 @@ class Problem:
     message: str
     node: str | None = None
     field: str | None = None
-    severity: str = "error"
+    severity: str = "error"  # "error" blocks save and submit; "warning" is shown only
     # Excluded from ==: a problem is the same finding whatever languages it can be read in.
     words: Text | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, words: Text, node: str | None = None, field: str | None = None) -> Problem:
+    def of(
+        cls, words: Text, node: str | None = None, field: str | None = None, severity: str = "error"
+    ) -> Problem:
         """A problem from a catalog text, readable in every language."""
-        return cls(words.text(DEFAULT_LANG), node, field, words=words)
+        return cls(words.text(DEFAULT_LANG), node, field, severity, words=words)
+
+    @property
+    def blocks(self) -> bool:
+        """True for an error; a warning (a HIGH or MED compliance finding) does not block."""
+        return self.severity == "error"
 
     def text(self, lang: str = DEFAULT_LANG) -> str:
         """The message in `lang`; a problem made from a plain string reads the same in all."""
@@ -144,7 +151,10 @@ class Problem:
             where = msg("node '{node}'", node=self.node)
         if self.field:
             where = msg("{where}, field '{field}'", where=where, field=self.field)
-        return msg("{where}: {message}", where=where, message=self.text(lang)).text(lang)
+        line = msg("{where}: {message}", where=where, message=self.text(lang))
+        if not self.blocks:
+            line = msg("warning: {line}", line=line)
+        return line.text(lang)
 
     def __str__(self) -> str:
         return self.line(DEFAULT_LANG)

@@ -535,7 +535,7 @@
     for (const [df] of nodes) {
       const box = nodeEl(df);
       if (!box) continue;
-      box.classList.remove("has-problem");
+      box.classList.remove("has-problem", "has-warning");
       box.querySelector(".node-problem").textContent = "";
     }
     const byNode = {};
@@ -544,7 +544,8 @@
       const df = dfOf.get(id);
       const box = df && nodeEl(df);
       if (!box) continue;
-      box.classList.add("has-problem");
+      // a compliance warning (HIGH/MED) is shown but blocks nothing: amber, not red
+      box.classList.add(found.some((p) => p.severity !== "warning") ? "has-problem" : "has-warning");
       box.querySelector(".node-problem").textContent = found[0].message + (found.length > 1 ? ` (+${found.length - 1})` : "");
     }
     const ul = document.getElementById("problems");
@@ -554,7 +555,7 @@
       for (const p of problems) {
         const df = p.node && dfOf.get(p.node);
         const text = `${p.field ? p.field + ": " : ""}${p.message}`;
-        ul.append(el("li", {}, df
+        ul.append(el("li", p.severity === "warning" ? { class: "warning" } : {}, df
           ? el("button", { type: "button", class: "link", onclick: () => { select(df); focusProblemField(p); } },
             el("strong", {}, (nodes.get(df).label || p.node) + ": "), text)
           : el("span", {}, el("strong", {}, t.journey + ": "), text)));

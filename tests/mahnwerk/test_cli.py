@@ -256,3 +256,22 @@ def test_serve_offers_workers_threads_and_its_scheduler(runner: CliRunner) -> No
     assert result.exit_code == 0, result.output
     for option in ("--workers", "--threads", "--scheduler / --no-scheduler"):
         assert option in result.output
+
+
+def test_validate_lists_compliance_findings_and_fails_only_on_block(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    doc = json.loads(MINIMAL.read_text())
+    variant = doc["templates"]["reminder"]["variants"][0]
+    variant["body"] += "\nPlease act now."
+    path = tmp_path / "warning.json"
+    path.write_text(json.dumps(doc))
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: journey, field 'templates.reminder.en-GB.tone1.body'" in result.output
+    assert "EN-TONE-FINAL (HIGH)" in result.output
+    variant["body"] += "\nOur bailiffs will call."
+    path.write_text(json.dumps(doc))
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "EN-TONE-LAWYER (BLOCK)" in result.output

@@ -1,0 +1,102 @@
+"""Lint one text: wording rules, measured firmness and readability."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from engine.compliance.packs import Pack
+from engine.compliance.patterns import Words, search
+
+# Template code is not wording: statements vanish, each placeholder reads as one word.
+_STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+MAX_CHARS = 200_000  # a longer text is linted on its first MAX_CHARS characters
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that fired on a text, with the words that made it fire."""
+
+    rule: str
+    severity: str
+    reason: str
+    suggestion: str
+    source: str
+    excerpt: str
+
+
+def plain(template_source: str) -> str:
+    """The wording of a template: no statements, placeholders as the word 'X'."""
+    text = _STATEMENT.sub(" ", template_source[:MAX_CHARS])
+    return _PLACEHOLDER.sub(" X ", text)
+
+
+def lint_text(text: str, packs: tuple[Pack, ...], channel: str | None = None) -> list[Finding]:
+    """Every rule of the packs that fires on the text."""
+    words = Words(text[:MAX_CHARS])
+    findings = []
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.channels and channel not in rule.channels:
+                continue
+            if not rule.trigger.search(words.text):
+                continue
+            span = next(filter(None, (search(p, words) for p in rule.patterns)), None)
+            if span is None or any(search(p, words) for p in rule.unless):
+                continue
+            excerpt = " ".join(words.words[span[0] : span[1] + 1])
+            findings.append(
+                Finding(rule.id, rule.severity, rule.reason, rule.suggestion, rule.source, excerpt)
+            )
+    return findings
+
+
+def firmness(text: str, packs: tuple[Pack, ...]) -> tuple[int, str]:
+    """The text's measured firmness (1..4, the highest marker found) and the marker's words."""
+    words = Words(text[:MAX_CHARS])
+    level, marker = 1, ""
+    for pack in packs:
+        for marker_level, pattern in pack.firmness:
+            if marker_level > level and pack.firmness_triggers[marker_level].search(words.text):
+                span = search(pattern, words)
+                if span:
+                    level, marker = marker_level, " ".join(words.words[span[0] : span[1] + 1])
+    return level, marker
+
+
+@cache
+def _hyphenator(language: str) -> Any:
+    import pyphen  # weasyprint's dependency too; loading a dictionary takes a moment
+
+    return pyphen.Pyphen(lang={"en": "en_US", "de": "de_DE"}.get(language, language))
+
+
+_LETTERS = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+
+
+def readability(text: str, language: str) -> float | None:
+    """Wiener Sachtextformel (German, first variant: a school grade, lower is easier) or Flesch
+    reading ease (English, 0-100: higher is easier); None for other languages or no words.
+
+    The formulas are textstat's; textstat itself is not used (docs/compliance.md, "Cost").
+    """
+    if language not in ("de", "en"):
+        return None
+    text = text[:MAX_CHARS]
+    words = _LETTERS.findall(text)
+    if not words:
+        return None
+    sentences = max(1, len(_SENTENCE_END.findall(text)))
+    hyphenator = _hyphenator(language)
+    syllables = [len(hyphenator.positions(w)) + 1 for w in words]
+    n = len(words)
+    if language == "en":
+        return 206.835 - 1.015 * n / sentences - 84.6 * sum(syllables) / n
+    many = 100 * sum(1 for s in syllables if s >= 3) / n  # MS: words of 3+ syllables, %
+    long = 100 * sum(1 for w in words if len(w) > 6) / n  # IW: words over 6 letters, %
+    one = 100 * sum(1 for s in syllables if s == 1) / n  # ES: one-syllable words, %
+    return 0.1935 * many + 0.1672 * (n / sentences) + 0.1297 * long - 0.0327 * one - 0.875

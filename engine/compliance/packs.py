@@ -1,0 +1,189 @@
+"""Rule packs: TOML files in `packs/`, one per language (`de.toml`) plus jurisdiction overlays
+(`de.DE.toml`, `en.US.toml`, `en.UK.toml`) whose rules add to the language's; `docs/compliance.md`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+from engine.compliance.patterns import Pattern, PatternError, compile_pattern, trigger
+
+PACK_DIR = Path(__file__).parent / "packs"
+SEVERITIES = ("BLOCK", "HIGH", "MED")
+TONE_LEVELS = (1, 2, 3, 4)
+_RULE_FIELDS = {"id", "severity", "source", "reason", "suggestion", "patterns", "unless"}
+_RULE_FIELDS |= {"examples", "channels"}
+
+
+class PackError(ValueError):
+    """A rule pack that cannot be used; the message names the file, the rule and the field."""
+
+    def __init__(self, path: Path, rule: str | None, field: str | None, problem: str) -> None:
+        where = (
+            path.name
+            + (f", rule '{rule}'" if rule else "")
+            + (f", field '{field}'" if field else "")
+        )
+        super().__init__(f"rule pack {where}: {problem}")
+        self.path, self.rule, self.field, self.problem = path, rule, field, problem
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One wording rule: it fires when a pattern matches and no `unless` pattern does."""
+
+    id: str
+    severity: str
+    source: str
+    reason: str
+    suggestion: str
+    patterns: tuple[Pattern, ...]
+    unless: tuple[Pattern, ...] = ()
+    channels: tuple[str, ...] = ()  # empty: every channel
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+    pack: str = ""
+
+    @cached_property
+    def trigger(self) -> re.Pattern[str]:
+        """Finds nothing in a text the rule cannot fire on (patterns.trigger)."""
+        return trigger(self.patterns)
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One pack file's rules, firmness markers and readability default."""
+
+    path: Path
+    language: str
+    jurisdiction: str | None
+    rules: tuple[Rule, ...]
+    firmness: tuple[tuple[int, Pattern], ...]
+    readability: dict[str, Any]
+
+    @cached_property
+    def firmness_triggers(self) -> dict[int, re.Pattern[str]]:
+        """Per firmness level, a regex that finds nothing where no marker of it can match."""
+        levels = sorted({level for level, _ in self.firmness})
+        return {lv: trigger(tuple(p for x, p in self.firmness if x == lv)) for lv in levels}
+
+
+def load_pack(path: Path) -> Pack:
+    """Parse and check one pack file; raises PackError naming file, rule and field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError(path, None, None, f"not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise PackError(path, None, None, f"cannot be read: {exc}") from exc
+    head = data.get("pack")
+    if not isinstance(head, dict) or not isinstance(head.get("language"), str):
+        raise PackError(path, None, "pack.language", "a [pack] table with a language is required")
+    rules, seen = [], set()
+    for i, raw in enumerate(_tables(path, data, "rule")):
+        rule = _rule(path, raw, i)
+        if rule.id in seen:
+            raise PackError(path, rule.id, "id", "the id is used twice")
+        seen.add(rule.id)
+        rules.append(rule)
+    firmness = []
+    for i, raw in enumerate(_tables(path, data, "firmness")):
+        name = f"firmness #{i + 1}"
+        level = raw.get("level")
+        if level not in TONE_LEVELS:
+            raise PackError(path, name, "level", "must be 1, 2, 3 or 4")
+        firmness += [(level, p) for p in _patterns(path, name, "patterns", raw.get("patterns"))]
+    readability = head.get("readability", {})
+    if not isinstance(readability, dict):
+        raise PackError(path, None, "pack.readability", "must be a table")
+    for key in ("max", "min", "min_words"):
+        if key in readability and not isinstance(readability[key], int | float):
+            raise PackError(path, None, f"pack.readability.{key}", "must be a number")
+    return Pack(
+        path, head["language"], head.get("jurisdiction"), tuple(rules), tuple(firmness), readability
+    )
+
+
+def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    tables = data.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise PackError(path, None, key, f"write each entry as [[{key}]]")
+    return tables
+
+
+def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not rule_id:
+        raise PackError(path, f"#{index + 1}", "id", "every rule needs an id")
+    unknown = set(raw) - _RULE_FIELDS
+    if unknown:
+        raise PackError(path, rule_id, sorted(unknown)[0], "unknown field")
+    if raw.get("severity") not in SEVERITIES:
+        raise PackError(path, rule_id, "severity", "must be BLOCK, HIGH or MED")
+    for field in ("source", "reason", "suggestion"):
+        if not isinstance(raw.get(field), str) or not raw[field].strip():
+            raise PackError(path, rule_id, field, "a non-empty string is required")
+    examples = raw.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise PackError(path, rule_id, "examples", "a table with 'match' and 'no_match' lists")
+    for key in ("match", "no_match"):
+        if not _strings(examples.get(key, [])):
+            raise PackError(path, rule_id, f"examples.{key}", "must be a list of strings")
+    if not _strings(raw.get("channels", [])):
+        raise PackError(path, rule_id, "channels", "must be a list of channel names")
+    return Rule(
+        id=rule_id,
+        severity=raw["severity"],
+        source=raw["source"],
+        reason=raw["reason"],
+        suggestion=raw["suggestion"],
+        patterns=_patterns(path, rule_id, "patterns", raw.get("patterns")),
+        unless=_patterns(path, rule_id, "unless", raw.get("unless", []), empty_ok=True),
+        channels=tuple(raw.get("channels", [])),
+        examples_match=tuple(examples.get("match", [])),
+        examples_no_match=tuple(examples.get("no_match", [])),
+        pack=path.name,
+    )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _patterns(
+    path: Path, rule: str, field: str, value: Any, empty_ok: bool = False
+) -> tuple[Pattern, ...]:
+    if not _strings(value) or (not value and not empty_ok):
+        raise PackError(path, rule, field, "must be a list of patterns (strings)")
+    compiled = []
+    for i, source in enumerate(value):
+        try:
+            compiled.append(compile_pattern(source))
+        except PatternError as exc:
+            raise PackError(path, rule, f"{field}[{i}]", str(exc)) from exc
+    return tuple(compiled)
+
+
+@cache
+def packs_for(
+    language: str, jurisdiction: str | None, pack_dir: Path = PACK_DIR
+) -> tuple[Pack, ...]:
+    """The language pack and its overlay for the jurisdiction (if any); () without a pack."""
+    base = pack_dir / f"{language}.toml"
+    if not base.exists():
+        return ()
+    packs = [load_pack(base)]
+    overlay = pack_dir / f"{language}.{jurisdiction}.toml"
+    if jurisdiction and overlay.exists():
+        packs.append(load_pack(overlay))
+    return tuple(packs)
+
+
+def all_pack_files(pack_dir: Path = PACK_DIR) -> list[Path]:
+    """Every pack file shipped (the tests check each rule's examples)."""
+    return sorted(pack_dir.glob("*.toml"))

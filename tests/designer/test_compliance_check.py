@@ -1,0 +1,27 @@
+"""The canvas's Check lists compliance findings with their severity (docs/compliance.md)."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.factories import example_doc
+
+
+def test_check_lists_a_warning_without_failing(manager: FlaskClient) -> None:
+    doc = example_doc("minimal")
+    doc["templates"]["reminder"]["variants"][0]["body"] += "\nPlease act now."
+    answer = manager.post("/journeys/check", json=doc).json
+    assert answer["ok"] is True
+    (found,) = answer["problems"]
+    assert found["severity"] == "warning"
+    assert found["field"] == "templates.reminder.en-GB.tone1.body"
+    assert "EN-TONE-FINAL (HIGH)" in found["message"]
+
+
+def test_check_fails_on_a_block_finding(manager: FlaskClient) -> None:
+    doc = example_doc("minimal")
+    doc["templates"]["reminder"]["variants"][1]["body"] += "\nThis is an official notice."
+    answer = manager.post("/journeys/check", json=doc).json
+    assert answer["ok"] is False
+    assert [p["severity"] for p in answer["problems"]] == ["error"]
+    assert "EN-TONE-OFFICIAL (BLOCK)" in answer["problems"][0]["message"]

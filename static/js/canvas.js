@@ -583,6 +583,8 @@
 
   // ---- toolbar -------------------------------------------------------------------------------
 
+  // A draft is saved in place, problems and all (they are shown, and keep it from being
+  // submitted); a new draft (the version was submitted meanwhile) opens at its own address.
   async function save() {
     status(t.saving);
     const { response, data } = await post(cfg.urls.save, currentDocument());
@@ -590,12 +592,17 @@
     if (!data) return status(t.failed);
     if (data.ok) {
       dirty = false;
+      if (data.created) {
+        status(data.message || t.saved);
+        window.location.assign(data.url);
+        return;
+      }
+      showProblems(data.problems);
       status(data.message || t.saved);
-      window.location.assign(data.url);
       return;
     }
     showProblems(data.problems);
-    status(t.problemsFound.replace("{n}", data.problems.length));
+    status(data.message || t.problemsFound.replace("{n}", data.problems.length));
   }
 
   async function check() {
@@ -689,7 +696,8 @@
   });
 
   load(baseDoc);
-  renderPanel();
+  if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
+  else renderPanel();
   // For tests and the curious: the document the canvas would save right now.
   window.mahnwerkCanvas = { currentDocument, editor, select: (id) => select(dfOf.get(id)) };
   // The canvas shows the journey and the panel answers: tests and bench/designer_bench.py wait

@@ -1,0 +1,129 @@
+"""Review and publishing: the Review tab of a version, and the steps that take a journey live.
+
+The lifecycle is the engine's (engine/authoring/lifecycle.py, README "Taking a journey live");
+this blueprint shows it and calls it. Each action is a plain form POST (keyboard and no script
+needed). A refusal (`engine.LifecycleError`) never becomes a 500: the page is shown again with
+the engine's reason in the user's language, answering 403, 404, 409 or 422 by its kind. Forms
+carry the content hash the user saw, so a form for a version that changed meanwhile says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from designer.i18n import _, current_lang, localized
+from designer.schema_form import palette, ports_of
+from engine import (
+    Actor,
+    LifecycleError,
+    new_draft_from,
+    queries,
+    submit_version,
+    utcnow,
+    version_hash,
+    version_problems,
+)
+from mahnwerk_web.db import transaction
+
+bp = Blueprint("review", __name__, url_prefix="/journeys/<key>")
+
+# The HTTP status of a refusal, by the kind of LifecycleError.
+STATUS = {"unknown": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
+
+
+def actor() -> Actor:
+    """The signed-in user as the engine's Actor."""
+    return Actor.user(current_user.email, current_user.role)
+
+
+def refusal(exc: LifecycleError) -> tuple[str, int]:
+    """The engine's reason in the user's language, and the status answering it."""
+    return exc.text(current_lang()), STATUS.get(exc.kind, 409)
+
+
+class Stale(Exception):
+    """The form was made for content that has changed since (its hash differs)."""
+
+
+def stale(number: int) -> str:
+    """A form for content that changed since the page was loaded."""
+    return _("Version %(n)s changed since you opened this page: check it and try again.", n=number)
+
+
+def check_seen(session: Any, key: str, number: int) -> None:
+    """404 for no such version; Stale when the form's content hash is not the version's now."""
+    version = queries.get_version(session, key, number)
+    if version is None:
+        abort(404)
+    seen = request.form.get("content_hash", "")
+    if seen and seen != version_hash(version):
+        raise Stale
+
+
+def _page(key: str, number: int, error: str | None = None, status: int = 200) -> Any:
+    """The Review tab of version `number`; with `error`, the reason a step was refused."""
+    lang = current_lang()
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        version = queries.get_version(session, key, number)
+        if journey is None or version is None or version.status == "simulation":
+            abort(404)
+        problems = version_problems(version) if version.status == "draft" else []
+        digest = version_hash(version)
+    doc = version.document
+    return render_template(
+        "review/show.html",
+        journey=journey,
+        version=version,
+        document=doc,
+        digest=digest,
+        problems=[p.line(lang) for p in problems],
+        ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},
+        palette=palette(localized),
+        error=error,
+    ), status
+
+
+@bp.get("/v<int:number>/review")
+def show(key: str, number: int) -> Any:
+    """The Review tab: state, problems, what changed, rules, templates, history, the steps."""
+    return _page(key, number)
+
+
+def _done(key: str, number: int, message: str) -> Response:
+    flash(message)
+    return redirect(url_for("review.show", key=key, number=number))
+
+
+@bp.post("/v<int:number>/submit")
+def submit(key: str, number: int) -> Any:
+    """Send a draft without problems to review, with a note; it cannot change afterwards."""
+    try:
+        with transaction() as session:
+            check_seen(session, key, number)
+            submit_version(session, key, number, actor(), utcnow(), request.form.get("note"))
+    except Stale:
+        return _page(key, number, stale(number), 409)
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    return _done(key, number, _("Version %(n)s is submitted for review.", n=number))
+
+
+@bp.post("/v<int:number>/new-draft")
+def new_draft(key: str, number: int) -> Any:
+    """Continue from any version (e.g. one sent back for changes) in a new draft."""
+    if not current_user.can_edit:
+        return _page(key, number, _("Your role cannot change journeys."), 403)
+    try:
+        with transaction() as session:
+            row, _problems = new_draft_from(session, key, number, utcnow(), current_user.email)
+            new = row.number
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    flash(_("Version %(n)s is a new draft, copied from version %(old)s.", n=new, old=number))
+    target = "templates.index" if request.form.get("to") == "templates" else "journeys.editor"
+    return redirect(url_for(target, key=key, number=new))

@@ -33,14 +33,17 @@ from engine import (
     LifecycleError,
     Problem,
     journey_sentences,
+    journey_state,
     load_journey,
     load_json,
     policy_sentences,
+    published_version,
     queries,
     save_draft,
     utcnow,
     validate_document,
     version_problems,
+    waiting_for_review,
 )
 from mahnwerk_web.db import transaction
 
@@ -129,10 +132,27 @@ def _store(doc: Any, message: str) -> Response | tuple[str, int]:
 
 @bp.get("")
 def index() -> str:
-    """Every journey with its newest version, status and running cases."""
+    """Every journey with its newest version's status, its state (live, paused ...), its
+    published version and running cases; for reviewers, the versions waiting for them."""
     with transaction() as session:
         journeys = queries.list_journeys(session)
-    return render_template("journeys/index.html", journeys=journeys)
+        states, live = {}, {}
+        for j in journeys:
+            row = queries.journey_by_key(session, j.key)
+            states[j.key] = journey_state(session, row) if row is not None else "draft"
+            published = published_version(session, j.key)
+            live[j.key] = published.number if published is not None else None
+        mine = waiting_for_review(session, current_user.email) if current_user.can_review else []
+        waiting = [(key, v.number, v.submitted_by, v.submitted_at) for key, v in mine]
+    names = {j.key: j.name for j in journeys}
+    return render_template(
+        "journeys/index.html",
+        journeys=journeys,
+        states=states,
+        live=live,
+        waiting=waiting,
+        names=names,
+    )
 
 
 @bp.post("")

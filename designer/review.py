@@ -15,16 +15,26 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from designer.diff import diff_documents
 from designer.i18n import _, current_lang, localized
 from designer.schema_form import palette, ports_of
 from engine import (
     Actor,
+    CompiledJourney,
+    HistoryEntry,
     LifecycleError,
+    approve_version,
+    comment_version,
+    journey_sentences,
+    journey_state,
+    load_journey,
     new_draft_from,
     queries,
+    request_changes,
     submit_version,
     utcnow,
     version_hash,
+    version_history,
     version_problems,
 )
 from mahnwerk_web.db import transaction
@@ -64,6 +74,56 @@ def check_seen(session: Any, key: str, number: int) -> None:
         raise Stale
 
 
+def action_words() -> dict[str, str]:
+    """The steps of a version's history in words (the data keeps the English names)."""
+    return {
+        "submitted": _("submitted for review"),
+        "approved": _("approved"),
+        "changes_requested": _("requested changes"),
+        "commented": _("commented"),
+        "scheduled": _("chose a time to publish"),
+        "unscheduled": _("cancelled the publish at a chosen time"),
+        "published": _("published"),
+        "publish_failed": _("could not publish at the chosen time"),
+        "superseded": _("superseded by a newer version"),
+        "moved": _("moved running cases to this version"),
+        "paused": _("paused the journey"),
+        "unpaused": _("unpaused the journey"),
+        "retired": _("retired the journey"),
+        "approvals_set": _("changed the approvals a version needs"),
+    }
+
+
+def base_version(versions: list[Any], number: int) -> Any:
+    """What a version is compared with: the newest earlier version that was published (live,
+    superseded or retired since), else the newest earlier approved one; None for the first."""
+    earlier = [v for v in versions if v.number < number]
+    for statuses in (("published", "superseded", "retired"), ("approved",)):
+        for v in earlier:  # newest first
+            if v.status in statuses:
+                return v
+    return None
+
+
+def anchor_words(anchor: str | None, doc: dict[str, Any]) -> str:
+    """Where a comment points: a step (by its label) or a template."""
+    if not anchor:
+        return ""
+    if anchor.startswith("template:"):
+        return _("on template '%(key)s'", key=anchor.removeprefix("template:"))
+    labels = {n["id"]: n.get("label") or n["id"] for n in doc.get("nodes", [])}
+    return _("on step '%(label)s' (%(id)s)", label=labels.get(anchor, anchor), id=anchor)
+
+
+def rule_sentences(version: Any, lang: str) -> list[str]:
+    """The compiled rules as sentences; none while a draft has problems (nothing compiled)."""
+    try:
+        compiled = CompiledJourney.from_json(version.compiled)
+        return journey_sentences(compiled, load_journey(version.document), lang)
+    except Exception:  # an unfinished draft: its problems are listed instead
+        return []
+
+
 def _page(key: str, number: int, error: str | None = None, status: int = 200) -> Any:
     """The Review tab of version `number`; with `error`, the reason a step was refused."""
     lang = current_lang()
@@ -74,14 +134,30 @@ def _page(key: str, number: int, error: str | None = None, status: int = 200) ->
             abort(404)
         problems = version_problems(version) if version.status == "draft" else []
         digest = version_hash(version)
+        versions = queries.list_versions(session, key)
+        history: list[HistoryEntry] = version_history(session, key, number)
+        state = journey_state(session, journey)
     doc = version.document
+    base = base_version(versions, number)
+    changes = diff_documents(base.document, doc) if base is not None else None
+    user = current_user.email.lower()
     return render_template(
         "review/show.html",
         journey=journey,
         version=version,
         document=doc,
         digest=digest,
+        state=state,
         problems=[p.line(lang) for p in problems],
+        base=base,
+        changes=changes,
+        marks=changes.node_marks() if changes is not None else {},
+        sentences=[] if problems else rule_sentences(version, lang),
+        templates=sorted((doc.get("templates") or {}).items()),
+        history=history,
+        actions=action_words(),
+        anchor_words=lambda anchor: anchor_words(anchor, doc),
+        own=user in {(version.author or "").lower(), (version.submitted_by or "").lower()},
         ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},
         palette=palette(localized),
         error=error,
@@ -127,3 +203,58 @@ def new_draft(key: str, number: int) -> Any:
     flash(_("Version %(n)s is a new draft, copied from version %(old)s.", n=new, old=number))
     target = "templates.index" if request.form.get("to") == "templates" else "journeys.editor"
     return redirect(url_for(target, key=key, number=new))
+
+
+@bp.post("/v<int:number>/approve")
+def approve(key: str, number: int) -> Any:
+    """A reviewer's approval of exactly the content shown (its hash travels with the form)."""
+    try:
+        with transaction() as session:
+            row = approve_version(
+                session,
+                key,
+                number,
+                actor(),
+                utcnow(),
+                request.form.get("note"),
+                reviewed_hash=request.form.get("content_hash", ""),
+            )
+            approved, count = row.status == "approved", row.approvals
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    if approved:
+        return _done(key, number, _("Version %(n)s is approved: it can be published.", n=number))
+    return _done(key, number, _("Your approval is recorded (%(count)s so far).", count=count))
+
+
+@bp.post("/v<int:number>/request-changes")
+def changes(key: str, number: int) -> Any:
+    """Send a version in review back, saying what should change."""
+    try:
+        with transaction() as session:
+            check_seen(session, key, number)
+            request_changes(session, key, number, actor(), utcnow(), request.form.get("note", ""))
+    except Stale:
+        return _page(key, number, stale(number), 409)
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    return _done(key, number, _("Version %(n)s is sent back for changes.", n=number))
+
+
+@bp.post("/v<int:number>/comment")
+def comment(key: str, number: int) -> Any:
+    """A comment in the version's history, on a step or a template or the whole version."""
+    try:
+        with transaction() as session:
+            comment_version(
+                session,
+                key,
+                number,
+                actor(),
+                utcnow(),
+                request.form.get("note", ""),
+                anchor=request.form.get("anchor") or None,
+            )
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    return _done(key, number, _("Your comment is in the history."))

@@ -28,7 +28,7 @@ def as_role(app: Flask, role: str) -> FlaskClient:
 def digest(client: FlaskClient, url: str = REVIEW) -> str:
     """The content hash the Review tab shows (and its forms carry)."""
     page = client.get(url).get_data(as_text=True)
-    marker = 'name="content_hash" value="'
+    marker = '<code title="'
     start = page.index(marker) + len(marker)
     return page[start : page.index('"', start)]
 
@@ -129,3 +129,129 @@ def test_a_reviewer_cannot_make_a_draft(app: Flask, journey: Any) -> None:
 def test_review_tab_of_an_unknown_version_is_404(manager: FlaskClient, journey: Any) -> None:
     assert manager.get("/journeys/minimal/v7/review").status_code == 404
     assert manager.post("/journeys/minimal/v7/submit").status_code == 404
+
+
+# -- review: approve, request changes, comments --------------------------------------------------
+
+
+def submitted(manager: FlaskClient) -> FlaskClient:
+    """Version 1 of 'minimal' submitted by the manager."""
+    response = manager.post("/journeys/minimal/v1/submit", data={"note": "please look"})
+    assert response.status_code == 302
+    return manager
+
+
+def test_review_tab_shows_rules_templates_and_history(manager: FlaskClient, journey: Any) -> None:
+    page = page_of(submitted(manager).get(REVIEW))
+    assert "When a case" in page  # the rules as sentences
+    assert "A friendly reminder" in page  # the template texts
+    assert "submitted for review" in page and "please look" in page  # the history
+    assert "No earlier version was published or approved: all of it is new." in page
+
+
+def test_waiting_for_my_review_lists_the_submitted_version(app: Flask, journey: Any) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    page = page_of(reviewer.get("/journeys"))
+    assert "Waiting for my review" in page and 'href="/journeys/minimal/v1/review"' in page
+    assert "in review" in page and "not published yet" in page
+
+
+def test_the_manager_sees_no_review_list(manager: FlaskClient, journey: Any) -> None:
+    assert "Waiting for my review" not in page_of(manager.get("/journeys"))
+
+
+def test_a_reviewer_approves_the_content_shown(app: Flask, journey: Any) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    page = page_of(reviewer.get(REVIEW))
+    assert "Approve" in page and "Request changes" in page
+    response = reviewer.post(
+        "/journeys/minimal/v1/approve", data={"note": "fine", "content_hash": digest(reviewer)}
+    )
+    assert response.status_code == 302
+    page = page_of(reviewer.get(REVIEW))
+    assert "Version 1 is approved: it can be published." in page
+    assert "Version 1: approved" in page and "fine" in page
+    assert "Nothing is waiting for your review." in page_of(reviewer.get("/journeys"))
+
+
+def test_an_approval_of_other_content_is_refused(app: Flask, journey: Any) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    response = reviewer.post("/journeys/minimal/v1/approve", data={"content_hash": "0" * 64})
+    assert response.status_code == 409
+    assert "is not the content that was reviewed; reload it and review it again" in page_of(
+        response
+    )
+    assert "Version 1: in review" in page_of(response)
+
+
+def test_an_approval_after_changes_were_requested_names_the_state(app: Flask, journey: Any) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    seen = digest(reviewer)
+    reviewer.post("/journeys/minimal/v1/request-changes", data={"note": "wait 10 days"})
+    response = reviewer.post("/journeys/minimal/v1/approve", data={"content_hash": seen})
+    assert response.status_code == 409
+    assert "is 'changes requested', not 'in review': it cannot be approved" in page_of(response)
+
+
+def test_a_manager_cannot_approve(app: Flask, journey: Any) -> None:
+    manager = submitted(as_role(app, "manager"))
+    response = manager.post("/journeys/minimal/v1/approve", data={"content_hash": digest(manager)})
+    assert response.status_code == 403
+    assert "may not approve a version" in page_of(response)
+
+
+def test_request_changes_needs_a_note_and_then_sends_the_version_back(
+    app: Flask, journey: Any
+) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    response = reviewer.post("/journeys/minimal/v1/request-changes", data={"note": " "})
+    assert response.status_code == 422
+    assert "Say what should change: a note is needed." in page_of(response)
+    reviewer.post("/journeys/minimal/v1/request-changes", data={"note": "wait 10 days"})
+    page = page_of(reviewer.get(REVIEW))
+    assert "Version 1: changes requested" in page and "wait 10 days" in page
+
+
+def test_comments_anchor_to_a_step_or_a_template(app: Flask, journey: Any) -> None:
+    submitted(as_role(app, "manager"))
+    reviewer = as_role(app, "reviewer")
+    page = page_of(reviewer.get(REVIEW))
+    assert '<option value="wait_7">' in page and '<option value="template:reminder">' in page
+    reviewer.post("/journeys/minimal/v1/comment", data={"note": "too soon", "anchor": "wait_7"})
+    reviewer.post(
+        "/journeys/minimal/v1/comment", data={"note": "friendlier", "anchor": "template:reminder"}
+    )
+    page = page_of(reviewer.get(REVIEW))
+    assert "commented on step 'Wait until D+7' (wait_7)" in page and "too soon" in page
+    assert "commented on template 'reminder'" in page and "friendlier" in page
+
+
+def test_a_comment_on_an_unknown_step_is_refused_in_the_page(app: Flask, journey: Any) -> None:
+    reviewer = as_role(app, "reviewer")
+    response = reviewer.post(
+        "/journeys/minimal/v1/comment", data={"note": "x", "anchor": "nowhere"}
+    )
+    assert response.status_code == 422
+    assert "'nowhere' is neither a step nor a template of version 1." in page_of(response)
+
+
+def test_a_viewer_cannot_comment(viewer: FlaskClient, journey: Any) -> None:
+    response = viewer.post("/journeys/minimal/v1/comment", data={"note": "hello"})
+    assert response.status_code == 403
+    assert "may not comment on a version" in page_of(response)
+    assert 'id="comment-form"' not in page_of(viewer.get(REVIEW))
+
+
+def test_the_review_tab_reads_in_german(app: Flask, journey: Any) -> None:
+    reviewer = as_role(app, "reviewer")
+    reviewer.post("/lang/de")
+    submitted(as_role(app, "manager"))
+    page = page_of(reviewer.get(REVIEW))
+    assert "Freigeben" in page and "in Prüfung" in page
+    response = reviewer.post("/journeys/minimal/v1/approve", data={"content_hash": "x"})
+    assert "ist nicht der geprüfte Inhalt" in page_of(response)

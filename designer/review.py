@@ -9,6 +9,7 @@ carry the content hash the user saw, so a form for a version that changed meanwh
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,7 +17,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from designer.diff import diff_documents
-from designer.i18n import _, current_lang, localized
+from designer.i18n import _, current_lang, localized, state_word
 from designer.schema_form import palette, ports_of
 from engine import (
     Actor,
@@ -24,14 +25,21 @@ from engine import (
     HistoryEntry,
     LifecycleError,
     approve_version,
+    cancel_scheduled_publish,
     comment_version,
     journey_sentences,
     journey_state,
     load_journey,
     new_draft_from,
+    pause_journey,
+    publish_preview,
+    publish_version,
+    published_version,
     queries,
     request_changes,
+    retire_journey,
     submit_version,
+    unpause_journey,
     utcnow,
     version_hash,
     version_history,
@@ -258,3 +266,151 @@ def comment(key: str, number: int) -> Any:
     except LifecycleError as exc:
         return _page(key, number, *refusal(exc))
     return _done(key, number, _("Your comment is in the history."))
+
+
+# -- publish ------------------------------------------------------------------------------------
+
+
+def _publish_page(key: str, number: int, error: str | None = None, status: int = 200) -> Any:
+    """The publish dialog: what happens to running cases, per step, and the choices."""
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        version = queries.get_version(session, key, number)
+        if journey is None or version is None or version.status == "simulation":
+            abort(404)
+        preview = publish_preview(session, key, number)
+        current = published_version(session, key)
+        state = journey_state(session, journey)
+    form = request.form if request.method == "POST" else {}
+    return render_template(
+        "review/publish.html",
+        journey=journey,
+        version=version,
+        state=state,
+        preview=preview,
+        lines=preview.lines(current_lang()),
+        current=current.number if current is not None else None,
+        chosen={
+            "running": form.get("running", "stay"),
+            "when": form.get("when", "now"),
+            "at": form.get("at", ""),
+            "note": form.get("note", ""),
+        },
+        error=error,
+    ), status
+
+
+@bp.get("/v<int:number>/publish")
+def publish_dialog(key: str, number: int) -> Any:
+    """Before publishing: the running cases per step, stay or move, now or at a time."""
+    if not current_user.can_publish:
+        return _page(key, number, _("Your role cannot publish journeys."), 403)
+    return _publish_page(key, number)
+
+
+def chosen_time(now: datetime) -> datetime | None:
+    """The time chosen in the dialog (UTC), None for now; ValueError with the reason."""
+    if request.form.get("when") != "at":
+        return None
+    raw = request.form.get("at", "").strip()
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(_("Choose a date and time to publish at.")) from None
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if at <= now:
+        raise ValueError(_("Choose a time in the future, or publish now."))
+    return at
+
+
+@bp.post("/v<int:number>/publish")
+def publish(key: str, number: int) -> Any:
+    """Publish an approved version now or at a time; running cases stay or move."""
+    now = utcnow()
+    try:
+        at = chosen_time(now)
+    except ValueError as exc:
+        return _publish_page(key, number, str(exc), 422)
+    move = request.form.get("running") == "move"
+    try:
+        with transaction() as session:
+            result = publish_version(
+                session, key, number, actor(), now, move=move, at=at, note=request.form.get("note")
+            )
+    except LifecycleError as exc:
+        return _publish_page(key, number, *refusal(exc))
+    if result.scheduled_for is not None:
+        when = result.scheduled_for.strftime("%Y-%m-%d %H:%M")
+        return _done(
+            key, number, _("Version %(n)s will be published at %(at)s UTC.", n=number, at=when)
+        )
+    return _done(
+        key,
+        number,
+        _(
+            "Version %(n)s is published. Cases moved to it: %(moved)s; staying: %(stayed)s.",
+            n=number,
+            moved=result.moved,
+            stayed=result.staying,
+        ),
+    )
+
+
+@bp.post("/v<int:number>/unschedule")
+def unschedule(key: str, number: int) -> Any:
+    """Forget a publish chosen for later; the version stays approved."""
+    try:
+        with transaction() as session:
+            cancel_scheduled_publish(session, key, number, actor(), utcnow())
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    return _done(key, number, _("The publish at a chosen time is cancelled."))
+
+
+# -- pause, unpause, retire ----------------------------------------------------------------------
+
+STEPS = {"pause": pause_journey, "unpause": unpause_journey, "retire": retire_journey}
+
+
+def _state_page(key: str, step: str, error: str | None = None, status: int = 200) -> Any:
+    """The confirmation of a journey step: what it does, a note, confirm or go back."""
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        if journey is None or step not in STEPS:
+            abort(404)
+        state = journey_state(session, journey)
+        newest = queries.get_version(session, key)
+    back = request.values.get("back", type=int) or (newest.number if newest else 1)
+    return render_template(
+        "review/journey_step.html",
+        journey=journey,
+        step=step,
+        state=state,
+        back=back,
+        note=request.form.get("note", ""),
+        error=error,
+    ), status
+
+
+@bp.get("/<any(pause, unpause, retire):step>")
+def confirm_step(key: str, step: str) -> Any:
+    """Pause, unpause or retire: the confirmation first (with a note)."""
+    if not current_user.can_publish:
+        return _state_page(key, step, _("Your role cannot pause, unpause or retire journeys."), 403)
+    return _state_page(key, step)
+
+
+@bp.post("/<any(pause, unpause, retire):step>")
+def journey_step(key: str, step: str) -> Any:
+    """Pause, unpause or retire the journey, with the note given."""
+    try:
+        with transaction() as session:
+            STEPS[step](session, key, actor(), utcnow(), request.form.get("note"))
+            state = journey_state(session, queries.journey_by_key(session, key))
+    except LifecycleError as exc:
+        return _state_page(key, step, *refusal(exc))
+    flash(_("The journey is %(state)s now.", state=state_word(state)))
+    back = request.form.get("back", type=int)
+    if back:
+        return redirect(url_for("review.show", key=key, number=back))
+    return redirect(url_for("journeys.index"))

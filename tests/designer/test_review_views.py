@@ -10,7 +10,10 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engine import open_for_cases, utcnow
+from mahnwerk_web.db import get_db
 from tests.designer.conftest import login
+from tests.factories import make_case
 
 REVIEW = "/journeys/minimal/v1/review"
 
@@ -255,3 +258,162 @@ def test_the_review_tab_reads_in_german(app: Flask, journey: Any) -> None:
     assert "Freigeben" in page and "in Prüfung" in page
     response = reviewer.post("/journeys/minimal/v1/approve", data={"content_hash": "x"})
     assert "ist nicht der geprüfte Inhalt" in page_of(response)
+
+
+# -- publish, pause, unpause, retire --------------------------------------------------------------
+
+
+def approved(app: Flask, number: int = 1) -> tuple[FlaskClient, FlaskClient]:
+    """Version `number` of 'minimal' submitted by the manager and approved by the reviewer."""
+    manager, reviewer = as_role(app, "manager"), as_role(app, "reviewer")
+    manager.post(f"/journeys/minimal/v{number}/submit")
+    url = f"/journeys/minimal/v{number}/review"
+    response = reviewer.post(
+        f"/journeys/minimal/v{number}/approve", data={"content_hash": digest(reviewer, url)}
+    )
+    assert response.status_code == 302
+    return manager, reviewer
+
+
+def test_the_publish_dialog_offers_stay_or_move_and_now_or_later(app: Flask, journey: Any) -> None:
+    manager, _reviewer = approved(app)
+    page = page_of(manager.get(REVIEW))
+    assert 'href="/journeys/minimal/v1/publish"' in page
+    page = page_of(manager.get("/journeys/minimal/v1/publish"))
+    assert 'value="stay" checked' in page and 'value="move" >' in page
+    assert 'value="now" checked' in page and 'type="datetime-local"' in page
+    assert "This will be the journey's first published version." in page
+
+
+def test_publish_now_makes_the_journey_live(app: Flask, journey: Any) -> None:
+    manager, _reviewer = approved(app)
+    response = manager.post("/journeys/minimal/v1/publish", data={"running": "stay"})
+    assert response.status_code == 302
+    page = page_of(manager.get(REVIEW))
+    assert "Version 1 is published. Cases moved to it: 0; staying: 0." in page
+    assert "Version 1: published" in page and "Pause …" in page
+    listing = page_of(manager.get("/journeys"))
+    assert "live" in listing and "v1 published" in listing
+
+
+def test_the_dialog_counts_running_cases_per_step_and_moves_them(app: Flask, journey: dict) -> None:
+    manager, _reviewer = approved(app)
+    manager.post("/journeys/minimal/v1/publish")
+    with app.app_context(), get_db().transaction() as session:
+        version = open_for_cases(session, "minimal")
+        for _i in range(3):
+            make_case(session, version, utcnow())
+    manager.post("/journeys/minimal/v1/new-draft")
+    approved(app, 2)
+    page = page_of(manager.get("/journeys/minimal/v2/publish"))
+    assert "Version 1 is published now; publishing this one supersedes it." in page
+    assert "3 cases at step 'start' of version 1 can move to the new version." in page
+    manager.post("/journeys/minimal/v2/publish", data={"running": "move", "note": "go"})
+    page = page_of(manager.get("/journeys/minimal/v2/review"))
+    assert "Cases moved to it: 3; staying: 0." in page
+    assert "moved running cases to this version" in page
+
+
+def test_the_dialog_reads_in_german(app: Flask, journey: Any) -> None:
+    manager, _reviewer = approved(app)
+    manager.post("/lang/de")
+    page = page_of(manager.get("/journeys/minimal/v1/publish"))
+    assert "Laufende Fälle in ihrer Version lassen" in page
+
+
+def test_publish_at_a_time_is_scheduled_and_can_be_cancelled(app: Flask, journey: Any) -> None:
+    manager, _reviewer = approved(app)
+    data = {"when": "at", "at": "2099-01-02T03:04", "running": "move"}
+    manager.post("/journeys/minimal/v1/publish", data=data)
+    page = page_of(manager.get(REVIEW))
+    assert "Version 1 will be published at 2099-01-02 03:04 UTC." in page
+    assert "Publishing is chosen for 2099-01-02 03:04 UTC; running cases move." in page
+    manager.post("/journeys/minimal/v1/unschedule")
+    page = page_of(manager.get(REVIEW))
+    assert "The publish at a chosen time is cancelled." in page and "Publish …" in page
+
+
+def test_publish_at_a_past_or_missing_time_is_refused_in_the_dialog(
+    app: Flask, journey: Any
+) -> None:
+    manager, _reviewer = approved(app)
+    response = manager.post("/journeys/minimal/v1/publish", data={"when": "at", "at": ""})
+    assert response.status_code == 422
+    assert "Choose a date and time to publish at." in page_of(response)
+    response = manager.post(
+        "/journeys/minimal/v1/publish", data={"when": "at", "at": "2001-01-01T00:00"}
+    )
+    assert response.status_code == 422
+    assert "Choose a time in the future, or publish now." in page_of(response)
+
+
+def test_publishing_a_version_not_approved_names_its_state(
+    manager: FlaskClient, journey: Any
+) -> None:
+    response = manager.post("/journeys/minimal/v1/publish")
+    assert response.status_code == 409
+    assert "is 'draft', not 'approved': it cannot be published" in page_of(response)
+
+
+def test_a_reviewer_cannot_publish(app: Flask, journey: Any) -> None:
+    _manager, reviewer = approved(app)
+    assert reviewer.get("/journeys/minimal/v1/publish").status_code == 403
+    response = reviewer.post("/journeys/minimal/v1/publish")
+    assert response.status_code == 403
+    assert "may not publish a version" in page_of(response)
+
+
+def live(app: Flask) -> FlaskClient:
+    """Version 1 of 'minimal' published; the manager's browser."""
+    manager, _reviewer = approved(app)
+    manager.post("/journeys/minimal/v1/publish")
+    return manager
+
+
+def test_pause_unpause_and_retire_each_confirm_with_a_note(app: Flask, journey: Any) -> None:
+    manager = live(app)
+    page = page_of(manager.get("/journeys/minimal/pause?back=1"))
+    assert "running cases wait at their step" in page and 'name="note"' in page
+    response = manager.post("/journeys/minimal/pause", data={"note": "audit", "back": "1"})
+    assert response.headers["Location"] == "/journeys/minimal/v1/review"
+    page = page_of(manager.get(REVIEW))
+    assert "The journey is paused now." in page and "Unpause …" in page
+    assert "paused the journey" in page and "audit" in page
+    manager.post("/journeys/minimal/unpause", data={"back": "1"})
+    assert "The journey is live now." in page_of(manager.get(REVIEW))
+    assert "cannot be undone" in page_of(manager.get("/journeys/minimal/retire?back=1"))
+    manager.post("/journeys/minimal/retire", data={"note": "replaced", "back": "1"})
+    page = page_of(manager.get(REVIEW))
+    assert "The journey is retired now." in page and "retired the journey" in page
+    assert "Version 1: retired" in page
+
+
+def test_pausing_a_journey_that_is_not_live_is_refused_in_the_page(
+    manager: FlaskClient, journey: Any
+) -> None:
+    response = manager.post("/journeys/minimal/pause", data={"note": "x"})
+    assert response.status_code == 409
+    assert "only a live journey can be paused" in page_of(response)
+
+
+def test_unpausing_a_live_journey_is_refused(app: Flask, journey: Any) -> None:
+    response = live(app).post("/journeys/minimal/unpause")
+    assert response.status_code == 409
+    assert "not paused: there is nothing to unpause" in page_of(response)
+
+
+def test_a_retired_journey_takes_no_new_draft(app: Flask, journey: Any) -> None:
+    manager = live(app)
+    manager.post("/journeys/minimal/retire")
+    response = manager.post("/journeys/minimal/v1/new-draft")
+    assert response.status_code == 409
+    assert "is retired: it takes no new versions" in page_of(response)
+
+
+def test_a_reviewer_cannot_pause(app: Flask, journey: Any) -> None:
+    live(app)
+    reviewer = as_role(app, "reviewer")
+    assert reviewer.get("/journeys/minimal/pause").status_code == 403
+    response = reviewer.post("/journeys/minimal/pause")
+    assert response.status_code == 403
+    assert "may not pause, unpause or retire a journey" in page_of(response)

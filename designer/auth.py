@@ -44,6 +44,11 @@ EDIT_ROLES = frozenset({"manager", "admin"})
 SIMULATE_ROLES = frozenset({"manager", "admin", "reviewer"})
 # Only admins see the delivery settings and send test messages through the real connectors.
 ADMIN_ROLES = frozenset({"admin"})
+# Taking a journey live (engine/authoring/lifecycle.py decides; these only choose the buttons):
+# reviewers approve or send back, managers and admins submit, publish, pause and retire.
+REVIEW_ROLES = frozenset({"reviewer"})
+PUBLISH_ROLES = frozenset({"manager", "admin"})
+COMMENT_ROLES = frozenset({"manager", "admin", "reviewer"})
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -72,6 +77,21 @@ class User(UserMixin):
     def can_simulate(self) -> bool:
         """Whether this user may run simulations."""
         return self.role in SIMULATE_ROLES
+
+    @property
+    def can_review(self) -> bool:
+        """Whether this user approves versions or sends them back (never their own)."""
+        return self.role in REVIEW_ROLES
+
+    @property
+    def can_publish(self) -> bool:
+        """Whether this user submits, publishes, pauses and retires journeys."""
+        return self.role in PUBLISH_ROLES
+
+    @property
+    def can_comment(self) -> bool:
+        """Whether this user may comment on a version."""
+        return self.role in COMMENT_ROLES
 
     @property
     def is_admin(self) -> bool:

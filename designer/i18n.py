@@ -2,7 +2,7 @@
 
 Texts are gettext msgids in English; their German is in the catalog the whole project shares
 (`engine/locale/de/LC_MESSAGES/messages.po`, see docs/translations.md). Templates call Flask-Babel's
-`_()` / `gettext()` with named placeholders: `_("Saved as version %(n)s.", n=3)`. Python code
+`_()` / `gettext()` with named placeholders: `_("Saved as draft version %(n)s.", n=3)`. Python code
 imports `_` from here (Flask-Babel's `gettext`). A value from the data (a status, a channel, a
 role) goes through `word()`, and `N_()` marks such words so that `make messages` finds them.
 Engine texts (node labels, problems, rule sentences) render with `localized()` / `.text(lang)`.
@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, gettext
 from werkzeug.wrappers import Response
 
-from engine import LOCALE_DIR, Text
+from engine import LOCALE_DIR, Text, state_words
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 bp = Blueprint("i18n", __name__)
@@ -131,6 +131,11 @@ def localized(words: Text | str | None) -> str:
     return word(words)
 
 
+def state_word(state: str | None) -> str:
+    """A version's or journey's state in words for a badge ("in review", "in Prüfung")."""
+    return state_words(state or "").text(current_lang())
+
+
 @bp.post("/lang/<code>")
 def switch(code: str) -> Response:
     """Remember the chosen language and go back where the user was."""
@@ -148,9 +153,11 @@ def init_app(app: Flask, locale_selector: Callable[[], str | None] = current_lan
 
     Any Flask app of the project (the designer, the host API, a portal) calls this; it may pass
     its own way to choose the language. Templates get Flask-Babel's `_`/`gettext`, `word`,
-    `localized`, `LANGUAGES` and `lang`.
+    `localized`, `state_word`, `LANGUAGES` and `lang`.
     """
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(LOCALE_DIR))
     Babel(app, locale_selector=locale_selector)
-    app.jinja_env.globals.update(word=word, localized=localized, LANGUAGES=LANGUAGES)
+    app.jinja_env.globals.update(
+        word=word, localized=localized, state_word=state_word, LANGUAGES=LANGUAGES
+    )
     app.context_processor(lambda: {"lang": locale_selector() or "en"})

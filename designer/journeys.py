@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from designer.auth import EDIT_ROLES, role_required
 from designer.diff import diff_documents
+from designer.drafts import saved_message, store_edit
 from designer.i18n import _, current_lang, localized
 from designer.layout import arrange
 from designer.render import page_or_partial
@@ -29,15 +30,20 @@ from engine import (
     CompiledJourney,
     InvalidJourney,
     JsonInputError,
+    LifecycleError,
     Problem,
     journey_sentences,
+    journey_state,
     load_journey,
     load_json,
     policy_sentences,
+    published_version,
     queries,
-    save_version,
+    save_draft,
     utcnow,
     validate_document,
+    version_problems,
+    waiting_for_review,
 )
 from mahnwerk_web.db import transaction
 
@@ -107,23 +113,46 @@ def _version_or_404(session: Any, key: str, number: int | None = None) -> Any:
 
 
 def _store(doc: Any, message: str) -> Response | tuple[str, int]:
-    """Save a document as a new version, or show its problems on the import page."""
+    """Save a document as a new draft, or show its problems (or why not) on the import page."""
+    _journey, problems = validate_document(doc)
+    if problems:
+        return render_template("journeys/import.html", problems=problems), 422
     try:
         with transaction() as session:
-            version = save_version(session, doc, utcnow(), author=current_user.email)
+            version, _problems = save_draft(session, doc, utcnow(), current_user.email)
             key, number = doc["key"], version.number
     except InvalidJourney as exc:
         return render_template("journeys/import.html", problems=exc.problems), 422
+    except LifecycleError as exc:  # a retired journey takes no new versions
+        problem = Problem(exc.text(current_lang()))
+        return render_template("journeys/import.html", problems=[problem]), 409
     flash(message)
     return redirect(url_for("journeys.editor", key=key, number=number))
 
 
 @bp.get("")
 def index() -> str:
-    """Every journey with its newest version, status and running cases."""
+    """Every journey with its newest version's status, its state (live, paused ...), its
+    published version and running cases; for reviewers, the versions waiting for them."""
     with transaction() as session:
         journeys = queries.list_journeys(session)
-    return render_template("journeys/index.html", journeys=journeys)
+        states, live = {}, {}
+        for j in journeys:
+            row = queries.journey_by_key(session, j.key)
+            states[j.key] = journey_state(session, row) if row is not None else "draft"
+            published = published_version(session, j.key)
+            live[j.key] = published.number if published is not None else None
+        mine = waiting_for_review(session, current_user.email) if current_user.can_review else []
+        waiting = [(key, v.number, v.submitted_by, v.submitted_at) for key, v in mine]
+    names = {j.key: j.name for j in journeys}
+    return render_template(
+        "journeys/index.html",
+        journeys=journeys,
+        states=states,
+        live=live,
+        waiting=waiting,
+        names=names,
+    )
 
 
 @bp.post("")
@@ -198,7 +227,14 @@ def editor(key: str, number: int) -> str:
         document=doc,
         palette=palette(localized),
         ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},
+        editable=editable(version),
+        problems=problems_json(version_problems(version)) if version.status == "draft" else [],
     )
+
+
+def editable(version: Any) -> bool:
+    """Whether the signed-in user may change this version: an editor, and a draft."""
+    return bool(current_user.can_edit and version.status == "draft")
 
 
 @bp.get("/<key>/v<int:number>/document")
@@ -216,21 +252,29 @@ def export(key: str, number: int) -> Response:
 @bp.post("/<key>/save")
 @role_required(EDIT_ROLES)
 def save(key: str) -> tuple[Response, int]:
-    """Store the document built from the canvas as a new draft version, or return its problems."""
+    """Store the document built from the canvas: draft ?version=N changes in place, else (no
+    number, or a version submitted meanwhile) it becomes a new draft. Problems do not refuse
+    the save; they come back to be shown, and keep the draft from being submitted."""
     doc = request.get_json(silent=True)
     if not isinstance(doc, dict):
         return jsonify(ok=False, problems=[{"message": _("Send a journey document.")}]), 400
     doc["key"] = key  # the URL names the journey; the canvas cannot move a version elsewhere
     try:
         with transaction() as session:
-            version = save_version(session, doc, utcnow(), author=current_user.email)
-            number = version.number
-    except InvalidJourney as exc:
+            edit = store_edit(session, key, request.args.get("version", type=int), doc)
+    except InvalidJourney as exc:  # not a journey at all
         return jsonify(ok=False, problems=problems_json(exc.problems)), 422
-    url = url_for("journeys.editor", key=key, number=number)
+    except LifecycleError as exc:  # a retired journey takes no new drafts
+        message = exc.text(current_lang())
+        return jsonify(ok=False, message=message, problems=[{"message": message}]), 409
     return jsonify(
-        ok=True, version=number, url=url, message=_("Saved as version %(n)s.", n=number)
-    ), 201
+        ok=True,
+        version=edit.number,
+        created=edit.created,
+        url=url_for("journeys.editor", key=key, number=edit.number),
+        problems=problems_json(edit.problems),
+        message=saved_message(edit),
+    ), (201 if edit.created else 200)
 
 
 @bp.post("/check")

@@ -13,20 +13,22 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from designer.auth import EDIT_ROLES, role_required
+from designer.drafts import saved_message, store_edit
 from designer.i18n import _, current_lang
 from designer.render import page_or_partial
 from engine import (
     CHANNELS,
     TONES,
     InvalidJourney,
+    LifecycleError,
     RenderError,
     case_context,
     load_journey,
     queries,
     render_message,
-    save_version,
     template_problems,
     utcnow,
+    version_problems,
 )
 from mahnwerk_web.db import transaction
 
@@ -85,11 +87,34 @@ def with_variant(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
 def variant_problems(v: dict[str, Any]) -> dict[str, list[str]]:
     """Part name -> syntax errors and unknown variables, before anything is saved."""
     found = {part: template_problems(v[part]) for part in PARTS if v.get(part)}
+    for part, problems in form_problems(v).items():
+        found[part] = [*found.get(part, []), *problems]
+    return {part: problems for part, problems in found.items() if problems}
+
+
+def form_problems(v: dict[str, Any]) -> dict[str, list[str]]:
+    """What keeps a variant from being stored at all: no key, or no text.
+
+    Syntax errors and unknown variables do not: a draft may keep them until it is submitted.
+    """
+    found = {}
     if not v["key"]:
         found["key"] = [_("Give the template a key, e.g. reminder.")]
     if not v["body"].strip():
-        found["body"] = [*found.get("body", []), _("The text is empty.")]
-    return {part: problems for part, problems in found.items() if problems}
+        found["body"] = [_("The text is empty.")]
+    return found
+
+
+def editable(version: Any) -> bool:
+    """Whether the signed-in user may change this version's templates: an editor, a draft."""
+    return bool(current_user.can_edit and version.status == "draft")
+
+
+def journey_problems(version: Any) -> list[str]:
+    """A draft's validation problems, one line each, in the user's language."""
+    if version.status != "draft":
+        return []
+    return [p.line(current_lang()) for p in version_problems(version)]
 
 
 def sample_case(doc: dict[str, Any], locale: str) -> SimpleNamespace:
@@ -153,6 +178,8 @@ def index(key: str, number: int) -> str:
         problems=variant_problems(variant) if variant.get("key") else {},
         rendered=rendered,
         render_error=error,
+        editable=editable(version),
+        draft_problems=journey_problems(version),
     )
 
 
@@ -183,22 +210,19 @@ def live_preview(key: str, number: int) -> str:
 @bp.post("/save")
 @role_required(EDIT_ROLES)
 def save(key: str, number: int) -> Any:
-    """Store the journey with this variant as a new draft version."""
+    """Store the journey with this variant in draft `number` (in place), or in a new draft
+    when the version was submitted; template problems are kept and shown, not refused."""
     version = _version(key, number)
     variant = form_variant(version.document)
-    problems = variant_problems(variant)
+    problems = form_problems(variant)
     if not problems:
         try:
             with transaction() as session:
-                saved = save_version(
-                    session,
-                    with_variant(version.document, variant),
-                    utcnow(),
-                    author=current_user.email,
-                )
-                new_number = saved.number
+                edit = store_edit(session, key, number, with_variant(version.document, variant))
         except InvalidJourney as exc:
             problems = {"journey": [p.line(current_lang()) for p in exc.problems]}
+        except LifecycleError as exc:
+            problems = {"journey": [exc.text(current_lang())]}
     if problems:
         return render_template(
             "templates/index.html",
@@ -211,13 +235,15 @@ def save(key: str, number: int) -> Any:
             problems=problems,
             rendered=None,
             render_error=None,
+            editable=editable(version),
+            draft_problems=journey_problems(version),
         ), 422
-    flash(_("Saved as version %(n)s.", n=new_number))
+    flash(saved_message(edit), "error" if edit.problems else "message")
     return redirect(
         url_for(
             "templates.index",
             key=key,
-            number=new_number,
+            number=edit.number,
             template=variant["key"],
             locale=variant["locale"],
             tone=variant["tone"],

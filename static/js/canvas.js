@@ -22,12 +22,16 @@
   const types = Object.fromEntries((cfg.palette || []).map((p) => [p.name, p]));
   const baseDoc = cfg.document;
   const editing = cfg.mode === "edit";
+  // Only an editor's draft changes. Anything else (a reviewer's or viewer's canvas, a submitted
+  // version) is read only: no palette, no buttons that change anything, values shown as text,
+  // and Drawflow fixed (no moving, wiring or deleting; its Delete key does nothing).
+  const canChange = editing && cfg.canEdit === true;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
   const editor = new Drawflow(canvasEl);
   editor.reroute = false;
   editor.start();
-  if (!editing || !cfg.canEdit) editor.editor_mode = editing ? "fixed" : "view";
+  if (!canChange) editor.editor_mode = editing ? "fixed" : "view";
 
   const nodes = new Map(); // Drawflow id (string) -> {id, type, label, params, ports}
   const dfOf = new Map(); // document node id -> Drawflow id
@@ -62,7 +66,7 @@
   }
 
   function markDirty() {
-    if (!loading) dirty = true;
+    if (!loading && canChange) dirty = true;
   }
 
   async function post(url, body) {
@@ -321,7 +325,55 @@
     return item;
   }
 
+  // A value as the read-only panel shows it: the choice's label, yes/no, JSON for the rest.
+  function shownValue(field, value) {
+    if (value === undefined || value === null || value === "" ||
+        (Array.isArray(value) && !value.length)) return t.none;
+    if (field.kind === "boolean") return value ? t.yes : t.no;
+    if (field.choices && field.choices.length) {
+      return (Array.isArray(value) ? value : [value]).map((v) => {
+        const c = field.choices.find((x) => String(x.value) === String(v));
+        return c ? c.label : String(v);
+      }).join(", ");
+    }
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+
+  function readOnlyLine(label, value) {
+    return el("p", { class: "field-readonly" },
+      el("span", { class: "field-label" }, label), " ", el("span", { class: "field-value" }, value));
+  }
+
+  function renderReadOnlyField(df, field, path) {
+    const n = nodes.get(df);
+    const dotted = ["params", ...path].join(".");
+    const probId = "f-" + dotted.replace(/[^a-zA-Z0-9_-]/g, "-") + "-problem";
+    const value = getAt(n.params, path);
+    const wrap = el("div", { class: "field field-" + field.kind });
+    if (field.kind === "list_nested" || field.kind === "nested") {
+      const set = el("fieldset", { class: "group" }, el("legend", {}, field.label));
+      if (field.kind === "nested") {
+        for (const sub of field.fields) set.append(renderReadOnlyField(df, sub, [...path, sub.name]));
+      } else {
+        const items = Array.isArray(value) ? value : [];
+        if (!items.length) set.append(el("p", { class: "help" }, t.none));
+        items.forEach((_item, i) => {
+          const row = el("fieldset", { class: "item" }, el("legend", {}, `${field.label} ${i + 1}`));
+          for (const sub of field.fields) row.append(renderReadOnlyField(df, sub, [...path, i, sub.name]));
+          set.append(row);
+        });
+      }
+      wrap.append(set);
+    } else {
+      wrap.append(readOnlyLine(field.label, shownValue(field, value)));
+    }
+    const note = problemNote(df, dotted, probId);
+    if (note) wrap.append(note);
+    return wrap;
+  }
+
   function renderField(df, field, base, path) {
+    if (!canChange) return renderReadOnlyField(df, field, path);
     const n = nodes.get(df);
     const dotted = ["params", ...path].join(".");
     const id = "f-" + dotted.replace(/[^a-zA-Z0-9_-]/g, "-");
@@ -428,7 +480,6 @@
       input.addEventListener("input", () => changed(input.value === "" && field.nullable ? null : input.value));
     }
     if (fieldProblems(df, dotted).length) input.setAttribute("aria-invalid", "true");
-    if (!editing || !cfg.canEdit) input.disabled = true;
     wrap.append(label, input);
     if (help) wrap.append(help);
     const note = problemNote(df, dotted, probId);
@@ -446,6 +497,14 @@
     n.ports.forEach((port, i) => {
       const id = `port-${i}`;
       const current = outputTargets(df, i)[0] || "";
+      if (!canChange) {
+        const to = current && nodes.get(current);
+        const line = readOnlyLine(`${port.label} → ${t.nextStep}`,
+          to ? `${to.label || to.id} (${to.id})` : t.notConnected);
+        const note = problemNote(df, "port." + port.name, id + "-problem");
+        box.append(el("div", { class: "field" }, line, note));
+        return;
+      }
       const select = el("select", { id, "data-port": port.name });
       select.append(el("option", { value: "" }, t.notConnected));
       for (const [other, o] of nodes) {
@@ -459,7 +518,6 @@
         if (select.value) connect(df, i, select.value);
         markDirty();
       });
-      if (!editing || !cfg.canEdit) select.disabled = true;
       const wrap = el("div", { class: "field" },
         el("label", { for: id }, `${port.label} → ${t.nextStep}`), select);
       const note = problemNote(df, "port." + port.name, id + "-problem");
@@ -493,24 +551,27 @@
     const n = nodes.get(df);
     const spec = types[n.type] || { fields: [], help: "" };
     form.append(el("h3", {}, typeLabel(n.type)), el("p", { class: "help" }, spec.help));
-    const labelInput = el("input", { id: "f-label", type: "text", value: n.label, "aria-describedby": "f-label-help" });
-    labelInput.addEventListener("input", () => {
-      n.label = labelInput.value;
-      refreshNode(df);
-      renderPicker();
-      markDirty();
-    });
-    if (!editing || !cfg.canEdit) labelInput.disabled = true;
-    form.append(el("div", { class: "field" },
-      el("label", { for: "f-label" }, t.label), labelInput,
-      el("p", { class: "help", id: "f-label-help" }, t.labelHelp)));
+    if (!canChange) {
+      form.append(el("p", { class: "help" }, t.readOnly), readOnlyLine(t.label, n.label || t.none));
+    } else {
+      const labelInput = el("input", { id: "f-label", type: "text", value: n.label, "aria-describedby": "f-label-help" });
+      labelInput.addEventListener("input", () => {
+        n.label = labelInput.value;
+        refreshNode(df);
+        renderPicker();
+        markDirty();
+      });
+      form.append(el("div", { class: "field" },
+        el("label", { for: "f-label" }, t.label), labelInput,
+        el("p", { class: "help", id: "f-label-help" }, t.labelHelp)));
+    }
     form.append(el("p", { class: "node-id-line" }, `${t.stepId}: `, el("code", {}, n.id)));
     const general = problems.filter((p) => p.node === n.id && (!p.field || p.field === "edges" || p.field === "id" || p.field === "type"));
     if (general.length) form.append(el("ul", { class: "field-problem", role: "alert" }, general.map((p) => el("li", {}, p.message))));
     for (const field of spec.fields) form.append(renderField(df, field, n.params, [field.name]));
     form.append(el("fieldset", { id: "ports-box", class: "group" }));
     renderPorts(df);
-    if (editing && cfg.canEdit) {
+    if (canChange) {
       form.append(el("button", {
         type: "button", class: "danger", id: "btn-delete", onclick: () => {
           editor.removeNodeId("node-" + df);
@@ -584,6 +645,8 @@
 
   // ---- toolbar -------------------------------------------------------------------------------
 
+  // A draft is saved in place, problems and all (they are shown, and keep it from being
+  // submitted); a new draft (the version was submitted meanwhile) opens at its own address.
   async function save() {
     status(t.saving);
     const { response, data } = await post(cfg.urls.save, currentDocument());
@@ -591,12 +654,17 @@
     if (!data) return status(t.failed);
     if (data.ok) {
       dirty = false;
+      if (data.created) {
+        status(data.message || t.saved);
+        window.location.assign(data.url);
+        return;
+      }
+      showProblems(data.problems);
       status(data.message || t.saved);
-      window.location.assign(data.url);
       return;
     }
     showProblems(data.problems);
-    status(t.problemsFound.replace("{n}", data.problems.length));
+    status(data.message || t.problemsFound.replace("{n}", data.problems.length));
   }
 
   async function check() {
@@ -639,7 +707,7 @@
 
   // ---- palette: press or drag ----------------------------------------------------------------
 
-  for (const button of document.querySelectorAll(".palette-item")) {
+  for (const button of canChange ? document.querySelectorAll(".palette-item") : []) {
     button.addEventListener("click", () => addFromPalette(button.dataset.type));
     button.addEventListener("dragstart", (ev) => {
       ev.dataTransfer.setData("text/plain", button.dataset.type);
@@ -650,7 +718,7 @@
   canvasEl.addEventListener("drop", (ev) => {
     ev.preventDefault();
     const type = ev.dataTransfer.getData("text/plain");
-    if (!types[type] || !editing || !cfg.canEdit) return;
+    if (!types[type] || !canChange) return;
     const rect = editor.precanvas.getBoundingClientRect();
     const scale = editor.precanvas.clientWidth / (editor.precanvas.clientWidth * editor.zoom);
     addFromPalette(type, {
@@ -662,6 +730,13 @@
   // ---- Drawflow events -----------------------------------------------------------------------
 
   editor.on("nodeSelected", (id) => select(String(id)));
+  // Drawflow's fixed mode selects nothing on a click: a read-only canvas still shows the step.
+  if (!canChange) {
+    canvasEl.addEventListener("click", (ev) => {
+      const box = ev.target.closest(".drawflow-node");
+      if (box) select(box.id.replace("node-", ""));
+    });
+  }
   editor.on("nodeRemoved", (id) => {
     const df = String(id);
     const n = nodes.get(df);
@@ -683,14 +758,15 @@
   if (picker) picker.addEventListener("change", () => select(picker.value || null));
 
   window.addEventListener("beforeunload", (ev) => {
-    if (dirty && editing) {
+    if (dirty && canChange) {
       ev.preventDefault();
       ev.returnValue = t.unsaved;
     }
   });
 
   load(baseDoc);
-  renderPanel();
+  if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
+  else renderPanel();
   // For tests and the curious: the document the canvas would save right now.
   window.mahnwerkCanvas = { currentDocument, editor, select: (id) => select(dfOf.get(id)) };
   // The canvas shows the journey and the panel answers: tests and bench/designer_bench.py wait

@@ -45,7 +45,7 @@ def test_every_word_shown_from_data_has_german(text: str) -> None:
 
 def test_a_placeholder_is_filled_in_german(app: Flask) -> None:
     with app.test_request_context(headers={"Accept-Language": "de-DE,de;q=0.9"}):
-        assert _("Saved as version %(n)s.", n=3) == "Als Version 3 gespeichert."
+        assert _("Saved as draft version %(n)s.", n=3) == "Als Entwurf Version 3 gespeichert."
 
 
 def test_a_word_from_data_is_translated_and_an_unknown_one_kept(app: Flask) -> None:

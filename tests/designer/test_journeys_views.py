@@ -59,13 +59,31 @@ def test_save_stores_a_new_draft_version(manager: FlaskClient, journey: dict) ->
     assert response.get_json()["version"] == 2
 
 
-def test_save_with_a_validation_error_names_node_and_field(
+def test_save_of_a_draft_changes_it_in_place(manager: FlaskClient, journey: dict) -> None:
+    doc = copy.deepcopy(journey) | {"name": "Renamed"}
+    response = manager.post("/journeys/minimal/save?version=1", json=doc)
+    assert (response.status_code, response.get_json()["created"]) == (200, False)
+    assert manager.get("/journeys/minimal/v1/document").get_json()["name"] == "Renamed"
+    assert manager.get("/journeys/minimal/v2").status_code == 404
+
+
+def test_editor_shows_the_problems_of_a_stored_draft(manager: FlaskClient, journey: dict) -> None:
+    manager.post("/journeys/minimal/save?version=1", json=unwired(journey))
+    page = manager.get("/journeys/minimal/v1").get_data(as_text=True)
+    assert '"field": "port.next"' in page and '"node": "wait_14"' in page
+
+
+def test_save_with_a_validation_error_keeps_the_draft_and_names_node_and_field(
     manager: FlaskClient, journey: dict
 ) -> None:
     doc = copy.deepcopy(journey)
     next(n for n in doc["nodes"] if n["id"] == "reminder")["params"]["template"] = "missing"
-    response = manager.post("/journeys/minimal/save", json=doc)
-    assert response.status_code == 422
+    response = manager.post("/journeys/minimal/save?version=1", json=doc)
+    assert response.status_code == 200 and response.get_json()["version"] == 1
+    stored = manager.get("/journeys/minimal/v1/document").get_json()
+    assert next(n for n in stored["nodes"] if n["id"] == "reminder")["params"]["template"] == (
+        "missing"
+    )
     assert {"node": "reminder", "field": "template"} in [
         {"node": p["node"], "field": p["field"]} for p in response.get_json()["problems"]
     ]
@@ -183,7 +201,7 @@ def test_save_answers_with_german_problems_for_a_german_user(
 
     response = german(manager).post("/journeys/minimal/save", json=doc)
 
-    assert response.status_code == 422
+    assert response.status_code == 201
     assert ("closed", "params.outcome", "Diese Angabe fehlt.") in [
         (p["node"], p["field"], p["message"]) for p in response.get_json()["problems"]
     ]

@@ -67,43 +67,78 @@ def test_the_budget_error_of_a_preview_reads_in_german(manager: FlaskClient, jou
     assert "überschreitet ihr Budget" in page.get_data(as_text=True)
 
 
-def test_save_with_unknown_variable_is_refused(manager: FlaskClient, journey: Any) -> None:
+def test_save_with_unknown_variable_keeps_it_in_the_draft_and_shows_it(
+    manager: FlaskClient, journey: Any
+) -> None:
     response = manager.post(f"{URL}/save", data=VARIANT | {"body": "{{ nope }}"})
-    assert response.status_code == 422
+    assert response.headers["Location"].startswith(URL)
+    page = manager.get(response.headers["Location"]).get_data(as_text=True)
+    assert "unknown variable &#39;nope&#39;" in page
+    assert "Problems to fix before it can be submitted: 1." in page
     assert manager.get("/journeys/minimal/v2").status_code == 404
 
 
-def test_an_unknown_filter_is_named_in_the_preview_and_refused_on_save(
+def test_an_unknown_filter_is_named_in_the_preview_and_saved_as_a_draft_problem(
     manager: FlaskClient, journey: Any
 ) -> None:
-    # Issue 15, point 9a: both were a 500.
+    # Issue 15, point 9a: both were a 500. A draft may hold problems until it is submitted.
     data = VARIANT | {"body": "Pay {{ amount_open|nosuchfilter }}"}
     page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
     assert page.status_code == 200
     assert "unknown filter &#39;nosuchfilter&#39; on line 1" in page.get_data(as_text=True)
-    response = manager.post(f"{URL}/save", data=data)
+    response = manager.post(f"{URL}/save", data=data, follow_redirects=True)
+    assert response.status_code < 500
+    assert "nosuchfilter" in response.get_data(as_text=True)
+
+
+def test_save_without_text_is_refused(manager: FlaskClient, journey: Any) -> None:
+    response = manager.post(f"{URL}/save", data=VARIANT | {"body": "  "})
     assert response.status_code == 422
-    assert manager.get("/journeys/minimal/v2").status_code == 404
+    assert "The text is empty." in response.get_data(as_text=True)
 
 
-def test_save_stores_a_new_version_with_the_text(manager: FlaskClient, journey: Any) -> None:
+def test_save_changes_the_draft_in_place(manager: FlaskClient, journey: Any) -> None:
     manager.post(f"{URL}/save", data=VARIANT | {"subject": "S", "body": "New text"})
-    doc = manager.get("/journeys/minimal/v2/document").get_json()
+    doc = manager.get("/journeys/minimal/v1/document").get_json()
     variants = doc["templates"]["reminder"]["variants"]
     assert {"locale": "en-GB", "tone": 1, "subject": "S", "body": "New text"} in variants
+    assert manager.get("/journeys/minimal/v2").status_code == 404
 
 
 def test_save_adds_a_new_locale(manager: FlaskClient, journey: Any) -> None:
     manager.post(f"{URL}/save", data=VARIANT | {"locale": "de-DE", "body": "Hallo"})
-    doc = manager.get("/journeys/minimal/v2/document").get_json()
+    doc = manager.get("/journeys/minimal/v1/document").get_json()
     assert len(doc["templates"]["reminder"]["variants"]) == 3
 
 
-def test_a_variant_that_breaks_the_journey_is_refused_in_the_users_language(
+def test_a_variant_that_breaks_the_journey_is_saved_and_its_problem_shown_in_german(
     manager: FlaskClient, journey: Any
 ) -> None:
     manager.post("/lang/de")
     response = manager.post(f"{URL}/save", data=VARIANT | {"channel": "sms", "body": "Hallo"})
-    page = response.get_data(as_text=True)
-    assert response.status_code == 422
+    page = manager.get(response.headers["Location"]).get_data(as_text=True)
     assert "Schritt" in page and "reminder" in page
+
+
+def test_a_submitted_version_shows_its_templates_read_only(
+    manager: FlaskClient, journey: Any
+) -> None:
+    manager.post("/journeys/minimal/v1/submit", data={"note": "ready"})
+    page = manager.get(URL).get_data(as_text=True)
+    assert "Save in this draft" not in page and "Edit in a new draft" in page
+    assert 'name="body" rows="12" class="mono" aria-describedby="p-body"  readonly' in page
+
+
+def test_saving_a_template_of_a_submitted_version_makes_a_new_draft(
+    manager: FlaskClient, journey: Any
+) -> None:
+    manager.post("/journeys/minimal/v1/submit", data={"note": "ready"})
+    response = manager.post(f"{URL}/save", data=VARIANT | {"body": "Later text"})
+    assert "/journeys/minimal/v2/templates" in response.headers["Location"]
+    assert "Later text" not in bodies(manager, 1) and "Later text" in bodies(manager, 2)
+
+
+def bodies(client: FlaskClient, number: int) -> list[str]:
+    """The texts of every template variant of a stored version."""
+    doc = client.get(f"/journeys/minimal/v{number}/document").get_json()
+    return [v["body"] for t in doc["templates"].values() for v in t["variants"]]

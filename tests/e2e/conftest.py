@@ -27,6 +27,7 @@ ARGS = [
 ]
 USER = ("manager@example.org", "correct-horse-battery")
 ADMIN = ("admin@example.org", "correct-horse-battery")
+REVIEWER = ("reviewer@example.org", "correct-horse-battery")
 
 
 def _need_chromium() -> None:
@@ -41,13 +42,14 @@ def _need_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The end-to-end database: a SQLite file with a manager and an admin."""
+    """The end-to-end database: a SQLite file with a manager, an admin and a reviewer."""
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'designer.sqlite3'}"
     db = Database(url)
     db.create_all()
     with db.transaction() as session:
         add_user(session, USER[0], USER[1], "manager", utcnow())
         add_user(session, ADMIN[0], ADMIN[1], "admin", utcnow())
+        add_user(session, REVIEWER[0], REVIEWER[1], "reviewer", utcnow())
     db.dispose()
     return url
 
@@ -98,3 +100,9 @@ def page(browser: Any, server: str) -> Iterator[Any]:
 def admin_page(browser: Any, server: str) -> Iterator[Any]:
     """A fresh browser tab with a large window, signed in as an admin."""
     yield from _signed_in(browser, server, ADMIN)
+
+
+@pytest.fixture
+def reviewer_page(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh browser tab with a large window, signed in as a reviewer."""
+    yield from _signed_in(browser, server, REVIEWER)

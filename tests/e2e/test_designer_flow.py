@@ -48,7 +48,7 @@ def _df_id(page: Any, node_id: str) -> str:
 
 
 def save(page: Any) -> None:
-    page.get_by_role("button", name="Save as new version").click()
+    page.get_by_role("button", name="Save draft").click()
 
 
 def test_build_check_diff_and_simulate(page: Any) -> None:
@@ -91,11 +91,13 @@ def test_build_check_diff_and_simulate(page: Any) -> None:
     select_step(page, "end")  # the starter's end is not needed any more
     page.get_by_role("button", name="Delete step").click()
     assert step(page, "end").count() == 0
-    save(page)
-    page.wait_for_url("**/journeys/e2e/v2")
+    save(page)  # a draft is saved in place: still version 1
+    page.locator("#status").get_by_text("Draft version 1 saved.").wait_for()
+    assert page.url.endswith("/journeys/e2e/v1")
     page.screenshot(path=f"{SCREENSHOTS}/mahnwerk-editor.png", full_page=True)
 
-    # Break it: a template that does not exist; the problem shows on the send step.
+    # Break it: a template that does not exist. The draft is saved all the same, and the
+    # problem shows on the send step.
     select_step(page, "send_1")
     page.locator("#f-params-template").fill("no_such_template")
     save(page)
@@ -103,25 +105,38 @@ def test_build_check_diff_and_simulate(page: Any) -> None:
     assert "no_such_template" in step(page, "send_1").locator(".node-problem").inner_text()
     assert page.locator("#problems").get_by_text("no_such_template").count() >= 1
     assert page.locator(".drawflow-node.has-problem").count() == 1
+    assert "Problems to fix before it can be submitted: 1." in page.locator("#status").inner_text()
     page.screenshot(path=f"{SCREENSHOTS}/mahnwerk-problem.png", full_page=True)
+    # Stored with its problem: a reload shows it again.
+    page.reload()
+    step(page, "send_1").and_(page.locator(".has-problem")).wait_for()
 
-    # Fix it and save again: version 3, with the wait now 5 days.
+    # Fix it, save, and submit version 1; then change the wait in a new draft, version 2.
+    select_step(page, "send_1")
     page.locator("#f-params-template").fill("reminder")
+    save(page)
+    page.locator("#status").get_by_text("Draft version 1 saved.").wait_for()
+    assert page.locator(".drawflow-node.has-problem").count() == 0
+    page.get_by_role("link", name="Review and submit").click()
+    page.get_by_label("Note for the reviewers").fill("first cut")
+    page.get_by_role("button", name="Submit for review").click()
+    page.get_by_text("Version 1 is submitted for review.").wait_for()
+    page.get_by_role("link", name="Canvas").click()
+    page.get_by_role("button", name="Edit in a new draft").click()
+    page.wait_for_url("**/journeys/e2e/v2")
     select_step(page, "wait_1")
     page.locator("#f-params-days").fill("5")
     save(page)
-    page.wait_for_url("**/journeys/e2e/v3")
+    page.locator("#status").get_by_text("Draft version 2 saved.").wait_for()
 
-    # The diff from v2 to v3 lists the changed wait and marks it on the canvas.
-    page.goto("/journeys/e2e/diff?a=2&b=3")
+    # The diff from v1 to v2 lists the changed wait and marks it on the canvas.
+    page.goto("/journeys/e2e/diff?a=1&b=2")
     assert page.locator(".diff-list").get_by_text("params.days").count() == 1
     step(page, "wait_1").and_(page.locator(".mark-changed")).wait_for()
-    page.goto("/journeys/e2e/diff?a=1&b=3")
-    step(page, "send_1").and_(page.locator(".mark-added")).wait_for()
     page.screenshot(path=f"{SCREENSHOTS}/mahnwerk-diff.png", full_page=True)
 
-    # Simulate v3: progress, then the charts.
-    page.goto("/journeys/e2e/v3")
+    # Simulate v2: progress, then the charts.
+    page.goto("/journeys/e2e/v2")
     page.get_by_label("Cases").fill("60")
     page.get_by_label("Days").fill("20")
     page.get_by_role("button", name="Run simulation").click()

@@ -3,9 +3,9 @@
 Each worker is a real process running what `mahnwerk worker` runs (`Runtime.tick`, then
 `Dispatcher.dispatch` with the sandbox connectors, in a loop until nothing is due). Worker A is
 killed with SIGKILL at a seeded point of the day's progress, or ends itself as SIGKILL would at
-one of the dispatcher's named crash points (`engine/delivery/crash_points.py`). PostgreSQL rolls back A's
-open transaction when its connection dies; worker B finishes the day, and once A's dispatch
-leases have run out a third run finishes what A had leased.
+one of the dispatcher's named crash points (`engine/delivery/crash_points.py`). PostgreSQL
+rolls back A's open transaction when its connection dies; worker B finishes the day, and once
+A's dispatch leases have run out a third run finishes what A had leased.
 
 Checked from the database: every case took its three transitions exactly once and in order
 (start -> wait_7 -> reminder -> wait_pay: no step lost, none doubled), one outbox row per case,

@@ -1132,14 +1132,10 @@ def pause_journey(
     return journey
 
 
-def unpause_journey(
-    session: Session, key: str, actor: Actor, now: datetime, note: str | None = None
-) -> JourneyRow:
-    """paused -> live: the cases that waited are due at once; scheduled publishes may fire."""
-    journey = _journey_step(session, key, actor, "paused", "unpause")
-    _journey_update(session, journey, JourneyRow.paused_at.is_not(None), paused_at=None)
-    versions = select(VersionRow.id).where(VersionRow.journey_id == journey.id)
-    # The tick parked the cases it met while paused (due_at NULL): make them due again.
+def _wake_parked_cases(session: Session, journey_id: int, now: datetime) -> None:
+    """The tick parked the open cases it met while the journey was paused (due_at NULL):
+    make them due again."""
+    versions = select(VersionRow.id).where(VersionRow.journey_id == journey_id)
     session.execute(
         update(CaseRow)
         .where(
@@ -1150,6 +1146,15 @@ def unpause_journey(
         .values(due_at=due_now(now))
         .execution_options(synchronize_session=False)
     )
+
+
+def unpause_journey(
+    session: Session, key: str, actor: Actor, now: datetime, note: str | None = None
+) -> JourneyRow:
+    """paused -> live: the cases that waited are due at once; scheduled publishes may fire."""
+    journey = _journey_step(session, key, actor, "paused", "unpause")
+    _journey_update(session, journey, JourneyRow.paused_at.is_not(None), paused_at=None)
+    _wake_parked_cases(session, journey.id, now)
     version = _published(session, journey.id)
     _record(session, journey, version, "unpaused", actor, now, note)
     _journey_audit(session, journey, version, "journey_unpaused", actor, now, note)
@@ -1187,17 +1192,7 @@ def retire_journey(
         .execution_options(synchronize_session=False)
     )
     if was_paused:
-        versions = select(VersionRow.id).where(VersionRow.journey_id == journey.id)
-        session.execute(
-            update(CaseRow)
-            .where(
-                CaseRow.version_id.in_(versions),
-                CaseRow.status.in_(OPEN_STATUSES),
-                CaseRow.due_at.is_(None),
-            )
-            .values(due_at=due_now(now))
-            .execution_options(synchronize_session=False)
-        )
+        _wake_parked_cases(session, journey.id, now)
     if version is not None:
         session.refresh(version)
     _record(session, journey, version, "retired", actor, now, note)

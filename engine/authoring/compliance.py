@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from engine.compliance.journey import JourneyFinding, lint_journey
 from engine.compliance.packs import PackError
-from engine.core.messages import Text, Verbatim, msg
+from engine.compliance.proofs import Counterexample, Proof, prove_journey
+from engine.core.messages import Joined, Text, Verbatim, msg
 from engine.journey.document import Journey
+from engine.nodes import NODE_TYPES
 from engine.nodes.base import Problem
 
 RULE = msg(
@@ -40,13 +42,99 @@ SEVERITY = {"BLOCK": "error", "HIGH": "warning", "MED": "warning"}
 MEASURES = {"de": "Wiener Sachtextformel", "en": "Flesch reading ease"}
 
 
+# Static proofs (engine.compliance.proofs): what fails on some path, and the path itself.
+PROOF_WORDS: dict[str, Text] = {
+    "caps": msg(
+        "{count} messages ({channel}) can reach the debtor within {days} days on this path, "
+        "but {profile} allows {max_count}: {path} (COMPLIANCE-PROOF-CAPS, HIGH)."
+    ),
+    "gaps": msg(
+        "Two messages can reach the debtor {hours} hours apart on this path; {profile} asks for "
+        "at least {gap_hours} hours, so the second is deferred: {path} "
+        "(COMPLIANCE-PROOF-GAPS, MED)."
+    ),
+    "hours": msg(
+        "This message is sent at {time}, outside {profile}'s contact hours ({hours}), so it "
+        "waits for the next morning: {path} (COMPLIANCE-PROOF-HOURS, MED)."
+    ),
+    "consequences": msg(
+        "Template '{template}' announces a consequence ({consequence}: \"{excerpt}\"), but no "
+        "later step does it (an end with that outcome or a webhook asking the host for it): "
+        "{path} (COMPLIANCE-PROOF-CONSEQUENCE, HIGH)."
+    ),
+    "holds": msg(
+        "This message (purpose '{purpose}') can be sent after the debtor opted out ({event}), "
+        "with no change of consent or contact in between: {path} "
+        "(COMPLIANCE-PROOF-HOLDS, HIGH)."
+    ),
+    "promises": msg(
+        "A broken promise must lead to a step of its own, not to 'paid' or nowhere: {path} "
+        "(COMPLIANCE-PROOF-PROMISE, HIGH)."
+    ),
+    "time": msg(
+        "These steps can loop without time passing or the debtor doing anything "
+        "({sends} messages on the way): {path} (COMPLIANCE-PROOF-TIME, HIGH)."
+    ),
+}
+PROOF_SEVERITY = {
+    "caps": "HIGH",
+    "gaps": "MED",
+    "hours": "MED",
+    "consequences": "HIGH",
+    "holds": "HIGH",
+    "promises": "HIGH",
+    "time": "HIGH",
+}
+PATH_STEP = msg("{label} ({port})")
+
+
 def compliance_problems(journey: Journey) -> list[Problem]:
-    """The linter's findings on a journey, each naming its template variant and rule."""
+    """The linter's findings and the failed proofs of a journey, each naming where."""
     try:
         findings = lint_journey(journey)
     except PackError as exc:
         return [Problem.of(BROKEN_PACK.with_params(problem=Verbatim(str(exc))))]
-    return [_problem(f) for f in findings]
+    problems = [_problem(f) for f in findings]
+    return problems + proof_problems(journey, prove_journey(journey))
+
+
+def proof_problems(journey: Journey, proofs: list[Proof]) -> list[Problem]:
+    """Each counterexample of the proofs as a warning on the step it is about."""
+    out = []
+    for proof in proofs:
+        for failure in proof.failures:
+            words = PROOF_WORDS[proof.name].with_params(
+                **_proof_values(failure), path=path_words(journey, failure)
+            )
+            out.append(Problem.of(words, failure.node, None, "warning"))
+    return out
+
+
+def path_words(journey: Journey, failure: Counterexample) -> Text:
+    """The counterexample's path as the manager labelled the steps: 'Start → Wait (next) → …'."""
+    nodes = journey.nodes_by_id()
+    steps: list[Text] = []
+    for node_id, port in failure.path:
+        node = nodes.get(node_id)
+        label = Verbatim(node.label or node_id) if node is not None else Verbatim(node_id)
+        ports = NODE_TYPES[node.type].ports(node.params) if node is not None else []
+        # The only way out says nothing; a branch says which one ('Payment received').
+        if port is None or len(ports) < 2:
+            steps.append(label)
+            continue
+        named = next((p for p in ports if p.name == port), None)
+        words: Text = named.words or Verbatim(named.label) if named else Verbatim(port)
+        steps.append(PATH_STEP.with_params(label=label, port=words))
+    return Joined(tuple(steps), " → ")
+
+
+def _proof_values(failure: Counterexample) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key, value in failure.values.items():
+        if isinstance(value, float):
+            value = int(value) if value == int(value) else round(value, 1)
+        values[key] = Verbatim(value) if isinstance(value, str) else value
+    return values
 
 
 def _problem(f: JourneyFinding) -> Problem:

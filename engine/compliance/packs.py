@@ -18,6 +18,7 @@ SEVERITIES = ("BLOCK", "HIGH", "MED")
 TONE_LEVELS = (1, 2, 3, 4)
 _RULE_FIELDS = {"id", "severity", "source", "reason", "suggestion", "patterns", "unless"}
 _RULE_FIELDS |= {"examples", "channels"}
+_CONSEQUENCE_FIELDS = {"id", "patterns", "unless", "outcomes", "webhook_events", "examples"}
 
 
 class PackError(ValueError):
@@ -56,6 +57,20 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Consequence:
+    """Something a message may announce (an agency, a court order, a credit-bureau report) and
+    the steps that really do it: end outcomes, or webhook events (glob patterns) to the host."""
+
+    id: str
+    patterns: tuple[Pattern, ...]
+    unless: tuple[Pattern, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    webhook_events: tuple[str, ...] = ()
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pack:
     """One pack file's rules, firmness markers and readability default."""
 
@@ -65,6 +80,7 @@ class Pack:
     rules: tuple[Rule, ...]
     firmness: tuple[tuple[int, Pattern], ...]
     readability: dict[str, Any]
+    consequences: tuple[Consequence, ...] = ()
 
     @cached_property
     def firmness_triggers(self) -> dict[int, re.Pattern[str]]:
@@ -104,8 +120,19 @@ def load_pack(path: Path) -> Pack:
     for key in ("max", "min", "min_words"):
         if key in readability and not isinstance(readability[key], int | float):
             raise PackError(path, None, f"pack.readability.{key}", "must be a number")
+    consequences = tuple(
+        _consequence(path, raw, i) for i, raw in enumerate(_tables(path, data, "consequence"))
+    )
+    if len({c.id for c in consequences}) < len(consequences):
+        raise PackError(path, None, "consequence", "a consequence id is used twice")
     return Pack(
-        path, head["language"], head.get("jurisdiction"), tuple(rules), tuple(firmness), readability
+        path,
+        head["language"],
+        head.get("jurisdiction"),
+        tuple(rules),
+        tuple(firmness),
+        readability,
+        consequences,
     )
 
 
@@ -148,6 +175,35 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         examples_match=tuple(examples.get("match", [])),
         examples_no_match=tuple(examples.get("no_match", [])),
         pack=path.name,
+    )
+
+
+def _consequence(path: Path, raw: dict[str, Any], index: int) -> Consequence:
+    name = raw.get("id")
+    if not isinstance(name, str) or not name:
+        raise PackError(path, f"consequence #{index + 1}", "id", "every consequence needs an id")
+    unknown = set(raw) - _CONSEQUENCE_FIELDS
+    if unknown:
+        raise PackError(path, name, sorted(unknown)[0], "unknown field")
+    for key in ("outcomes", "webhook_events"):
+        if not _strings(raw.get(key, [])):
+            raise PackError(path, name, key, "must be a list of strings")
+    if not raw.get("outcomes") and not raw.get("webhook_events"):
+        raise PackError(path, name, "outcomes", "name the outcomes or webhook events that do it")
+    examples = raw.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise PackError(path, name, "examples", "a table with 'match' and 'no_match' lists")
+    for key in ("match", "no_match"):
+        if not _strings(examples.get(key, [])):
+            raise PackError(path, name, f"examples.{key}", "must be a list of strings")
+    return Consequence(
+        id=name,
+        patterns=_patterns(path, name, "patterns", raw.get("patterns")),
+        unless=_patterns(path, name, "unless", raw.get("unless", []), empty_ok=True),
+        outcomes=tuple(raw.get("outcomes", [])),
+        webhook_events=tuple(raw.get("webhook_events", [])),
+        examples_match=tuple(examples.get("match", [])),
+        examples_no_match=tuple(examples.get("no_match", [])),
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from engine.compliance.lint import lint_text
 from engine.compliance.packs import PackError, all_pack_files, load_pack, packs_for
+from engine.compliance.patterns import Words, search
 
 PACKS = [load_pack(path) for path in all_pack_files()]
 RULES = [(pack, rule) for pack in PACKS for rule in pack.rules]
@@ -24,6 +25,25 @@ def test_every_rule_matches_its_match_examples_and_not_its_no_match_examples(pac
         assert rule.id in [f.rule for f in lint_text(sentence, (pack,))], sentence
     for sentence in rule.examples_no_match:
         assert rule.id not in [f.rule for f in lint_text(sentence, (pack,))], sentence
+
+
+CONSEQUENCES = [(pack, c) for pack in PACKS for c in pack.consequences]
+
+
+@pytest.mark.parametrize(
+    ("pack", "consequence"), CONSEQUENCES, ids=[f"{p.path.stem}-{c.id}" for p, c in CONSEQUENCES]
+)
+def test_every_consequence_finds_its_announcements_and_nothing_else(pack, consequence) -> None:
+    assert len(consequence.examples_match) >= 2 and len(consequence.examples_no_match) >= 2
+    for sentence in consequence.examples_match:
+        assert any(search(p, Words(sentence)) for p in consequence.patterns), sentence
+    for sentence in consequence.examples_no_match:
+        assert not any(search(p, Words(sentence)) for p in consequence.patterns), sentence
+
+
+def test_german_and_english_packs_know_the_same_consequences() -> None:
+    ids = {p.language: {c.id for c in p.consequences} for p in PACKS if p.jurisdiction is None}
+    assert ids["de"] == ids["en"] == {"agency", "court", "credit_report"}
 
 
 # Every tone-audit row and every T-rule of shared/domain/compliance.md, per language, and the
@@ -127,6 +147,15 @@ patterns = ["mahn*"]
         (
             '[pack]\nlanguage = "de"\n[[firmness]]\nlevel = 7\npatterns = ["a"]',
             "firmness #1', field 'level'",
+        ),
+        (
+            '[pack]\nlanguage = "de"\n[[consequence]]\nid = "agency"\npatterns = ["inkasso*"]',
+            "rule 'agency', field 'outcomes': name the outcomes or webhook events",
+        ),
+        (
+            '[pack]\nlanguage = "de"\n[[consequence]]\nid = "a"\npatterns = ["x"]\n'
+            'outcomes = ["handed_over"]\nwhen = 1',
+            "rule 'a', field 'when': unknown field",
         ),
     ],
 )

@@ -5,7 +5,10 @@ The linter itself is `engine.compliance` (pure); this module only words its find
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from engine.compliance.journey import JourneyFinding, lint_journey
+from engine.compliance.legal import LegalFinding, legal_findings, validation_timing
 from engine.compliance.packs import PackError
 from engine.compliance.proofs import Counterexample, Proof, prove_journey
 from engine.core.messages import Joined, Text, Verbatim, msg
@@ -86,6 +89,23 @@ PROOF_SEVERITY = {
     "time": "HIGH",
 }
 PATH_STEP = msg("{label} ({port})")
+LEGAL_MISSING = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) lacks what {rule} requires: {missing}. "
+    "{reason} Suggestion: {suggestion} Source: {source} ({severity})"
+)
+LEGAL_FORBIDDEN = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}): {rule} ({severity}): {reason} "
+    'Found: "{excerpt}". Suggestion: {suggestion} Source: {source}'
+)
+VALIDATION_LATE = msg(
+    "This can be the first message of a US collection agency's journey, but a validation "
+    "notice does not follow within five days on every path (at the latest after {days} days) "
+    "(US-07-VALIDATION-TIMING, BLOCK)."
+)
+VALIDATION_NEVER = msg(
+    "This can be the first message of a US collection agency's journey, but some path from it "
+    "never reaches a validation notice (US-07-VALIDATION-TIMING, BLOCK)."
+)
 
 
 def compliance_problems(journey: Journey) -> list[Problem]:
@@ -95,7 +115,41 @@ def compliance_problems(journey: Journey) -> list[Problem]:
     except PackError as exc:
         return [Problem.of(BROKEN_PACK.with_params(problem=Verbatim(str(exc))))]
     problems = [_problem(f) for f in findings]
+    problems += legal_problems(journey, legal_findings(journey))
     return problems + proof_problems(journey, prove_journey(journey))
+
+
+def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Problem]:
+    """Legal content findings on their steps, and Reg F's validation notice timing."""
+    out = []
+    for f in findings:
+        template = journey.templates[f.template]
+        check = f.check
+        params: dict[str, object] = {
+            "key": f.template,
+            "channel": template.channel,
+            "locale": f.locale,
+            "tone": f.tone,
+            "rule": check.id,
+            "severity": check.severity,
+            "reason": Verbatim(check.reason),
+            "suggestion": Verbatim(check.suggestion),
+            "source": Verbatim(check.source),
+        }
+        if check.kind == "required":
+            words = LEGAL_MISSING.with_params(**params, missing=Verbatim("; ".join(f.missing)))
+        else:
+            words = LEGAL_FORBIDDEN.with_params(**params, excerpt=Verbatim(f.excerpt))
+        field = f"templates.{f.template}.{f.locale}.tone{f.tone}"
+        out.append(Problem.of(words, f.node, field, SEVERITY[check.severity]))
+    for node, longest in validation_timing(journey):
+        late = (
+            VALIDATION_NEVER
+            if longest is None
+            else VALIDATION_LATE.with_params(days=_days(longest))
+        )
+        out.append(Problem.of(late, node, None, "error"))
+    return out
 
 
 def proof_problems(journey: Journey, proofs: list[Proof]) -> list[Problem]:
@@ -168,3 +222,9 @@ def _problem(f: JourneyFinding) -> Problem:
     else:
         words = NO_PACK.with_params(**params)
     return Problem.of(words, f.node, field, SEVERITY[f.severity])
+
+
+def _days(span: timedelta) -> int | float:
+    """Days as a reader writes them: 7, or 7.5."""
+    days = round(span.total_seconds() / 86400, 1)
+    return int(days) if days == int(days) else days

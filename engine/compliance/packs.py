@@ -19,6 +19,10 @@ TONE_LEVELS = (1, 2, 3, 4)
 _RULE_FIELDS = {"id", "severity", "source", "reason", "suggestion", "patterns", "unless"}
 _RULE_FIELDS |= {"examples", "channels"}
 _CONSEQUENCE_FIELDS = {"id", "patterns", "unless", "outcomes", "webhook_events", "examples"}
+_LEGAL_FIELDS = {"id", "severity", "source", "reason", "suggestion", "steps", "channels"}
+_LEGAL_FIELDS |= {"collectors", "debtor_types", "items", "patterns", "unless", "examples"}
+_ITEM_FIELDS = {"id", "words", "patterns", "variables"}
+STEPS = ("every", "first")  # or "purpose:<purpose>[,<purpose>...]"
 
 
 class PackError(ValueError):
@@ -71,6 +75,37 @@ class Consequence:
 
 
 @dataclass(frozen=True)
+class LegalItem:
+    """Something a message must carry: found by a pattern or by printing one of `variables`."""
+
+    id: str
+    words: str  # what is missing, as the finding says it ("how to opt out")
+    patterns: tuple[Pattern, ...] = ()
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LegalCheck:
+    """A legal content check (`[[required]]` or `[[forbidden]]`) and the steps it is about."""
+
+    kind: str  # "required" or "forbidden"
+    id: str
+    severity: str
+    source: str
+    reason: str
+    suggestion: str
+    steps: str = "every"  # every | first | purpose:<p>[,<p>]
+    channels: tuple[str, ...] = ()
+    collectors: tuple[str, ...] = ()  # creditor, agency; empty: both
+    debtor_types: tuple[str, ...] = ()  # consumer, business; empty: both
+    items: tuple[LegalItem, ...] = ()  # required
+    patterns: tuple[Pattern, ...] = ()  # forbidden
+    unless: tuple[Pattern, ...] = ()
+    examples_match: tuple[str, ...] = ()  # forbidden: sentences it finds; required: passing texts
+    examples_no_match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pack:
     """One pack file's rules, firmness markers and readability default."""
 
@@ -81,6 +116,7 @@ class Pack:
     firmness: tuple[tuple[int, Pattern], ...]
     readability: dict[str, Any]
     consequences: tuple[Consequence, ...] = ()
+    legal: tuple[LegalCheck, ...] = ()
 
     @cached_property
     def firmness_triggers(self) -> dict[int, re.Pattern[str]]:
@@ -125,6 +161,13 @@ def load_pack(path: Path) -> Pack:
     )
     if len({c.id for c in consequences}) < len(consequences):
         raise PackError(path, None, "consequence", "a consequence id is used twice")
+    legal = tuple(
+        _legal(path, kind, raw, i)
+        for kind in ("required", "forbidden")
+        for i, raw in enumerate(_tables(path, data, kind))
+    )
+    if len({c.id for c in legal} | seen) < len(legal) + len(seen):
+        raise PackError(path, None, "required", "a legal check's id is used twice (or by a rule)")
     return Pack(
         path,
         head["language"],
@@ -133,6 +176,7 @@ def load_pack(path: Path) -> Pack:
         tuple(firmness),
         readability,
         consequences,
+        legal,
     )
 
 
@@ -204,6 +248,85 @@ def _consequence(path: Path, raw: dict[str, Any], index: int) -> Consequence:
         webhook_events=tuple(raw.get("webhook_events", [])),
         examples_match=tuple(examples.get("match", [])),
         examples_no_match=tuple(examples.get("no_match", [])),
+    )
+
+
+def _legal(path: Path, kind: str, raw: dict[str, Any], index: int) -> LegalCheck:
+    name = raw.get("id")
+    if not isinstance(name, str) or not name:
+        raise PackError(path, f"{kind} #{index + 1}", "id", "every check needs an id")
+    # A required check lists items; a forbidden one has patterns (and exceptions) instead.
+    allowed = _LEGAL_FIELDS - ({"patterns", "unless"} if kind == "required" else {"items"})
+    unknown = set(raw) - allowed
+    if unknown:
+        raise PackError(path, name, sorted(unknown)[0], "unknown field")
+    if raw.get("severity") not in SEVERITIES:
+        raise PackError(path, name, "severity", "must be BLOCK, HIGH or MED")
+    for key in ("source", "reason", "suggestion"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise PackError(path, name, key, "a non-empty string is required")
+    steps = raw.get("steps", "every")
+    if not isinstance(steps, str) or not (steps in STEPS or steps.startswith("purpose:")):
+        raise PackError(path, name, "steps", "must be 'every', 'first' or 'purpose:<purpose>'")
+    for key in ("channels", "collectors", "debtor_types"):
+        if not _strings(raw.get(key, [])):
+            raise PackError(path, name, key, "must be a list of strings")
+    examples = raw.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise PackError(path, name, "examples", "a table with 'match' and 'no_match' lists")
+    for key in ("match", "no_match"):
+        if not _strings(examples.get(key, [])):
+            raise PackError(path, name, f"examples.{key}", "must be a list of strings")
+    items: tuple[LegalItem, ...] = ()
+    patterns: tuple[Pattern, ...] = ()
+    if kind == "required":
+        listed = raw.get("items")
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(i, dict) for i in listed)
+        ):
+            raise PackError(path, name, "items", "a list of tables {id, words, patterns}")
+        items = tuple(_item(path, name, item, i) for i, item in enumerate(listed))
+    else:
+        patterns = _patterns(path, name, "patterns", raw.get("patterns"))
+    return LegalCheck(
+        kind=kind,
+        id=name,
+        severity=raw["severity"],
+        source=raw["source"],
+        reason=raw["reason"],
+        suggestion=raw["suggestion"],
+        steps=steps,
+        channels=tuple(raw.get("channels", [])),
+        collectors=tuple(raw.get("collectors", [])),
+        debtor_types=tuple(raw.get("debtor_types", [])),
+        items=items,
+        patterns=patterns,
+        unless=_patterns(path, name, "unless", raw.get("unless", []), empty_ok=True),
+        examples_match=tuple(examples.get("match", [])),
+        examples_no_match=tuple(examples.get("no_match", [])),
+    )
+
+
+def _item(path: Path, check: str, raw: dict[str, Any], index: int) -> LegalItem:
+    where = f"items[{index}]"
+    unknown = set(raw) - _ITEM_FIELDS
+    if unknown:
+        raise PackError(path, check, f"{where}.{sorted(unknown)[0]}", "unknown field")
+    if not isinstance(raw.get("id"), str) or not isinstance(raw.get("words"), str):
+        raise PackError(path, check, where, "an item needs an id and its words")
+    if not _strings(raw.get("variables", [])):
+        raise PackError(path, check, f"{where}.variables", "must be a list of variable names")
+    if not raw.get("patterns") and not raw.get("variables"):
+        raise PackError(path, check, where, "an item needs patterns or variables")
+    return LegalItem(
+        id=raw["id"],
+        words=raw["words"],
+        patterns=_patterns(
+            path, check, f"{where}.patterns", raw.get("patterns", []), empty_ok=True
+        ),
+        variables=tuple(raw.get("variables", [])),
     )
 
 

@@ -76,7 +76,7 @@ class Proof:
 
 def prove_journey(journey: Journey) -> list[Proof]:
     """Every proof of PROOFS over the journey, in that order."""
-    graph = _Graph(journey)
+    graph = JourneyGraph(journey)
     profiles = _profiles(journey)
     return [
         _caps(graph, profiles),
@@ -125,8 +125,8 @@ def _since_midnight(at: time) -> timedelta:
 def max_delay(node: Node, port: str) -> timedelta:
     """The most time a case can spend in `node` before it leaves by `port` (NEVER: unbounded).
 
-    A day relative to the due date is handled by the caller (`_Graph.latest`), which knows when
-    the case arrives.
+    A day relative to the due date is handled by the caller (`JourneyGraph.latest`), which knows
+    when the case arrives.
     """
     params = node.params
     if node.type == "wait":
@@ -150,7 +150,7 @@ def debtor_port(node: Node, port: str) -> bool:
     return node.type == "wait_event" and port != "timeout" and port not in SELF_EVENTS
 
 
-class _Graph:
+class JourneyGraph:
     """The journey's wires with the least time each takes, and its send steps."""
 
     def __init__(self, journey: Journey) -> None:
@@ -251,7 +251,7 @@ def _profiles(journey: Journey) -> tuple[ContactPolicy, ...]:
     return jurisdiction_profiles(found) if found is not None else ()
 
 
-def _counts(graph: _Graph, node: str, channel: str | None) -> bool:
+def _counts(graph: JourneyGraph, node: str, channel: str | None) -> bool:
     """Whether a send step counts for a cap on `channel` (None: every message)."""
     if node not in graph.sends:
         return False
@@ -259,7 +259,7 @@ def _counts(graph: _Graph, node: str, channel: str | None) -> bool:
     return channel in channels if channel is not None else bool(channels)
 
 
-def _caps(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
+def _caps(graph: JourneyGraph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     caps = [cap for policy in profiles for cap in policy.caps]
     if not caps:
         return Proof("caps", applies=False)
@@ -287,7 +287,7 @@ def _caps(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
 
 
 def _most_in_window(
-    graph: _Graph, first: str, channel: str | None, window: timedelta, limit: int
+    graph: JourneyGraph, first: str, channel: str | None, window: timedelta, limit: int
 ) -> tuple[Path, int] | None:
     """A path from `first` with more than `limit` counted sends within `window`, or None.
 
@@ -317,7 +317,7 @@ def _most_in_window(
     return None
 
 
-def _gaps(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
+def _gaps(graph: JourneyGraph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     gaps = [(p, p.min_gap) for p in profiles if p.min_gap > ZERO]
     if not gaps:
         return Proof("gaps", applies=False)
@@ -345,7 +345,7 @@ def _gaps(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
 
 
 def _next_contact(
-    graph: _Graph, first: str, posted: frozenset[str], gap: timedelta
+    graph: JourneyGraph, first: str, posted: frozenset[str], gap: timedelta
 ) -> tuple[Path, timedelta] | None:
     """The quickest path from `first` to another contact sooner than `gap`, or None."""
     best: dict[str, timedelta] = {}
@@ -368,7 +368,7 @@ def _next_contact(
     return None
 
 
-def _hours(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
+def _hours(graph: JourneyGraph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     if not profiles:
         return Proof("hours", applies=False)
     failures = []
@@ -395,7 +395,7 @@ def _hours(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     return Proof("hours", tuple(failures))
 
 
-def _fixed_times(graph: _Graph, send_id: str) -> Iterator[tuple[str, time]]:
+def _fixed_times(graph: JourneyGraph, send_id: str) -> Iterator[tuple[str, time]]:
     """Waits that fix the local time a send happens at: nothing between them takes time."""
     into: dict[str, list[tuple[str, timedelta]]] = {}
     for source, wires in graph.out.items():
@@ -427,7 +427,7 @@ def _wait_time(node: Node) -> time | None:
     return None
 
 
-def _instant_path(graph: _Graph, source: str, target: str) -> Path:
+def _instant_path(graph: JourneyGraph, source: str, target: str) -> Path:
     """A path from `source` to `target` (both included) by breadth-first search."""
     parents: dict[str, tuple[str, str] | None] = {source: None}
     queue = deque([source])
@@ -447,7 +447,7 @@ def _instant_path(graph: _Graph, source: str, target: str) -> Path:
     return tuple(reversed(steps))
 
 
-def _consequences(graph: _Graph, journey: Journey) -> Proof:
+def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:
     failures = []
     for send_id, node in graph.sends.items():
         later = graph.reachable(send_id)
@@ -495,7 +495,7 @@ def _does(node: Node, consequence: Consequence) -> bool:
     return False
 
 
-def _holds(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
+def _holds(graph: JourneyGraph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     allowed = (
         frozenset.intersection(
             *(
@@ -530,7 +530,7 @@ def _holds(graph: _Graph, profiles: tuple[ContactPolicy, ...]) -> Proof:
     return Proof("holds", tuple(failures))
 
 
-def _sends_until_resumed(graph: _Graph, start: str) -> Iterator[tuple[str, Path]]:
+def _sends_until_resumed(graph: JourneyGraph, start: str) -> Iterator[tuple[str, Path]]:
     """Send steps reachable from `start` without passing a port that lifts the stop."""
     parents: dict[str, tuple[str, str] | None] = {start: None}
     queue = deque([start])
@@ -554,7 +554,7 @@ def _walk_back(parents: dict[str, tuple[str, str] | None], node: str) -> Path:
     return tuple(reversed(steps))
 
 
-def _promises(graph: _Graph) -> Proof:
+def _promises(graph: JourneyGraph) -> Proof:
     failures = []
     for node_id, node in graph.nodes.items():
         if node.type != "promise":
@@ -575,7 +575,7 @@ def _promises(graph: _Graph) -> Proof:
     return Proof("promises", tuple(failures))
 
 
-def _time(graph: _Graph) -> Proof:
+def _time(graph: JourneyGraph) -> Proof:
     """Loops whose every wire can be taken without time passing or the debtor acting."""
     instant = {n: [(p, t) for p, t, d in graph.timed(n) if d == ZERO] for n in graph.out}
     failures, reported = [], set()

@@ -16,6 +16,9 @@ from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 2
 TONES = (1, 2, 3, 4)
+# Who collects: the creditor itself (first party) or a collection agency or debt buyer (third
+# party); the law asks more of the second (§13a RDG, FDCPA/Reg F) and the legal checks know it.
+COLLECTORS = ("creditor", "agency")
 # What upgrade() says of a bad schema_version (validation reads the English back, from_english).
 SCHEMA_VERSION_MISSING = msg("Missing or not a whole number.")
 SCHEMA_VERSION_NEWER = msg("Version {version} is newer than this Mahnwerk ({current}).")
@@ -118,6 +121,7 @@ class Journey:
     currency: str = "EUR"
     jurisdiction: str = NONE
     description: str = ""
+    collector: str = "creditor"
     schema_version: int = SCHEMA_VERSION
 
     def node(self, node_id: str) -> Node:
@@ -189,6 +193,7 @@ class JourneySchema(Schema):
     locale = fields.String(load_default="en")
     currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
     jurisdiction = fields.String(load_default=NONE, validate=OneOfRegistered(jurisdiction_codes))
+    collector = fields.String(load_default="creditor", validate=validate.OneOf(COLLECTORS))
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
     nodes = fields.List(fields.Nested(NodeSchema), required=True)
     edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
@@ -213,6 +218,7 @@ class JourneySchema(Schema):
             locale=data["locale"],
             currency=data["currency"].upper(),
             jurisdiction=data["jurisdiction"],
+            collector=data["collector"],
             attributes={a["name"]: a["type"] for a in data["attributes"]},
             nodes=tuple(Node(**n) for n in data["nodes"]),
             edges=tuple(Edge(**e) for e in data["edges"]),
@@ -264,6 +270,8 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
         "locale": journey.locale,
         "currency": journey.currency,
         "jurisdiction": journey.jurisdiction,
+        # Written only when it is not the default, so documents from before it stay the same.
+        **({"collector": journey.collector} if journey.collector != "creditor" else {}),
         "attributes": [{"name": k, "type": v} for k, v in journey.attributes.items()],
         "nodes": [
             {

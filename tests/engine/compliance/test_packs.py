@@ -47,8 +47,9 @@ def test_german_and_english_packs_know_the_same_consequences() -> None:
 
 
 # Every tone-audit row and every T-rule of shared/domain/compliance.md, per language, and the
-# rule that covers it. DE-07 (the eight §13a RDG items), US-06 (opt-out) and US-08 (collector
-# disclosure) ask for content that must be present: the legal content checks, not yet built.
+# rule or legal check that covers it. DE-07 (the §13a RDG items), US-06 (opt-out), US-07 (the
+# validation notice) and US-08 (collector disclosure) are content that must be present: legal
+# content checks (`[[required]]`), like UK-01's offer of help.
 COVERAGE = {
     "de": {
         "arrest/jail": "DE-TONE-ARREST",
@@ -85,15 +86,26 @@ COVERAGE = {
     "en.UK": {
         "short deadlines/lump sums (UK-02)": "UK-02-SHORT-DEADLINE",
         "third parties (UK-04)": "UK-04-THIRD-PARTY",
+        "forbearance offered (UK-01)": "UK-01-FORBEARANCE",
     },
-    "en.US": {"suit threat on a time-barred debt (US-09)": "US-09-TIME-BARRED"},
+    "en.US": {
+        "suit threat on a time-barred debt (US-09)": "US-09-TIME-BARRED",
+        "opt-out in every email and SMS (US-06)": "US-06-OPT-OUT",
+        "validation notice items (US-07)": "US-07-VALIDATION-NOTICE",
+        "from a debt collector (US-08)": "US-08-DEBT-COLLECTOR",
+    },
+    "de.DE": {
+        "first Inkasso demand items (DE-07)": "DE-07-RDG-13A",
+        "EUR 40 flat fee only B2B (DE-03)": "DE-03-FLAT-FEE",
+        "no fee on the Verzug-creating Mahnung (DE-04)": "DE-04-FIRST-FEE",
+    },
 }
 
 
 @pytest.mark.parametrize("name", sorted(COVERAGE))
 def test_every_tone_pattern_and_t_rule_has_a_rule(name: str) -> None:
     pack = load_pack(Path(all_pack_files()[0]).parent / f"{name}.toml")
-    ids = {r.id for r in pack.rules}
+    ids = {r.id for r in pack.rules} | {c.id for c in pack.legal}
     assert set(COVERAGE[name].values()) <= ids
 
 

@@ -9,6 +9,7 @@ carry the content hash the user saw, so a form for a version that changed meanwh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from designer import report
 from designer.diff import diff_documents
 from designer.i18n import _, current_lang, localized, state_word
 from designer.schema_form import palette, ports_of
@@ -44,6 +46,8 @@ from engine import (
     version_hash,
     version_history,
     version_problems,
+    version_waivers,
+    waive_finding,
 )
 from mahnwerk_web.db import transaction
 
@@ -99,6 +103,7 @@ def action_words() -> dict[str, str]:
         "unpaused": _("unpaused the journey"),
         "retired": _("retired the journey"),
         "approvals_set": _("changed the approvals a version needs"),
+        "waived": _("waived a compliance finding"),
     }
 
 
@@ -132,6 +137,38 @@ def rule_sentences(version: Any, lang: str) -> list[str]:
         return []
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A compliance finding as the Review tab lists it, with the waiver given on it."""
+
+    key: str
+    grade: str
+    code: str
+    node: str | None
+    field: str | None
+    text: str
+    waiver: HistoryEntry | None
+
+    @classmethod
+    def of(cls, problem: Any, lang: str, waivers: dict[str, HistoryEntry]) -> Finding:
+        """The finding of a graded problem, in `lang`."""
+        key = problem.finding_key
+        return cls(
+            key,
+            problem.grade,
+            problem.code,
+            problem.node,
+            problem.field,
+            problem.text(lang),
+            waivers.get(key),
+        )
+
+    @property
+    def open(self) -> bool:
+        """A HIGH finding nobody has waived: it holds up approval."""
+        return self.grade == "HIGH" and self.waiver is None
+
+
 def _page(key: str, number: int, error: str | None = None, status: int = 200) -> Any:
     """The Review tab of version `number`; with `error`, the reason a step was refused."""
     lang = current_lang()
@@ -140,7 +177,9 @@ def _page(key: str, number: int, error: str | None = None, status: int = 200) ->
         version = queries.get_version(session, key, number)
         if journey is None or version is None or version.status == "simulation":
             abort(404)
-        problems = version_problems(version) if version.status == "draft" else []
+        checked = version_problems(version)
+        problems = checked if version.status == "draft" else []
+        waivers = version_waivers(session, version)
         digest = version_hash(version)
         versions = queries.list_versions(session, key)
         history: list[HistoryEntry] = version_history(session, key, number)
@@ -157,6 +196,9 @@ def _page(key: str, number: int, error: str | None = None, status: int = 200) ->
         digest=digest,
         state=state,
         problems=[p.line(lang) for p in problems],
+        # Warnings (HIGH and MED findings) are listed but never stop a submission.
+        blocked=any(p.blocks for p in problems),
+        findings=[Finding.of(p, lang, waivers) for p in checked if p.grade in ("HIGH", "MED")],
         base=base,
         changes=changes,
         marks=changes.node_marks() if changes is not None else {},
@@ -170,6 +212,61 @@ def _page(key: str, number: int, error: str | None = None, status: int = 200) ->
         palette=palette(localized),
         error=error,
     ), status
+
+
+def _report_context(key: str, number: int) -> dict[str, Any]:
+    """Everything the compliance report shows of version `number`."""
+    lang = current_lang()
+    with transaction() as session:
+        journey = queries.journey_by_key(session, key)
+        version = queries.get_version(session, key, number)
+        if journey is None or version is None or version.status == "simulation":
+            abort(404)
+        checked = version_problems(version)
+        waivers = version_waivers(session, version)
+        versions = queries.list_versions(session, key)
+        history = version_history(session, key, number)
+    doc = version.document
+    findings = [Finding.of(p, lang, waivers) for p in checked if p.grade]
+    errors = [p.line(lang) for p in checked if p.blocks and not p.grade]
+    base = base_version(versions, number)
+    return {
+        "journey": journey,
+        "version": version,
+        "document": doc,
+        "digest": version_hash(version),
+        "findings": findings,
+        "errors": errors,
+        "proofs": [] if errors else report.proof_lines(doc, findings),
+        "variants": [] if errors else report.variant_lines(doc, findings),
+        "sentences": [] if errors else rule_sentences(version, lang),
+        "base": base,
+        "changes": diff_documents(base.document, doc) if base is not None else None,
+        "history": history,
+        "actions": action_words(),
+        "anchor_words": lambda anchor: anchor_words(anchor, doc),
+        "own": current_user.email.lower()
+        in {(version.author or "").lower(), (version.submitted_by or "").lower()},
+        "generated": utcnow(),
+    }
+
+
+@bp.get("/v<int:number>/report")
+def report_page(key: str, number: int) -> Any:
+    """The compliance report of a version, to approve from."""
+    return report.render_report(**_report_context(key, number))
+
+
+@bp.get("/v<int:number>/report.pdf")
+def report_file(key: str, number: int) -> Response:
+    """The compliance report as a PDF, for the file."""
+    html = report.render_report(**_report_context(key, number), printable=True)
+    name = f"{key}-v{number}-compliance-report.pdf"
+    return Response(
+        report.report_pdf(html),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/v<int:number>/review")
@@ -233,6 +330,28 @@ def approve(key: str, number: int) -> Any:
     if approved:
         return _done(key, number, _("Version %(n)s is approved: it can be published.", n=number))
     return _done(key, number, _("Your approval is recorded (%(count)s so far).", count=count))
+
+
+@bp.post("/v<int:number>/waive")
+def waive(key: str, number: int) -> Any:
+    """A reviewer's written waiver of one HIGH finding."""
+    try:
+        with transaction() as session:
+            check_seen(session, key, number)
+            waive_finding(
+                session,
+                key,
+                number,
+                actor(),
+                utcnow(),
+                request.form.get("finding", ""),
+                request.form.get("note", ""),
+            )
+    except Stale:
+        return _page(key, number, stale(number), 409)
+    except LifecycleError as exc:
+        return _page(key, number, *refusal(exc))
+    return _done(key, number, _("The finding is waived; your reason is in the history."))
 
 
 @bp.post("/v<int:number>/request-changes")

@@ -88,6 +88,15 @@ PROOF_SEVERITY = {
     "promises": "HIGH",
     "time": "HIGH",
 }
+PROOF_CODES = {
+    "caps": "COMPLIANCE-PROOF-CAPS",
+    "gaps": "COMPLIANCE-PROOF-GAPS",
+    "hours": "COMPLIANCE-PROOF-HOURS",
+    "consequences": "COMPLIANCE-PROOF-CONSEQUENCE",
+    "holds": "COMPLIANCE-PROOF-HOLDS",
+    "promises": "COMPLIANCE-PROOF-PROMISE",
+    "time": "COMPLIANCE-PROOF-TIME",
+}
 PATH_STEP = msg("{label} ({port})")
 LEGAL_MISSING = msg(
     "Template '{key}' ({channel}, {locale}, tone {tone}) lacks what {rule} requires: {missing}. "
@@ -141,14 +150,15 @@ def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Probl
         else:
             words = LEGAL_FORBIDDEN.with_params(**params, excerpt=Verbatim(f.excerpt))
         field = f"templates.{f.template}.{f.locale}.tone{f.tone}"
-        out.append(Problem.of(words, f.node, field, SEVERITY[check.severity]))
+        problem = Problem.of(words, f.node, field, SEVERITY[check.severity])
+        out.append(problem.graded(check.id, check.severity))
     for node, longest in validation_timing(journey):
         late = (
             VALIDATION_NEVER
             if longest is None
             else VALIDATION_LATE.with_params(days=_days(longest))
         )
-        out.append(Problem.of(late, node, None, "error"))
+        out.append(Problem.of(late, node, None, "error").graded("US-07-VALIDATION-TIMING", "BLOCK"))
     return out
 
 
@@ -160,7 +170,9 @@ def proof_problems(journey: Journey, proofs: list[Proof]) -> list[Problem]:
             words = PROOF_WORDS[proof.name].with_params(
                 **_proof_values(failure), path=path_words(journey, failure)
             )
-            out.append(Problem.of(words, failure.node, None, "warning"))
+            grade = PROOF_SEVERITY[proof.name]
+            code = PROOF_CODES[proof.name]
+            out.append(Problem.of(words, failure.node, None, "warning").graded(code, grade))
     return out
 
 
@@ -221,7 +233,14 @@ def _problem(f: JourneyFinding) -> Problem:
         words = READABILITY.with_params(**params, measure=MEASURES.get(language, language))
     else:
         words = NO_PACK.with_params(**params)
-    return Problem.of(words, f.node, field, SEVERITY[f.severity])
+    code = {
+        "rule": f.finding.rule if f.finding is not None else "COMPLIANCE-RULE",
+        "firmness": "COMPLIANCE-TONE",
+        "step_firmness": "COMPLIANCE-TONE",
+        "ladder": "COMPLIANCE-LADDER",
+        "readability": "COMPLIANCE-READABILITY",
+    }.get(f.kind, "COMPLIANCE-NO-PACK")
+    return Problem.of(words, f.node, field, SEVERITY[f.severity]).graded(code, f.severity)
 
 
 def _days(span: timedelta) -> int | float:

@@ -37,6 +37,7 @@ moved case gets an audit row of its own (`moved`).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -147,8 +148,8 @@ class LifecycleInvalid(LifecycleError):
 class HasProblems(LifecycleInvalid):
     """A version with validation problems cannot be submitted (the API answers 422)."""
 
-    def __init__(self, words: Message, problems: list[Problem]) -> None:
-        super().__init__(words, "draft")
+    def __init__(self, words: Message, problems: list[Problem], state: str = "draft") -> None:
+        super().__init__(words, state)
         self.problems = problems
 
 
@@ -527,6 +528,19 @@ def approve_version(
     if row.status != "in_review":
         raise _wrong_state(row, key, "in_review", "approve")
     _four_eyes(row, actor, key)
+    open_findings = unwaived(session, row) if actor.role != "system" else []
+    if open_findings:
+        raise HasProblems(
+            msg(
+                "Version {number} of journey '{journey}' has {count} HIGH compliance findings "
+                "without a written waiver; waive each (or request changes) before approving.",
+                number=number,
+                journey=key,
+                count=len(open_findings),
+            ),
+            open_findings,
+            row.status,
+        )
     digest = version_hash(row)
     if digest != row.content_hash or (reviewed_hash is not None and reviewed_hash != digest):
         raise LifecycleConflict(
@@ -659,6 +673,95 @@ def comment_version(
         anchor=anchor or None,
         digest=row.content_hash,
     )
+    return _entry(event, row.number)
+
+
+# -- waivers of HIGH compliance findings ---------------------------------------------------------
+
+MAX_WAIVER = 2000
+
+
+def high_findings(row: VersionRow) -> list[Problem]:
+    """The version's HIGH compliance findings: each needs a reviewer's written waiver."""
+    return [p for p in version_problems(row) if p.grade == "HIGH" and p.finding_key]
+
+
+def _waiver_anchor(finding_key: str) -> str:
+    # The key names rule, step and field (up to ~250 characters); the anchor column holds 200.
+    return "finding:" + hashlib.sha256(finding_key.encode()).hexdigest()[:24]
+
+
+def version_waivers(session: Session, row: VersionRow) -> dict[str, HistoryEntry]:
+    """The waivers given on a version, by the finding key they waive."""
+    events = session.scalars(
+        select(VersionEventRow)
+        .where(VersionEventRow.version_id == row.id, VersionEventRow.action == "waived")
+        .order_by(VersionEventRow.id)
+    )
+    return {str(e.detail.get("finding")): _entry(e, row.number) for e in events}
+
+
+def unwaived(session: Session, row: VersionRow) -> list[Problem]:
+    """HIGH findings of the version that no reviewer has waived yet."""
+    waived = version_waivers(session, row)
+    return [p for p in high_findings(row) if p.finding_key not in waived]
+
+
+def waive_finding(
+    session: Session,
+    key: str,
+    number: int,
+    actor: Actor,
+    now: datetime,
+    finding: str,
+    note: str,
+) -> HistoryEntry:
+    """A reviewer's written waiver of one HIGH finding of a version in review (audited)."""
+    _allow(actor, _REVIEWERS, "approve")
+    text = (note or "").strip()
+    if not text:
+        raise LifecycleInvalid(msg("A waiver needs the reason why the finding is acceptable."))
+    if len(text) > MAX_WAIVER:
+        raise LifecycleInvalid(msg("A waiver may have at most {max} characters.", max=MAX_WAIVER))
+    journey = _journey(session, key)
+    row = _version(session, journey, number)
+    if row.status != "in_review":
+        raise _wrong_state(row, key, "in_review", "approve")
+    _four_eyes(row, actor, key)
+    found = next((p for p in high_findings(row) if p.finding_key == finding), None)
+    if found is None:
+        raise LifecycleInvalid(
+            msg(
+                "Version {number} has no HIGH finding '{finding}' to waive.",
+                number=number,
+                finding=Verbatim(finding),
+            )
+        )
+    anchor = _waiver_anchor(finding)
+    try:
+        with session.begin_nested():
+            event = _record(
+                session,
+                journey,
+                row,
+                "waived",
+                actor,
+                now,
+                text,
+                anchor=anchor,
+                digest=row.content_hash,
+                once=f"waived:{row.id}:{anchor}",
+                finding=finding,
+                rule=found.code,
+                node=found.node,
+                field=found.field,
+                message=found.message,
+            )
+    except IntegrityError:
+        raise LifecycleConflict(
+            msg("This finding of version {number} is already waived.", number=number),
+            row.status,
+        ) from None
     return _entry(event, row.number)
 
 

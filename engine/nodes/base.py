@@ -127,6 +127,10 @@ class Problem:
     severity: str = "error"  # "error" blocks save and submit; "warning" is shown only
     # Excluded from ==: a problem is the same finding whatever languages it can be read in.
     words: Text | None = dataclasses.field(default=None, compare=False, repr=False)
+    # A compliance finding's rule id (e.g. "DE-TONE-FINAL", "COMPLIANCE-PROOF-CAPS") and grade
+    # (BLOCK, HIGH, MED): a HIGH finding needs a reviewer's written waiver before approval.
+    code: str | None = dataclasses.field(default=None, compare=False)
+    grade: str | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -134,6 +138,17 @@ class Problem:
     ) -> Problem:
         """A problem from a catalog text, readable in every language."""
         return cls(words.text(DEFAULT_LANG), node, field, severity, words=words)
+
+    @property
+    def finding_key(self) -> str | None:
+        """A compliance finding's stable name within a version: rule, step and field."""
+        if self.code is None:
+            return None
+        return f"{self.code}|{self.node or ''}|{self.field or ''}"
+
+    def graded(self, code: str, grade: str) -> Problem:
+        """The same problem marked as a compliance finding of `code` and `grade`."""
+        return dataclasses.replace(self, code=code, grade=grade)
 
     @property
     def blocks(self) -> bool:

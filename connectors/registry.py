@@ -24,6 +24,7 @@ BUILTINS: dict[str, str] = {
     "letter.dropfolder": "connectors.letter_dropfolder:from_profile",
     "letter.sandbox": "connectors.letter_sandbox:from_profile",
     "payment.stripe": "connectors.payment_stripe:from_profile",
+    "payment.mollie": "connectors.payment_mollie:from_profile",
 }
 
 

@@ -25,6 +25,7 @@ BUILTINS: dict[str, str] = {
     "letter.sandbox": "connectors.letter_sandbox:from_profile",
     "payment.stripe": "connectors.payment_stripe:from_profile",
     "payment.mollie": "connectors.payment_mollie:from_profile",
+    "payment.gocardless": "connectors.payment_gocardless:from_profile",
 }
 
 

@@ -16,6 +16,7 @@ first), so any event (a refund, a dispute on the intent of a session) leads back
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
@@ -40,6 +41,7 @@ from connectors.payment_common import check_checkout, check_refund, require_secr
 from connectors.settings import from_settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
+_STRIPE_ID = re.compile(r"(cs|pi|ch)_[A-Za-z0-9_]{1,250}")
 MAX_WEBHOOK_BYTES = 1_000_000
 # Our method names to Stripe's payment_method_types.
 _STRIPE_METHODS: dict[str, str] = {
@@ -192,6 +194,8 @@ class StripePayments:
 
     def fetch_payment(self, payment_id: str) -> PaymentStatus:
         """Read a session (cs_), intent (pi_) or charge (ch_) and say where its money is."""
+        if not _STRIPE_ID.fullmatch(payment_id):
+            raise PaymentError(f"payment_id {payment_id!r} is not a Stripe session or intent")
         if payment_id.startswith("cs_"):
             return self._fetch_session(payment_id)
         if payment_id.startswith("ch_"):
@@ -276,6 +280,8 @@ class StripePayments:
     def refund(self, request: RefundRequest) -> Refund:
         """Refund (part of) the intent behind a session or intent, once per idempotency key."""
         check_refund(request)
+        if not _STRIPE_ID.fullmatch(request.payment_id):
+            raise PaymentError(f"payment_id {request.payment_id!r} is not a Stripe payment")
         intent_id = request.payment_id
         if intent_id.startswith("cs_"):
             session = self._call(lambda: self._client.v1.checkout.sessions.retrieve(intent_id))

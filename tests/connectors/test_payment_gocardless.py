@@ -313,3 +313,12 @@ def test_missing_secret_is_named(missing) -> None:
     del profile[missing]
     with pytest.raises(ConnectorConfigError, match=rf"secret {missing}.*_{missing.upper()}"):
         build_connector("payment", profile)
+
+
+@pytest.mark.parametrize("payment_id", ["", "../payments", "PM1/../x", "tr_123"])
+def test_an_id_that_is_no_gocardless_id_is_refused_without_a_call(
+    fake_gocardless, payment_id
+) -> None:
+    with pytest.raises(PaymentError, match="is not a GoCardless id"):
+        provider(fake_gocardless).fetch_payment(payment_id)
+    assert fake_gocardless.requests == []

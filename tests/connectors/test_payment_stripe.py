@@ -401,3 +401,14 @@ def test_a_fake_reply_object_is_json(fake_stripe) -> None:
         )
     )
     assert provider(fake_stripe.base_url).fetch_payment("pi_x").state == "pending"
+
+
+@pytest.mark.parametrize(
+    "payment_id", ["", "../v1/charges", "pi_1/../../x", "tr_123", "pi_" + "a" * 300]
+)
+def test_an_id_that_is_no_stripe_payment_is_refused_without_a_call(fake_stripe, payment_id) -> None:
+    with pytest.raises(PaymentError, match="is not a Stripe"):
+        provider(fake_stripe.base_url).fetch_payment(payment_id)
+    with pytest.raises(PaymentError):
+        provider(fake_stripe.base_url).refund(RefundRequest("r-1", payment_id or "x"))
+    assert fake_stripe.requests == []

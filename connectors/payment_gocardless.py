@@ -1,10 +1,14 @@
-"""GoCardless through its official SDK (gocardless-pro): SEPA direct debit with a mandate.
+"""GoCardless through its official SDK (gocardless-pro): SEPA direct debit on a mandate.
 
-A checkout is a Billing Request (a payment request plus a SEPA Core mandate request) and a
-Billing Request Flow, GoCardless's hosted page where the debtor enters their IBAN and agrees to
-the mandate; payment_id is the billing request (BRQ...). Once fulfilled it links the payment
-(PM...) and the mandate (MD...), and `create_instalment_schedule` collects a plan's remaining
-instalments from that mandate on the dates the debtor picked.
+GoCardless collects a one-off debit in two steps. The checkout is a Billing Request with a
+mandate request (SEPA Core, the amount and description shown to the debtor) and a Billing
+Request Flow, GoCardless's hosted page where the debtor enters the IBAN and agrees to the
+mandate; payment_id is the billing request (BRQ...). Once it is fulfilled, a payment (PM...)
+on the new mandate (MD...) takes the money: `collect` creates it, under a key derived from the
+checkout's, so it exists once however often it is called, and `fetch_payment` of a fulfilled
+billing request calls it, so whoever first reads the status after the debtor finished starts
+the debit. (A billing request's own payment_request would be an Instant Bank Payment, not a
+debit.) `create_instalment_schedule` collects a plan's instalments from the same mandate.
 
 Webhooks are signed with HMAC-SHA256 over the raw body (Webhook-Signature, hex) and carry
 several events each: `parse_webhooks` returns all of them, `parse_webhook` only a webhook of
@@ -61,6 +65,7 @@ _REQUEST_STATES: dict[str, PaymentState] = {
     "pending": "open",
     "ready_to_fulfil": "open",
     "fulfilling": "pending",
+    "fulfilled": "pending",  # the mandate is there, the debit not yet created
     "cancelled": "canceled",
 }
 _REFUND_STATES: dict[str, Literal["pending", "succeeded", "failed"]] = {
@@ -136,26 +141,29 @@ class GoCardlessPayments:
     # -- checkout -----------------------------------------------------------------------------
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
-        """A billing request for the amount and a mandate, and the hosted flow to authorise it."""
+        """A billing request for a mandate, and the hosted flow where the debtor agrees to it."""
         check_checkout(request)
         if set(request.methods) != {"sepa_debit"}:
             raise PaymentError("methods: GoCardless takes sepa_debit only")
-        metadata = _metadata(request.case_ref, request.idempotency_key, request.metadata)
-        key = _key(request.idempotency_key)
+        if request.metadata:
+            # GoCardless keeps 3 metadata keys; ours are case_ref, checkout_key, amount_minor.
+            raise PaymentError("metadata: GoCardless has no room beside Mahnwerk's own keys")
+        metadata = {
+            "case_ref": request.case_ref[:500],
+            "checkout_key": request.idempotency_key[:500],
+            "amount_minor": str(request.amount_minor),
+        }
         billing = self._call(
             lambda: self._client.billing_requests.create(
                 params={
-                    "payment_request": {
-                        "amount": request.amount_minor,
+                    "mandate_request": {
+                        "scheme": self.scheme,
                         "currency": request.currency,
                         "description": request.description[:255],
-                        "scheme": self.scheme,
-                        "metadata": metadata,
                     },
-                    "mandate_request": {"scheme": self.scheme, "currency": request.currency},
                     "metadata": metadata,
                 },
-                headers={"Idempotency-Key": key},
+                headers={"Idempotency-Key": _key(request.idempotency_key)},
             )
         )
         flow_params: dict[str, Any] = {
@@ -171,6 +179,46 @@ class GoCardlessPayments:
         # money is bound to the billing request above.
         flow = self._call(lambda: self._client.billing_request_flows.create(params=flow_params))
         return Checkout(self.name, billing.id, flow.authorisation_url)
+
+    def collect(self, billing_request_id: str) -> str | None:
+        """Create the debit of a fulfilled billing request (once) and return its payment id;
+        None while the debtor has not finished the flow."""
+        billing = self._call(lambda: self._client.billing_requests.get(billing_request_id))
+        return self._collect(billing.attributes)
+
+    def _collect(self, billing: Mapping[str, Any]) -> str | None:
+        mandate = (billing.get("links") or {}).get("mandate_request_mandate")
+        if billing.get("status") != "fulfilled" or not mandate:
+            return None
+        metadata = _plain(billing.get("metadata"))
+        key = metadata.get("checkout_key") or billing["id"]
+        # Look first (a GET is cheap and most calls come after the debit exists), then create
+        # under the derived key: two racing callers still make one payment.
+        listed = self._call(lambda: self._client.payments.list(params={"mandate": mandate}))
+        for payment in listed.records:
+            if (payment.attributes.get("metadata") or {}).get("checkout_key") == key:
+                return str(payment.attributes["id"])
+        wanted = billing.get("mandate_request") or {}
+        amount = metadata.get("amount_minor", "")
+        if not amount.isdigit() or int(amount) <= 0:
+            raise PaymentError(f"Billing request {billing['id']} carries no amount to collect")
+        made = self._call(
+            lambda: self._client.payments.create(
+                params={
+                    "amount": int(amount),
+                    "currency": wanted.get("currency"),
+                    "description": str(wanted.get("description") or metadata.get("case_ref"))[:255],
+                    "links": {"mandate": mandate},
+                    "metadata": {
+                        "case_ref": metadata.get("case_ref", ""),
+                        "checkout_key": key,
+                        "billing_request": billing["id"],
+                    },
+                },
+                headers={"Idempotency-Key": _key(f"{key}:collect")},
+            )
+        )
+        return str(made.attributes["id"])
 
     def create_instalment_schedule(
         self,
@@ -223,7 +271,7 @@ class GoCardlessPayments:
                         for p in instalments
                     ],
                     "links": {"mandate": mandate},
-                    "metadata": _metadata(case_ref, idempotency_key, {}),
+                    "metadata": _metadata(case_ref, idempotency_key),
                 },
                 headers={"Idempotency-Key": _key(idempotency_key)},
             )
@@ -281,20 +329,19 @@ class GoCardlessPayments:
             raise PaymentError(f"payment_id {payment_id!r} is not a GoCardless id")
         if payment_id.startswith("BRQ"):
             billing = self._call(lambda: self._client.billing_requests.get(payment_id)).attributes
-            links = billing.get("links") or {}
-            paid = links.get("payment_request_payment")
-            if billing.get("status") == "fulfilled" and paid:
-                status = self._payment_status(paid)
-                return replace(status, payment_id=payment_id)
-            wanted = billing.get("payment_request") or {}
+            debit = self._collect(billing)
+            if debit:
+                return replace(self._payment_status(debit), payment_id=payment_id)
+            metadata = _plain(billing.get("metadata"))
+            amount = metadata.get("amount_minor", "0")
             return PaymentStatus(
                 provider=self.name,
                 payment_id=payment_id,
                 state=_REQUEST_STATES.get(billing.get("status") or "", "pending"),
-                amount_minor=int(wanted.get("amount") or 0),
-                currency=str(wanted.get("currency") or ""),
+                amount_minor=int(amount) if amount.isdigit() else 0,
+                currency=str((billing.get("mandate_request") or {}).get("currency") or ""),
                 method="sepa_debit",
-                metadata=_plain(billing.get("metadata")),
+                metadata=metadata,
             )
         return self._payment_status(payment_id)
 
@@ -340,10 +387,7 @@ class GoCardlessPayments:
         check_refund(request)
         payment_id = request.payment_id
         if payment_id.startswith("BRQ"):
-            billing = self._call(lambda: self._client.billing_requests.get(request.payment_id))
-            payment_id = (billing.attributes.get("links") or {}).get(
-                "payment_request_payment"
-            ) or ""
+            payment_id = self.collect(request.payment_id) or ""
             if not payment_id:
                 raise PaymentError(f"Billing request {request.payment_id} has no payment yet")
         payment = self._call(lambda: self._client.payments.get(payment_id)).attributes
@@ -404,14 +448,9 @@ def _key(key: str) -> str:
     return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _metadata(case_ref: str, key: str, extra: Mapping[str, str]) -> dict[str, str]:
+def _metadata(case_ref: str, key: str) -> dict[str, str]:
     # GoCardless keeps at most 3 metadata keys (50 characters, values up to 500).
-    data = {"case_ref": case_ref[:500], "checkout_key": key[:500]}
-    for k, v in extra.items():
-        if len(data) == 3:
-            raise PaymentError("metadata: GoCardless keeps only one key beside ours")
-        data[str(k)[:50]] = str(v)[:500]
-    return data
+    return {"case_ref": case_ref[:500], "checkout_key": key[:500]}
 
 
 def _schedule(attrs: Mapping[str, Any]) -> InstalmentSchedule:

@@ -58,6 +58,8 @@ class FakeGoCardless(FakeServer):
             "POST", r"/billing_request_flows", self._create("billing_request_flows", self._flow)
         )
         self.route("GET", r"/payments/(?P<id>PM\w+)", self._get("payments"))
+        self.route("POST", r"/payments", self._create("payments", self._payment))
+        self.route("GET", r"/payments", self._list_payments)
         self.route("POST", r"/refunds", self._create("refunds", self._refund))
         self.route("GET", r"/refunds/(?P<id>RF\w+)", self._get("refunds"))
         # The SDK posts to /instalment_schedules/create_with_dates; the API reference names
@@ -69,27 +71,14 @@ class FakeGoCardless(FakeServer):
 
     # -- what the debtor and the banks do ------------------------------------------------------
 
-    def fulfil(self, billing_request_id: str, status: str = "pending_submission") -> str:
-        """The debtor finished the flow: a mandate and the payment exist."""
+    def fulfil(self, billing_request_id: str) -> str:
+        """The debtor finished the flow: the billing request is fulfilled with a mandate."""
         with self.lock:
             billing = self.objects[billing_request_id]
             mandate = self._id("MD")
-            wanted = billing["payment_request"]
-            payment = self._store(
-                "PM",
-                amount=wanted["amount"],
-                amount_refunded=0,
-                currency=wanted["currency"],
-                status=status,
-                description=wanted.get("description"),
-                metadata=wanted.get("metadata") or {},
-                links={"mandate": mandate},
-            )
             billing["status"] = "fulfilled"
-            billing["links"].update(
-                payment_request_payment=payment["id"], mandate_request_mandate=mandate
-            )
-            return payment["id"]
+            billing["links"]["mandate_request_mandate"] = mandate
+            return mandate
 
     def set_payment(
         self, payment_id: str, status: str, description: str | None = None, cause: str | None = None
@@ -185,8 +174,31 @@ class FakeGoCardless(FakeServer):
         return handle
 
     def _billing_request(self, params: dict[str, Any]) -> dict[str, Any] | Reply:
-        wanted = params.get("payment_request") or {}
-        if not isinstance(wanted.get("amount"), int) or wanted["amount"] <= 0:
+        wanted = params.get("mandate_request") or {}
+        if not wanted.get("scheme") and not wanted.get("currency"):
+            return gc_error(
+                422,
+                "validation_failed",
+                "Validation failed",
+                [
+                    {
+                        "field": "mandate_request",
+                        "message": "must have a scheme or currency",
+                        "request_pointer": "/billing_requests/mandate_request",
+                    }
+                ],
+            )
+        return self._store(
+            "BRQ",
+            status="pending",
+            mandate_request=wanted,
+            payment_request=params.get("payment_request"),
+            metadata=params.get("metadata") or {},
+            links={"customer": self._id("CU")},
+        )
+
+    def _payment(self, params: dict[str, Any]) -> dict[str, Any] | Reply:
+        if not isinstance(params.get("amount"), int) or params["amount"] <= 0:
             return gc_error(
                 422,
                 "validation_failed",
@@ -195,18 +207,39 @@ class FakeGoCardless(FakeServer):
                     {
                         "field": "amount",
                         "message": "must be greater than 0",
-                        "request_pointer": "/billing_requests/payment_request/amount",
+                        "request_pointer": "/payments/amount",
                     }
                 ],
             )
+        mandate = (params.get("links") or {}).get("mandate")
+        if not mandate or not any(
+            (o.get("links") or {}).get("mandate_request_mandate") == mandate
+            for o in self.objects.values()
+        ):
+            return gc_error(422, "invalid_api_usage", "Mandate not found")
         return self._store(
-            "BRQ",
-            status="pending",
-            payment_request=wanted,
-            mandate_request=params.get("mandate_request"),
+            "PM",
+            amount=params["amount"],
+            amount_refunded=0,
+            currency=params.get("currency"),
+            description=params.get("description"),
+            status="pending_submission",
             metadata=params.get("metadata") or {},
-            links={"customer": self._id("CU")},
+            links={"mandate": mandate},
         )
+
+    def _list_payments(self, request: Request, _: re.Match[str]) -> Reply:
+        mandate = request.query.get("mandate")
+        found = [
+            o
+            for o in self.objects.values()
+            if o["id"].startswith("PM") and o["links"].get("mandate") == mandate
+        ]
+        body = {
+            "payments": found,
+            "meta": {"cursors": {"before": None, "after": None}, "limit": 50},
+        }
+        return self._auth(request) or Reply(200, body)
 
     def _flow(self, params: dict[str, Any]) -> dict[str, Any] | Reply:
         billing = (params.get("links") or {}).get("billing_request")

@@ -46,7 +46,7 @@ def test_satisfies_the_payment_protocol(fake_gocardless) -> None:
     assert isinstance(provider(fake_gocardless), PaymentProvider)
 
 
-def test_checkout_is_a_billing_request_with_mandate_and_a_hosted_flow(fake_gocardless) -> None:
+def test_checkout_is_a_mandate_billing_request_and_a_hosted_flow(fake_gocardless) -> None:
     made = provider(fake_gocardless).create_checkout(checkout(locale="de"))
     assert made.payment_id.startswith("BRQ")
     assert made.redirect_url.startswith(
@@ -55,16 +55,57 @@ def test_checkout_is_a_billing_request_with_mandate_and_a_hosted_flow(fake_gocar
     create, flow = fake_gocardless.requests[-2:]
     assert create.header("Idempotency-Key") == "case-7:pay:1"
     sent = create.json()["billing_requests"]
-    assert sent["payment_request"]["amount"] == 8900
-    assert sent["payment_request"]["currency"] == "EUR"
-    assert sent["mandate_request"]["scheme"] == "sepa_core"
-    assert sent["metadata"] == {"case_ref": "INV-2026-0007", "checkout_key": "case-7:pay:1"}
+    assert sent["mandate_request"] == {
+        "scheme": "sepa_core",
+        "currency": "EUR",
+        "description": "Rechnung 2026-0007",
+    }
+    assert "payment_request" not in sent  # that would be an Instant Bank Payment
+    assert sent["metadata"] == {
+        "case_ref": "INV-2026-0007",
+        "checkout_key": "case-7:pay:1",
+        "amount_minor": "8900",
+    }
     flow_params = flow.json()["billing_request_flows"]
     assert flow_params["links"] == {"billing_request": made.payment_id}
     assert (flow_params["redirect_uri"], flow_params["language"]) == (
         "https://mahnwerk.example/p/tok/paid",
         "de",
     )
+
+
+def test_the_debit_is_created_once_after_the_mandate(fake_gocardless) -> None:
+    gc = provider(fake_gocardless)
+    made = gc.create_checkout(checkout())
+    assert gc.collect(made.payment_id) is None  # the debtor has not finished
+    status = gc.fetch_payment(made.payment_id)
+    assert (status.state, status.amount_minor, status.currency) == ("open", 8900, "EUR")
+    mandate = fake_gocardless.fulfil(made.payment_id)
+    debit = gc.collect(made.payment_id)
+    assert debit and debit.startswith("PM")
+    assert gc.collect(made.payment_id) == debit
+    status = gc.fetch_payment(made.payment_id)
+    assert (status.state, status.amount_minor, status.payment_id) == (
+        "pending",
+        8900,
+        made.payment_id,
+    )
+    payments = [o for o in fake_gocardless.objects.values() if o["id"].startswith("PM")]
+    assert len(payments) == 1
+    assert payments[0]["links"] == {"mandate": mandate}
+    assert payments[0]["description"] == "Rechnung 2026-0007"
+    assert payments[0]["metadata"]["checkout_key"] == "case-7:pay:1"
+
+
+def test_racing_collects_make_one_debit(fake_gocardless) -> None:
+    """Both looked before either created: the derived key makes the second get the first."""
+    gc = provider(fake_gocardless)
+    made = gc.create_checkout(checkout())
+    fake_gocardless.fulfil(made.payment_id)
+    first = gc.collect(made.payment_id)
+    fake_gocardless.objects[first]["metadata"] = {}  # hide it from the look-up
+    assert gc.collect(made.payment_id) == first
+    assert sum(1 for k in fake_gocardless.objects if k.startswith("PM")) == 1
 
 
 def test_idempotent_retry_returns_the_same_billing_request(fake_gocardless) -> None:
@@ -108,7 +149,8 @@ def test_payment_statuses_are_mapped(fake_gocardless, gc_status, state) -> None:
     gc = provider(fake_gocardless)
     made = gc.create_checkout(checkout())
     assert gc.fetch_payment(made.payment_id).state == "open"
-    payment_id = fake_gocardless.fulfil(made.payment_id)
+    fake_gocardless.fulfil(made.payment_id)
+    payment_id = gc.collect(made.payment_id)
     fake_gocardless.set_payment(payment_id, gc_status)
     by_request, by_payment = gc.fetch_payment(made.payment_id), gc.fetch_payment(payment_id)
     assert by_request.state == by_payment.state == state
@@ -119,7 +161,8 @@ def test_payment_statuses_are_mapped(fake_gocardless, gc_status, state) -> None:
 def test_failed_debit_carries_the_banks_reason(fake_gocardless) -> None:
     gc = provider(fake_gocardless)
     made = gc.create_checkout(checkout())
-    payment_id = fake_gocardless.fulfil(made.payment_id)
+    fake_gocardless.fulfil(made.payment_id)
+    payment_id = gc.collect(made.payment_id)
     fake_gocardless.set_payment(
         payment_id, "failed", "The customer's account had insufficient funds", "insufficient_funds"
     )
@@ -133,7 +176,9 @@ def test_failed_debit_carries_the_banks_reason(fake_gocardless) -> None:
 def test_refund_is_made_once_and_maps_to_refunded(fake_gocardless) -> None:
     gc = provider(fake_gocardless)
     made = gc.create_checkout(checkout())
-    payment_id = fake_gocardless.fulfil(made.payment_id, status="confirmed")
+    fake_gocardless.fulfil(made.payment_id)
+    payment_id = gc.collect(made.payment_id)
+    fake_gocardless.set_payment(payment_id, "confirmed")
     request = RefundRequest("case-7:refund:1", made.payment_id, amount_minor=1000)
     first = gc.refund(request)
     assert (first.amount_minor, first.state, first.refund_id[:2]) == (1000, "pending", "RF")
@@ -234,7 +279,8 @@ def test_other_methods_are_refused() -> None:
 def test_a_batch_becomes_one_event_each(fake_gocardless) -> None:
     gc = provider(fake_gocardless)
     made = gc.create_checkout(checkout())
-    payment_id = fake_gocardless.fulfil(made.payment_id)
+    fake_gocardless.fulfil(made.payment_id)
+    payment_id = gc.collect(made.payment_id)
     headers, body = fake_gocardless.webhook(
         fake_gocardless.set_payment(payment_id, "submitted"),
         fake_gocardless.set_payment(payment_id, "confirmed"),

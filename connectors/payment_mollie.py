@@ -53,7 +53,6 @@ _MOLLIE_METHODS: dict[str, str] = {
     "paypal": "paypal",
     "bank_transfer": "banktransfer",
     "ideal": "ideal",
-    "sofort": "sofort",
 }
 _LOCALES = {"de": "de_DE", "en": "en_US"}
 _STATES: dict[str, PaymentState] = {
@@ -82,7 +81,7 @@ class MolliePayments:
 
     channel: ClassVar[Literal["payment"]] = "payment"
     name = "mollie"
-    methods: tuple[PaymentMethod, ...] = ("card", "paypal", "bank_transfer", "ideal", "sofort")
+    methods: tuple[PaymentMethod, ...] = ("card", "paypal", "bank_transfer", "ideal")
 
     def __init__(
         self,

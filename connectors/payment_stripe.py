@@ -49,8 +49,7 @@ _STRIPE_METHODS: dict[str, str] = {
     "sepa_debit": "sepa_debit",
     "paypal": "paypal",
     "ideal": "ideal",
-    "sofort": "sofort",
-}
+}  # no Sofort: Stripe and Mollie stopped offering it when Klarna retired it in 2024
 # A dispute Stripe closed in our favour gave the money back; every other one has taken it.
 _DISPUTE_NOT_LOST = frozenset({"won", "warning_closed", "prevented"})
 _REFUND_STATES: dict[str, Literal["pending", "succeeded", "failed"]] = {
@@ -67,7 +66,7 @@ class StripePayments:
 
     channel: ClassVar[Literal["payment"]] = "payment"
     name = "stripe"
-    methods: tuple[PaymentMethod, ...] = ("card", "sepa_debit", "paypal", "ideal", "sofort")
+    methods: tuple[PaymentMethod, ...] = ("card", "sepa_debit", "paypal", "ideal")
 
     def __init__(
         self,

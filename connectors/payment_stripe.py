@@ -171,7 +171,8 @@ class StripePayments:
         except UnicodeDecodeError as exc:
             raise WebhookRejected("The body is not UTF-8") from exc
         except stripe.SignatureVerificationError as exc:
-            raise WebhookRejected(f"Stripe-Signature does not verify: {exc.user_message}") from exc
+            words = exc.args[0] if exc.args else "no signature"
+            raise WebhookRejected(f"Stripe-Signature does not verify: {words}") from exc
         # The SDK checks the signature; the window (both ways, with our clock) is checked here.
         stamp = _timestamp(header or "")
         if abs(self._clock() - stamp) > self.tolerance_seconds:

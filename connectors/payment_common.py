@@ -50,6 +50,8 @@ def check_checkout(request: CheckoutRequest) -> None:
     _check_key(request.idempotency_key)
     if not request.case_ref.strip():
         raise PaymentError("case_ref is empty")
+    if not request.description.strip():
+        raise PaymentError("description is empty: the debtor sees it on the payment page")
     _check_amount("amount_minor", request.amount_minor)
     if not isinstance(request.currency, str) or not _CURRENCY.fullmatch(request.currency):
         raise PaymentError(

@@ -77,7 +77,6 @@ class StripePayments:
         timeout: float = 10.0,
         max_network_retries: int = 0,
         tolerance_seconds: int = 300,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         # api_key and secret (the webhook signing secret) are the names the delivery settings
         # fill from MAHNWERK_PROFILE_<PROFILE>_API_KEY and _SECRET, never from the file.
@@ -92,7 +91,7 @@ class StripePayments:
         self.timeout = float(timeout)
         self.tolerance_seconds = int(tolerance_seconds)
         self._webhook_secret = secret
-        self._clock = clock
+        self._clock: Callable[[], float] = time.time  # replaceable in tests, not a setting
         # Retries are ours (the outbox tries again with the same key), so the SDK makes one
         # attempt unless told otherwise: a bounded wait is worth more than a hidden loop.
         self._client = stripe.StripeClient(

@@ -245,6 +245,10 @@ def test_bad_request_names_the_field(fake_stripe) -> None:
         provider(fake_stripe.base_url).create_checkout(checkout(amount_minor=0))
     with pytest.raises(PaymentError, match="currency must be an ISO 4217 code"):
         provider(fake_stripe.base_url).create_checkout(checkout(currency="eur"))
+    with pytest.raises(PaymentError, match="description is empty"):
+        provider(fake_stripe.base_url).create_checkout(checkout(description="  "))
+    with pytest.raises(PaymentError, match="return_url must be an http"):
+        provider(fake_stripe.base_url).create_checkout(checkout(return_url="javascript:alert(1)"))
     with pytest.raises(PaymentError, match="methods: Stripe does not take bank_transfer"):
         provider(fake_stripe.base_url).create_checkout(checkout(methods=("bank_transfer",)))
     assert fake_stripe.requests == []
@@ -339,6 +343,17 @@ def test_tampered_body_is_rejected(fake_stripe) -> None:
         provider(fake_stripe.base_url).parse_webhook(
             {"Stripe-Signature": header}, body.replace(b"pi_1", b"pi_2")
         )
+
+
+def test_the_window_is_measured_with_the_connectors_clock(fake_stripe) -> None:
+    body = fake_stripe.event("payment_intent.succeeded", {"object": "payment_intent", "id": "pi_1"})
+    header = sign(body, at=1_700_000_000)
+    stripe_ = provider(fake_stripe.base_url)
+    stripe_._clock = lambda: 1_700_000_299
+    assert stripe_.parse_webhook({"Stripe-Signature": header}, body).event_id
+    stripe_._clock = lambda: 1_700_000_301
+    with pytest.raises(WebhookRejected, match="stale or replayed"):
+        stripe_.parse_webhook({"Stripe-Signature": header}, body)
 
 
 @pytest.mark.parametrize("offset", [-301, 301])

@@ -102,7 +102,8 @@ class MolliePayments:
         self.timeout = float(timeout)
         # retry=0: a connect retry inside the SDK would hide how long a checkout waited; the
         # caller retries with the same idempotency key.
-        self._client = Client(api_endpoint=api_endpoint, timeout=self.timeout, retry=0)  # type: ignore[arg-type]
+        self._client = Client(timeout=self.timeout, retry=0)  # type: ignore[arg-type]
+        self._client.set_api_endpoint(api_endpoint)
         self._client.set_api_key(api_key)
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:

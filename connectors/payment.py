@@ -8,7 +8,9 @@ double click asks the provider for the same object instead of a second one.
 A provider's webhook is only a hint: `parse_webhook` verifies the signature and says which
 payment it is about; the caller stores the event once (unique on provider and event id) and
 calls `fetch_payment` before any case moves, because some providers (Mollie) send no signed
-body at all and every provider may deliver late, twice or out of order.
+body at all and every provider may deliver late, twice or out of order. A provider that sends
+several events in one webhook (GoCardless) also has `parse_webhooks`; callers use the module's
+`parse_webhooks(provider, headers, body)`, which works for both kinds.
 """
 
 from __future__ import annotations
@@ -150,3 +152,13 @@ class PaymentProvider(Protocol):
     def refund(self, request: RefundRequest) -> Refund:
         """Give (part of) a payment back."""
         ...
+
+
+def parse_webhooks(
+    provider: PaymentProvider, headers: Mapping[str, str], body: bytes
+) -> list[ProviderEvent]:
+    """Every event in one webhook: GoCardless batches several, the others send one."""
+    batch = getattr(provider, "parse_webhooks", None)
+    if callable(batch):
+        return list(batch(headers, body))
+    return [provider.parse_webhook(headers, body)]

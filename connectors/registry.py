@@ -23,6 +23,9 @@ BUILTINS: dict[str, str] = {
     "sms.sandbox": "connectors.sms_sandbox:from_profile",
     "letter.dropfolder": "connectors.letter_dropfolder:from_profile",
     "letter.sandbox": "connectors.letter_sandbox:from_profile",
+    "payment.stripe": "connectors.payment_stripe:from_profile",
+    "payment.mollie": "connectors.payment_mollie:from_profile",
+    "payment.gocardless": "connectors.payment_gocardless:from_profile",
 }
 
 

@@ -1,10 +1,13 @@
-"""Real local servers for the connector tests: aiosmtpd SMTP and an HTTP SMS provider."""
+"""Real local servers for the connector tests: aiosmtpd SMTP, an HTTP SMS provider, localstripe
+and the payment provider fakes (fake_stripe.py, fake_mollie.py, fake_gocardless.py)."""
 
 from __future__ import annotations
 
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -180,3 +183,59 @@ def sms_provider() -> Iterator[FakeProvider]:
     yield provider
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """localstripe (PyPI) as a subprocess on a free port of 127.0.0.1."""
+    port = free_port()
+    script = Path(__file__).with_name("localstripe_server.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"localstripe did not start: {err[-2000:]}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _started(fake):  # type: ignore[no-untyped-def]
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[Any]:
+    """A local Stripe speaking its wire format (declines, disputes, sessions, idempotency)."""
+    from tests.connectors.fake_stripe import FakeStripe
+
+    yield from _started(FakeStripe())
+
+
+@pytest.fixture
+def fake_mollie() -> Iterator[Any]:
+    """A local Mollie v2 API (payments, refunds, chargebacks, idempotency)."""
+    from tests.connectors.fake_mollie import FakeMollie
+
+    yield from _started(FakeMollie())
+
+
+@pytest.fixture
+def fake_gocardless() -> Iterator[Any]:
+    """A local GoCardless API (billing requests and flows, payments, instalment schedules)."""
+    from tests.connectors.fake_gocardless import FakeGoCardless
+
+    yield from _started(FakeGoCardless())

@@ -33,6 +33,9 @@ def test_every_builtin_resolves_and_builds_for_its_channel(name: str, tmp_path: 
         "sms.twilio": {"account_sid": "AC1", "auth_token": "t", "from_number": "+4930123456"},
         "sms.webhook": {"url": "https://sms.example/send"},
         "letter.dropfolder": {"path": str(tmp_path)},
+        "payment.stripe": {"api_key": "sk_test_1", "secret": "whsec_1"},
+        "payment.mollie": {"api_key": "test_" + "a" * 30},
+        "payment.gocardless": {"token": "sandbox_token", "secret": "whsec"},
     }.get(name, {})
     connector = build_connector(channel, {"provider": provider, **required})
     assert connector.channel == channel

@@ -23,6 +23,7 @@ BUILTINS: dict[str, str] = {
     "sms.sandbox": "connectors.sms_sandbox:from_profile",
     "letter.dropfolder": "connectors.letter_dropfolder:from_profile",
     "letter.sandbox": "connectors.letter_sandbox:from_profile",
+    "payment.sandbox": "connectors.payment_sandbox:from_profile",
 }
 
 

@@ -33,6 +33,11 @@ def test_every_builtin_resolves_and_builds_for_its_channel(name: str, tmp_path: 
         "sms.twilio": {"account_sid": "AC1", "auth_token": "t", "from_number": "+4930123456"},
         "sms.webhook": {"url": "https://sms.example/send"},
         "letter.dropfolder": {"path": str(tmp_path)},
+        "payment.sandbox": {
+            "directory": str(tmp_path),
+            "webhook_secret": "s",
+            "checkout_url": "http://127.0.0.1/p/sandbox/checkout",
+        },
     }.get(name, {})
     connector = build_connector(channel, {"provider": provider, **required})
     assert connector.channel == channel

@@ -10,16 +10,18 @@ import pytest
 from connectors.payment_sandbox import SandboxPaymentProvider
 from engine import Database, PaymentProviders, Runtime, VirtualClock
 from engine.storage.models import CaseRow, VersionRow
-from tests.factories import edge, journey_doc, make_case, node, publish
+from tests.factories import edge, journey_doc, make_case, node, publish, template
 
 CHECKOUT = "https://pay.example.org/p/sandbox/checkout"
 URLS = ("https://pay.example.org/p/t/payment/{intent}", "https://pay.example.org/p/t")
 
 
 def paying_doc(**settings: Any) -> dict[str, Any]:
-    """start -> email -> wait 14 days for a payment -> second email -> end."""
+    """start -> email with the portal link -> wait 14 days for a payment -> email -> end."""
+    body = "Dear {{ debtor_name }}, please pay {{ format_money(amount_open) }}: {{ portal_url }}"
     doc = journey_doc(
         key="paying",
+        templates={"reminder": template(body=body)},
         nodes=[
             node("start", "start"),
             node("remind", "send", channel="email", template="reminder", tone=1),

@@ -90,6 +90,13 @@ def refused_page(reason: str, token: str) -> tuple[str, int]:
             409,
             token,
         )
+    if reason == "method":
+        return _message(
+            _("Please choose a way to pay"),
+            _("Choose one of the ways to pay shown on your page."),
+            422,
+            token,
+        )
     return _message(
         _("Paying online is not possible here"),
         _("Please choose another way to pay, or contact us."),

@@ -126,13 +126,14 @@ def test_paying_a_closed_case_gives_a_clear_page(
     assert answer.status_code == 410 and "This case is closed" in answer.get_data(as_text=True)
 
 
-def test_a_method_the_journey_does_not_allow_is_refused(
+def test_a_method_the_journey_does_not_allow_is_refused_naming_the_choice(
     client: FlaskClient, db: Database, clock: VirtualClock, version: VersionRow
 ) -> None:
     link = sent_link(db, clock, version)
-    answer = client.post(f"{link}/pay", data={**pay_form(client, link), "method": "paypal"})
-    assert answer.status_code == 409
-    assert "Online bezahlen ist hier nicht möglich" in answer.get_data(as_text=True)
+    for method in ("paypal", "", "card' OR 1=1"):
+        answer = client.post(f"{link}/pay", data={**pay_form(client, link), "method": method})
+        assert answer.status_code == 422
+        assert "Bitte wählen Sie einen Zahlungsweg" in answer.get_data(as_text=True)
 
 
 def test_another_cases_payment_and_unknown_sandbox_ids_open_nothing(
@@ -154,3 +155,16 @@ def test_the_pay_form_needs_its_once_value(
     form = pay_form(client, link)
     form["once"] = "x"
     assert client.post(f"{link}/pay", data=form).status_code == 400
+
+
+def test_a_journey_naming_an_unconfigured_provider_offers_no_payment(
+    client: FlaskClient, db: Database, clock: VirtualClock, version: VersionRow
+) -> None:
+    link = sent_link(db, clock, version)
+    with db.transaction() as session:
+        document = dict(session.get(VersionRow, version.id).document)
+        document["settings"] = {"payments": {"provider": "acme", "methods": ["card"]}}
+        session.execute(update(VersionRow).values(document=document))
+    page = client.get(link).get_data(as_text=True)
+    assert "Online bezahlen ist hier nicht möglich" in page
+    assert 'action="' + link + '/pay"' not in page

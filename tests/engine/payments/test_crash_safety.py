@@ -94,3 +94,47 @@ def test_a_crash_at_any_point_books_the_money_once(
 def test_an_unknown_point_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown crash point"):
         crash_points.arm("nowhere")
+
+
+KILLED = """
+import sys
+from datetime import datetime
+from connectors.payment_sandbox import SandboxPaymentProvider
+from engine import Database, PaymentProviders, process_provider_events
+from engine.payments import crash_points
+
+url, folder, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
+providers = PaymentProviders({})
+providers.add("sandbox", SandboxPaymentProvider(folder, "whsec-test", "http://x"))
+crash_points.arm("event_recording", mode="exit")
+process_provider_events(Database(url), providers, now)
+"""
+
+
+def test_a_process_killed_while_recording_leaves_nothing_half_written(
+    db: Database,
+    clock: VirtualClock,
+    case: CaseRow,
+    providers,
+    sandbox: SandboxPaymentProvider,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    started = start_checkout(db, providers, case.id, "card", URLS, clock.now)
+    hook = sandbox.complete(started.payment_id, "pay")
+    take_provider_webhook(
+        db, providers, "sandbox", hook.headers, hook.body, clock.now, process=False
+    )
+    url = db.engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    args = [sys.executable, "-c", KILLED, url, str(sandbox.directory), clock.now.isoformat()]
+    killed = subprocess.run(args, env=env, capture_output=True, timeout=120)
+    assert killed.returncode == 137, killed.stderr.decode()
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(EventRow)) == 0
+    process_provider_events(db, providers, clock.now)
+    with db.transaction() as session:
+        received = select(func.count()).where(EventRow.type == "payment_received")
+        assert session.scalar(received.select_from(EventRow)) == 1

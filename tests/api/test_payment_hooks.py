@@ -130,3 +130,20 @@ def test_garbage_with_a_valid_signature_is_a_400(
     headers = {"Sandbox-Signature": sign(sandbox.webhook_secret, body)}
     answer = hooks.post("/hooks/payments/sandbox", data=body, headers=headers)
     assert answer.status_code == 400 and "not a sandbox event" in answer.json["detail"]
+
+
+def test_by_default_processing_follows_in_a_thread(
+    hook_app: Flask, api_db: Database, sandbox: SandboxPaymentProvider, payment_id: str
+) -> None:
+    import time
+
+    hook_app.config["PAYMENTS_PROCESS"] = "thread"
+    hook = sandbox.complete(payment_id, "pay")
+    answer = hook_app.test_client().post(
+        "/hooks/payments/sandbox", data=hook.body, headers=hook.headers
+    )
+    assert answer.status_code == 202
+    deadline = time.monotonic() + 10
+    while count(api_db, EventRow) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count(api_db, EventRow) == 1

@@ -5,8 +5,8 @@ is stored once (unique on provider and event id) and acted on from the database 
 answer (mahnwerk_web.payments.process_soon, and the scheduler's `payments` job). Answers:
 202 for a newly stored event, 200 "already stored" for a replay, 400 problem+json for a bad
 or stale signature or an unreadable body, 404 problem+json for a provider that is not
-configured. The host API's app serves it: no token, session or CSRF (the signature is the
-credential).
+configured, 409 problem+json for one whose settings are wrong. The host API's app serves it:
+no token, session or CSRF (the signature is the credential).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api.clock import now
 from api.problems import problem
+from connectors.base import ConnectorError
 from connectors.payment import WebhookRejected
 from engine import UnknownProvider, take_provider_webhook, utcnow
 from mahnwerk_web.db import get_db
@@ -48,6 +49,8 @@ def payment_webhook(provider: str) -> Any:
         )
     except WebhookRejected as exc:
         return problem(400, exc.reason, {"signature": [exc.reason]}, kind="webhook-rejected")
+    except ConnectorError as exc:  # e.g. the provider's settings are wrong: say so, store nothing
+        return problem(409, f"The payment provider '{provider}' is not set up right: {exc}")
     if accepted.created:
         # The thread has no request: it reads the API's clock itself.
         process_soon(get_db(), registry, current_app.config.get("API_CLOCK") or utcnow)

@@ -152,6 +152,9 @@ def _process_one(
             status = providers.get(provider_name).fetch_payment(payment_id)
         except PaymentError as exc:
             return _retry_or_give_up(db, row_id, exc, now)
+        except Exception as exc:  # a provider's bug or broken settings: the others go on
+            reason = f"{type(exc).__name__}: {exc}"
+            return _retry_or_give_up(db, row_id, PaymentError(reason, temporary=True), now)
     with db.transaction() as session:
         row = session.get(ProviderEventRow, row_id)
         if row is None or row.processed_at is not None:

@@ -147,3 +147,20 @@ def test_by_default_processing_follows_in_a_thread(
     while count(api_db, EventRow) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert count(api_db, EventRow) == 1
+
+
+def test_a_provider_with_wrong_settings_is_a_409_problem(
+    api_db: Database, database_url: str, clock: VirtualClock
+) -> None:
+    app = api.create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test",
+            "API_CLOCK": clock,
+            "PAYMENT_PROVIDERS": PaymentProviders({"acme": {"region": "eu"}}),
+        }
+    )
+    answer = app.test_client().post("/hooks/payments/acme", data=b"{}")
+    assert answer.status_code == 409 and "not set up right" in answer.json["detail"]
+    assert count(api_db, ProviderEventRow) == 0

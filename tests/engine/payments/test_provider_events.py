@@ -181,3 +181,33 @@ def test_a_refund_is_an_event_and_leaves_the_balance(
     take_provider_webhook(db, providers, "sandbox", hook.headers, hook.body, clock.now)
     [(event_id, _, payload)] = events(db, "payment_refunded")
     assert payload["amount"] == "50.00" and event_id.endswith(":refunded-5000")
+
+
+def test_a_provider_that_cannot_answer_is_asked_again_later(
+    db: Database, clock: VirtualClock, case: CaseRow, providers, sandbox: SandboxPaymentProvider
+) -> None:
+    started = start_checkout(db, providers, case.id, "card", URLS, clock.now)
+    hook = sandbox.complete(started.payment_id, "pay")
+    path = sandbox.directory / f"{started.payment_id}.json"
+    good = path.read_bytes()
+    path.write_bytes(b"{broken")  # the provider's own store is broken for a while
+    take_provider_webhook(db, providers, "sandbox", hook.headers, hook.body, clock.now)
+    with db.transaction() as session:
+        row = session.scalar(select(ProviderEventRow))
+        assert row.processed_at is None and row.outcome.startswith("fetch_failed: JSONDecodeError")
+    path.write_bytes(good)
+    process_provider_events(db, providers, clock.now)
+    assert len(events(db, "payment_received")) == 1
+
+
+def test_a_payment_the_provider_does_not_know_is_given_up(
+    db: Database, clock: VirtualClock, case: CaseRow, providers, sandbox: SandboxPaymentProvider
+) -> None:
+    started = start_checkout(db, providers, case.id, "card", URLS, clock.now)
+    hook = sandbox.complete(started.payment_id, "pay")
+    (sandbox.directory / f"{started.payment_id}.json").unlink()
+    take_provider_webhook(db, providers, "sandbox", hook.headers, hook.body, clock.now)
+    with db.transaction() as session:
+        row = session.scalar(select(ProviderEventRow))
+        assert row.processed_at is not None and "has no payment" in row.outcome
+    assert events(db, "payment_received") == []

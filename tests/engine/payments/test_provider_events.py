@@ -211,3 +211,17 @@ def test_a_payment_the_provider_does_not_know_is_given_up(
         row = session.scalar(select(ProviderEventRow))
         assert row.processed_at is not None and "has no payment" in row.outcome
     assert events(db, "payment_received") == []
+
+
+@pytest.mark.parametrize(
+    ("event", "webhook"),
+    [
+        ("payment_failed", "payment.failed"),
+        ("payment_refunded", "payment.refunded"),
+        ("chargeback", "payment.charged_back"),
+    ],
+)
+def test_payment_facts_become_host_webhooks(event: str, webhook: str) -> None:
+    from engine.delivery.webhooks import EVENT_TYPES, map_audit
+
+    assert map_audit("event", {"event": event}, None) == webhook and webhook in EVENT_TYPES

@@ -19,6 +19,7 @@ from babel.numbers import format_currency, get_currency_precision
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from connectors.base import ConnectorError
 from connectors.payment import PaymentError
 from engine import (
     PaymentRefused,
@@ -131,8 +132,8 @@ def pay(token: str) -> Any:
         )
     except PaymentRefused as exc:
         return refused_page(exc.reason, token)
-    except PaymentError as exc:
-        if exc.temporary:
+    except ConnectorError as exc:  # PaymentError, or a provider whose settings are wrong
+        if isinstance(exc, PaymentError) and exc.temporary:
             return _message(
                 _("The payment service did not answer"),
                 _("Nothing was charged. Please try again in a moment."),

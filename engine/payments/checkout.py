@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectors.base import ConnectorError
 from connectors.payment import CheckoutRequest, PaymentError
 from engine.core.case_status import is_open
 from engine.core.clock import naive_utc
@@ -101,8 +102,12 @@ def payment_options(
         raise LookupError(f"There is no case with the row id {case_id}.")
     document = session.scalar(select(VersionRow.document).where(VersionRow.id == case.version_id))
     provider, methods = journey_payments(document or {})
-    if providers is not None and provider in providers.profiles:
-        offered = providers.get(provider).methods
+    configured = providers is None or provider in providers.profiles
+    if providers is not None and configured:
+        try:
+            offered = providers.get(provider).methods
+        except ConnectorError:  # its settings are wrong: shown as not payable, logged by the hook
+            configured, offered = False, ()
         methods = tuple(m for m in methods if m in offered)
     amount = to_minor(case.amount_open, case.currency)
     refused = None
@@ -110,7 +115,7 @@ def payment_options(
         refused = "closed"
     elif amount <= 0:
         refused = "nothing_open"
-    elif providers is not None and provider not in providers.profiles:
+    elif not configured:
         refused = "provider"
     elif not methods:
         refused = "method"

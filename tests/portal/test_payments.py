@@ -168,3 +168,15 @@ def test_a_journey_naming_an_unconfigured_provider_offers_no_payment(
     page = client.get(link).get_data(as_text=True)
     assert "Online bezahlen ist hier nicht möglich" in page
     assert 'action="' + link + '/pay"' not in page
+
+
+def test_a_provider_with_wrong_settings_offers_no_payment(
+    app, client: FlaskClient, db: Database, clock: VirtualClock, version: VersionRow
+) -> None:
+    from engine import PaymentProviders
+
+    app.config["PAYMENT_PROVIDERS"] = PaymentProviders({"sandbox": {"directory": "/x"}})
+    link = sent_link(db, clock, version)
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "Online bezahlen ist hier nicht möglich" in page.get_data(as_text=True)

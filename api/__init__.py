@@ -130,7 +130,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC), template_folder=str(TEMPLATES))
     _configure(app, test_config)
     _open_database(app)
-    from api import cases, debtors, events, journeys, lifecycle, messages, receipts, webhooks
+    from api import (
+        cases,
+        debtors,
+        events,
+        journeys,
+        lifecycle,
+        messages,
+        payment_hooks,
+        receipts,
+        webhooks,
+    )
 
     api = ProblemApi(app)
     for attribute_function in (items_ref, decimal_bounds):
@@ -141,6 +151,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
+    app.register_blueprint(payment_hooks.bp)  # payment providers' events: /hooks/payments/...
     docs = api._make_doc_blueprint_name()
     auth.protect_docs(app, docs)
     _docs_page_without_inline_script(app, api, docs)

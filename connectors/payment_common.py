@@ -91,5 +91,5 @@ def require_secrets(provider: str, settings: Mapping[str, Any], keys: tuple[str,
         if not settings.get(key):
             raise ConnectorConfigError(
                 f"The {provider} payment profile needs the secret {key}; set it in the "
-                f"environment as MAHNWERK_PROFILE_<PROFILE>_{key.upper()}"
+                f"environment as MAHNWERK_PAYMENT_<NAME>_{key.upper()}"
             )

@@ -119,7 +119,7 @@ class GoCardlessPayments:
         scheme: str = "sepa_core",
     ) -> None:
         # token (the access token) and secret (the webhook endpoint's secret) are filled from
-        # MAHNWERK_PROFILE_<PROFILE>_TOKEN and _SECRET, never from the settings file.
+        # MAHNWERK_PAYMENT_<NAME>_TOKEN and _SECRET, never from the settings file.
         require_secrets("gocardless", {"token": token, "secret": secret}, ("token", "secret"))
         if environment not in ("sandbox", "live"):
             raise ConnectorConfigError(

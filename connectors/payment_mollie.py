@@ -90,7 +90,7 @@ class MolliePayments:
         api_endpoint: str = "https://api.mollie.com",
         timeout: float = 10.0,
     ) -> None:
-        # api_key is filled from MAHNWERK_PROFILE_<PROFILE>_API_KEY; test_ keys are test mode.
+        # api_key is filled from MAHNWERK_PAYMENT_<NAME>_API_KEY; test_ keys are test mode.
         require_secrets("mollie", {"api_key": api_key}, ("api_key",))
         if not re.fullmatch(r"(test|live)_\w+", api_key):
             raise ConnectorConfigError(

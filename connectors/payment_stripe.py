@@ -79,7 +79,7 @@ class StripePayments:
         tolerance_seconds: int = 300,
     ) -> None:
         # api_key and secret (the webhook signing secret) are the names the delivery settings
-        # fill from MAHNWERK_PROFILE_<PROFILE>_API_KEY and _SECRET, never from the file.
+        # fill from MAHNWERK_PAYMENT_<NAME>_API_KEY and _SECRET, never from the file.
         require_secrets("stripe", {"api_key": api_key, "secret": secret}, ("api_key", "secret"))
         if not api_key.startswith(("sk_", "rk_")):
             raise ConnectorConfigError("Setting api_key must be a Stripe secret key (sk_ or rk_)")

@@ -26,6 +26,7 @@ BUILTINS: dict[str, str] = {
     "payment.stripe": "connectors.payment_stripe:from_profile",
     "payment.mollie": "connectors.payment_mollie:from_profile",
     "payment.gocardless": "connectors.payment_gocardless:from_profile",
+    "payment.sandbox": "connectors.payment_sandbox:from_profile",
 }
 
 

@@ -82,6 +82,10 @@ DATA_WORDS = (
     N_("opened"),
     N_("waiting"),
     N_("moved"),
+    N_("payment_started"),
+    N_("payment_refused"),
+    N_("payment_for_closed_case"),
+    N_("reopened"),
     # outbox and webhook delivery statuses, connector results
     N_("pending"),
     N_("sending"),

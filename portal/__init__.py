@@ -30,9 +30,26 @@ COOKIE = "mahnwerk_portal"
 csrf = CSRFProtect()
 
 
+# Where "Pay now" may send a form's redirect: CSP form-action also governs the redirects after a
+# form is sent, so the hosted checkouts of the payment providers are named (nothing else).
+# PORTAL_CHECKOUT_ORIGINS adds more (a provider of a plugin, a local fake in tests).
+CHECKOUT_ORIGINS = (
+    "https://checkout.stripe.com",
+    "https://www.mollie.com",
+    "https://pay.gocardless.com",
+    "https://pay-sandbox.gocardless.com",
+)
+
+
 def policy(response: Response) -> str:
     """Pages run only our own script files (none, today); everything else runs nothing."""
-    return headers.PAGES if response.mimetype == "text/html" else headers.DATA
+    if response.mimetype != "text/html":
+        return headers.DATA
+    from flask import current_app
+
+    extra = current_app.config.get("PORTAL_CHECKOUT_ORIGINS") or ()
+    origins = " ".join((*CHECKOUT_ORIGINS, *extra))
+    return headers.PAGES.replace("form-action 'self'", f"form-action 'self' {origins}")
 
 
 def current_lang() -> str:
@@ -86,7 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["CREDITOR_NAME"]:
         app.config["CREDITOR_NAME"] = _creditor()
 
-    from portal import views
+    from portal import payments, views
 
     db.init_app(app)
     csrf.init_app(app)
@@ -95,6 +112,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.context_processor(lambda: {"lang": current_lang(), "LANGUAGES": LANGUAGES})
     headers.install(app, policy)
     app.register_blueprint(views.bp)
+    app.register_blueprint(payments.bp)
     views.install_errors(app)
     return app
 

@@ -88,12 +88,14 @@ def _link_words(reason: str) -> tuple[str, str]:
     }[reason]
 
 
-def _open(token: str) -> tuple[PortalAccess, PortalCase]:
+def open_case(token: str, closed_ok: bool = False) -> tuple[PortalAccess, PortalCase]:
     """The case the token opens (PortalLinkError otherwise), its language set for the page."""
     with db.transaction() as s:
         config = current_app.config
-        access = open_portal(s, token, now(), config["PORTAL_LINK_DAYS"], config["SECRET_KEY"])
+        days, secret = config["PORTAL_LINK_DAYS"], config["SECRET_KEY"]
+        access = open_portal(s, token, now(), days, secret, closed_ok=closed_ok)
         case = portal_case(s, access)
+    g.case_id = access.case_id
     g.case_lang = case.locale.split("_")[0].split("-")[0].lower()
     return access, case
 
@@ -119,8 +121,11 @@ def _page(
     status: int = 200,
     done: str | None = None,
 ) -> tuple[str, int]:
+    from portal.payments import pay_section  # it builds on this module
+
     lang = current_lang()
     locale = "de_DE" if lang == "de" else "en_GB"
+    access_case_id = g.case_id
     return (
         render_template(
             "portal/case.html",
@@ -139,6 +144,7 @@ def _page(
             errors=errors or {},
             form=request.form if request.method == "POST" else {},
             done=done,
+            pay=pay_section(access_case_id),
         ),
         status,
     )
@@ -147,7 +153,7 @@ def _page(
 @bp.get("/<token>")
 def case_page(token: str) -> Any:
     """What is owed and the actions."""
-    _access, case = _open(token)
+    _access, case = open_case(token)
     done = request.args.get("done")
     return _page(token, case, done=done if done in ACTIONS else None)
 
@@ -155,7 +161,7 @@ def case_page(token: str) -> Any:
 @bp.post("/<token>/lang/<code>")
 def switch_language(token: str, code: str) -> Response:
     """Remember the chosen language on this device and show the page again."""
-    _open(token)
+    open_case(token)
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(url_for("portal.case_page", token=token))
@@ -230,7 +236,7 @@ def act(token: str, action: str) -> Any:
     """Record one action as case events, once per form (double clicks store it once)."""
     if action not in ACTIONS:
         abort(404)
-    access, case = _open(token)
+    access, case = open_case(token)
     once = request.form.get("once", "")
     if not ONCE.match(once):
         return _page(token, case, {"form": _("The form is incomplete. Please try again.")}, 400)

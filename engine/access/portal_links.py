@@ -123,10 +123,16 @@ def read_token(
 
 
 def open_portal(
-    session: Session, token: str, now: datetime, days: int | None = None, secret: str | None = None
+    session: Session,
+    token: str,
+    now: datetime,
+    days: int | None = None,
+    secret: str | None = None,
+    closed_ok: bool = False,
 ) -> PortalAccess:
     """The case a token opens, or PortalLinkError saying why none: invalid, expired, revoked
-    (an older generation, or a case that no longer exists) or closed."""
+    (an older generation, or a case that no longer exists) or closed (unless `closed_ok`: the
+    page a payment returns to must still answer after the payment closed the case)."""
     case_id, generation = read_token(token, now, days, secret)
     row = session.execute(
         select(CaseRow.id, CaseRow.external_id, CaseRow.portal_link_gen, CaseRow.status).where(
@@ -135,7 +141,7 @@ def open_portal(
     ).one_or_none()
     if row is None or row.portal_link_gen != generation:
         raise PortalLinkError("revoked")
-    if not is_open(row.status):
+    if not is_open(row.status) and not closed_ok:
         raise PortalLinkError("closed")
     return PortalAccess(row.id, row.external_id, generation)
 

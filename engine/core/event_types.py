@@ -8,6 +8,8 @@ from engine.core.messages import Text, msg
 WAITABLE = (
     "payment_received",
     "payment_failed",
+    "payment_refunded",
+    "chargeback",
     "promise_to_pay",
     "link_clicked",
     "message_delivered",
@@ -50,6 +52,8 @@ ALL = tuple(
 EVENT_WORDS: dict[str, Text] = {
     "payment_received": msg("a payment arrives"),
     "payment_failed": msg("a payment fails"),
+    "payment_refunded": msg("a payment is refunded"),
+    "chargeback": msg("a payment is charged back"),
     "promise_to_pay": msg("the debtor promises to pay"),
     "link_clicked": msg("the debtor opens the payment link"),
     "message_delivered": msg("the message is delivered"),

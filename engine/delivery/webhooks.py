@@ -57,6 +57,9 @@ EVENT_TYPES = (
     "case.disputed",
     "case.callback_requested",
     "case.contact_preferences",
+    "payment.failed",
+    "payment.refunded",
+    "payment.charged_back",
     "experiment.finished",
     "journey.published",
     "journey.paused",
@@ -72,6 +75,9 @@ EVENT_WEBHOOKS = {
     "callback_requested": "case.callback_requested",
     "consent_changed": "case.contact_preferences",
     "opted_out": "case.contact_preferences",
+    "payment_failed": "payment.failed",
+    "payment_refunded": "payment.refunded",
+    "chargeback": "payment.charged_back",
 }
 # Audit rows without a case that engine.authoring.lifecycle writes for a whole journey.
 JOURNEY_EVENTS = {

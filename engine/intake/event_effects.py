@@ -30,6 +30,14 @@ def _payment(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
     return note
 
 
+def _chargeback(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+    """The debtor's bank took a payment back: that amount is open again."""
+    amount = Decimal(str(payload["amount"]))
+    before = cs.amount_open
+    cs.amount_open = before + amount
+    return {"amount": str(amount), "open_before": str(before), "open_after": str(cs.amount_open)}
+
+
 def _promise(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
     cs.promise_date = date.fromisoformat(str(payload["date"]))
     cs.promise_amount = Decimal(str(payload.get("amount") or cs.amount_open))
@@ -65,6 +73,7 @@ def _opt_out(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
 
 _HANDLERS = {
     "payment_received": _payment,
+    "chargeback": _chargeback,
     "promise_to_pay": _promise,
     "contact_changed": _contact,
     "consent_changed": _consent,

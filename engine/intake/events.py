@@ -74,6 +74,8 @@ class ChannelPayload(Schema):
 PAYLOADS: dict[str, type[Schema]] = {
     "payment_received": PaymentPayload,
     "payment_failed": PaymentPayload,
+    "payment_refunded": PaymentPayload,
+    "chargeback": PaymentPayload,
     "promise_to_pay": PromisePayload,
     "callback_requested": CallbackPayload,
     "contact_changed": ContactPayload,

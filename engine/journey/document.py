@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, get_args
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from connectors.payment import PaymentMethod
 from engine.core.channels import CHANNELS
 from engine.core.jurisdictions import NONE, jurisdiction_codes
 from engine.core.messages import msg
@@ -123,6 +124,9 @@ class Journey:
     description: str = ""
     collector: str = "creditor"
     schema_version: int = SCHEMA_VERSION
+    # The document's `settings` as given (e.g. {"payments": {"provider", "methods"}}); None when
+    # the document has none, so documents without settings dump (and hash) as before.
+    settings: dict[str, Any] | None = None
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""
@@ -183,6 +187,28 @@ class AttributeSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(ATTRIBUTE_TYPES))
 
 
+PAYMENT_METHODS = get_args(PaymentMethod)
+
+
+class PaymentSettingsSchema(Schema):
+    """How the portal lets a debtor of this journey pay: a provider by name and its methods."""
+
+    provider = fields.String(
+        load_default="sandbox", validate=validate.Regexp(r"^[a-z][a-z0-9_\-]{0,31}$")
+    )
+    methods = fields.List(
+        fields.String(validate=validate.OneOf(PAYMENT_METHODS)),
+        load_default=lambda: ["card"],
+        validate=validate.Length(min=1, max=len(PAYMENT_METHODS)),
+    )
+
+
+class JourneySettingsSchema(Schema):
+    """Settings of a journey version beside its graph."""
+
+    payments = fields.Nested(PaymentSettingsSchema)
+
+
 class JourneySchema(Schema):
     """The journey document as stored, exchanged and validated everywhere."""
 
@@ -200,6 +226,7 @@ class JourneySchema(Schema):
     templates = fields.Dict(
         keys=fields.String(), values=fields.Nested(TemplateSchema), load_default=dict
     )
+    settings = fields.Nested(JourneySettingsSchema, load_default=None)
 
     @post_load
     def make_journey(self, data: dict[str, Any], **_: Any) -> Journey:
@@ -224,6 +251,7 @@ class JourneySchema(Schema):
             edges=tuple(Edge(**e) for e in data["edges"]),
             templates=templates,
             schema_version=data["schema_version"],
+            settings=data["settings"],
         )
 
 
@@ -295,4 +323,4 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
             }
             for t in journey.templates.values()
         },
-    }
+    } | ({"settings": journey.settings} if journey.settings is not None else {})

@@ -1,4 +1,4 @@
-"""APScheduler 3.x drives tick and dispatch on an interval; nothing else is scheduled."""
+"""APScheduler 3.x drives tick, dispatch, webhooks and provider payments on an interval."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from engine.core.settings import Settings
 from engine.delivery.dispatcher import Dispatcher
 from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
 from engine.ops.leader import Leadership
+from engine.payments.provider_events import process_provider_events
+from engine.payments.providers import load_payment_providers
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
 
@@ -61,6 +63,17 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         "interval",
         seconds=settings.dispatch_seconds,
         id="webhooks",
+        **common,
+    )
+    # Provider webhooks are processed right after they are stored; this catches the rest
+    # (a provider that was down when fetched, a process that ended in between). Safe in every
+    # worker: each case event's id is made from provider, payment and state.
+    providers = load_payment_providers(settings)
+    scheduler.add_job(
+        _guarded("payments", lambda now: process_provider_events(db, providers, now)),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="payments",
         **common,
     )
     return scheduler

@@ -331,3 +331,55 @@ class ImportMappingRow(Base):
     columns: Mapped[dict[str, Any]] = mapped_column(JSON)
     journey: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PaymentIntentRow(Base):
+    """One attempt to take a case's money at a provider; written before the provider is asked.
+
+    The idempotency key is unique and stored first, so a retry after a timeout or a crash asks
+    the provider for the same payment again instead of a second one (engine.payments.checkout).
+    """
+
+    __tablename__ = "payment_intents"
+    __table_args__ = (
+        Index("ix_payment_intents_case", "case_id", "state"),
+        UniqueConstraint("provider", "provider_payment_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(32))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(200))
+    redirect_url: Mapped[str | None] = mapped_column(Text)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # new (written, provider not yet answered), open, pending, paid, failed, canceled,
+    # refunded, charged_back (connectors.payment.PaymentState).
+    state: Mapped[str] = mapped_column(String(16))
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ProviderEventRow(Base):
+    """A verified provider webhook, stored once per (provider, event id), processed later."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        Index("ix_provider_events_pending", "processed_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(100))
+    payment_id: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # the raw body as received (utf-8, else escaped)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What processing made of it: recorded:<event type>, pending, refused:<reason>, ...
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    tries: Mapped[int] = mapped_column(Integer, default=0)

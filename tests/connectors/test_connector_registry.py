@@ -36,6 +36,11 @@ def test_every_builtin_resolves_and_builds_for_its_channel(name: str, tmp_path: 
         "payment.stripe": {"api_key": "sk_test_1", "secret": "whsec_1"},
         "payment.mollie": {"api_key": "test_" + "a" * 30},
         "payment.gocardless": {"token": "sandbox_token", "secret": "whsec"},
+        "payment.sandbox": {
+            "directory": str(tmp_path),
+            "webhook_secret": "s",
+            "checkout_url": "http://127.0.0.1/p/sandbox/checkout",
+        },
     }.get(name, {})
     connector = build_connector(channel, {"provider": provider, **required})
     assert connector.channel == channel

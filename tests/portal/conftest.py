@@ -11,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import portal
-from engine import Database, Runtime, SandboxDispatcher, VirtualClock
+from connectors.payment_sandbox import SandboxPaymentProvider
+from engine import Database, PaymentProviders, Runtime, SandboxDispatcher, VirtualClock
 from engine.storage.models import CaseRow, VersionRow
 from tests.factories import edge, journey_doc, make_case, node, outbox_rows, publish, template
 
@@ -75,9 +76,22 @@ def sent_link(db: Database, clock: VirtualClock, version: VersionRow, **case: An
 
 
 @pytest.fixture
-def app(db: Database, clock: VirtualClock, tmp_path: Path) -> Flask:
+def sandbox(tmp_path: Path) -> SandboxPaymentProvider:
+    """The sandbox payment provider, its hosted page in the portal under test."""
+    return SandboxPaymentProvider(
+        tmp_path / "sandbox", "whsec-portal", "http://localhost/p/sandbox/checkout"
+    )
+
+
+@pytest.fixture
+def app(
+    db: Database, clock: VirtualClock, tmp_path: Path, sandbox: SandboxPaymentProvider
+) -> Flask:
+    registry = PaymentProviders({})
+    registry.add("sandbox", sandbox)
     return portal.create_app(
         {
+            "PAYMENT_PROVIDERS": registry,
             "TESTING": True,
             "SECRET_KEY": SECRET,
             "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),

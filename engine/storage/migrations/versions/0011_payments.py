@@ -1,6 +1,6 @@
 """payments: intents at providers (key written before the call), provider events stored once
 
-Revision ID: 0101 (a placeholder number: the integrator renumbers it on merging)
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-05 20:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0101"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

@@ -122,6 +122,13 @@ _EXPORTS: dict[str, str] = {
     "deliveries": "engine.delivery.webhooks",
     "public_delivery_error": "engine.delivery.webhooks",
     "replay_delivery": "engine.delivery.webhooks",
+    "ArmOutcomes": "engine.experiments.outcomes",
+    "ExperimentOutcomes": "engine.experiments.outcomes",
+    "OutcomeError": "engine.experiments.outcomes",
+    "promote_winner": "engine.experiments.promotion",
+    "ExperimentReport": "engine.experiments.report",
+    "Verdict": "engine.experiments.report",
+    "experiment_report": "engine.experiments.report",
     "CaseSchema": "engine.intake.cases",
     "case_words": "engine.intake.cases",
     "open_case": "engine.intake.cases",
@@ -359,6 +366,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         public_delivery_error,
         replay_delivery,
     )
+    from engine.experiments.outcomes import ArmOutcomes, ExperimentOutcomes, OutcomeError
+    from engine.experiments.promotion import promote_winner
+    from engine.experiments.report import ExperimentReport, Verdict, experiment_report
     from engine.intake.cases import CaseSchema, case_words, open_case
     from engine.intake.debtors import (
         DebtorSchema,
@@ -486,6 +496,7 @@ __all__ = [
     "VERSION_STATUSES",
     "Actor",
     "Answer",
+    "ArmOutcomes",
     "BadCursor",
     "CaseFacts",
     "CaseFilter",
@@ -508,6 +519,8 @@ __all__ = [
     "EventIntake",
     "EventItemSchema",
     "EventRow",
+    "ExperimentOutcomes",
+    "ExperimentReport",
     "HasProblems",
     "HistoryEntry",
     "ImportMappingRow",
@@ -533,6 +546,7 @@ __all__ = [
     "NodeCases",
     "OutboxRow",
     "Outcome",
+    "OutcomeError",
     "ParsedRow",
     "PortalAccess",
     "PortalCase",
@@ -557,6 +571,7 @@ __all__ = [
     "UploadRow",
     "UserError",
     "UserRow",
+    "Verdict",
     "VersionCache",
     "VersionEventRow",
     "VersionFrozen",
@@ -593,6 +608,7 @@ __all__ = [
     "end_sessions",
     "event_row",
     "event_types",
+    "experiment_report",
     "fail_job",
     "file_header",
     "find_answer",
@@ -629,6 +645,7 @@ __all__ = [
     "policy_sentences",
     "portal_case",
     "portal_url",
+    "promote_winner",
     "public_delivery_error",
     "publish_preview",
     "publish_version",

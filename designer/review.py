@@ -99,6 +99,7 @@ def action_words() -> dict[str, str]:
         "unpaused": _("unpaused the journey"),
         "retired": _("retired the journey"),
         "approvals_set": _("changed the approvals a version needs"),
+        "experiment_promoted": _("promoted an experiment's winner to this new draft"),
     }
 
 

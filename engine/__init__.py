@@ -190,6 +190,7 @@ _EXPORTS: dict[str, str] = {
     "create_job": "engine.ops.jobs",
     "fail_job": "engine.ops.jobs",
     "get_job": "engine.ops.jobs",
+    "recent_jobs": "engine.ops.jobs",
     "running_jobs": "engine.ops.jobs",
     "start_job": "engine.ops.jobs",
     "CompiledJourney": "engine.rules.compiler",
@@ -426,6 +427,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         create_job,
         fail_job,
         get_job,
+        recent_jobs,
         running_jobs,
         start_job,
     )
@@ -652,6 +654,7 @@ __all__ = [
     "published_version",
     "queries",
     "read_rows",
+    "recent_jobs",
     "record_delivery",
     "record_event",
     "record_host_event",

@@ -201,11 +201,22 @@ def experiment_report(
         verdict=Verdict("no_data", None, msg("No cases have reached the split yet.")),
     )
     report.verdict = decide(report)
-    paid = arms[0].paid_rate
-    if paid is not None:
+    base = _base_rate(data)
+    if base is not None:
         per_arm = per_day * min(share.values()) if share else 0.0
-        report.power_table = power_.power_table(paid.value, per_arm, alpha=each, planned=planned)
+        report.power_table = power_.power_table(base, per_arm, alpha=each, planned=planned)
     return report
+
+
+def _base_rate(data: ExperimentOutcomes) -> float | None:
+    """The paid rate the power table starts from: the control's, or, when the control never
+    (or always) pays, the rate over every treated arm; None without cases."""
+    control = data.control
+    if control.cases and 0 < sum(control.paid) < control.cases:
+        return sum(control.paid) / control.cases
+    treated = [a for a in data.arms if not a.holdout]
+    cases = sum(a.cases for a in treated)
+    return sum(sum(a.paid) for a in treated) / cases if cases else None
 
 
 def _pct(value: float) -> Figure:

@@ -15,7 +15,7 @@ log(1 - 2 log(alpha)) makes the boundary tightest at the planned information I* 
 et al., eq. (2.6)). Because V shrinks like 1/n, I/I* = n/n* (the cases seen over the cases
 planned) and the boundary becomes se * multiplier(n/n*): a critical value like 1.96 that
 depends only on how far the experiment is, never on the data. At n = n* and alpha 5 % it is
-3.03; at n = n*/10 it is 3.86; at 10 n* it is 3.24.
+3.04; at n = n*/10 it is 3.86; at 10 n* it is 3.24.
 
 Looking at the page every day therefore does not inflate false positives, unlike a fixed-sample
 z-test (29 % false positives for 30 daily looks at alpha 5 %, ARCHITECTURE.md).

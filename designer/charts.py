@@ -116,8 +116,13 @@ def time_to_pay(curves: list[tuple[str, Any]], title: str, x_label: str, y_label
         f'<svg class="chart km" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
         _axis(top, plot_h),
+        *(
+            f'<text class="tick" x="{x(right * f):.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f"{right * f:g}</text>"
+            for f in (0, 0.25, 0.5, 0.75)
+        ),
         f'<text class="tick" x="{WIDTH - 8}" y="{HEIGHT - 6}" text-anchor="end">'
-        f"{escape(x_label)} {right:g}</text>",
+        f"{right:g} {escape(x_label)}</text>",
         f'<text class="tick" x="{PAD_LEFT}" y="{PAD_TOP - 1}">{escape(y_label)} %</text>',
     ]
     for i, (arm, curve) in enumerate(curves):

@@ -170,8 +170,12 @@ def promote(key: str, number: int, node_id: str) -> Any:
     data = _outcomes(key, number, run_id, node_id) if run_id else None
     if data is None:
         abort(404)
+    choice = request.form.get("holdout", "keep")
+    if choice not in ("keep", "remove"):
+        error = _("Field '%(field)s': %(problem)s", field="holdout", problem=_("keep or remove"))
+        return render_template("field_error.html", error=error, back=None), 422
     report = experiment_report(data)  # computed again here: never trust a winner from a form
-    keep = request.form.get("holdout", "keep") == "keep"
+    keep = choice == "keep"
     try:
         with transaction() as session:
             draft, _problems = promote_winner(

@@ -310,6 +310,8 @@ def decide(report: ExperimentReport) -> Verdict:
 
 
 def _undecided(lead: Comparison, alpha: float) -> Verdict:
+    if not math.isfinite(lead.amount.absolute.low):  # an arm has fewer than two cases
+        return Verdict("undecided", None, msg("Not enough cases in every arm yet to compare."))
     words = _effect_words(lead.variant, lead.amount, alpha)
     if lead.more_cases is None:
         return Verdict(

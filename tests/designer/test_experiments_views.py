@@ -167,3 +167,12 @@ def test_a_simulation_links_to_its_experiment_page(
     assert link in page
     shown = manager.get(link).get_data(as_text=True)
     assert 'id="verdict"' in shown and 'id="km-table"' in shown
+
+
+def test_a_hostile_holdout_choice_is_refused_naming_the_field(
+    manager: FlaskClient, app: Flask, split_journey: None
+) -> None:
+    run = stored_run(app, [outcomes(0.3)])
+    response = manager.post(f"{PAGE}/promote", data={"run": run, "holdout": "<script>"})
+    assert response.status_code == 422
+    assert "Field &#39;holdout&#39;" in response.get_data(as_text=True)

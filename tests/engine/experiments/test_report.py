@@ -93,3 +93,11 @@ def test_no_cases_no_verdict() -> None:
 def test_alpha_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="alpha"):
         experiment_report(experiment(arm("A", 10, 0.3, 1), arm("B", 10, 0.3, 2)), alpha=1.5)
+
+
+def test_an_arm_with_too_few_cases_is_said_so_not_shown_as_infinity() -> None:
+    report = experiment_report(experiment(arm("A", 300, 0.3, 1), arm("B", 1, 0.3, 2)))
+    assert report.verdict.state in ("undecided", "split_broken")
+    report = experiment_report(experiment(arm("A", 3, 0.3, 1), arm("B", 1, 0.3, 2)))
+    assert report.verdict.text() == "Not enough cases in every arm yet to compare."
+    assert "inf" not in report.verdict.text("de")

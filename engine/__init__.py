@@ -125,6 +125,7 @@ _EXPORTS: dict[str, str] = {
     "ArmOutcomes": "engine.experiments.outcomes",
     "ExperimentOutcomes": "engine.experiments.outcomes",
     "OutcomeError": "engine.experiments.outcomes",
+    "experiment_result": "engine.experiments.promotion",
     "promote_winner": "engine.experiments.promotion",
     "ExperimentReport": "engine.experiments.report",
     "Verdict": "engine.experiments.report",
@@ -368,7 +369,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         replay_delivery,
     )
     from engine.experiments.outcomes import ArmOutcomes, ExperimentOutcomes, OutcomeError
-    from engine.experiments.promotion import promote_winner
+    from engine.experiments.promotion import experiment_result, promote_winner
     from engine.experiments.report import ExperimentReport, Verdict, experiment_report
     from engine.intake.cases import CaseSchema, case_words, open_case
     from engine.intake.debtors import (
@@ -611,6 +612,7 @@ __all__ = [
     "event_row",
     "event_types",
     "experiment_report",
+    "experiment_result",
     "fail_job",
     "file_header",
     "find_answer",

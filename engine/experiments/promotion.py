@@ -59,7 +59,7 @@ def promoted_document(doc: dict[str, Any], node_id: str, winner: str, keep_holdo
     return doc
 
 
-def result_of(report: ExperimentReport, source: str) -> dict[str, Any]:
+def experiment_result(report: ExperimentReport, source: str) -> dict[str, Any]:
     """The experiment's result as JSON: what the webhook and the history carry."""
     arms = {}
     for arm in report.arms:
@@ -114,7 +114,7 @@ def promote_winner(
         )
     doc = promoted_document(source_row.document, report.node_id, winner, keep_holdout)
     draft, problems = save_draft(session, doc, now, actor.name)
-    result = {**result_of(report, source), "keep_holdout": keep_holdout}
+    result = {**experiment_result(report, source), "keep_holdout": keep_holdout}
     detail = {"from_version": number, "draft": draft.number, **result}
     session.add(
         VersionEventRow(

@@ -15,9 +15,12 @@ from api.clock import now
 from api.store import write_transaction
 from engine import (
     CaseStarted,
+    ExperimentOutcomes,
     JourneyClosed,
     JourneyNotFound,
     assign_journey,
+    experiment_report,
+    experiment_result,
     get_version,
     journey_by_key,
     list_journeys,
@@ -84,4 +87,8 @@ def simulation(data: dict[str, Any], key: str) -> Any:
             abort(404, message=f"There is no such version of journey '{key}'.", kind="unknown")
         document, number = version.document, version.number
     result = simulate(document, cases=data["cases"], days=data["days"], seed=data["seed"])
-    return {"journey": key, "version": number, **result.to_json()}
+    experiments = [
+        experiment_result(experiment_report(ExperimentOutcomes.from_json(e)), "simulation")
+        for e in result.experiments
+    ]
+    return {"journey": key, "version": number, **result.to_json(), "experiments": experiments}

@@ -416,6 +416,14 @@ class SimulationOut(Schema):
     collected = fields.String()
     open = fields.Integer()
     per_day = fields.List(fields.Dict())
+    experiments = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Per split step: the experiment, its verdict in words, the winner "
+            "(null while undecided) and per arm the cases, paid rate, amount collected per case "
+            "and total collected, scored on the simulated cases (docs/experiments.md)."
+        },
+    )
     render_errors = fields.List(
         fields.String(),
         metadata={

@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from designer import (
         auth,
         cases,
+        experiments,
         forms,
         i18n,
         imports,
@@ -92,6 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         review,
         templates_view,
         simulation,
+        experiments,
         cases,
         outbox,
         settings,

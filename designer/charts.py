@@ -94,3 +94,62 @@ def horizontal_bars(counts: dict[str, int], title: str, labels: dict[str, str]) 
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def time_to_pay(curves: list[tuple[str, Any]], title: str, x_label: str, y_label: str) -> Markup:
+    """Kaplan-Meier curves as steps: per arm, the share of cases paid by each day (1 - S(t)),
+    with its confidence band shaded. `curves` holds (arm, curve) with curve.days, .unpaid,
+    .low and .high (engine.experiments.stats.Curve); the page shows the same as a table."""
+    last = max((c.days[-1] for _, c in curves if c is not None and c.days), default=1.0)
+    right = max(float(_nice_max(last)), 1.0)
+    top_share = max((1 - min(c.low) for _, c in curves if c is not None and c.low), default=0.0)
+    top = max(_nice_max(top_share * 100), 5)
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
+
+    def x(day: float) -> float:
+        return PAD_LEFT + plot_w * min(day, right) / right
+
+    def y(share: float) -> float:
+        return PAD_TOP + plot_h * (1 - min(share * 100, top) / top)
+
+    parts = [
+        f'<svg class="chart km" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        _axis(top, plot_h),
+        *(
+            f'<text class="tick" x="{x(right * f):.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f"{right * f:g}</text>"
+            for f in (0, 0.25, 0.5, 0.75)
+        ),
+        f'<text class="tick" x="{WIDTH - 8}" y="{HEIGHT - 6}" text-anchor="end">'
+        f"{right:g} {escape(x_label)}</text>",
+        f'<text class="tick" x="{PAD_LEFT}" y="{PAD_TOP - 1}">{escape(y_label)} %</text>',
+    ]
+    for i, (arm, curve) in enumerate(curves):
+        if curve is None:
+            continue
+        steps = _steps(curve.days, [1 - u for u in curve.unpaid])
+        upper = _steps(curve.days, [1 - lo for lo in curve.low])
+        lower = _steps(curve.days, [1 - hi for hi in curve.high])
+        band = [f"{x(d):.1f},{y(s):.1f}" for d, s in upper] + [
+            f"{x(d):.1f},{y(s):.1f}" for d, s in reversed(lower)
+        ]
+        line = " ".join(f"{x(d):.1f},{y(s):.1f}" for d, s in steps)
+        parts.append(
+            f'<g class="arm arm-{i % 6}"><title>{escape(arm)}</title>'
+            f'<polygon class="band" points="{" ".join(band)}"/>'
+            f'<polyline class="curve" points="{line} {x(right):.1f},{y(steps[-1][1]):.1f}"/>'
+            f"</g>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _steps(days: list[float], shares: list[float]) -> list[tuple[float, float]]:
+    """A step function from (0, 0): flat until each day, then up to the new share."""
+    points, level = [(0.0, 0.0)], 0.0
+    for day, share in zip(days, shares, strict=True):
+        points.append((day, level))
+        points.append((day, share))
+        level = share
+    return points

@@ -104,6 +104,7 @@ def action_words() -> dict[str, str]:
         "retired": _("retired the journey"),
         "approvals_set": _("changed the approvals a version needs"),
         "waived": _("waived a compliance finding"),
+        "experiment_promoted": _("promoted an experiment's winner to this new draft"),
     }
 
 

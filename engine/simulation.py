@@ -29,6 +29,7 @@ from engine.authoring.versions import save_version
 from engine.core.clock import as_utc
 from engine.core.jurisdictions import FALLBACK, NONE, jurisdiction, jurisdiction_of
 from engine.delivery.sandbox import SandboxDispatcher
+from engine.experiments.from_simulation import split_outcomes
 from engine.intake.cases import case_values
 from engine.intake.events import record_event
 from engine.run.runtime import Runtime
@@ -64,6 +65,9 @@ class SimulationResult:
     collected: Decimal = Decimal("0.00")
     open: int = 0
     per_day: list[dict[str, Any]] = field(default_factory=list)
+    # Per split node, its arms' outcomes (engine.experiments.outcomes.ExperimentOutcomes JSON):
+    # the experiment page of the simulation reads them.
+    experiments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def render_errors(self) -> list[str]:
@@ -88,6 +92,7 @@ class SimulationResult:
             "collected": str(self.collected),
             "open": self.open,
             "per_day": self.per_day,
+            "experiments": self.experiments,
         }
 
 
@@ -152,6 +157,7 @@ def simulate(
     now = as_utc(start)
     with db.transaction() as session:
         version = save_version(session, doc, now, status="simulation")
+        version_id = version.id
         rows = [case_values(c, version, now) for c in synthetic_cases(doc, cases, rng, now.date())]
         session.execute(insert(CaseRow), rows)
     runtime = Runtime(db)
@@ -178,6 +184,10 @@ def simulate(
         if progress:
             progress(day + 1, days)
     _finish(db, result)
+    with db.transaction() as session:
+        end = now + timedelta(days=days)
+        found = split_outcomes(session, doc, version_id, end)
+        result.experiments = [e.to_json() for e in found]
     db.dispose()
     return result
 

@@ -136,6 +136,31 @@ def get_job(db: Database, job_id: str, now: datetime) -> Job | None:
         return _job(row) if row is not None else None
 
 
+def recent_jobs(session: Session, kind: str, limit: int = 100) -> list[Job]:
+    """The newest jobs of this kind, newest first, WITHOUT their results (read one with
+    get_job): a page listing runs must not load every run's result."""
+    columns = [c for c in JobRow.__table__.columns if c.name != "result"]
+    rows = session.execute(
+        select(*columns).where(JobRow.kind == kind).order_by(JobRow.updated_at.desc()).limit(limit)
+    ).all()
+    return [
+        Job(
+            id=r.id,
+            kind=r.kind,
+            user_id=r.user_id,
+            status=r.status,
+            done=r.done,
+            total=r.total,
+            params=dict(r.params or {}),
+            result=None,
+            error=r.error,
+            created_at=as_utc(r.created_at),
+            updated_at=as_utc(r.updated_at),
+        )
+        for r in rows
+    ]
+
+
 def running_jobs(session: Session, kind: str, now: datetime) -> int:
     """How many jobs of this kind are running in any process (stale ones are failed first)."""
     session.execute(_stale(now).where(JobRow.kind == kind))

@@ -568,6 +568,13 @@
     form.append(el("p", { class: "node-id-line" }, `${t.stepId}: `, el("code", {}, n.id)));
     const general = problems.filter((p) => p.node === n.id && (!p.field || p.field === "edges" || p.field === "id" || p.field === "type"));
     if (general.length) form.append(el("ul", { class: "field-problem", role: "alert" }, general.map((p) => el("li", {}, p.message))));
+    if (n.type === "split" && cfg.urls.experiment) {
+      // The experiment page of this split (designer/experiments.py): numbers, verdict, promotion.
+      const href = cfg.urls.experiment.replace("__NODE__", encodeURIComponent(n.id));
+      form.append(el("p", { class: "experiment-link" },
+        el("a", { class: "button", id: "experiment-link", href, "aria-describedby": "experiment-help" }, t.experimentLink),
+        el("span", { class: "help", id: "experiment-help" }, " " + t.experimentHelp)));
+    }
     for (const field of spec.fields) form.append(renderField(df, field, n.params, [field.name]));
     form.append(el("fieldset", { id: "ports-box", class: "group" }));
     renderPorts(df);

@@ -109,3 +109,22 @@ def test_messages_of_a_case_are_listed(
         "items"
     ]
     assert [(m["channel"], m["template"]) for m in items] == [("email", "reminder")]
+
+
+def test_a_simulation_with_a_split_answers_each_experiments_verdict(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    from tests.factories import split_doc
+
+    with api_db.transaction() as session:
+        publish(session, split_doc(), clock.now)
+    response = client.post(
+        "/api/v1/journeys/split-journey/simulations", json={"cases": 5, "days": 2}, headers=auth
+    )
+    assert response.status_code == 200
+    [experiment] = response.json["experiments"]
+    assert experiment["experiment"] == "reminder-test" and experiment["node"] == "test"
+    assert experiment["source"] == "simulation"
+    assert sum(arm["cases"] for arm in experiment["arms"].values()) == 5
+    assert experiment["verdict"]  # in words; too early for a winner after 2 days
+    assert experiment["winner"] is None

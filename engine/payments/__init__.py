@@ -1,0 +1,1 @@
+"""Payments: intents at providers, provider events, bank statements, allocation to cases."""

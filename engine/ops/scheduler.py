@@ -1,4 +1,5 @@
-"""APScheduler 3.x drives tick and dispatch on an interval; nothing else is scheduled."""
+"""APScheduler 3.x drives tick and dispatch on an interval (and, when a folder is set, reads
+bank statements from the statement inbox); nothing else is scheduled."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from engine.core.settings import Settings
 from engine.delivery.dispatcher import Dispatcher
 from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
 from engine.ops.leader import Leadership
+from engine.payments.inbox import process_inbox
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
 
@@ -63,6 +65,15 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="webhooks",
         **common,
     )
+    inbox = settings.statement_inbox
+    if inbox:
+        scheduler.add_job(
+            _guarded("statements", lambda now: process_inbox(db, inbox, now)),
+            "interval",
+            seconds=settings.dispatch_seconds,
+            id="statements",
+            **common,
+        )
     return scheduler
 
 

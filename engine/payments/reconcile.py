@@ -23,15 +23,16 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
 from marshmallow import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from stdnum import iso11649
 
 from connectors.bank_statements import (
     Statement,
@@ -46,10 +47,17 @@ from engine.core.clock import naive_utc
 from engine.core.messages import Message, msg
 from engine.intake.events import record_event
 from engine.payments.references import case_id_of_reference, find_references
-from engine.storage.models import AuditRow, CaseRow, StatementImportRow, StatementLineRow
+from engine.storage.models import (
+    AuditRow,
+    CaseRow,
+    EventRow,
+    StatementImportRow,
+    StatementLineRow,
+)
 
 EVENT_PREFIX = "bank:"
 MIN_TOKEN = 4
+FLUSH_EVERY = 100
 MAX_TOKENS = 60
 _SPLIT = re.compile(r"[\s,;:+]+")
 
@@ -94,10 +102,41 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
+class CaseInfo:
+    """What booking a line needs of a case: read as plain columns, not ORM objects, because
+    every event's "mark the case due" UPDATE checks each CaseRow the session holds."""
+
+    id: int
+    external_id: str
+    reference: str | None
+    currency: str
+    status: str
+    amount_open: Decimal
+    version_id: int
+    node_id: str
+
+
+_CASE_COLUMNS = (
+    CaseRow.id,
+    CaseRow.external_id,
+    CaseRow.reference,
+    CaseRow.currency,
+    CaseRow.status,
+    CaseRow.amount_open,
+    CaseRow.version_id,
+    CaseRow.node_id,
+)
+
+
+def _case_infos(session: Session, where: Any) -> list[CaseInfo]:
+    return [CaseInfo(*row) for row in session.execute(select(*_CASE_COLUMNS).where(where))]
+
+
+@dataclass(frozen=True)
 class Match:
     """What the rules found for one line: a case and its rule, or the reason there is none."""
 
-    case: CaseRow | None
+    case: CaseInfo | None
     rule: str | None = None
     reason: str | None = None
     detail: dict[str, Any] | None = None
@@ -142,25 +181,37 @@ def import_statement(
     session.flush()
     counts = {"matched": 0, "unmatched": 0, "ignored": 0}
     known = _known_lines(session, [line.line_id for line in statement.lines])
-    for line in statement.lines:
-        if line.line_id in known:
-            continue
-        row = _store_line(session, record.id, line)
-        if row is None:  # another import stored it a moment ago
-            continue
-        known.add(line.line_id)
-        record.lines_new += 1
-        _decide(session, row, line, now, prefix)
+    fresh: dict[str, StatementLine] = {}
+    for line in statement.lines:  # a bank repeating an entry reference in one file: once
+        if line.line_id not in known:
+            fresh.setdefault(line.line_id, line)
+    stored = _store_lines(session, record.id, list(fresh.values()))
+    record.lines_new = len(stored)
+    payments = [(row, line) for row, line in stored if line.credit and not line.reversal]
+    lookup = CaseLookup.load(session, [line for _row, line in payments], prefix)
+    for number, (row, line) in enumerate(stored, start=1):
+        _decide(session, row, line, lookup, now)
         counts[row.status] += 1
+        if number % FLUSH_EVERY == 0:
+            _lighten(session)
     return ImportSummary(
         record.id, record.filename, record.format, record.lines_total, record.lines_new, **counts
     )
 
 
+def _lighten(session: Session) -> None:
+    """Write what is pending and let go of the rows written: each event's "mark the case due"
+    UPDATE checks every object the session holds, so a session that keeps them all makes a
+    large statement quadratic."""
+    session.flush()
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, StatementLineRow | CaseRow | EventRow | AuditRow):
+            session.expunge(obj)
+
+
 def _known_lines(session: Session, line_ids: list[str]) -> set[str]:
     known: set[str] = set()
-    for start in range(0, len(line_ids), 500):  # bounded IN lists
-        chunk = line_ids[start : start + 500]
+    for chunk in _chunks(line_ids):
         known.update(
             session.scalars(
                 select(StatementLineRow.line_id).where(StatementLineRow.line_id.in_(chunk))
@@ -169,8 +220,13 @@ def _known_lines(session: Session, line_ids: list[str]) -> set[str]:
     return known
 
 
-def _store_line(session: Session, import_id: int, line: StatementLine) -> StatementLineRow | None:
-    row = StatementLineRow(
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    """Bounded IN lists (SQLite's variable limit, PostgreSQL's plan cache)."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _line_row(import_id: int, line: StatementLine) -> StatementLineRow:
+    return StatementLineRow(
         line_id=line.line_id,
         import_id=import_id,
         place=line.where[:40],
@@ -188,66 +244,152 @@ def _store_line(session: Session, import_id: int, line: StatementLine) -> Statem
         status="unmatched",
         detail={},
     )
+
+
+def _store_lines(
+    session: Session, import_id: int, lines: list[StatementLine]
+) -> list[tuple[StatementLineRow, StatementLine]]:
+    """Store the new lines in one flush; if another import stored some of them a moment ago
+    (the unique line id refuses them), store one by one and leave those to it."""
+    pairs = [(_line_row(import_id, line), line) for line in lines]
     try:
         with session.begin_nested():
-            session.add(row)
+            session.add_all([row for row, _line in pairs])
     except IntegrityError:
-        return None
-    return row
+        pairs = [(row, line) for row, line in pairs if _store_one(session, import_id, line)]
+        pairs = [(session.merge(row), line) for row, line in pairs]
+    return pairs
+
+
+def _store_one(session: Session, import_id: int, line: StatementLine) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(_line_row(import_id, line))
+    except IntegrityError:
+        return False
+    return True
+
+
+class CaseLookup:
+    """The cases a batch of lines may name, read in a few queries rather than per line:
+    by row id (from RF references), by external id and by invoice reference."""
+
+    def __init__(self, prefix: str | None) -> None:
+        self.prefix = prefix
+        self.by_id: dict[int, CaseInfo] = {}
+        self.by_external_id: dict[str, CaseInfo] = {}
+        self.by_reference: dict[str, list[CaseInfo]] = {}
+        # Booked in this import and not yet applied by a tick: the next line for the same case
+        # is compared with what is then still open.
+        self.booked: dict[int, Decimal] = {}
+
+    @classmethod
+    def load(cls, session: Session, lines: list[StatementLine], prefix: str | None) -> CaseLookup:
+        """Read every case the lines' references and words could name."""
+        lookup = cls(prefix)
+        ids: set[int] = set()
+        tokens: set[str] = set()
+        for line in lines:
+            for ref in _rf_references(line.reference, line.remittance, prefix):
+                case_id = case_id_of_reference(ref, prefix)
+                if case_id is not None:
+                    ids.add(case_id)
+            tokens.update(_tokens(" ".join(t for t in (line.reference, line.remittance) if t)))
+        for chunk in _chunks(sorted(ids)):
+            for case in _case_infos(session, CaseRow.id.in_(chunk)):
+                lookup.by_id[case.id] = case
+        for chunk in _chunks(sorted(tokens)):
+            for case in _case_infos(session, CaseRow.external_id.in_(chunk)):
+                lookup.by_external_id[case.external_id] = case
+            for case in _case_infos(session, CaseRow.reference.in_(chunk)):
+                lookup.by_reference.setdefault(case.reference or "", []).append(case)
+        return lookup
+
+    def match(self, reference: str | None, remittance: str) -> Match:
+        """The case a payer's reference and text name (RF first, then words), or why none."""
+        unknown: list[str] = []
+        cases: list[CaseInfo] = []
+        for ref in _rf_references(reference, remittance, self.prefix):
+            case_id = case_id_of_reference(ref, self.prefix)
+            case = self.by_id.get(case_id) if case_id is not None else None
+            if case is None:
+                unknown.append(ref)
+            elif case not in cases:
+                cases.append(case)
+        if len(cases) == 1:
+            return Match(cases[0], "rf")
+        if len(cases) > 1:
+            return _ambiguous(cases)
+        tokens = _tokens(" ".join(t for t in (reference, remittance) if t))
+        found = list({c.id: c for t in tokens if (c := self.by_external_id.get(t))}.values())
+        rule = "external_id"
+        if not found:
+            by_reference = [c for t in tokens for c in self.by_reference.get(t, [])]
+            found = list({c.id: c for c in by_reference}.values())
+            rule = "reference"
+        if len(found) == 1:
+            return Match(found[0], rule)
+        if len(found) > 1:
+            return _ambiguous(sorted(found, key=lambda c: c.id))
+        if unknown:
+            return Match(None, reason="unknown_reference", detail={"reference": unknown[0]})
+        return Match(None, reason="no_reference")
 
 
 def _decide(
-    session: Session, row: StatementLineRow, line: StatementLine, now: datetime, prefix: str | None
+    session: Session,
+    row: StatementLineRow,
+    line: StatementLine,
+    lookup: CaseLookup,
+    now: datetime,
 ) -> None:
     if not line.credit or line.reversal:
         row.status, row.reason = "ignored", "reversal" if line.reversal else "debit"
         return
-    found = match_line(session, line.reference, line.remittance, prefix)
+    found = lookup.match(line.reference, line.remittance)
     if found.case is None:
         row.reason, row.detail = found.reason, found.detail or {}
         return
-    _book(session, row, found.case, found.rule or "", now, by=None)
+    _book(session, row, found.case, found.rule or "", now, None, lookup.booked)
 
 
 def match_line(
     session: Session, reference: str | None, remittance: str, prefix: str | None = None
 ) -> Match:
-    """The case a payer's reference and text name (rule 1 then 2), or why none."""
-    texts = [t for t in (reference, remittance) if t]
-    unknown: list[str] = []
-    ids: list[int] = []
-    for text in texts:
-        for ref in find_references(text):
-            case_id = case_id_of_reference(ref, prefix)
-            if case_id is not None and case_id not in ids:
-                ids.append(case_id)
-                if session.get(CaseRow, case_id) is None:
-                    unknown.append(ref)
-    by_rf = [session.get(CaseRow, i) for i in ids]
-    cases = [c for c in by_rf if c is not None]
-    if len(cases) == 1:
-        return Match(cases[0], "rf")
-    if len(cases) > 1:
-        return _ambiguous(cases)
-    tokens = _tokens(" ".join(texts))
-    if tokens:
-        found = session.scalars(
-            select(CaseRow)
-            .where(or_(CaseRow.external_id.in_(tokens), CaseRow.reference.in_(tokens)))
-            .order_by(CaseRow.id)
-            .limit(5)
-        ).all()
-        if len(found) == 1:
-            case = found[0]
-            return Match(case, "external_id" if case.external_id in tokens else "reference")
-        if len(found) > 1:
-            return _ambiguous(list(found))
-    if unknown:
-        return Match(None, reason="unknown_reference", detail={"reference": unknown[0]})
-    return Match(None, reason="no_reference")
+    """The case one payer's reference and text name (rule 1 then 2), or why none."""
+    probe = StatementLine(
+        line_id="",
+        account="",
+        statement_id="",
+        entry_ref="",
+        booking_date=date.min,
+        amount_minor=1,
+        currency="EUR",
+        credit=True,
+        reversal=False,
+        reference=reference,
+        remittance=remittance,
+        debtor_name=None,
+        debtor_iban=None,
+        where="",
+    )
+    return CaseLookup.load(session, [probe], prefix).match(reference, remittance)
 
 
-def _ambiguous(cases: list[CaseRow]) -> Match:
+def _rf_references(reference: str | None, remittance: str, prefix: str | None) -> list[str]:
+    """Our RF references in a line: the structured one exactly as written when it is a valid
+    RF reference, else any found in the structured field or the text."""
+    if reference and iso11649.is_valid(iso11649.compact(reference)):
+        return [iso11649.compact(reference)]
+
+    def ours(ref: str) -> bool:
+        return case_id_of_reference(ref, prefix) is not None
+
+    found = find_references(reference or "", ours) + find_references(remittance, ours)
+    return list(dict.fromkeys(found))
+
+
+def _ambiguous(cases: list[CaseInfo]) -> Match:
     return Match(
         None, reason="ambiguous", detail={"cases": ", ".join(c.external_id for c in cases)}
     )
@@ -267,10 +409,11 @@ def _tokens(text: str) -> list[str]:
 def _book(
     session: Session,
     row: StatementLineRow,
-    case: CaseRow,
+    case: CaseInfo,
     rule: str,
     now: datetime,
     by: str | None,
+    booked: dict[int, Decimal] | None = None,
 ) -> bool:
     """Check the case and record the payment; leaves the line unmatched with a reason if not."""
     amount = decimal_amount(row.amount_minor, row.currency)
@@ -286,7 +429,8 @@ def _book(
         row.status, row.reason = "unmatched", "case_closed"
         row.detail = {"case": case.external_id}
         return False
-    open_amount = Decimal(case.amount_open)
+    earlier = (booked or {}).get(case.id, Decimal(0))
+    open_amount = max(Decimal(0), Decimal(case.amount_open) - earlier)
     note = "full" if amount == open_amount else "partial" if amount < open_amount else "overpayment"
     event_id = event_id_of(row.line_id)
     payload = {"amount": str(amount), "currency": row.currency}
@@ -299,6 +443,8 @@ def _book(
         row.status, row.reason = "unmatched", "invalid"
         row.detail = {"problem": str(exc.messages)}
         return False
+    if booked is not None:
+        booked[case.id] = earlier + amount
     row.status = "assigned" if by else "matched"
     row.rule, row.reason, row.case_id, row.event_id = rule, None, case.id, event_id
     row.amount_note = note
@@ -341,7 +487,8 @@ def assign_line(
 ) -> StatementLineRow:
     """A person books an unmatched line to a case (audited); LineDecisionError if it cannot be."""
     row = _open_line(session, line_pk)
-    case = session.scalar(select(CaseRow).where(CaseRow.external_id == case_external_id.strip()))
+    found = _case_infos(session, CaseRow.external_id == case_external_id.strip())
+    case = found[0] if found else None
     if case is None:
         raise LineDecisionError(msg("There is no case '{case}'.", case=case_external_id.strip()))
     if row.currency != case.currency:

@@ -10,6 +10,7 @@ it back, refusing wrong check digits, another prefix and anything after the id.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -61,30 +62,40 @@ def case_id_of_reference(reference: str, prefix: str | None = None) -> int | Non
     return int(digits)
 
 
-def find_references(text: str) -> list[str]:
-    """Every valid RF reference a payer's text may hold, each reading at most once.
+def find_references(text: str, ours: Callable[[str], bool] | None = None) -> list[str]:
+    """The RF references a payer's text holds: one per "RF" + two digits, the best reading.
 
     People write references in groups of four ("RF95 MW1"), and banks join remittance lines
-    without a space, so from each "RF" + two digits every reading over single spaces is tried;
-    a false reading (1 in 97) names no case of ours and is dropped by the caller.
+    without a space ("RF95MW1Rechnung"), so from each start the readings over single spaces are
+    tried: first those ending where a group ends, then the others, each longest first. The
+    first with valid check digits (and, with `ours`, that `ours` accepts) is taken. Taking one
+    reading per start matters: a shorter reading of a valid reference is itself valid by chance
+    one time in 97, and would name a second case.
     """
     found: list[str] = []
     for match in _CANDIDATE.finditer(text):
         chars: list[str] = []
+        group_ends: set[int] = set()
         previous = ""
         for ch in text[match.end() :]:
             if ch.isascii() and ch.isalnum():
                 chars.append(ch.upper())
             elif ch != " " or previous == " ":  # one space between groups, no more
                 break
+            else:
+                group_ends.add(len(chars))
             previous = ch
             if len(chars) == MAX_BODY:
                 break
+        group_ends.add(len(chars))
         head = match.group().upper()
-        for end in range(len(chars), 0, -1):
-            candidate = head + "".join(chars[:end])
-            if iso11649.is_valid(candidate) and candidate not in found:
-                found.append(candidate)
+        lengths = sorted(range(1, len(chars) + 1), key=lambda n: (n not in group_ends, -n))
+        for length in lengths:
+            candidate = head + "".join(chars[:length])
+            if iso11649.is_valid(candidate) and (ours is None or ours(candidate)):
+                if candidate not in found:
+                    found.append(candidate)
+                break
     return found
 
 

@@ -333,6 +333,11 @@ class ImportMappingRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# Statement reconciliation looks cases up by the invoice reference a payer wrote
+# (engine.payments.reconcile); without an index each statement line scans the cases table.
+Index("ix_cases_reference", CaseRow.reference)
+
+
 class StatementImportRow(Base):
     """A bank statement file someone (or the inbox watcher) read: who, when, which file."""
 

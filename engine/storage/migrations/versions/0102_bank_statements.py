@@ -21,6 +21,9 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    # Reconciliation finds cases by the invoice reference a payer wrote.
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index("ix_cases_reference", ["reference"], unique=False)
     op.create_table(
         "statement_imports",
         sa.Column("id", BIG_ID, nullable=False),
@@ -77,3 +80,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("statement_lines")
     op.drop_table("statement_imports")
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_reference")

@@ -256,18 +256,19 @@ def _store_lines(
         with session.begin_nested():
             session.add_all([row for row, _line in pairs])
     except IntegrityError:
-        pairs = [(row, line) for row, line in pairs if _store_one(session, import_id, line)]
-        pairs = [(session.merge(row), line) for row, line in pairs]
+        stored = [(_store_one(session, import_id, line), line) for _row, line in pairs]
+        pairs = [(row, line) for row, line in stored if row is not None]
     return pairs
 
 
-def _store_one(session: Session, import_id: int, line: StatementLine) -> bool:
+def _store_one(session: Session, import_id: int, line: StatementLine) -> StatementLineRow | None:
+    row = _line_row(import_id, line)
     try:
         with session.begin_nested():
-            session.add(_line_row(import_id, line))
+            session.add(row)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return row
 
 
 class CaseLookup:

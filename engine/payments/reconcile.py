@@ -189,23 +189,28 @@ def import_statement(
     record.lines_new = len(stored)
     payments = [(row, line) for row, line in stored if line.credit and not line.reversal]
     lookup = CaseLookup.load(session, [line for _row, line in payments], prefix)
-    for number, (row, line) in enumerate(stored, start=1):
+    decided: list[StatementLineRow] = []
+    for row, line in stored:
         _decide(session, row, line, lookup, now)
         counts[row.status] += 1
-        if number % FLUSH_EVERY == 0:
-            _lighten(session)
+        decided.append(row)
+        if len(decided) == FLUSH_EVERY:
+            _lighten(session, decided)
+            decided = []
     return ImportSummary(
         record.id, record.filename, record.format, record.lines_total, record.lines_new, **counts
     )
 
 
-def _lighten(session: Session) -> None:
-    """Write what is pending and let go of the rows written: each event's "mark the case due"
+def _lighten(session: Session, decided: list[StatementLineRow]) -> None:
+    """Write what is pending and let go of what was written: each event's "mark the case due"
     UPDATE checks every object the session holds, so a session that keeps them all makes a
-    large statement quadratic."""
+    large statement quadratic. Lines not yet decided stay."""
     session.flush()
+    for row in decided:
+        session.expunge(row)
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, StatementLineRow | CaseRow | EventRow | AuditRow):
+        if isinstance(obj, CaseRow | EventRow | AuditRow):
             session.expunge(obj)
 
 

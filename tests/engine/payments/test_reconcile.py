@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from engine import Database, Runtime, VirtualClock
 from engine.payments.reconcile import (
+    FLUSH_EVERY,
     LineDecisionError,
     StatementError,
     assign_line,
@@ -285,3 +286,35 @@ def test_an_unreadable_file_stores_nothing(db: Database, clock: VirtualClock) ->
         )
     with db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(StatementImportRow)) == 0
+
+
+def test_a_long_statement_stores_every_decision(
+    db: Database, clock: VirtualClock, cases: dict[int, str]
+) -> None:
+    """More lines than are written at once (FLUSH_EVERY): each line's decision is stored."""
+    entry = (
+        "<Ntry><Amt Ccy='EUR'>1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>"
+        "<BookgDt><Dt>2026-12-04</Dt></BookgDt><AcctSvcrRef>L{n}</AcctSvcrRef><NtryDtls>"
+        "<TxDtls><RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
+    entries = [
+        entry.format(n=n, text="INV-2002" if n % 2 else "nothing")
+        for n in range(FLUSH_EVERY * 2 + 50)
+    ]
+    data = (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt>'
+        "<Id>L</Id><Acct><Id><IBAN>DE02120300000000202051</IBAN></Id></Acct>"
+        + "".join(entries)
+        + "</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
+    with db.transaction() as s:
+        summary = import_statement(s, data, "long.xml", "anna", clock.now, prefix="MW")
+
+    with db.transaction() as s:
+        stored = dict(
+            s.execute(
+                select(StatementLineRow.status, func.count()).group_by(StatementLineRow.status)
+            ).all()
+        )
+    assert stored == {"matched": summary.matched, "unmatched": summary.unmatched}
+    assert summary.matched == FLUSH_EVERY + 25 == len(payments(db))

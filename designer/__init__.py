@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         review,
         settings,
         simulation,
+        statements,
         templates_view,
         webhooks_view,
     )
@@ -101,6 +102,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
+    app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
 
     @app.get("/")
     def index() -> Any:

@@ -312,6 +312,42 @@ def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
 
 
+@main.group()
+def statements() -> None:
+    """Bank statements: book the payments of CAMT.053 and MT940 files to cases."""
+
+
+@statements.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--by", default="cli", show_default=True, help="Who read the file (audit).")
+def statements_import(file: str, by: str) -> None:
+    """Read a CAMT.053 or MT940 file; payments naming a case are booked once to it."""
+    from pathlib import Path
+
+    from connectors.bank_statements import MAX_BYTES
+    from engine.payments.reconcile import StatementError, import_statement, line_reason
+    from engine.storage.models import StatementLineRow
+
+    path = Path(file)
+    if path.stat().st_size > MAX_BYTES:
+        raise BadDocument(f"{file}: the file is larger than {MAX_BYTES // 1024} kB")
+    try:
+        with _db().transaction() as session:
+            summary = import_statement(session, path.read_bytes(), path.name, by, utcnow())
+            waiting = session.query(StatementLineRow).filter_by(
+                import_id=summary.import_id, status="unmatched"
+            )
+            reasons = [(row.place, line_reason(row)) for row in waiting]
+    except StatementError as exc:
+        raise BadDocument(f"{file}: {exc}") from exc
+    for place, reason in reasons:
+        click.echo(f"{file}: {place}: waiting: {reason}")
+    click.echo(
+        f"{summary.lines} lines, {summary.new} new: {summary.matched} booked to cases, "
+        f"{summary.unmatched} waiting for a person, {summary.ignored} not payments."
+    )
+
+
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 

@@ -37,6 +37,8 @@ from engine import (
     PortalAccess,
     PortalCase,
     PortalLinkError,
+    bank_transfer,
+    load_delivery_config,
     open_portal,
     portal_case,
     record_event,
@@ -97,7 +99,19 @@ def open_case(token: str, closed_ok: bool = False) -> tuple[PortalAccess, Portal
         case = portal_case(s, access)
     g.case_id = access.case_id
     g.case_lang = case.locale.split("_")[0].split("-")[0].lower()
+    g.case_id = access.case_id
     return access, case
+
+
+def _bank_transfer(case: PortalCase) -> Any:
+    """The creditor's account, the case's RF reference and a GiroCode; None without an IBAN."""
+    if case.amount_open <= 0:
+        return None
+    try:
+        company = load_delivery_config().company
+    except Exception:  # a broken delivery file shows in the designer; the page still answers
+        return None
+    return bank_transfer(g.case_id, case.amount_open, case.currency, company)
 
 
 def _today(case: PortalCase) -> date:
@@ -141,6 +155,7 @@ def _page(
             reasons=[(r, _reason_words(r)) for r in DISPUTE_REASONS],
             channel_words={"email": _("Email"), "sms": _("SMS"), "letter": _("Letter")},
             once=secrets.token_urlsafe(16),
+            transfer=_bank_transfer(case),
             errors=errors or {},
             form=request.form if request.method == "POST" else {},
             done=done,

@@ -96,6 +96,14 @@ class Settings:
     portal_promise_days: int = field(
         default_factory=lambda: int(os.environ.get("MAHNWERK_PORTAL_PROMISE_DAYS", "30"))
     )
+    # The fixed start of every case's RF creditor reference (engine.payments.references):
+    # letters and digits, at most 8; changing it leaves references already sent unmatched.
+    rf_prefix: str = field(default_factory=lambda: os.environ.get("MAHNWERK_RF_PREFIX", "MW"))
+    # A folder the worker watches for bank statements (CAMT.053, MT940); read files move to
+    # done/ or failed/ inside it (engine.payments.inbox). None: no folder is watched.
+    statement_inbox: str | None = field(
+        default_factory=lambda: os.environ.get("MAHNWERK_STATEMENT_INBOX", "").strip() or None
+    )
     # The dispatcher: threads sending in parallel, and messages claimed per transaction. While
     # one batch is being sent the next is claimed (guard, render, lease), so a batch should
     # take about as long to claim as to send; see docs/connectors.md.

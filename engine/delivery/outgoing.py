@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html as html_lib
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from connectors import EmailMessage, GiroPayment, LetterMessage, PostalAddress, SmsMessage
 from engine.delivery.config import Company
 from engine.journey.templating import Rendered
+from engine.payments.references import giro_payment
 
 # SMS providers whose delivery receipts api/receipts.py takes (POST
 # /hooks/sms/<provider>); others get no callback URL, since nothing would answer it.
@@ -82,14 +82,6 @@ def _paragraphs(text: str) -> str:
 
 
 def _giro(case: Any, company: Company) -> GiroPayment | None:
-    """A GiroCode only where it works: euro amounts and a company IBAN."""
-    if case.currency != "EUR" or not company.iban or case.amount_open <= 0:
-        return None
-    return GiroPayment(
-        beneficiary=company.name,
-        iban=company.iban,
-        bic=company.bic,
-        amount=Decimal(case.amount_open),
-        currency="EUR",
-        reference=case.reference or case.external_id,
-    )
+    """A GiroCode only where it works (euro amounts, a company IBAN), carrying the case's RF
+    creditor reference so the bank statement names the case (engine.payments.reconcile)."""
+    return giro_payment(getattr(case, "id", None), case.amount_open, case.currency, company)

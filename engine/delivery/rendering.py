@@ -12,6 +12,7 @@ from engine.core.settings import load_settings
 from engine.journey.budget import BudgetExceeded, Limits
 from engine.journey.document import Journey
 from engine.journey.templating import Rendered, long_date, money, render
+from engine.payments.references import rf_reference
 
 DEFAULT_CREDITOR = "Mahnwerk Demo GmbH"
 OVER_BUDGET = msg(
@@ -57,6 +58,8 @@ def case_context(
     return {
         "debtor_name": case.debtor_name,
         "reference": case.reference or case.external_id,
+        # The structured creditor reference for a bank transfer (a sample case: of case 0).
+        "rf_reference": rf_reference(getattr(case, "id", None) or 0),
         "amount_open": case.amount_open,
         "amount_original": case.amount_original,
         "amount_paid": amount_paid,

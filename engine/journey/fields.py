@@ -143,6 +143,7 @@ TEMPLATE_VARIABLES = frozenset(
     {
         "debtor_name",
         "reference",
+        "rf_reference",
         "amount_open",
         "amount_original",
         "amount_paid",

@@ -1,4 +1,5 @@
-"""APScheduler 3.x drives tick, dispatch, webhooks and provider payments on an interval."""
+"""APScheduler 3.x drives tick, dispatch, webhooks and provider payments on an interval (and,
+when a folder is set, reads bank statements from the statement inbox)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from engine.core.settings import Settings
 from engine.delivery.dispatcher import Dispatcher
 from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
 from engine.ops.leader import Leadership
+from engine.payments.inbox import process_inbox
 from engine.payments.provider_events import process_provider_events
 from engine.payments.providers import load_payment_providers
 from engine.run.runtime import Runtime
@@ -76,6 +78,15 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="payments",
         **common,
     )
+    inbox = settings.statement_inbox
+    if inbox:
+        scheduler.add_job(
+            _guarded("statements", lambda now: process_inbox(db, inbox, now)),
+            "interval",
+            seconds=settings.dispatch_seconds,
+            id="statements",
+            **common,
+        )
     return scheduler
 
 

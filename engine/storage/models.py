@@ -383,3 +383,58 @@ class ProviderEventRow(Base):
     # What processing made of it: recorded:<event type>, pending, refused:<reason>, ...
     outcome: Mapped[str | None] = mapped_column(String(200))
     tries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Statement reconciliation looks cases up by the invoice reference a payer wrote
+# (engine.payments.reconcile); without an index each statement line scans the cases table.
+Index("ix_cases_reference", CaseRow.reference)
+
+
+class StatementImportRow(Base):
+    """A bank statement file someone (or the inbox watcher) read: who, when, which file."""
+
+    __tablename__ = "statement_imports"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(24))
+    imported_by: Mapped[str] = mapped_column(String(254))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    lines_total: Mapped[int] = mapped_column(Integer, default=0)
+    lines_new: Mapped[int] = mapped_column(Integer, default=0)  # the rest were booked before
+
+
+class StatementLineRow(Base):
+    """One statement line, stored once per stable line id, with what it was matched to.
+
+    `status`: matched (by a rule), assigned (by a person), unmatched (waits for a person, see
+    `reason`), dismissed (a person said it is not a case's payment), ignored (a debit, a
+    reversal: not a debtor's payment). `event_id` is the payment_received event it recorded.
+    """
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (Index("ix_statement_lines_status", "status", "import_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), unique=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("statement_imports.id"), index=True)
+    place: Mapped[str] = mapped_column(String(40))  # "Ntry 3", "line 14"
+    account: Mapped[str] = mapped_column(String(64))
+    statement_id: Mapped[str] = mapped_column(String(100))
+    entry_ref: Mapped[str] = mapped_column(String(100))
+    booking_date: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    credit: Mapped[bool] = mapped_column(Boolean)
+    reference: Mapped[str | None] = mapped_column(String(140))
+    remittance: Mapped[str] = mapped_column(Text)
+    debtor_name: Mapped[str | None] = mapped_column(String(200))
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
+    status: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(16))  # rf, external_id, reference, manual
+    reason: Mapped[str | None] = mapped_column(String(32))  # why unmatched or ignored
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    amount_note: Mapped[str | None] = mapped_column(String(16))  # full, partial, overpayment
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(100))
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)

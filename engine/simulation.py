@@ -144,10 +144,17 @@ def simulate(
     start: datetime = DEFAULT_START,
     step_hours: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    db: Database | None = None,
 ) -> SimulationResult:
-    """Run `cases` synthetic cases through a journey document for `days` days."""
+    """Run `cases` synthetic cases through a journey document for `days` days.
+
+    `db`: run in this (empty) database and leave it open, e.g. to read the analytics facts
+    afterwards; by default an in-memory one, thrown away.
+    """
     rng = random.Random(seed)
-    db = Database("sqlite:///:memory:")
+    keep = db is not None
+    if db is None:
+        db = Database("sqlite:///:memory:")
     db.create_all()
     now = as_utc(start)
     with db.transaction() as session:
@@ -178,7 +185,8 @@ def simulate(
         if progress:
             progress(day + 1, days)
     _finish(db, result)
-    db.dispose()
+    if not keep:
+        db.dispose()
     return result
 
 

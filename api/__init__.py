@@ -130,7 +130,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC), template_folder=str(TEMPLATES))
     _configure(app, test_config)
     _open_database(app)
-    from api import cases, debtors, events, journeys, lifecycle, messages, receipts, webhooks
+    from api import (
+        analytics,  # the journey's numbers (engine/analytics)
+        cases,
+        debtors,
+        events,
+        journeys,
+        lifecycle,
+        messages,
+        receipts,
+        webhooks,
+    )
 
     api = ProblemApi(app)
     for attribute_function in (items_ref, decimal_bounds):
@@ -140,6 +150,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
     for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
+    api.register_blueprint(analytics.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
     docs = api._make_doc_blueprint_name()
     auth.protect_docs(app, docs)

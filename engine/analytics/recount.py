@@ -66,7 +66,7 @@ class Recount:
     steps: Counter[StepKey] = field(default_factory=Counter)
 
 
-def recount(session: Session) -> Recount:
+def recount_facts(session: Session) -> Recount:
     """Count every case's facts, exposures and step counts again from the audit trail."""
     journey_of = dict(session.execute(select(VersionRow.id, VersionRow.journey_id)).all())
     cases = {
@@ -241,9 +241,9 @@ class _Walk:
         self.transitions.clear()
 
 
-def rebuild(session: Session) -> Recount:
+def rebuild_facts(session: Session) -> Recount:
     """Replace the stored facts, exposures and step counts with a recount (one transaction)."""
-    counted = recount(session)
+    counted = recount_facts(session)
     for model in (CaseFactRow, ExposureRow, StepCountRow, CohortCountRow):
         session.execute(delete(model))
     connection = session.connection()

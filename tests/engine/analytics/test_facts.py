@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine import Database
-from engine.analytics.recount import recount
+from engine.analytics.recount import recount_facts
 from engine.core.clock import VirtualClock
 from engine.delivery.config import DeliveryConfig
 from engine.delivery.dispatcher import Dispatcher
@@ -115,7 +115,7 @@ def test_entering_sending_and_paying_are_kept_as_facts(db: Database, clock: Virt
     assert counted[("start", "paid", "next")] == counted[("remind", "paid", "next")] == 1
 
     with db.transaction() as session:
-        again = recount(session).facts[case_id]
+        again = recount_facts(session).facts[case_id]
     assert again["cost_sms"] == 750 and again["collected_minor"] == 10000
 
 

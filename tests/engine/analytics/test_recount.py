@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import Database
-from engine.analytics.recount import rebuild, recount
+from engine.analytics.recount import rebuild_facts, recount_facts
 from engine.analytics.writes import cohort_counts_of
 from engine.simulation import simulate
 from engine.storage.models import CaseFactRow, CohortCountRow, ExposureRow, StepCountRow
@@ -67,20 +67,20 @@ def test_the_simulation_produced_every_kind_of_fact(simulated: Database) -> None
 
 def test_kept_exposures_equal_the_recount(simulated: Database) -> None:
     with simulated.transaction() as session:
-        counted = recount(session)
+        counted = recount_facts(session)
     assert kept(simulated)[1] == counted.exposures
 
 
 def test_kept_case_facts_equal_the_recount(simulated: Database) -> None:
     """Payments, days to pay, messages and their cost, guardrails: case by case."""
     with simulated.transaction() as session:
-        counted = recount(session)
+        counted = recount_facts(session)
     assert kept(simulated)[0] == counted.facts
 
 
 def test_kept_step_counts_equal_the_recount(simulated: Database) -> None:
     with simulated.transaction() as session:
-        counted = recount(session)
+        counted = recount_facts(session)
     kept_steps = kept(simulated)[2]
     assert +kept_steps == +counted.steps
 
@@ -88,7 +88,7 @@ def test_kept_step_counts_equal_the_recount(simulated: Database) -> None:
 def test_kept_cohort_counters_add_up_to_the_recounted_facts(simulated: Database) -> None:
     """The dashboard's counters equal the sums of the recounted facts per entry day."""
     with simulated.transaction() as session:
-        counted = recount(session)
+        counted = recount_facts(session)
         stored = Counter(
             {
                 (r.journey_id, r.day, r.currency, r.metric, r.bucket): r.value
@@ -103,5 +103,5 @@ def test_kept_cohort_counters_add_up_to_the_recounted_facts(simulated: Database)
 def test_rebuild_writes_what_the_engine_kept(simulated: Database) -> None:
     before = kept(simulated)
     with simulated.transaction() as session:
-        rebuild(session)
+        rebuild_facts(session)
     assert kept(simulated) == before

@@ -2,9 +2,11 @@
 
 Setup (not timed): a fresh SQLite file, a published journey with an A/B split, N case facts
 and as many exposures bulk-inserted with sqlite3 (cases enter over a year, in id order, as
-imports do), and a year of daily step counts. Timed, each several times (the best and the
+imports do), the cohort and arm counters those facts add up to, and a year of daily step
+counts. Timed, each several times (the best and the
 median are printed): the canvas numbers (step counts, waiting now, wires) for a 30-day period
-and for the whole year; the dashboard for the same periods; the per-arm totals of the split.
+and for the whole year; the dashboard for the same periods; the split's per-arm totals from
+the arm counters, and (for comparison) joined from every exposed case's facts.
 
 `--daily-run BASELINE` runs bench/daily_run.py from this checkout and from BASELINE (a checkout
 without the facts, e.g. `git worktree add /tmp/base <commit>`) alternately, and prints the
@@ -26,15 +28,17 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
+from engine.analytics.arms import arm_summary
 from engine.analytics.dashboard import journey_dashboard
 from engine.analytics.numbers import journey_numbers
-from engine.analytics.writes import cohort_counts_of
+from engine.analytics.writes import arm_counts_of, cohort_counts_of
 from engine.authoring.versions import save_version
 from engine.storage.db import Database
 from engine.storage.models import CaseFactRow, ExposureRow
@@ -70,6 +74,7 @@ def build(path: Path, n: int, seed: int) -> tuple[str, str]:
     connection = sqlite3.connect(path)
     started = time.perf_counter()
     cohorts: Counter[Any] = Counter()
+    arms: Counter[Any] = Counter()
     for first in range(1, n + 1, CHUNK):
         facts, exposures = [], []
         for case_id in range(first, min(first + CHUNK, n + 1)):
@@ -123,9 +128,20 @@ def build(path: Path, n: int, seed: int) -> tuple[str, str]:
                 )
             )
         connection.executemany(f"INSERT INTO case_facts VALUES ({', '.join('?' * 23)})", facts)
-        cohorts.update(
-            cohort_counts_of(dict(zip(FACT_COLUMNS, _parsed(f), strict=True)) for f in facts)
-        )
+        parsed = [dict(zip(FACT_COLUMNS, _parsed(f), strict=True)) for f in facts]
+        cohorts.update(cohort_counts_of(parsed))
+        for fact, exposure in zip(parsed, exposures, strict=True):
+            arms.update(
+                arm_counts_of(
+                    SimpleNamespace(**fact),
+                    SimpleNamespace(
+                        journey_id=journey_id,
+                        experiment=experiment,
+                        arm=exposure[5],
+                        exposed_at=fact["entered_at"],
+                    ),
+                )
+            )
         connection.executemany(
             "INSERT INTO experiment_exposures VALUES (?, ?, ?, ?, ?, ?, ?)", exposures
         )
@@ -153,11 +169,17 @@ def build(path: Path, n: int, seed: int) -> tuple[str, str]:
         "VALUES (?, ?, ?, ?, ?, ?)",
         [(j, d.isoformat(), c, m, b, v) for (j, d, c, m, b), v in cohorts.items()],
     )
+    connection.executemany(
+        "INSERT INTO arm_counts (journey_id, experiment, arm, day, currency, metric, bucket, "
+        "value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(j, e, a, d.isoformat(), c, m, b, v) for (j, e, a, d, c, m, b), v in (+arms).items()],
+    )
     connection.commit()
     connection.execute("ANALYZE")
     connection.close()
     progress(
-        f"{len(counts):,} step count rows, {len(cohorts):,} cohort count rows; "
+        f"{len(counts):,} step count rows, {len(cohorts):,} cohort count rows, "
+        f"{len(+arms):,} arm count rows; "
         f"built in {time.perf_counter() - started:.1f} s"
     )
     return doc["key"], experiment
@@ -184,8 +206,14 @@ def timed(call: Callable[[], Any], rounds: int) -> dict[str, float]:
     return {"best_s": round(min(times), 3), "median_s": round(statistics.median(times), 3)}
 
 
+def _summary(db: Database, key: str, experiment: str) -> Any:
+    """The experiment page's per-arm totals from the arm counters."""
+    with db.transaction() as session:
+        return arm_summary(session, key, experiment)
+
+
 def arm_totals(db: Database, key: str, experiment: str) -> list[Any]:
-    """Per arm: cases, paid in full, collected (the experiment page's first read)."""
+    """Per arm: cases, paid in full, collected, joined from every exposed case's facts."""
     f, e = CaseFactRow, ExposureRow
     with db.transaction() as session:
         return session.execute(
@@ -220,7 +248,8 @@ def measure_queries(path: Path, key: str, experiment: str, rounds: int) -> dict[
         "canvas_numbers_year": timed(numbers(year), rounds),
         "dashboard_30_days": timed(dashboard(month), rounds),
         "dashboard_year": timed(dashboard(year), rounds),
-        "arm_totals": timed(lambda: arm_totals(db, key, experiment), rounds),
+        "arm_summary": timed(lambda: _summary(db, key, experiment), rounds),
+        "arm_join_per_case": timed(lambda: arm_totals(db, key, experiment), rounds),
     }
     with db.transaction() as session:
         figures["dashboard_year_cases"] = journey_dashboard(session, key, *year).cases

@@ -34,7 +34,9 @@ _EXPORTS: dict[str, str] = {
     "session_id": "engine.access.users",
     "session_user": "engine.access.users",
     "ArmCase": "engine.analytics.arms",
+    "ArmSummary": "engine.analytics.arms",
     "arm_cases": "engine.analytics.arms",
+    "arm_summary": "engine.analytics.arms",
     "Dashboard": "engine.analytics.dashboard",
     "journey_dashboard": "engine.analytics.dashboard",
     "JourneyNumbers": "engine.analytics.numbers",
@@ -285,7 +287,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         session_id,
         session_user,
     )
-    from engine.analytics.arms import ArmCase, arm_cases
+    from engine.analytics.arms import ArmCase, ArmSummary, arm_cases, arm_summary
     from engine.analytics.dashboard import Dashboard, journey_dashboard
     from engine.analytics.numbers import JourneyNumbers, PeriodError, journey_numbers
     from engine.analytics.recount import rebuild_facts, recount_facts
@@ -500,6 +502,7 @@ __all__ = [
     "Actor",
     "Answer",
     "ArmCase",
+    "ArmSummary",
     "BadCursor",
     "CaseFacts",
     "CaseFilter",
@@ -586,6 +589,7 @@ __all__ = [
     "api_errors",
     "approve_version",
     "arm_cases",
+    "arm_summary",
     "as_utc",
     "assign_journey",
     "authenticate",

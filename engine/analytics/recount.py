@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -31,14 +32,18 @@ from engine.analytics.writes import (
     EXPOSURES,
     FACTS,
     STARTED_COLUMNS,
+    ArmKey,
+    add_arm_counts,
     add_cohort_counts,
     add_step_counts,
+    arm_counts_of,
     cohort_counts_of,
     cost_units,
     paid_wires,
 )
 from engine.run.bulk import insert_rows
 from engine.storage.models import (
+    ArmCountRow,
     AuditRow,
     CaseFactRow,
     CaseRow,
@@ -244,7 +249,7 @@ class _Walk:
 def rebuild_facts(session: Session) -> Recount:
     """Replace the stored facts, exposures and step counts with a recount (one transaction)."""
     counted = recount_facts(session)
-    for model in (CaseFactRow, ExposureRow, StepCountRow, CohortCountRow):
+    for model in (CaseFactRow, ExposureRow, StepCountRow, CohortCountRow, ArmCountRow):
         session.execute(delete(model))
     connection = session.connection()
     insert_rows(
@@ -264,7 +269,18 @@ def rebuild_facts(session: Session) -> Recount:
     )
     add_step_counts(connection, counted.steps)
     add_cohort_counts(connection, cohort_counts_of(counted.facts.values()))
+    add_arm_counts(connection, counted_arms(counted))
     return counted
+
+
+def counted_arms(counted: Recount) -> Counter[ArmKey]:
+    """The per-arm counters that the recounted facts and exposures add up to."""
+    out: Counter[ArmKey] = Counter()
+    for (case_id, _), exposure in counted.exposures.items():
+        fact = counted.facts.get(case_id)
+        if fact is not None:
+            out.update(arm_counts_of(SimpleNamespace(**fact), SimpleNamespace(**exposure)))
+    return +out
 
 
 _PAID_COLUMNS = ("first_paid_at", "last_paid_at", "paid_full_at", "days_to_pay")

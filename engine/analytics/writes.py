@@ -49,6 +49,8 @@ _ZEROS = (0,) * (len(STARTED_COLUMNS) - 7)
 EXPOSURE_COLUMNS = ("case_id", "journey_id", "experiment", "node_id", "arm", "exposed_at")
 _COUNT_KEY = ("journey_id", "day", "node_id", "kind", "port")
 CohortKey = tuple[int, date, str, str, int]  # journey, entry day, currency, metric, bucket
+# journey, experiment, arm, exposure day, currency, metric, bucket
+ArmKey = tuple[int, str, str, date, str, str, int]
 _JOURNEY_OF: dict[int, int] = {}  # version id -> journey id; a version never changes journey
 
 _CHANGE_SET = (
@@ -111,10 +113,23 @@ def write_facts(connection: Connection, facts: FactWrites, stamp: datetime) -> N
     if facts.paid_in_full:
         counts.update(_paid_paths(connection, facts.paid_in_full, journeys))
     add_step_counts(connection, counts)
-    if facts.changes:
-        states = _fact_states(connection, sorted(facts.changes))
-        cohorts.update(_change_cohorts(facts.changes, states))
-        _update_changes(connection, facts.changes)
+    new = {(e[0], e[2]) for e in facts.exposures}  # (case, experiment) exposed in this batch
+    exposed = {case_id for case_id, _ in new}
+    if facts.changes or exposed:
+        states = _fact_states(connection, sorted(exposed | set(facts.changes)))
+        arms: Counter[ArmKey] = Counter()
+        if exposed:  # an arm counts its case's facts as they stand when it is exposed...
+            for case_id, rows in _exposures_of(connection, sorted(exposed)).items():
+                for exposure in rows:
+                    if case_id in states and (case_id, exposure.experiment) in new:
+                        arms.update(arm_counts_of(states[case_id], exposure))
+        if facts.changes:  # ... and what happens to them afterwards
+            cohorts.update(_change_cohorts(facts.changes, states))
+            for case_id, rows in _exposures_of(connection, sorted(facts.changes)).items():
+                if case_id in states:
+                    arms.update(_arm_change(facts.changes[case_id], states[case_id], rows))
+            _update_changes(connection, facts.changes)
+        add_arm_counts(connection, arms)
     add_cohort_counts(connection, cohorts)
 
 
@@ -193,22 +208,80 @@ def _upsert_add(
     )
 
 
-def _fact_states(connection: Connection, case_ids: list[int]) -> dict[int, tuple[Any, ...]]:
-    """(journey, entered_at, currency, first_paid_at, paid_full_at) of these cases' facts."""
-    found: dict[int, tuple[Any, ...]] = {}
+def _fact_states(connection: Connection, case_ids: list[int]) -> dict[int, Any]:
+    """These cases' fact rows as stored (before this batch's changes are added)."""
+    found: dict[int, Any] = {}
+    for at in range(0, len(case_ids), 500):
+        rows = connection.execute(select(FACTS).where(FACTS.c.case_id.in_(case_ids[at : at + 500])))
+        found.update((row.case_id, row) for row in rows)
+    return found
+
+
+def _exposures_of(connection: Connection, case_ids: list[int]) -> dict[int, list[Any]]:
+    """Each case's experiment exposures (by the unique (case_id, experiment) index)."""
+    found: dict[int, list[Any]] = defaultdict(list)
     for at in range(0, len(case_ids), 500):
         rows = connection.execute(
-            select(
-                FACTS.c.case_id,
-                FACTS.c.journey_id,
-                FACTS.c.entered_at,
-                FACTS.c.currency,
-                FACTS.c.first_paid_at,
-                FACTS.c.paid_full_at,
-            ).where(FACTS.c.case_id.in_(case_ids[at : at + 500]))
+            select(EXPOSURES).where(EXPOSURES.c.case_id.in_(case_ids[at : at + 500]))
         )
-        found.update((row[0], tuple(row[1:])) for row in rows)
+        for row in rows:
+            found[row.case_id].append(row)
     return found
+
+
+def _arm(exposure: Any, currency: str) -> tuple[int, str, str, date, str]:
+    return (
+        exposure.journey_id,
+        exposure.experiment,
+        exposure.arm,
+        exposure.exposed_at.date(),
+        currency,
+    )
+
+
+def arm_counts_of(fact: Any, exposure: Any) -> Counter[ArmKey]:
+    """What one exposed case's facts add to its arm's counters (attribute access)."""
+    out: Counter[ArmKey] = Counter()
+    arm = _arm(exposure, fact.currency)
+    out[(*arm, "cases", 0)] += 1
+    out[(*arm, "original", 0)] += fact.original_minor
+    out[(*arm, "collected", 0)] += fact.collected_minor
+    out[(*arm, "collected_sq", 0)] += fact.collected_minor**2
+    out[(*arm, "paid_any", 0)] += fact.first_paid_at is not None
+    if fact.paid_full_at is not None:
+        out[(*arm, "paid_full", (fact.paid_full_at - exposure.exposed_at).days)] += 1
+    out[(*arm, "messages", 0)] += sum(getattr(fact, f"messages_{c}") for c in CHANNELS)
+    out[(*arm, "cost", 0)] += sum(getattr(fact, f"cost_{c}") for c in CHANNELS)
+    for column in GUARDRAIL_COLUMNS:
+        out[(*arm, column, 0)] += getattr(fact, column)
+    return out
+
+
+def _arm_change(change: CaseChange, state: Any, exposures: list[Any]) -> Counter[ArmKey]:
+    """What events add to the arms a case was exposed to."""
+    out: Counter[ArmKey] = Counter()
+    before = state.collected_minor
+    for exposure in exposures:
+        arm = _arm(exposure, state.currency)
+        out[(*arm, "collected", 0)] += change.collected_minor
+        out[(*arm, "collected_sq", 0)] += (before + change.collected_minor) ** 2 - before**2
+        if change.first_paid_at is not None and state.first_paid_at is None:
+            out[(*arm, "paid_any", 0)] += 1
+        if change.paid_full_at is not None and state.paid_full_at is None:
+            days = (naive_utc(change.paid_full_at) - exposure.exposed_at).days
+            out[(*arm, "paid_full", days)] += 1
+        for column in GUARDRAIL_COLUMNS:
+            out[(*arm, column, 0)] += getattr(change, column)
+    return out
+
+
+def add_arm_counts(connection: Connection, counts: Counter[ArmKey]) -> None:
+    """Add to the per-arm counters (an upsert per key, keys sorted)."""
+    _upsert_add(connection, "arm_counts", _ARM_KEY, "value", +counts, _ARM_TYPES)
+
+
+_ARM_KEY = ("journey_id", "experiment", "arm", "day", "currency", "metric", "bucket")
+_ARM_TYPES = ("integer", "varchar", "varchar", "date", "varchar", "varchar", "integer", "bigint")
 
 
 def _change_cohorts(
@@ -220,8 +293,8 @@ def _change_cohorts(
         state = states.get(case_id)
         if state is None:  # a case that entered before the facts were kept
             continue
-        journey, entered, currency, first_paid, paid_full = state
-        cohort = (journey, entered.date(), currency)
+        first_paid, paid_full, entered = state.first_paid_at, state.paid_full_at, state.entered_at
+        cohort = (state.journey_id, entered.date(), state.currency)
         out[(*cohort, "collected", 0)] += ch.collected_minor
         if ch.first_paid_at is not None and first_paid is None:
             out[(*cohort, "paid_any", 0)] += 1
@@ -305,10 +378,18 @@ def add_messages(connection: Connection, sent: Sequence[tuple[int, str, Decimal 
     _add_by_case(connection, _MESSAGE_SET, rows, ("integer",) * 3 + ("bigint",) * 3)
     states = _fact_states(connection, sorted(per_case))
     cohorts: Counter[CohortKey] = Counter()
+    arms: Counter[ArmKey] = Counter()
+    for case_id, exposures in _exposures_of(connection, sorted(per_case)).items():
+        values, state = per_case[case_id], states.get(case_id)
+        for exposure in exposures if state is not None else ():
+            arm = _arm(exposure, state.currency)
+            arms[(*arm, "messages", 0)] += sum(values[: len(CHANNELS)])
+            arms[(*arm, "cost", 0)] += sum(values[len(CHANNELS) :])
+    add_arm_counts(connection, arms)
     for case_id, values in per_case.items():
         state = states.get(case_id)
         if state is not None:
-            cohort = (state[0], state[1].date(), state[2])
+            cohort = (state.journey_id, state.entered_at.date(), state.currency)
             for i, channel in enumerate(CHANNELS):
                 cohorts[(*cohort, f"messages_{channel}", 0)] += values[i]
                 cohorts[(*cohort, f"cost_{channel}", 0)] += values[len(CHANNELS) + i]

@@ -423,3 +423,26 @@ class CohortCountRow(Base):
     metric: Mapped[str] = mapped_column(String(24))
     bucket: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ArmCountRow(Base):
+    """Counters per experiment arm and exposure day, kept as the exposed cases' facts change.
+
+    metric: cases, original, collected, collected_sq (sum of each case's collected squared, for
+    the variance per case), paid_any, paid_full (bucket: days from exposure to full payment),
+    messages, cost, guardrails. The experiment page reads a few hundred rows, not every case.
+    """
+
+    __tablename__ = "arm_counts"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "experiment", "arm", "day", "currency", "metric", "bucket"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    experiment: Mapped[str] = mapped_column(String(64))
+    arm: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    metric: Mapped[str] = mapped_column(String(24))
+    bucket: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,4 +1,4 @@
-"""analytics facts: case facts, experiment exposures, step counts, cohort counts
+"""analytics facts: case facts, experiment exposures, step counts, cohort and arm counts
 
 Revision ID: 0103_case_facts
 Revises: 0010
@@ -94,9 +94,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("journey_id", "day", "currency", "metric", "bucket"),
     )
+    op.create_table(
+        "arm_counts",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("experiment", sa.String(length=64), nullable=False),
+        sa.Column("arm", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("metric", sa.String(length=24), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "journey_id", "experiment", "arm", "day", "currency", "metric", "bucket"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("arm_counts")
     op.drop_table("cohort_counts")
     op.drop_table("step_counts")
     op.drop_index("ix_exposures_experiment_arm", table_name="experiment_exposures")

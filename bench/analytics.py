@@ -257,6 +257,45 @@ def measure_queries(path: Path, key: str, experiment: str, rounds: int) -> dict[
     return figures
 
 
+# The setup tick of bench/daily_run.py (every case enters its journey: a fact row each), timed
+# in a fresh interpreter of the given checkout.
+_ENTRY = """
+import json, sys, tempfile, time
+from pathlib import Path
+sys.path[:0] = [{root!r}, {root!r} + "/bench"]
+import daily_run
+from engine.storage.db import Database
+db = Database("sqlite:///" + str(Path(tempfile.mkdtemp()) / "entry.sqlite"))
+doc = json.loads(Path(daily_run.DEFAULT_JOURNEY).read_text())
+daily_run.build_portfolio(db, doc, {cases}, 1)
+wall, cpu = time.perf_counter(), time.process_time()
+daily_run.enter_journeys(db, 1000)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({{"seconds": wall, "cpu_seconds": cpu}}))
+"""
+
+
+def entry_run(baseline: Path, cases: int, rounds: int) -> dict[str, Any]:
+    """Median entering-tick times here and in `baseline` (fact rows are inserted there)."""
+    cpu: dict[str, list[float]] = {"baseline": [], "facts": []}
+    for _ in range(rounds):
+        for name, root in (("baseline", baseline), ("facts", ROOT)):
+            code = _ENTRY.format(root=str(root), cases=cases)
+            out = subprocess.run(
+                [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root
+            )
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            cpu[name].append(round(figures["cpu_seconds"], 3))
+            progress(f"entering tick ({name}): {figures['cpu_seconds']:.3f} s CPU")
+    base, facts = statistics.median(cpu["baseline"]), statistics.median(cpu["facts"])
+    return {
+        "entry_run_cases": cases,
+        "entry_run_baseline_cpu_s": cpu["baseline"],
+        "entry_run_facts_cpu_s": cpu["facts"],
+        "entry_run_cost_cpu": round(facts / base - 1, 4),
+    }
+
+
 def daily_run(baseline: Path, cases: int, rounds: int) -> dict[str, Any]:
     """Median tick times of bench/daily_run.py here and in `baseline`, run alternately.
 
@@ -315,6 +354,11 @@ def main() -> None:
     )
     parser.add_argument("--daily-run-cases", type=int, default=100_000)
     parser.add_argument("--daily-run-rounds", type=int, default=3)
+    parser.add_argument(
+        "--entry-run",
+        action="store_true",
+        help="with --daily-run: also time the entering tick (each case's fact row begins)",
+    )
     parser.add_argument("--skip-queries", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -328,6 +372,8 @@ def main() -> None:
             figures.update(measure_queries(path, key, experiment, args.rounds))
     if args.daily_run:
         figures.update(daily_run(args.daily_run, args.daily_run_cases, args.daily_run_rounds))
+        if args.entry_run:
+            figures.update(entry_run(args.daily_run, args.daily_run_cases, args.daily_run_rounds))
     if args.json:
         print(json.dumps(figures))
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from engine.core.state import CaseState
@@ -54,16 +54,15 @@ class CaseChange:
 class FactWrites:
     """A batch's additions to the facts, keyed by version id (the writer maps it to journeys)."""
 
-    started: list[tuple[int, int, str, int, date, datetime]] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)  # case ids; their rows come from SQL
     exposures: list[tuple[int, int, str, str, str, datetime]] = field(default_factory=list)
     steps: Counter[tuple[int, str, str, str]] = field(default_factory=Counter)
     changes: dict[int, CaseChange] = field(default_factory=dict)
     paid_in_full: dict[int, int] = field(default_factory=dict)  # case id -> version id
 
-    def start(self, cs: CaseState, at: datetime) -> None:
-        """The case entered its journey: its fact row begins."""
-        original = minor_units(cs.amount_original, cs.currency)
-        self.started.append((cs.id, cs.version_id, cs.currency, original, cs.due_date, at))
+    def start(self, cs: CaseState) -> None:
+        """The case entered its journey: its fact row begins (copied from its case row)."""
+        self.started.append(cs.id)
 
     def expose(self, cs: CaseState, experiment: str, arm: str, at: datetime) -> None:
         """The case entered a split node of an experiment for the first time."""

@@ -27,11 +27,11 @@ from engine.analytics.facts import (
     minor_units,
 )
 from engine.analytics.writes import (
+    ALL_COLUMNS,
     CHANNELS,
     EXPOSURE_COLUMNS,
     EXPOSURES,
     FACTS,
-    STARTED_COLUMNS,
     ArmKey,
     add_arm_counts,
     add_cohort_counts,
@@ -255,11 +255,8 @@ def rebuild_facts(session: Session) -> Recount:
     insert_rows(
         connection,
         FACTS,
-        (*STARTED_COLUMNS, *_PAID_COLUMNS),
-        [
-            tuple(fact[c] for c in (*STARTED_COLUMNS, *_PAID_COLUMNS))
-            for fact in counted.facts.values()
-        ],
+        (*ALL_COLUMNS, *_PAID_COLUMNS),
+        [tuple(fact[c] for c in (*ALL_COLUMNS, *_PAID_COLUMNS)) for fact in counted.facts.values()],
     )
     insert_rows(
         connection,

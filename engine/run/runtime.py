@@ -278,7 +278,7 @@ class Runtime:
         cs.visits += 1
         facts = batch.writes.facts
         if cs.visits == 1:
-            facts.start(cs, batch.now)
+            facts.start(cs)
         facts.step(cs, ENTERED)
         entry = NODE_TYPES[node.type].enter(node, cs, batch.now)
         cs.timer_at = entry.timer_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine import Database
@@ -47,6 +48,17 @@ def sms_doc() -> dict:
 
 
 def test_entering_sending_and_paying_are_kept_as_facts(db: Database, clock: VirtualClock) -> None:
+    facts_are_kept(db, clock)
+
+
+@pytest.mark.postgres
+def test_the_postgresql_paths_keep_the_same_facts(pg_db: Database, clock: VirtualClock) -> None:
+    """unnest inserts, the upserts that add, UPDATE ... FROM unnest: the same figures."""
+    facts_are_kept(pg_db, clock)
+
+
+def facts_are_kept(db: Database, clock: VirtualClock) -> None:
+    """Enter, send a priced SMS, pay in part with a dispute, pay the rest: each fact checked."""
     with db.transaction() as session:
         version: VersionRow = publish(session, sms_doc(), clock.now)
         case = make_case(session, version, clock.now, phone="+4915112345678", amount="100.00")

@@ -32,21 +32,21 @@ def upgrade() -> None:
         sa.Column("original_minor", sa.BigInteger(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("entered_at", sa.DateTime(), nullable=False),
-        sa.Column("collected_minor", sa.BigInteger(), nullable=False),
-        sa.Column("payments", sa.Integer(), nullable=False),
+        sa.Column("collected_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("payments", sa.Integer(), server_default="0", nullable=False),
         sa.Column("first_paid_at", sa.DateTime(), nullable=True),
         sa.Column("last_paid_at", sa.DateTime(), nullable=True),
         sa.Column("paid_full_at", sa.DateTime(), nullable=True),
         sa.Column("days_to_pay", sa.Integer(), nullable=True),
         *(
-            sa.Column(f"{kind}_{channel}", sa_type, nullable=False)
+            sa.Column(f"{kind}_{channel}", sa_type, server_default="0", nullable=False)
             for kind, sa_type in (("messages", sa.Integer()), ("cost", sa.BigInteger()))
             for channel in ("email", "sms", "letter")
         ),
-        sa.Column("disputes", sa.Integer(), nullable=False),
-        sa.Column("opt_outs", sa.Integer(), nullable=False),
-        sa.Column("complaints", sa.Integer(), nullable=False),
-        sa.Column("bounces", sa.Integer(), nullable=False),
+        sa.Column("disputes", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("opt_outs", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("complaints", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("bounces", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("case_id"),
     )
     op.create_index(

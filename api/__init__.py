@@ -131,6 +131,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure(app, test_config)
     _open_database(app)
     from api import (
+        analytics,  # the journey's numbers (engine/analytics)
         cases,
         debtors,
         events,
@@ -150,6 +151,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
     for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
+    api.register_blueprint(analytics.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...
     app.register_blueprint(payment_hooks.bp)  # payment providers' events: /hooks/payments/...
     docs = api._make_doc_blueprint_name()

@@ -63,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
 
     from designer import (
+        analytics,  # the journey's numbers: canvas overlay and dashboard
         auth,
         cases,
         experiments,
@@ -103,6 +104,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
+    app.register_blueprint(analytics.bp)
 
     @app.get("/")
     def index() -> Any:

@@ -153,3 +153,68 @@ def _steps(days: list[float], shares: list[float]) -> list[tuple[float, float]]:
         points.append((day, share))
         level = share
     return points
+
+
+def curve(points: list[tuple[int, float]], title: str, x_label: str) -> Markup:
+    """A rising line of shares 0..1 over days (e.g. the cure curve), with a dot per day."""
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
+    last = max((x for x, _ in points), default=1) or 1
+    top = max(min(1.0, -(-max((y for _, y in points), default=0) * 10 // 1) / 10), 0.1)
+
+    def at(x: int, y: float) -> tuple[float, float]:
+        return PAD_LEFT + plot_w * x / last, PAD_TOP + plot_h * (1 - y / top)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for frac in (0, 0.5, 1):
+        y = PAD_TOP + plot_h * (1 - frac)
+        parts.append(
+            f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{round(top * frac * 100)} %</text>"
+        )
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (at(px, py) for px, py in points))
+    parts.append(f'<polyline class="series-line" fill="none" points="{line}"/>')
+    for px, py in points:
+        x, y = at(px, py)
+        parts.append(
+            f'<circle class="series-line" cx="{x:.1f}" cy="{y:.1f}" r="2.5">'
+            f"<title>{escape(x_label)} {px}: {py * 100:.1f} %</title></circle>"
+        )
+    for px in {0, last // 2, last}:
+        x, _ = at(px, 0)
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="middle">{px}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def columns(points: list[tuple[int, int]], title: str, x_label: str) -> Markup:
+    """One column per value of x (e.g. cases by days from due date to payment)."""
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
+    top = _nice_max(max((n for _, n in points), default=0))
+    slot = plot_w / max(len(points), 1)
+    bar_w = max(slot * 0.75, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        _axis(top, plot_h),
+    ]
+    for i, (x_value, n) in enumerate(points):
+        h = plot_h * n / top
+        x = PAD_LEFT + i * slot + (slot - bar_w) / 2
+        parts.append(
+            f'<rect class="series-bar" x="{x:.1f}" y="{PAD_TOP + plot_h - h:.1f}" '
+            f'width="{bar_w:.1f}" height="{h:.1f}"><title>{escape(x_label)} {x_value}: {n}'
+            f"</title></rect>"
+        )
+        if i % max(len(points) // 10, 1) == 0:
+            parts.append(
+                f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 6}" '
+                f'text-anchor="middle">{x_value}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -149,10 +149,17 @@ def simulate(
     start: datetime = DEFAULT_START,
     step_hours: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    db: Database | None = None,
 ) -> SimulationResult:
-    """Run `cases` synthetic cases through a journey document for `days` days."""
+    """Run `cases` synthetic cases through a journey document for `days` days.
+
+    `db`: run in this (empty) database and leave it open, e.g. to read the analytics facts
+    afterwards; by default an in-memory one, thrown away.
+    """
     rng = random.Random(seed)
-    db = Database("sqlite:///:memory:")
+    keep = db is not None
+    if db is None:
+        db = Database("sqlite:///:memory:")
     db.create_all()
     now = as_utc(start)
     with db.transaction() as session:
@@ -188,7 +195,8 @@ def simulate(
         end = now + timedelta(days=days)
         found = split_outcomes(session, doc, version_id, end)
         result.experiments = [e.to_json() for e in found]
-    db.dispose()
+    if not keep:
+        db.dispose()
     return result
 
 

@@ -176,6 +176,19 @@ def tick(now_text: str | None) -> None:
     )
 
 
+@main.command(name="analytics-recount")
+def analytics_recount() -> None:
+    """Rebuild the analytics facts and counters from the audit trail (docs/analytics.md)."""
+    from engine.analytics.recount import rebuild_facts
+
+    with _db().transaction() as session:
+        counted = rebuild_facts(session)
+    click.echo(
+        f"{len(counted.facts)} cases' facts, {len(counted.exposures)} experiment exposures and "
+        f"{len(counted.steps)} step counters rebuilt from the audit trail."
+    )
+
+
 # The language of problems and rule sentences (engine/core/messages.py); default English.
 _LANG_OPTION = click.option(
     "--lang",

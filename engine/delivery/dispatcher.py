@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from connectors.base import temporary
 from engine.access import portal_links
 from engine.access.portal_links import portal_url
+from engine.analytics.writes import add_messages
 from engine.authoring.versions import VersionCache
 from engine.contact_policy import (
     ContactContext,
@@ -98,6 +99,8 @@ class _Pass:
     updates: list[dict[str, Any]] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
+    # Messages handed to a channel, for the case facts: (case id, channel, cost).
+    sent: list[tuple[int, str, Any]] = field(default_factory=list)
     # Template variants that went over their render budget in this dispatch run, with the
     # reason: their other messages are dead-lettered without rendering again, so one looping
     # template costs one budget per run, not one per message. Shared by the run's batches.
@@ -516,6 +519,7 @@ class Dispatcher:
                     }
                 )
                 run.audit(message, "message", status=status, provider_id=result.provider_message_id)
+                run.sent.append((message.case_id, message.channel, result.cost))
             elif result.status == "temporary_failure" and attempts < self.max_attempts:
                 run.report.retried += 1
                 run.updates.append(
@@ -553,7 +557,9 @@ class Dispatcher:
             insert_new_messages(session, run.new_rows)
         if run.audits:
             session.execute(insert(AuditRow), run.audits)
-        run.updates, run.new_rows, run.audits = [], [], []
+        if run.sent:  # the case facts count them in the same transaction (engine/analytics)
+            add_messages(session.connection(), run.sent)
+        run.updates, run.new_rows, run.audits, run.sent = [], [], [], []
 
     def _sandboxed(self, channel: str) -> bool:
         """Whether this channel's profile only stores what would have been sent."""

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.analytics.facts import CLOSED, ENTERED, LEFT, STOPPED
 from engine.authoring.lifecycle import publish_due
 from engine.authoring.versions import LoadedVersion, VersionCache
 from engine.core.clock import naive_utc
@@ -260,8 +261,9 @@ class Runtime:
     ) -> str | None:
         batch.report.transitions += 1
         batch.audit_detail(cs, "transition", rule.id, rule.audit_detail)
+        batch.writes.facts.step(cs, LEFT, rule.port)
         if rule.outcome:
-            self._close(cs, rule.outcome, batch)
+            self._close(cs, rule.outcome, batch, counted=True)
             return None
         if rule.target is None:
             raise RuntimeError(f"the '{rule.port}' way of node '{rule.node}' is not connected")
@@ -274,10 +276,16 @@ class Runtime:
         node = version.journey.node(node_id)
         cs.node_id = node_id
         cs.visits += 1
+        facts = batch.writes.facts
+        if cs.visits == 1:
+            facts.start(cs)
+        facts.step(cs, ENTERED)
         entry = NODE_TYPES[node.type].enter(node, cs, batch.now)
         cs.timer_at = entry.timer_at
         if entry.assigned_arm is not None:
             experiment = node.params["experiment"]
+            if experiment not in cs.arms:  # the first exposure is the one an experiment scores
+                facts.expose(cs, experiment, entry.assigned_arm, batch.now)
             if cs.arms.get(experiment) != entry.assigned_arm:
                 cs.arms[experiment] = entry.assigned_arm
                 batch.audit(cs, "assignment", experiment=experiment, arm=entry.assigned_arm)
@@ -331,7 +339,10 @@ class Runtime:
             cs.messages_sent += 1
             batch.report.messages += 1
 
-    def _close(self, cs: CaseState, outcome: str, batch: _Batch) -> None:
+    def _close(self, cs: CaseState, outcome: str, batch: _Batch, counted: bool = False) -> None:
+        """Close the case at its node (`counted`: its step count was taken as it left by a port)."""
+        if not counted and cs.visits:
+            batch.writes.facts.step(cs, CLOSED, outcome)
         cs.status, cs.outcome, cs.timer_at = "closed", outcome, None
         batch.writes.closed_at[cs.id] = batch.now
         batch.report.closed += 1
@@ -340,6 +351,8 @@ class Runtime:
     def _fail(self, cs: CaseState, exc: Exception, batch: _Batch) -> None:
         """Stop a case for a person to look at; the error is kept in the audit trail."""
         log.warning("case %s stopped: %s", cs.external_id, exc)
+        if cs.visits and cs.status in ("active", "held"):
+            batch.writes.facts.step(cs, STOPPED)
         cs.status, cs.hold_reason, cs.timer_at = "stopped", "engine_error", None
         batch.report.errors += 1
         batch.audit(cs, "error", error=f"{type(exc).__name__}: {exc}")
@@ -352,6 +365,7 @@ class Runtime:
         """Apply one event; returns the journey trigger it causes, if any."""
         batch.writes.applied_events.append(event.id)
         batch.report.events += 1
+        batch.writes.facts.guardrail(cs.id, event.type)  # counted even when the case is done
         if cs.status in ("closed", "stopped"):
             batch.audit(
                 cs,
@@ -361,7 +375,10 @@ class Runtime:
                 reason=f"case is {cs.status}",
             )
             return None
+        before = cs.amount_open
         note = event_effects.apply(cs, event.type, event.payload or {})
+        if event.type == "payment_received":
+            batch.writes.facts.payment(cs, before, batch.now)
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
         if event.type in DEBTOR_WIDE and not (event.payload or {}).get(FROM_CASE):
             batch.writes.debtor_events.append(
@@ -392,6 +409,8 @@ class Runtime:
             cs.status, cs.hold_reason = "held", arg
             return False
         if action == "stop":
+            if cs.visits:
+                batch.writes.facts.step(cs, STOPPED)
             cs.status, cs.hold_reason, cs.timer_at = "stopped", arg, None
             return False
         if action == "release":

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.analytics.facts import FactWrites
+from engine.analytics.writes import write_facts
 from engine.core.case_status import OPEN_STATUSES, next_due_at
 from engine.core.clock import naive_utc
 from engine.core.state import CaseState
@@ -198,6 +200,8 @@ class Writes:
     # Events about the person (insolvency, death, ...) applied to a case: each goes to the
     # debtor's other open cases after this batch is written (engine/intake/debtor_holds.py).
     debtor_events: list[DebtorEvent] = field(default_factory=list)
+    # Outcome facts and step counts (engine/analytics), written with the rest of the batch.
+    facts: FactWrites = field(default_factory=FactWrites)
 
 
 class DebtorEvent(NamedTuple):
@@ -363,6 +367,7 @@ def write(session: Session, writes: Writes, now: datetime) -> None:
         update_rows(connection, CASES, columns, rows)
     insert_rows(connection, OUTBOX, OUTBOX_COLUMNS, writes.outbox)
     insert_rows(connection, AUDIT, AUDIT_COLUMNS, writes.audit)
+    write_facts(connection, writes.facts, stamp)  # after the audit: a payer's path is read there
     update_rows(
         connection,
         EVENTS,

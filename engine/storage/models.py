@@ -438,3 +438,118 @@ class StatementLineRow(Base):
     event_id: Mapped[str | None] = mapped_column(String(100))
     decided_by: Mapped[str | None] = mapped_column(String(254))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# -- analytics (engine/analytics): facts the engine keeps as it runs, read by the numbers pages --
+
+
+class CaseFactRow(Base):
+    """A case's outcome facts, written by the engine in the step's own transaction.
+
+    Amounts in the case currency's minor units; costs in ten-thousandths of the delivery
+    settings' currency (the outbox's precision). docs/analytics.md says how each is counted.
+    """
+
+    __tablename__ = "case_facts"
+    __table_args__ = (Index("ix_case_facts_journey_entered", "journey_id", "entered_at"),)
+    case_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int] = mapped_column(Integer)  # the version the case entered
+    currency: Mapped[str] = mapped_column(String(3))
+    original_minor: Mapped[int] = mapped_column(BigInteger)
+    due_date: Mapped[date] = mapped_column(Date)
+    entered_at: Mapped[datetime] = mapped_column(DateTime)
+    collected_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    paid_full_at: Mapped[datetime | None] = mapped_column(DateTime)
+    days_to_pay: Mapped[int | None] = mapped_column(Integer)  # due date -> paid in full
+    messages_email: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    messages_sms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    messages_letter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_email: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_sms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_letter: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    disputes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    opt_outs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    complaints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ExposureRow(Base):
+    """A case's first exposure to an experiment: the split node, the arm, when it entered."""
+
+    __tablename__ = "experiment_exposures"
+    __table_args__ = (
+        UniqueConstraint("case_id", "experiment"),
+        Index("ix_exposures_experiment_arm", "journey_id", "experiment", "arm"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    experiment: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str] = mapped_column(String(64))
+    arm: Mapped[str] = mapped_column(String(64))
+    exposed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StepCountRow(Base):
+    """Cases that entered a step, left it by a port, closed or stopped there, per day.
+
+    Counted per journey and node id (a node keeps its id across versions, which is how a
+    publish moves cases). kind 'paid': cases that left by this port and later paid in full,
+    on the day they left. Pre-aggregated so the canvas numbers never scan the cases.
+    """
+
+    __tablename__ = "step_counts"
+    __table_args__ = (UniqueConstraint("journey_id", "day", "node_id", "kind", "port"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    node_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    port: Mapped[str] = mapped_column(String(64), default="")
+    cases: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CohortCountRow(Base):
+    """The dashboard's counters per journey, entry day and currency, kept as the facts change.
+
+    metric: cases, original, collected, paid_any, cured (bucket: days from entering to full
+    payment), days_to_pay (bucket: days from due date), messages_/cost_<channel>, guardrails.
+    A dashboard for any period sums a few thousand rows instead of scanning every case.
+    """
+
+    __tablename__ = "cohort_counts"
+    __table_args__ = (UniqueConstraint("journey_id", "day", "currency", "metric", "bucket"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    metric: Mapped[str] = mapped_column(String(24))
+    bucket: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ArmCountRow(Base):
+    """Counters per experiment arm and exposure day, kept as the exposed cases' facts change.
+
+    metric: cases, original, collected, collected_sq (sum of each case's collected squared, for
+    the variance per case), paid_any, paid_full (bucket: days from exposure to full payment),
+    messages, cost, guardrails. The experiment page reads a few hundred rows, not every case.
+    """
+
+    __tablename__ = "arm_counts"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "experiment", "arm", "day", "currency", "metric", "bucket"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(Integer)
+    experiment: Mapped[str] = mapped_column(String(64))
+    arm: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    metric: Mapped[str] = mapped_column(String(24))
+    bucket: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

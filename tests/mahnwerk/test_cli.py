@@ -275,3 +275,12 @@ def test_validate_lists_compliance_findings_and_fails_only_on_block(
     result = runner.invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert "EN-TONE-LAWYER (BLOCK)" in result.output
+
+
+def test_analytics_recount_rebuilds_the_facts_of_a_demo_run(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
+    assert runner.invoke(main, ["tick"]).exit_code == 0
+    result = runner.invoke(main, ["analytics-recount"])
+    assert result.exit_code == 0, result.output
+    assert "cases' facts" in result.output
+    assert not result.output.startswith("0 ")

@@ -181,6 +181,8 @@ _EXPORTS: dict[str, str] = {
     "template_problems": "engine.journey.templating",
     "NODE_TYPES": "engine.nodes",
     "Problem": "engine.nodes.base",
+    "ExplainedStep": "engine.ops.explain",
+    "explain_case": "engine.ops.explain",
     "Job": "engine.ops.jobs",
     "JobFailed": "engine.ops.jobs",
     "Progress": "engine.ops.jobs",
@@ -193,6 +195,7 @@ _EXPORTS: dict[str, str] = {
     "compile_journey": "engine.rules.compiler",
     "journey_sentences": "engine.rules.sentences",
     "policy_sentences": "engine.rules.sentences",
+    "rule_sentences": "engine.rules.sentences",
     "Runtime": "engine.run.runtime",
     "TickReport": "engine.run.runtime",
     "SimulationResult": "engine.simulation",
@@ -420,6 +423,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.nodes import NODE_TYPES
     from engine.nodes.base import Problem
     from engine.ops import jobs
+    from engine.ops.explain import ExplainedStep, explain_case
     from engine.ops.jobs import (
         Job,
         JobFailed,
@@ -431,7 +435,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         start_job,
     )
     from engine.rules.compiler import CompiledJourney, compile_journey
-    from engine.rules.sentences import journey_sentences, policy_sentences
+    from engine.rules.sentences import journey_sentences, policy_sentences, rule_sentences
     from engine.run.runtime import Runtime, TickReport
     from engine.simulation import SimulationResult, simulate
     from engine.storage import queries
@@ -520,6 +524,7 @@ __all__ = [
     "EventIntake",
     "EventItemSchema",
     "EventRow",
+    "ExplainedStep",
     "HasProblems",
     "HistoryEntry",
     "ImportMappingRow",
@@ -605,6 +610,7 @@ __all__ = [
     "end_sessions",
     "event_row",
     "event_types",
+    "explain_case",
     "fail_job",
     "file_header",
     "find_answer",
@@ -664,6 +670,7 @@ __all__ = [
     "request_hash",
     "retire_journey",
     "revoke_portal_links",
+    "rule_sentences",
     "running_jobs",
     "save_draft",
     "save_version",

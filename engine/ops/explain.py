@@ -148,6 +148,8 @@ def _explain(
     if kind == "closed":
         outcome = outcome_text(str(detail.get("outcome") or "closed"))
         return msg("The journey ended: {outcome}.", outcome=outcome), [], None
+    if kind == "opened":
+        return msg("The case was opened and entered its journey."), [], None
     if kind == "event":
         return msg("The event '{event}' arrived.", event=_word(detail, "event")), [], None
     if kind == "assignment":

@@ -267,7 +267,10 @@ class Runtime:
         message: dict[str, Any],
     ) -> str | None:
         batch.report.transitions += 1
-        batch.audit_detail(cs, "transition", rule.id, _transition_detail(rule, version, message))
+        detail = rule.audit_detail
+        if rule.when or rule.otherwise or len(message) > 2:  # read fields: a timer's never do
+            detail = _transition_detail(rule, version, message)
+        batch.audit_detail(cs, "transition", rule.id, detail)
         if rule.outcome:
             self._close(cs, rule.outcome, batch)
             return None

@@ -207,7 +207,7 @@ def _rule_links(step: Any) -> dict[str, str | None]:
     if step.journey is None or step.version is None:
         return {"rule": None, "version": None}
     page = f"/journeys/{step.journey}/v{step.version}/rules"
-    return {"rule": f"{page}#rule-{step.rule}" if step.rule_sentence else None, "version": page}
+    return {"rule": f"{page}#{step.rule_anchor}" if step.rule_anchor else None, "version": page}
 
 
 @blp.post("/cases/<external_id>/close")

@@ -55,6 +55,9 @@ class ExplainedStep:
     summary: str
     reasons: tuple[str, ...]
     rule_sentence: str | None
+    # The rule's place on the designer's rules page of the version ("rule-<id>", or the policy
+    # rules' list); None where there is no rule to point at.
+    rule_anchor: str | None
     outbox_id: int | None
 
 
@@ -118,11 +121,17 @@ def explain_row(row: Any, version: _Version | None, lang: str = DEFAULT_LANG) ->
         summary=summary.text(lang),
         reasons=tuple(r.text(lang) for r in reasons),
         rule_sentence=sentence.text(lang) if sentence is not None else None,
+        rule_anchor=_anchor(row.kind, row.rule) if sentence is not None else None,
         outbox_id=outbox_id if isinstance(outbox_id, int) else None,
     )
 
 
 Explained = tuple[Text, list[Text], Text | None]
+POLICY_ANCHOR = "policy-rules"  # the id of the policy rules' list on the rules page
+
+
+def _anchor(kind: str, rule_id: str | None) -> str:
+    return POLICY_ANCHOR if kind == "policy" else f"rule-{rule_id}"
 
 
 def _explain(
@@ -131,9 +140,7 @@ def _explain(
     if kind == "transition" and v is not None and rule_id:
         return _transition(rule_id, detail, v)
     if kind == "policy" and rule_id:
-        words = policy_sentence(rule_id)
-        summary = msg("A rule for every journey applied: {action}.", action=_word(detail, "action"))
-        return summary, [], words
+        return msg("A rule for every journey applied."), [], policy_sentence(rule_id)
     if kind in ("deferral", "suppression"):
         return _held_back(kind, detail, v), [], None
     if kind == "message":

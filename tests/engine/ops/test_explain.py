@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine import Database, Runtime, SandboxDispatcher, VirtualClock, explain_case
+from engine import (
+    Database,
+    Runtime,
+    SandboxDispatcher,
+    VirtualClock,
+    explain_case,
+    record_event,
+)
 from engine.journey.document import load_journey
 from engine.nodes.base import Clause
 from engine.ops.explain import ExplainedStep, holds, variant_reasons
 from engine.rules.sentences import rule_sentence
+from engine.storage.models import CaseRow
 from tests.factories import audit_rows, edge, journey_doc, make_case, node, publish
 
 NIGHT = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)  # Monday 23:30 in Berlin
@@ -217,3 +225,24 @@ def test_a_closed_case_explains_every_step_without_errors(db, clock) -> None:
 
     assert step(steps, "closed").summary == "Die Strecke endete: geschlossen."
     assert all(s.summary for s in steps)
+
+
+def test_a_policy_rule_names_its_sentence_and_the_policy_anchor(db, clock) -> None:
+    case_id = ticked(db, clock.now, amount="300.00")
+    with db.transaction() as session:
+        external_id = session.get(CaseRow, case_id).external_id  # type: ignore[union-attr]
+        payment = {"amount": "300.00", "currency": "EUR"}
+        record_event(session, external_id, "pay-1", "payment_received", payment, clock.now)
+    Runtime(db).tick(clock.now + timedelta(minutes=1))
+
+    english = step(explained(db, case_id), "policy")
+    german = step(explained(db, case_id, "de"), "policy")
+
+    assert english.summary == "A rule for every journey applied."
+    assert english.rule_sentence == (
+        "At any step, when a payment leaves nothing open, end the journey as paid."
+    )
+    assert english.rule_anchor == "policy-rules"
+    assert german.summary == "Eine Regel, die für jede Strecke gilt, griff."
+    assert german.rule_sentence is not None and german.rule_sentence.startswith("In jedem Schritt")
+    assert step(explained(db, case_id), "event").summary == "The event 'payment_received' arrived."

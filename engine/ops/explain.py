@@ -192,8 +192,10 @@ _STATUSES: dict[str, Text] = {"sent": msg("sent"), "sandboxed": msg("sandboxed")
 
 
 def _channel(detail: dict[str, Any], key: str = "channel", article: bool = False) -> Text:
-    name = str(detail.get(key) or "?")
-    return (_THE_CHANNELS if article else _CHANNELS).get(name) or Verbatim(name)
+    name = detail.get(key)
+    if not name and article:  # a row that does not name its channel
+        return msg("the message")
+    return (_THE_CHANNELS if article else _CHANNELS).get(str(name)) or Verbatim(str(name or "?"))
 
 
 def _what(detail: dict[str, Any]) -> Text:
@@ -374,7 +376,8 @@ def reason_words(code: str, zone: Any = None, recorded: Any = None) -> Text:
         )
     if head == "hold":
         return msg("contact is on hold ({hold})", hold=Verbatim(rest))
-    return Verbatim(str(recorded or code))  # a reason without words of its own: as recorded
+    # A reason without words of its own: as recorded (its sentence's full stop is the caller's).
+    return Verbatim(str(recorded or code).rstrip("."))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from engine.journey.document import load_journey
 from engine.nodes.base import Clause
 from engine.ops.explain import ExplainedStep, holds, variant_reasons
 from engine.rules.sentences import rule_sentence
-from engine.storage.models import CaseRow
+from engine.storage.models import AuditRow, CaseRow
 from tests.factories import audit_rows, edge, journey_doc, make_case, node, publish
 
 NIGHT = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)  # Monday 23:30 in Berlin
@@ -246,3 +246,45 @@ def test_a_policy_rule_names_its_sentence_and_the_policy_anchor(db, clock) -> No
     assert german.summary == "Eine Regel, die für jede Strecke gilt, griff."
     assert german.rule_sentence is not None and german.rule_sentence.startswith("In jedem Schritt")
     assert step(explained(db, case_id), "event").summary == "The event 'payment_received' arrived."
+
+
+def test_rows_the_explainer_cannot_read_fully_still_explain(db, clock) -> None:
+    """Old rows, an unknown rule, a garbled detail: words from what is there, never an error."""
+    with db.transaction() as session:
+        version = publish(session, branching_doc(), clock.now)
+        rows = [
+            (1, "transition", "no-such:rule:0", {"port": "next"}),
+            (2, "transition", "big:enter:0", {"seen": "not a dict"}),
+            (3, "deferral", None, {"reason": "quiet_hours", "until": "not a time", "zone": "Mars"}),
+            (4, "suppression", None, {"reason": "a_new_code", "message": "Recorded words."}),
+            (5, "message", None, {"template": "gone", "locale": 7, "tone": "x"}),
+            (6, "error", None, {"error": "RuntimeError: boom"}),
+            (7, "transition", "big:enter:0", None),
+        ]
+        for audit_id, kind, rule, detail in rows:
+            session.add(
+                AuditRow(
+                    id=audit_id,
+                    at=clock.now.replace(tzinfo=None),
+                    case_id=4242,
+                    version_id=version.id,
+                    node_id="big",
+                    kind=kind,
+                    rule=rule,
+                    detail=detail,
+                )
+            )
+
+    steps = explained(db, 4242, "de")
+
+    assert [s.summary for s in steps] == [
+        "Die Regel „no-such:rule:0“ griff.",
+        "Von „big“ ging der Fall weiter zu „firm“.",
+        "Die Nachricht „?“ wurde auf not a time verschoben: Ruhezeit in der Zeitzone des"
+        " Schuldners, Mars.",
+        "Die Nachricht „?“ wurde nicht gesendet: Recorded words.",
+        "Die Nachricht „gone“ ging hinaus (?).",
+        "error: RuntimeError: boom",
+        "Von „big“ ging der Fall weiter zu „firm“.",
+    ]
+    assert steps[1].reasons == () and steps[1].rule_sentence is not None

@@ -288,3 +288,23 @@ def test_rows_the_explainer_cannot_read_fully_still_explain(db, clock) -> None:
         "Von „big“ ging der Fall weiter zu „firm“.",
     ]
     assert steps[1].reasons == () and steps[1].rule_sentence is not None
+
+
+def test_an_opt_out_suppression_by_the_guard_says_so_in_both_languages(db, clock) -> None:
+    with db.transaction() as session:
+        version = publish(session, branching_doc(), clock.now)
+        case = make_case(session, version, clock.now, amount="300.00")
+        case.contact_prefs = {"opted_out": ["email"]}
+        case_id = case.id
+    Runtime(db).tick(clock.now)
+    SandboxDispatcher(db, portal_base_url="https://pay.example").dispatch(clock.now)
+
+    english = step(explained(db, case_id), "suppression")
+    german = step(explained(db, case_id, "de"), "suppression")
+
+    assert english.summary == (
+        "The email 'friendly' was not sent: the debtor opted out of this channel."
+    )
+    assert german.summary == (
+        "Die E-Mail „friendly“ wurde nicht gesendet: der Schuldner hat diesem Kanal widersprochen."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NoReturn
 
+from flask import request
 from flask_smorest import abort
 from marshmallow import ValidationError
 
@@ -25,6 +26,7 @@ from engine import (
     bulk_upsert_chunked,
     decode_cursor,
     encode_cursor,
+    explain_case,
     list_cases,
     record_event,
     timeline,
@@ -173,6 +175,39 @@ def case_timeline(args: dict[str, Any], external_id: str) -> Any:
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
     return {"items": rows, "next_cursor": encode_cursor(rows[-1].id) if more else None}
+
+
+@blp.get("/cases/<external_id>/explanation")
+@blp.arguments(schemas.ExplanationArgs(), location="query")
+@blp.response(200, schemas.ExplanationOut)
+def case_explanation(args: dict[str, Any], external_id: str) -> Any:
+    """Why the debtor got each message: the case's steps in plain language (English or German).
+
+    Each step names the rule that fired with the values its conditions saw, the contact-policy
+    decision (deferred until when in the debtor's time zone, or suppressed and why), and the
+    template variant chosen with its locale and tone fallbacks; `links` point at the rule's
+    sentence on the designer's rules page of that version.
+    """
+    lang = args.get("lang") or request.accept_languages.best_match(["en", "de"]) or "en"
+    after = cursor_id(args.get("cursor"))
+    with transaction() as session:
+        view = load_case(session, external_id)
+        steps = explain_case(session, view.case.id, lang, args["limit"] + 1, after)
+    more = len(steps) > args["limit"]
+    steps = steps[: args["limit"]]
+    return {
+        "lang": lang,
+        "items": [{**s.__dict__, "links": _rule_links(s)} for s in steps],
+        "next_cursor": encode_cursor(steps[-1].id) if more else None,
+    }
+
+
+def _rule_links(step: Any) -> dict[str, str | None]:
+    """The designer's rules page of the step's version (composed at / beside the API)."""
+    if step.journey is None or step.version is None:
+        return {"rule": None, "version": None}
+    page = f"/journeys/{step.journey}/v{step.version}/rules"
+    return {"rule": f"{page}#{step.rule_anchor}" if step.rule_anchor else None, "version": page}
 
 
 @blp.post("/cases/<external_id>/close")

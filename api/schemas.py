@@ -290,6 +290,46 @@ class TimelineOut(Schema):
     next_cursor = _nullable(fields.String())
 
 
+class ExplanationArgs(PageArgs):
+    """Cursor pagination and the reader's language (else the Accept-Language header's)."""
+
+    lang = fields.String(
+        validate=validate.OneOf(("en", "de")),
+        metadata={"description": "en or de; without it the Accept-Language header decides"},
+    )
+
+
+class ExplainedLinksOut(Schema):
+    """Where a reviewer reads the rule: the designer's rules page of the version (same host)."""
+
+    rule = _nullable(fields.String(metadata={"description": "the rule's sentence on that page"}))
+    version = _nullable(fields.String(metadata={"description": "the version's rules page"}))
+
+
+class ExplainedStepOut(Schema):
+    """One step of a case in plain language: what happened and why."""
+
+    id = fields.Integer(metadata={"description": "the audit row's id (as in the timeline)"})
+    at = UtcDateTime()
+    kind = fields.String()
+    node = _nullable(fields.String())
+    rule = _nullable(fields.String())
+    journey = _nullable(fields.String())
+    version = _nullable(fields.Integer())
+    summary = fields.String()
+    reasons = fields.List(fields.String())
+    rule_sentence = _nullable(fields.String())
+    links = fields.Nested(ExplainedLinksOut)
+
+
+class ExplanationOut(Schema):
+    """A page of a case's steps, explained in one language."""
+
+    lang = fields.String()
+    items = fields.List(fields.Nested(ExplainedStepOut))
+    next_cursor = _nullable(fields.String())
+
+
 class EventOut(Schema):
     """A stored event."""
 

@@ -32,13 +32,13 @@ from engine import (
     JsonInputError,
     LifecycleError,
     Problem,
-    journey_sentences,
     journey_state,
     load_journey,
     load_json,
     policy_sentences,
     published_version,
     queries,
+    rule_sentences,
     save_draft,
     utcnow,
     validate_document,
@@ -357,7 +357,7 @@ def rules(key: str, number: int) -> str:
     journey = load_journey(version.document)
     compiled = CompiledJourney.from_json(version.compiled)
     lang = current_lang()
-    sentences = journey_sentences(compiled, journey, lang)
+    sentences = rule_sentences(compiled, journey, lang)  # (id, sentence): the anchors "why" links
     return render_template(
         "journeys/rules.html",
         journey=journey_row,

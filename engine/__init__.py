@@ -200,6 +200,8 @@ _EXPORTS: dict[str, str] = {
     "template_problems": "engine.journey.templating",
     "NODE_TYPES": "engine.nodes",
     "Problem": "engine.nodes.base",
+    "ExplainedStep": "engine.ops.explain",
+    "explain_case": "engine.ops.explain",
     "Job": "engine.ops.jobs",
     "JobFailed": "engine.ops.jobs",
     "Progress": "engine.ops.jobs",
@@ -241,6 +243,7 @@ _EXPORTS: dict[str, str] = {
     "compile_journey": "engine.rules.compiler",
     "journey_sentences": "engine.rules.sentences",
     "policy_sentences": "engine.rules.sentences",
+    "rule_sentences": "engine.rules.sentences",
     "Runtime": "engine.run.runtime",
     "TickReport": "engine.run.runtime",
     "SimulationResult": "engine.simulation",
@@ -476,6 +479,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.nodes import NODE_TYPES
     from engine.nodes.base import Problem
     from engine.ops import jobs
+    from engine.ops.explain import ExplainedStep, explain_case
     from engine.ops.jobs import (
         Job,
         JobFailed,
@@ -522,7 +526,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     )
     from engine.payments.references import BankTransfer, bank_transfer, rf_reference
     from engine.rules.compiler import CompiledJourney, compile_journey
-    from engine.rules.sentences import journey_sentences, policy_sentences
+    from engine.rules.sentences import journey_sentences, policy_sentences, rule_sentences
     from engine.run.runtime import Runtime, TickReport
     from engine.simulation import SimulationResult, simulate
     from engine.storage import queries
@@ -620,6 +624,7 @@ __all__ = [
     "EventRow",
     "ExperimentOutcomes",
     "ExperimentReport",
+    "ExplainedStep",
     "HasProblems",
     "HistoryEntry",
     "ImportMappingRow",
@@ -729,6 +734,7 @@ __all__ = [
     "event_types",
     "experiment_report",
     "experiment_result",
+    "explain_case",
     "fail_job",
     "file_header",
     "find_answer",
@@ -802,6 +808,7 @@ __all__ = [
     "retire_journey",
     "revoke_portal_links",
     "rf_reference",
+    "rule_sentences",
     "running_jobs",
     "save_draft",
     "save_version",

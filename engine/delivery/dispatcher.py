@@ -353,7 +353,7 @@ class Dispatcher:
             run.now,
         )
         if isinstance(decision, Defer):
-            self._defer(message, decision, run)
+            self._defer(message, decision, case.timezone, run)
             return None
         if isinstance(decision, Suppress):
             self._suppress(message, case, decision.reason, decision.message, run)
@@ -428,7 +428,7 @@ class Dispatcher:
 
     # -- outcomes ------------------------------------------------------------------------------
 
-    def _defer(self, message: OutboxRow, decision: Defer, run: _Pass) -> None:
+    def _defer(self, message: OutboxRow, decision: Defer, zone: str | None, run: _Pass) -> None:
         run.report.deferred += 1
         run.updates.append(
             {
@@ -445,6 +445,7 @@ class Dispatcher:
                 reason=decision.reason,
                 message=decision.message,
                 until=as_utc(decision.until).isoformat(),
+                zone=zone,  # the debtor's time zone then, to say the moment in it (ops.explain)
             )
 
     def _suppress(
@@ -518,7 +519,15 @@ class Dispatcher:
                         "segments": result.segments,
                     }
                 )
-                run.audit(message, "message", status=status, provider_id=result.provider_message_id)
+                # Locale and tone name the template variant it was rendered from (ops.explain).
+                run.audit(
+                    message,
+                    "message",
+                    status=status,
+                    provider_id=result.provider_message_id,
+                    locale=item.case.locale,
+                    tone=message.tone,
+                )
                 run.sent.append((message.case_id, message.channel, result.cost))
             elif result.status == "temporary_failure" and attempts < self.max_attempts:
                 run.report.retried += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from engine.core.messages import (
@@ -172,6 +173,11 @@ _OUTCOMES = {
 }
 
 
+def outcome_text(outcome: str) -> Text:
+    """A journey's outcome in any language ('handed over' / 'übergeben')."""
+    return _outcome(outcome)
+
+
 def _outcome(outcome: str) -> Text:
     return _OUTCOMES.get(outcome) or Verbatim(outcome.replace("_", " "))
 
@@ -222,6 +228,13 @@ def journey_sentences(
     compiled: CompiledJourney, journey: Journey, lang: str = DEFAULT_LANG
 ) -> list[str]:
     """Every rule of a journey, node by node in document order, as sentences."""
+    return [sentence for _, sentence in rule_sentences(compiled, journey, lang)]
+
+
+def rule_sentences(
+    compiled: CompiledJourney, journey: Journey, lang: str = DEFAULT_LANG
+) -> list[tuple[str, str]]:
+    """(rule id, sentence) for every rule, in journey_sentences' order (the rules page anchors)."""
     order = {n.id: i for i, n in enumerate(journey.nodes)}
     rules = sorted(
         compiled.rules, key=lambda r: (order.get(r.node, 0), r.trigger != "enter", r.pri)
@@ -232,5 +245,33 @@ def journey_sentences(
         if rule.node not in specs:  # compile each node once, not once per rule
             specs[rule.node] = _specs(journey, rule.node)
         phrase = _phrase(rule, journey, specs[rule.node])
-        sentences.append(_sentence(rule, journey, phrase).text(lang))
+        sentences.append((rule.id, _sentence(rule, journey, phrase).text(lang)))
     return sentences
+
+
+def clause_text(clause: Clause, currency: str) -> Text:
+    """A clause as words in any language ('the open amount is above 500 EUR')."""
+    return _clause(clause, currency)
+
+
+def value_text(field: str, value: Any, currency: str) -> Text:
+    """A value a case field had, worded as the field's clauses word it (amounts with cents)."""
+    if value is None:
+        return msg("unknown")
+    known = BUILTIN_FIELDS.get(field)
+    if known is not None and known.unit == "currency" and isinstance(value, int | float):
+        value = Decimal(str(value)).quantize(Decimal("0.01"))
+    return _Values(Clause(field, "eq", value), currency)
+
+
+def field_text(field: str) -> Text:
+    """A case field's label in any language."""
+    return _FieldLabel(field)
+
+
+def policy_sentence(rule_id: str) -> Text | None:
+    """One policy rule as a sentence in any language; None for an id policy.py does not know."""
+    rule = policy.RULES_BY_ID.get(rule_id)
+    if rule is None:
+        return None
+    return msg("At any step, when {rule}.", rule=_policy_phrase(rule))

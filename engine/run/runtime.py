@@ -215,10 +215,10 @@ class Runtime:
                 if not self._register(steps, batch):
                     continue
                 messages = [_message(s, batch.now) for s in steps]
-                for step, rule_id in zip(
-                    steps, self.evaluator.evaluate(ruleset, messages), strict=True
+                for step, message, rule_id in zip(
+                    steps, messages, self.evaluator.evaluate(ruleset, messages), strict=True
                 ):
-                    follow = self._fired(step, rule_id, batch)
+                    follow = self._fired(step, rule_id, batch, message)
                     if follow is not None:
                         queue.append(follow)
 
@@ -235,7 +235,9 @@ class Runtime:
             self._registered.add(compiled.ruleset)
         return True
 
-    def _fired(self, step: _Step, rule_id: str | None, batch: _Batch) -> _Step | None:
+    def _fired(
+        self, step: _Step, rule_id: str | None, batch: _Batch, message: dict[str, Any]
+    ) -> _Step | None:
         cs = step.case
         if rule_id is None:
             node = step.version.journey.node(cs.node_id)
@@ -248,7 +250,8 @@ class Runtime:
             self._fail(cs, RuntimeError("too many steps in one tick (a loop?)"), batch)
             return None
         try:
-            trigger = self._transition(cs, step.version, step.version.compiled.rule(rule_id), batch)
+            rule = step.version.compiled.rule(rule_id)
+            trigger = self._transition(cs, step.version, rule, batch, message)
         except Exception as exc:
             self._fail(cs, exc, batch)
             return None
@@ -257,10 +260,18 @@ class Runtime:
     # -- moving a case -------------------------------------------------------------------------
 
     def _transition(
-        self, cs: CaseState, version: LoadedVersion, rule: CompiledRule, batch: _Batch
+        self,
+        cs: CaseState,
+        version: LoadedVersion,
+        rule: CompiledRule,
+        batch: _Batch,
+        message: dict[str, Any],
     ) -> str | None:
         batch.report.transitions += 1
-        batch.audit_detail(cs, "transition", rule.id, rule.audit_detail)
+        detail = rule.audit_detail
+        if rule.when or rule.otherwise or len(message) > 2:  # read fields: a timer's never do
+            detail = _transition_detail(rule, version, message)
+        batch.audit_detail(cs, "transition", rule.id, detail)
         batch.writes.facts.step(cs, LEFT, rule.port)
         if rule.outcome:
             self._close(cs, rule.outcome, batch, counted=True)
@@ -455,6 +466,21 @@ def field_value(cs: CaseState, version: LoadedVersion, name: str, now: datetime)
         node = version.journey.node(cs.node_id)
         return cs.arms.get(node.params.get("experiment", ""))
     return None
+
+
+def _transition_detail(
+    rule: CompiledRule, version: LoadedVersion, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The rule's shared detail, plus the field values its node's rules saw (for "why").
+
+    Only a node whose rules read case fields adds `seen` (a new dict); a wait's timer keeps
+    the one shared dict (engine.ops.explain re-evaluates the conditions from `seen`).
+    """
+    names = version.compiled.fields_at(rule.node)
+    if not names:
+        return rule.audit_detail
+    seen = {n: message[message_key(n)] for n in names if message_key(n) in message}
+    return {**rule.audit_detail, "seen": seen}
 
 
 def _policy_message(cs: CaseState, event_type: str) -> dict[str, Any]:

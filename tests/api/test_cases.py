@@ -1,12 +1,13 @@
-"""Cases: create or update by external id, bulk with per-item results, list, timeline, close."""
+"""Cases: create or update by external id, bulk, list, timeline, explanation, close."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
 
-from engine import Database, Runtime, VirtualClock
+from engine import Database, Runtime, SandboxDispatcher, VirtualClock
 from tests.api.conftest import case_json
 
 
@@ -182,3 +183,82 @@ def test_a_case_created_by_the_api_is_opened_in_its_timeline(
         assert [(i["kind"], i["node"], i["detail"]) for i in items] == [
             ("opened", "start", {"source": "api"})
         ]
+
+
+def _walked_to_the_condition(client: FlaskClient, auth: dict[str, str], app: Any) -> None:
+    """INV-1 (612.40 EUR open) ticked past its reminder and the payment wait to 'Large amount?'."""
+    _post(client, auth, amount="612.40")
+    db = Database(app.config["DATABASE_URL"])
+    start = datetime(2030, 3, 5, 9, tzinfo=UTC)  # a Tuesday morning: no quiet hours
+    Runtime(db).tick(start)
+    SandboxDispatcher(db, portal_base_url="http://x/p").dispatch(start)
+    Runtime(db).tick(start + timedelta(days=11))
+
+
+def test_the_explanation_says_which_rule_fired_with_which_values(
+    client: FlaskClient, auth: dict[str, str], app: Any
+) -> None:
+    _walked_to_the_condition(client, auth, app)
+
+    body = client.get("/api/v1/cases/INV-1/explanation", headers=auth).json
+    (branch,) = [i for i in body["items"] if i["node"] == "big" and i["kind"] == "transition"]
+    (sent,) = [i for i in body["items"] if i["kind"] == "message"]
+
+    assert body["lang"] == "en"
+    assert branch["rule"] == "big:enter:0"
+    assert branch["reasons"] == [
+        "The open amount was 612.40 EUR, so the condition “the open amount is above 100 EUR” held."
+    ]
+    assert branch["rule_sentence"].startswith("When a case arrives at 'Large amount?'")
+    assert branch["links"] == {
+        "rule": "/journeys/minimal/v1/rules#rule-big:enter:0",
+        "version": "/journeys/minimal/v1/rules",
+    }
+    assert sent["summary"] == "The email 'reminder' went out (sandboxed)."
+
+
+def test_the_explanation_speaks_german_by_header_or_parameter(
+    client: FlaskClient, auth: dict[str, str], app: Any
+) -> None:
+    _walked_to_the_condition(client, auth, app)
+    german = {**auth, "Accept-Language": "de-DE,de;q=0.9"}
+
+    by_header = client.get("/api/v1/cases/INV-1/explanation", headers=german).json
+    by_param = client.get("/api/v1/cases/INV-1/explanation?lang=de", headers=auth).json
+
+    assert by_header == by_param and by_param["lang"] == "de"
+    reasons = [r for i in by_param["items"] for r in i["reasons"]]
+    assert (
+        "Der offene Betrag war 612,40\xa0€, also traf die Bedingung „der offene Betrag über"
+        " 100,00\xa0€ liegt“ zu." in reasons
+    )
+
+
+def test_the_explanation_pages_like_the_timeline(
+    client: FlaskClient, auth: dict[str, str], app: Any
+) -> None:
+    _walked_to_the_condition(client, auth, app)
+
+    first = client.get("/api/v1/cases/INV-1/explanation?limit=2", headers=auth).json
+    rest = client.get(
+        f"/api/v1/cases/INV-1/explanation?cursor={first['next_cursor']}", headers=auth
+    ).json
+    timeline = client.get("/api/v1/cases/INV-1/timeline", headers=auth).json["items"]
+
+    assert [i["id"] for i in first["items"] + rest["items"]] == [i["id"] for i in timeline]
+    assert rest["next_cursor"] is None
+
+
+def test_the_explanation_refuses_bad_input_with_a_problem(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    _post(client, auth)
+
+    unknown = client.get("/api/v1/cases/NOPE/explanation", headers=auth)
+    bad_lang = client.get("/api/v1/cases/INV-1/explanation?lang=fr", headers=auth)
+    bad_cursor = client.get("/api/v1/cases/INV-1/explanation?cursor=zzz", headers=auth)
+
+    assert unknown.status_code == 404
+    assert unknown.content_type.startswith("application/problem+json")
+    assert (bad_lang.status_code, list(bad_lang.json["errors"])) == (422, ["lang"])
+    assert (bad_cursor.status_code, list(bad_cursor.json["errors"])) == (422, ["cursor"])

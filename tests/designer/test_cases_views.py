@@ -80,3 +80,36 @@ def test_case_page_says_how_the_case_was_opened(manager: FlaskClient, case_id: i
     assert "by the host API" in manager.get(f"/cases/{case_id}").get_data(as_text=True)
     manager.post("/lang/de")
     assert "über die Host-API" in manager.get(f"/cases/{case_id}").get_data(as_text=True)
+
+
+@pytest.fixture
+def branched(app: Flask, case_id: int) -> int:
+    """The case ticked on past the payment wait, through the 'Large amount?' condition."""
+    later = datetime(2026, 3, 21, 9, tzinfo=UTC)
+    with app.app_context():
+        Runtime(get_db()).tick(later)
+    return case_id
+
+
+def test_case_page_explains_each_step_with_links_to_the_rule(
+    manager: FlaskClient, branched: int
+) -> None:
+    page = manager.get(f"/cases/{branched}").get_data(as_text=True)
+
+    assert "From &#39;Large amount?&#39; the case went on to" in page
+    assert "The open amount was 250.00 EUR, so the condition" in page
+    assert 'href="/journeys/minimal/v1/rules#rule-big:enter:0"' in page
+    assert "The email &#39;reminder&#39; went out (sandboxed)." in page
+    assert "the en-GB variant was taken" in page
+    rules = manager.get("/journeys/minimal/v1/rules").get_data(as_text=True)
+    assert 'id="rule-big:enter:0"' in rules
+
+
+def test_case_page_explains_in_german(manager: FlaskClient, branched: int) -> None:
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    page = manager.get(f"/cases/{branched}", headers=german).get_data(as_text=True)
+
+    assert "Der offene Betrag war 250,00\xa0€, also traf die Bedingung" in page
+    assert "ging hinaus (in der Sandbox)." in page
+    assert 'Regel: <a href="/journeys/minimal/v1/rules#rule-big:enter:0">' in page
+    assert "Version 1</a>" in page

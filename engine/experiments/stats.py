@@ -212,7 +212,12 @@ def log_rank(arms: list[ArmOutcomes]) -> LogRank | None:
     time = np.concatenate([np.asarray(a.days, dtype=float) for a in used])
     status = np.concatenate([np.asarray(a.paid, dtype=int) for a in used])
     group = np.concatenate([np.full(a.cases, i) for i, a in enumerate(used)])
-    chi2, p = survdiff(time, status, group)
+    try:
+        chi2, p = survdiff(time, status, group)
+    except np.linalg.LinAlgError:
+        # No variance: every payment fell where only one arm still had cases at risk, so the
+        # statistic is undefined; nothing to test yet.
+        return None
     return LogRank(float(chi2), float(p))
 
 

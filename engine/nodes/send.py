@@ -15,7 +15,17 @@ if TYPE_CHECKING:
     from engine.core.state import CaseState
     from engine.journey.document import Journey, Node
 
-PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
+# What a message is for: the contact policy's hold rules let some purposes through (a US
+# dispute allows a verification notice, a cure period a remedy notice: engine/contact_policy).
+PURPOSES = (
+    "reminder",
+    "demand",
+    "validation_notice",
+    "verification_notice",
+    "remedy_notice",
+    "termination_notice",
+    "information",
+)
 
 
 CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}

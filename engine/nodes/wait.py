@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import holidays
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from engine.core.messages import DEFAULT_LANG, Message, msg
-from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
+from engine.nodes.base import Entry, NodeType, RuleSpec, WholeDays, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 MODES = ("duration", "business_days", "due_date")
 # marshmallow takes strings: validation reads this English back into the message (from_english).
 AT_TIME_FORMAT = msg("Use the form HH:MM, for example 09:00.")
+NO_NEGATIVE_WAIT = msg(
+    "A wait of {days} days would end before it starts; only a wait relative to the due date "
+    "may count back. Give 0 or more days."
+)
 
 
 class WaitParams(Schema):
@@ -36,7 +40,7 @@ class WaitParams(Schema):
             },
         ),
     )
-    days = fields.Integer(
+    days = WholeDays(
         load_default=0,
         validate=validate.Range(min=-365, max=3650),
         metadata=param(
@@ -64,6 +68,13 @@ class WaitParams(Schema):
             time.fromisoformat(value)
         except ValueError as exc:
             raise ValidationError(AT_TIME_FORMAT.text()) from exc
+
+    @validates_schema
+    def _not_backwards(self, data: dict[str, Any], **_: Any) -> None:
+        """Only D-n counts back: a negative duration or business-day wait is a typo."""
+        days = data.get("days", 0)
+        if data.get("mode", "duration") != "due_date" and isinstance(days, int) and days < 0:
+            raise ValidationError(NO_NEGATIVE_WAIT.with_params(days=days).text(), "days")
 
 
 @lru_cache(maxsize=256)
@@ -143,14 +154,26 @@ class Wait(NodeType):
         days = int(params.get("days", 0))
         at = msg(" at {time}", time=params["at_time"]) if params.get("at_time") else ""
         if mode == "business_days":
-            return msg("{days} business days have passed{at}", days=days, at=at)
+            return msg("{days:#business day has|business days have} passed{at}", days=days, at=at)
         if mode == "due_date":
-            offset = f"{'+' if days >= 0 else '-'}{abs(days)}"
-            return msg("the day D{offset} after the due date has come{at}", offset=offset, at=at)
+            if days < 0:
+                return msg(
+                    "it is {days:#day|days} before the due date (D-{days}){at}", days=-days, at=at
+                )
+            if days > 0:
+                return msg(
+                    "it is {days:#day|days} after the due date (D+{days}){at}", days=days, at=at
+                )
+            return msg("it is the due date (D+0){at}", at=at)
         hours = int(params.get("hours", 0))
         if hours:
-            return msg("{days} days {hours} hours have passed{at}", days=days, hours=hours, at=at)
-        return msg("{days} days have passed{at}", days=days, at=at)
+            return msg(
+                "{days:#day|days} {hours:#hour|hours} have passed{at}",
+                days=days,
+                hours=hours,
+                at=at,
+            )
+        return msg("{days:#day has|days have} passed{at}", days=days, at=at)
 
     @staticmethod
     def phrase(params: dict[str, Any], lang: str = DEFAULT_LANG) -> str:

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.core.event_types import EVENT_WORDS, WAITABLE
 from engine.core.messages import Text, Verbatim, msg
-from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param, rule_spec
+from engine.nodes.base import Entry, NodeType, Port, RuleSpec, WholeDays, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -30,7 +30,7 @@ class WaitEventParams(Schema):
             msg("Events"), msg("Go on as soon as one of these happens."), choices=list(WAITABLE)
         ),
     )
-    timeout_days = fields.Integer(
+    timeout_days = WholeDays(
         required=True,
         validate=validate.Range(min=0, max=3650),
         metadata=param(
@@ -58,7 +58,7 @@ class WaitEvent(NodeType):
             for e in node.params.get("events") or []
         ]
         days = node.params.get("timeout_days", 0)
-        timeout = msg("{days} days passed without that", days=days)
+        timeout = msg("{days:#day|days} passed without that", days=days)
         rules.append(rule_spec(node.id, "timer", "timeout", timeout))
         return rules
 

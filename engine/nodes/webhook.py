@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from engine.core.messages import msg
+from engine.journey.document import name_pattern
 from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 class WebhookParams(Schema):
     event = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z][a-z0-9_.]{0,63}$"),
+        validate=name_pattern(r"^[a-z][a-z0-9_.]{0,63}$"),
         metadata=param(
             msg("Event"), msg("Name of the event the host system receives, e.g. case.handover.")
         ),

@@ -18,7 +18,7 @@ from engine.journey.document import (
     JourneySchema,
     load_journey,
 )
-from engine.journey.fields import field_type
+from engine.journey.fields import COUNTER_PREFIX, field_type
 from engine.journey.templating import (
     BUDGET_PROBLEMS,
     SYNTAX_ERROR,
@@ -28,7 +28,9 @@ from engine.journey.templating import (
 )
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK, WHOLE_DAYS, NodeType, Problem
-from engine.nodes.wait import AT_TIME_FORMAT, NO_NEGATIVE_WAIT
+from engine.nodes.count import counter_names
+from engine.nodes.wait import AT_TIME_FORMAT, NEEDS_MONTH_DAY, NEEDS_WEEKDAY, NO_NEGATIVE_WAIT
+from engine.nodes.window import SLOT_ERRORS
 from engine.rules.compiler import MAX_NODES, compile_journey
 from engine.rules.limits import MAX_BRANCHES, widest
 from engine.rules.model import durable_rule
@@ -159,6 +161,9 @@ READ_BACK = (
     SCHEMA_VERSION_OLDER,
     AT_TIME_FORMAT,
     NO_NEGATIVE_WAIT,
+    NEEDS_WEEKDAY,
+    NEEDS_MONTH_DAY,
+    *SLOT_ERRORS,
     WHOLE_DAYS,
     *NAME_PATTERNS.values(),
 )
@@ -435,9 +440,18 @@ def _size_problems(journey: Journey) -> list[Problem]:
 
 def _field_problems(journey: Journey) -> list[Problem]:
     problems = []
+    counters = counter_names(journey)
     for node in journey.nodes:
         for path, clause in _clauses(node.type, node.params):
-            kind = field_type(clause["field"], journey.attributes)
+            kind = field_type(clause["field"], journey.attributes, counters)
+            if kind is None and str(clause["field"]).startswith(COUNTER_PREFIX):
+                unknown = msg(
+                    "No count step keeps the counter '{counter}'; this journey counts: {known}.",
+                    counter=clause["field"][len(COUNTER_PREFIX) :],
+                    known=", ".join(sorted(counters)) or "-",
+                )
+                problems.append(Problem.of(unknown, node.id, f"{path}.field"))
+                continue
             if kind is None:
                 unknown = msg("Unknown case field '{field}'.", field=clause["field"])
                 problems.append(Problem.of(unknown, node.id, f"{path}.field"))

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from engine.core.channels import CHANNELS
 from engine.core.jurisdictions import NONE, jurisdiction_codes
 from engine.core.messages import Message, msg
+from engine.journey.calendar import LETTER_DAYS
 from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 3
@@ -143,6 +144,9 @@ class Journey:
     jurisdiction: str = NONE
     description: str = ""
     schema_version: int = SCHEMA_VERSION
+    # On which days a letter may be dated (engine/journey/calendar.py LETTER_DAYS); None: the
+    # jurisdiction's default (DE and UK: not on a Sunday or public holiday).
+    letter_days: str | None = None
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""
@@ -213,6 +217,9 @@ class JourneySchema(Schema):
     locale = fields.String(load_default="en")
     currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
     jurisdiction = fields.String(load_default=NONE, validate=OneOfRegistered(jurisdiction_codes))
+    letter_days = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(LETTER_DAYS)
+    )
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
     nodes = fields.List(fields.Nested(NodeSchema), required=True)
     edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
@@ -242,6 +249,7 @@ class JourneySchema(Schema):
             edges=tuple(Edge(**e) for e in data["edges"]),
             templates=templates,
             schema_version=data["schema_version"],
+            letter_days=data["letter_days"],
         )
 
 
@@ -309,6 +317,7 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
         "locale": journey.locale,
         "currency": journey.currency,
         "jurisdiction": journey.jurisdiction,
+        **({"letter_days": journey.letter_days} if journey.letter_days else {}),
         "attributes": [{"name": k, "type": v} for k, v in journey.attributes.items()],
         "nodes": [
             {

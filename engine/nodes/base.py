@@ -137,6 +137,9 @@ class Entry:
     notify: dict[str, Any] | None = None
     outcome: str | None = None
     assigned_arm: str | None = None
+    # The message or notification may not leave before this moment (a step's allowed slot).
+    not_before: datetime | None = None
+    counters: dict[str, int] | None = None  # the case's counters from now on (`count` step)
 
 
 @dataclass(frozen=True)

@@ -559,7 +559,12 @@ def test_an_unknown_param_lists_the_known_ones() -> None:
     problems = _params_problem("wait", mode="duration", days=1, dayz=2)
 
     assert problems == [
-        ("x", "params.dayz", "Unbekanntes Feld; bekannt sind: at_time, days, hours, mode.")
+        (
+            "x",
+            "params.dayz",
+            "Unbekanntes Feld; bekannt sind: "
+            "at_time, days, hours, mode, month_day, shift, weekday.",
+        )
     ]
 
 

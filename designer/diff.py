@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SETTINGS = ("name", "description", "locale", "currency", "jurisdiction", "attributes")
+SETTINGS = (
+    "name",
+    "description",
+    "locale",
+    "currency",
+    "jurisdiction",
+    "letter_days",
+    "attributes",
+)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ blp = Blueprint(
     __name__,
     description=(
         "Events for a case, stored once per event_id and applied on the next tick. Payloads: "
-        "payment_received / payment_failed {amount, currency}; promise_to_pay {date, amount?}; "
+        "payment_received {amount, currency}; payment_failed {amount, currency, reason?}; "
+        "promise_to_pay {date, amount?}; "
         "contact_changed {email?, phone?, street?, postcode?, city?}; consent_changed "
         "{channel, granted}; opted_out {channel}; case_closed {reason?}; others {}."
     ),

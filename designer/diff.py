@@ -16,6 +16,7 @@ SETTINGS = (
     "currency",
     "jurisdiction",
     "collector",
+    "letter_days",
     "attributes",
 )
 

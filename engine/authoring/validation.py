@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from engine.authoring.compliance import compliance_problems
 from engine.core.messages import Joined, Message, Text, Verbatim, from_english, msg
 from engine.journey.document import (
+    NAME_PATTERNS,
     SCHEMA_VERSION_MISSING,
     SCHEMA_VERSION_NEWER,
     SCHEMA_VERSION_OLDER,
     Journey,
+    JourneySchema,
     load_journey,
 )
-from engine.journey.fields import field_type
+from engine.journey.fields import COUNTER_PREFIX, field_type
 from engine.journey.templating import (
     BUDGET_PROBLEMS,
     SYNTAX_ERROR,
@@ -25,8 +27,10 @@ from engine.journey.templating import (
     template_problems,
 )
 from engine.nodes import NODE_TYPES
-from engine.nodes.base import MAX_STEPS_PER_TICK, NodeType, Problem
-from engine.nodes.wait import AT_TIME_FORMAT
+from engine.nodes.base import MAX_STEPS_PER_TICK, WHOLE_DAYS, NodeType, Problem
+from engine.nodes.count import counter_names
+from engine.nodes.wait import AT_TIME_FORMAT, NEEDS_MONTH_DAY, NEEDS_WEEKDAY, NO_NEGATIVE_WAIT
+from engine.nodes.window import SLOT_ERRORS
 from engine.rules.compiler import MAX_NODES, compile_journey
 from engine.rules.limits import MAX_BRANCHES, widest
 from engine.rules.model import durable_rule
@@ -39,7 +43,7 @@ def validate_document(doc: Any) -> tuple[Journey | None, list[Problem]]:
     try:
         journey = load_journey(doc)
     except ValidationError as exc:
-        return None, _shape_problems(exc.messages, doc)
+        return None, _shape_problems(exc.messages, doc, JourneySchema())
     return journey, validate_journey(journey)
 
 
@@ -68,7 +72,7 @@ def blocking(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.blocks]
 
 
-def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
+def _shape_problems(messages: Any, doc: dict[str, Any], schema: Schema) -> list[Problem]:
     """Turn marshmallow's nested error dict into problems naming node and field."""
     problems: list[Problem] = []
     nodes = doc.get("nodes") if isinstance(doc.get("nodes"), list) else []
@@ -78,6 +82,10 @@ def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
             for key, sub in value.items():
                 walk([*path, str(key)], sub)
             return
+        if value == [UNKNOWN_FIELD.id]:  # say which fields there are
+            known = _known_fields(schema, path[:-1])
+            if known:
+                value = [UNKNOWN_FIELD_OF.with_params(known=", ".join(known)).text()]
         node = None
         if len(path) >= 2 and path[0] == "nodes" and path[1].isdigit():
             index = int(path[1])
@@ -90,6 +98,33 @@ def _shape_problems(messages: Any, doc: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _known_fields(schema: Schema, path: list[str]) -> list[str]:
+    """The field names (as written in the document) of the schema at `path`; [] if none."""
+    current: Schema | fields.Field = schema
+    for key in path:
+        if isinstance(current, fields.List | fields.Dict):
+            inner = current.inner if isinstance(current, fields.List) else current.value_field
+            if inner is None:
+                return []
+            current = inner  # the key is an index or a mapping key
+            continue
+        if isinstance(current, fields.Nested):
+            current = current.schema
+        if not isinstance(current, Schema):
+            return []
+        found = {f.data_key or name: f for name, f in current.load_fields.items()}.get(key)
+        if found is None:
+            return []
+        current = found
+    if isinstance(current, fields.Nested):
+        current = current.schema
+    if not isinstance(current, Schema):
+        return []
+    return sorted(f.data_key or name for name, f in current.load_fields.items())
+
+
+UNKNOWN_FIELD = msg("Unknown field.")
+UNKNOWN_FIELD_OF = msg("Unknown field; the known fields are: {known}.")
 # marshmallow's field errors arrive as English strings; these messages read them back.
 FIELD_ERRORS: tuple[Message, ...] = (
     msg("Missing data for required field."),
@@ -106,7 +141,8 @@ FIELD_ERRORS: tuple[Message, ...] = (
     msg("Not a valid mapping type."),
     msg("Invalid type."),
     msg("Invalid input type."),
-    msg("Unknown field."),
+    UNKNOWN_FIELD,
+    UNKNOWN_FIELD_OF,
     msg("Must be one of: {choices}."),
     msg("Must be greater than or equal to {min} and less than or equal to {max}."),
     msg("Must be greater than or equal to {min}."),
@@ -118,12 +154,18 @@ FIELD_ERRORS: tuple[Message, ...] = (
     msg("String does not match expected pattern."),
 )
 # What a params schema or the document may say: read back into messages by `from_english`.
-_READ_BACK = (
+READ_BACK = (
     *FIELD_ERRORS,
     SCHEMA_VERSION_MISSING,
     SCHEMA_VERSION_NEWER,
     SCHEMA_VERSION_OLDER,
     AT_TIME_FORMAT,
+    NO_NEGATIVE_WAIT,
+    NEEDS_WEEKDAY,
+    NEEDS_MONTH_DAY,
+    *SLOT_ERRORS,
+    WHOLE_DAYS,
+    *NAME_PATTERNS.values(),
 )
 # A case field's type, as a problem names it.
 KIND_WORDS: dict[str, Message] = {
@@ -136,8 +178,8 @@ KIND_WORDS: dict[str, Message] = {
 def _error_words(value: Any) -> Text:
     """marshmallow's messages for one field, each in the catalog's words where it knows them."""
     if not isinstance(value, list):
-        return from_english(str(value), _READ_BACK)
-    parts = tuple(from_english(str(v), _READ_BACK) for v in value)
+        return from_english(str(value), READ_BACK)
+    parts = tuple(from_english(str(v), READ_BACK) for v in value)
     return parts[0] if len(parts) == 1 else Joined(parts)
 
 
@@ -165,8 +207,9 @@ def _params_problems(journey: Journey) -> list[Problem]:
             unknown = msg("Unknown node type '{type}' ({known}).", type=node.type, known=known)
             problems.append(Problem.of(unknown, node.id, "type"))
             continue
-        errors = _schema(node_type).validate(node.params)
-        for found in _shape_problems(errors, {}):
+        schema = _schema(node_type)
+        errors = schema.validate(node.params)
+        for found in _shape_problems(errors, {}, schema):
             where = f"params.{found.field}" if found.field else "params"
             problems.append(Problem.of(found.words or Verbatim(found.message), node.id, where))
     starts = [n.id for n in journey.nodes if n.type == "start"]
@@ -397,9 +440,18 @@ def _size_problems(journey: Journey) -> list[Problem]:
 
 def _field_problems(journey: Journey) -> list[Problem]:
     problems = []
+    counters = counter_names(journey)
     for node in journey.nodes:
         for path, clause in _clauses(node.type, node.params):
-            kind = field_type(clause["field"], journey.attributes)
+            kind = field_type(clause["field"], journey.attributes, counters)
+            if kind is None and str(clause["field"]).startswith(COUNTER_PREFIX):
+                unknown = msg(
+                    "No count step keeps the counter '{counter}'; this journey counts: {known}.",
+                    counter=clause["field"][len(COUNTER_PREFIX) :],
+                    known=", ".join(sorted(counters)) or "-",
+                )
+                problems.append(Problem.of(unknown, node.id, f"{path}.field"))
+                continue
             if kind is None:
                 unknown = msg("Unknown case field '{field}'.", field=clause["field"])
                 problems.append(Problem.of(unknown, node.id, f"{path}.field"))

@@ -43,6 +43,9 @@ class CaseState:
     messages_sent: int = 0
     payments_count: int = 0
     visits: int = 0  # node entries so far: makes each send's idempotency key unique
+    # Replaced, never changed in place: the store finds changed columns by comparing values.
+    counters: dict[str, int] = field(default_factory=dict)  # `count` steps: name -> count
+    payment_history: dict[str, Any] = field(default_factory=dict)  # engine/intake/event_effects
 
     @property
     def amount_paid(self) -> Decimal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -10,6 +10,7 @@ from engine.access.portal_links import portal_url
 from engine.core.messages import Text, Verbatim, msg
 from engine.core.settings import load_settings
 from engine.journey.budget import BudgetExceeded, Limits
+from engine.journey.calendar import deadline_day
 from engine.journey.document import Journey
 from engine.journey.templating import Rendered, long_date, money, render
 from engine.payments.references import rf_reference
@@ -71,13 +72,22 @@ def case_context(
         "today": now.date(),
         "promise_date": case.promise_date,
         "attributes": dict(case.attributes or {}),
+        "counters": dict(getattr(case, "counters", None) or {}),
         "format_money": lambda amount, currency=None: money(
             amount, currency or case.currency, locale
         ),
         "format_date": lambda day: long_date(day, locale) if isinstance(day, date) else str(day),
-        # A deadline n calendar days from today, in the debtor's date format.
-        "deadline": lambda days: long_date(now.date() + timedelta(days=int(days)), locale),
+        # A deadline n days (or business days) from today, in the debtor's date format; one
+        # that would end on a weekend or public holiday ends on the next business day (§193 BGB).
+        "deadline": lambda days, business=False: long_date(
+            deadline_day(now.date(), int(days), bool(business), *_region(case)), locale
+        ),
     }
+
+
+def _region(case: Any) -> tuple[str, str | None]:
+    """The case's country and subdivision for its public holidays ('' where unknown)."""
+    return getattr(case, "country", None) or "", getattr(case, "subdivision", None)
 
 
 def render_message(

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from engine.core.state import CaseState
 
 
-def apply(cs: CaseState, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Change the case for one event; returns what the audit trail should note."""
+def apply(
+    cs: CaseState, kind: str, payload: dict[str, Any], now: datetime | None = None
+) -> dict[str, Any]:
+    """Change the case for one event at `now`; returns what the audit trail should note."""
     handler = _HANDLERS.get(kind)
-    return handler(cs, payload) if handler else {}
+    note = handler(cs, payload) if handler else {}
+    if now is not None and kind in _HISTORY:
+        cs.payment_history = _HISTORY[kind](dict(cs.payment_history), payload, now)
+    return note
+
+
+def _paid(history: dict[str, Any], payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A payment's day: the day the engine applied it (events are applied within a tick)."""
+    return {**history, "last_paid_on": now.date().isoformat()}
+
+
+def _failed(history: dict[str, Any], payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A failed payment: its reason as the host gave it, and one more failure counted."""
+    reason = str(payload.get("reason") or "unknown")[:100]
+    failed = int(history.get("failed_payments", 0)) + 1
+    return {**history, "last_failure_reason": reason, "failed_payments": failed}
+
+
+_HISTORY = {"payment_received": _paid, "payment_failed": _failed}
 
 
 def _payment(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:

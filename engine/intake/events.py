@@ -38,6 +38,12 @@ class PaymentPayload(Schema):
     currency = fields.String(required=True, validate=validate.Length(equal=3))
 
 
+class FailedPaymentPayload(PaymentPayload):
+    """A failed payment, with the provider's reason (e.g. insufficient_funds) when known."""
+
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
 class PromisePayload(Schema):
     date = fields.Date(required=True)
     amount = fields.Decimal(
@@ -73,7 +79,7 @@ class ChannelPayload(Schema):
 
 PAYLOADS: dict[str, type[Schema]] = {
     "payment_received": PaymentPayload,
-    "payment_failed": PaymentPayload,
+    "payment_failed": FailedPaymentPayload,
     "payment_refunded": PaymentPayload,
     "chargeback": PaymentPayload,
     "promise_to_pay": PromisePayload,

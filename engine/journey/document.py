@@ -12,10 +12,11 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from connectors.payment import PaymentMethod
 from engine.core.channels import CHANNELS
 from engine.core.jurisdictions import NONE, jurisdiction_codes
-from engine.core.messages import msg
+from engine.core.messages import Message, msg
+from engine.journey.calendar import LETTER_DAYS
 from engine.journey.fields import ATTRIBUTE_TYPES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TONES = (1, 2, 3, 4)
 # Who collects: the creditor itself (first party) or a collection agency or debt buyer (third
 # party); the law asks more of the second (§13a RDG, FDCPA/Reg F) and the legal checks know it.
@@ -24,6 +25,30 @@ COLLECTORS = ("creditor", "agency")
 SCHEMA_VERSION_MISSING = msg("Missing or not a whole number.")
 SCHEMA_VERSION_NEWER = msg("Version {version} is newer than this Mahnwerk ({current}).")
 SCHEMA_VERSION_OLDER = msg("Version {version} does not exist: schema versions start at 1.")
+
+
+# A name's pattern in words (marshmallow's own error says only "does not match expected
+# pattern"); validation reads the English back into these messages (from_english).
+NAME_PATTERNS: dict[str, Message] = {
+    r"^[A-Za-z0-9_\-]{1,64}$": msg("Use 1 to 64 letters, digits, '_' or '-', without spaces."),
+    r"^[a-z0-9][a-z0-9\-_]{0,63}$": msg(
+        "Use 1 to 64 small letters, digits, '-' or '_', starting with a letter or digit, "
+        "e.g. dunning-2026."
+    ),
+    r"^[a-z][a-z0-9_]{0,63}$": msg(
+        "Use a small letter, then up to 63 small letters, digits or '_', e.g. contract_type."
+    ),
+    r"^[a-z][a-z0-9_.]{0,63}$": msg(
+        "Use a small letter, then up to 63 small letters, digits, '_' or '.', e.g. case.handover."
+    ),
+    r"^[A-Za-z0-9_]{1,32}$": msg("Use 1 to 32 letters, digits or '_', e.g. A or B."),
+    r"^[a-z0-9_]{1,32}$": msg("Use 1 to 32 small letters, digits or '_', e.g. large_amount."),
+}
+
+
+def name_pattern(regex: str) -> validate.Regexp:
+    """A Regexp whose error says the pattern in a manager's words (NAME_PATTERNS)."""
+    return validate.Regexp(regex, error=NAME_PATTERNS[regex].text())
 
 
 class OneOfRegistered(validate.OneOf):
@@ -127,6 +152,9 @@ class Journey:
     # The document's `settings` as given (e.g. {"payments": {"provider", "methods"}}); None when
     # the document has none, so documents without settings dump (and hash) as before.
     settings: dict[str, Any] | None = None
+    # On which days a letter may be dated (engine/journey/calendar.py LETTER_DAYS); None: the
+    # jurisdiction's default (DE and UK: not on a Sunday or public holiday).
+    letter_days: str | None = None
 
     def node(self, node_id: str) -> Node:
         """The node with this id."""
@@ -156,7 +184,7 @@ class PositionSchema(Schema):
 
 
 class NodeSchema(Schema):
-    id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$"))
+    id = fields.String(required=True, validate=name_pattern(r"^[A-Za-z0-9_\-]{1,64}$"))
     type = fields.String(required=True)
     label = fields.String(load_default="")
     params = fields.Dict(keys=fields.String(), load_default=dict)
@@ -183,7 +211,7 @@ class TemplateSchema(Schema):
 
 
 class AttributeSchema(Schema):
-    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
+    name = fields.String(required=True, validate=name_pattern(r"^[a-z][a-z0-9_]{0,63}$"))
     type = fields.String(required=True, validate=validate.OneOf(ATTRIBUTE_TYPES))
 
 
@@ -213,13 +241,16 @@ class JourneySchema(Schema):
     """The journey document as stored, exchanged and validated everywhere."""
 
     schema_version = fields.Integer(required=True)
-    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-_]{0,63}$"))
+    key = fields.String(required=True, validate=name_pattern(r"^[a-z0-9][a-z0-9\-_]{0,63}$"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="")
     locale = fields.String(load_default="en")
     currency = fields.String(load_default="EUR", validate=validate.Length(equal=3))
     jurisdiction = fields.String(load_default=NONE, validate=OneOfRegistered(jurisdiction_codes))
     collector = fields.String(load_default="creditor", validate=validate.OneOf(COLLECTORS))
+    letter_days = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(LETTER_DAYS)
+    )
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list)
     nodes = fields.List(fields.Nested(NodeSchema), required=True)
     edges = fields.List(fields.Nested(EdgeSchema), load_default=list)
@@ -252,6 +283,7 @@ class JourneySchema(Schema):
             templates=templates,
             schema_version=data["schema_version"],
             settings=data["settings"],
+            letter_days=data["letter_days"],
         )
 
 
@@ -263,7 +295,28 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 gave the promise step a 'none' way (no promise on record), which version 2
+    sent down 'broken': wire 'none' where 'broken' leads, so a stored journey behaves as before.
+    """
+    doc = dict(doc)
+    nodes = doc.get("nodes") if isinstance(doc.get("nodes"), list) else []
+    edges = list(doc.get("edges") or []) if isinstance(doc.get("edges"), list) else []
+    promises = {n.get("id") for n in nodes if isinstance(n, dict) and n.get("type") == "promise"}
+    wired = {(e.get("from"), e.get("port")) for e in edges if isinstance(e, dict)}
+    for e in list(edges):
+        if not isinstance(e, dict) or e.get("from") not in promises or e.get("port") != "broken":
+            continue
+        if (e["from"], "none") not in wired:
+            edges.append({"from": e["from"], "port": "none", "to": e.get("to")})
+            wired.add((e["from"], "none"))
+    if "edges" in doc:
+        doc["edges"] = edges
+    doc["schema_version"] = 3
+    return doc
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
@@ -300,6 +353,7 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
         "jurisdiction": journey.jurisdiction,
         # Written only when it is not the default, so documents from before it stay the same.
         **({"collector": journey.collector} if journey.collector != "creditor" else {}),
+        **({"letter_days": journey.letter_days} if journey.letter_days else {}),
         "attributes": [{"name": k, "type": v} for k, v in journey.attributes.items()],
         "nodes": [
             {

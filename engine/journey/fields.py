@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,12 @@ def _number(attribute: str) -> Reader:
 def _reaches(channel: str) -> Reader:
     """Whether the case has an address for a channel (engine.core.channels)."""
     return lambda cs, now: cs.has_channel(channel)
+
+
+def _days_since_payment(cs: CaseState, now: datetime) -> int | None:
+    """Whole days since the last payment was applied; None (no test holds) before any."""
+    paid_on = cs.payment_history.get("last_paid_on")
+    return (now.date() - date.fromisoformat(paid_on)).days if paid_on else None
 
 
 # Labels carry the context "case field": German words a label unlike the clause of a rule
@@ -117,6 +123,25 @@ CASE_FIELDS: dict[str, CaseField] = {
         CaseField("messages_sent", "number", pmsg("case field", "the messages sent so far")),
         CaseField("payments_count", "number", pmsg("case field", "the number of payments")),
         CaseField(
+            "days_since_last_payment",
+            "number",
+            pmsg("case field", "the days since the last payment"),
+            "days",
+            read=_days_since_payment,
+        ),
+        CaseField(
+            "failed_payments",
+            "number",
+            pmsg("case field", "the number of failed payments"),
+            read=lambda cs, now: int(cs.payment_history.get("failed_payments", 0)),
+        ),
+        CaseField(
+            "last_failure_reason",
+            "string",
+            pmsg("case field", "the reason the last payment failed"),
+            read=lambda cs, now: cs.payment_history.get("last_failure_reason"),
+        ),
+        CaseField(
             "has_promise",
             "boolean",
             pmsg("case field", "a promise to pay is on record"),
@@ -136,6 +161,8 @@ CASE_FIELDS: dict[str, CaseField] = {
 BUILTIN_FIELDS: dict[str, CaseField] = {n: f for n, f in CASE_FIELDS.items() if f.offered}
 
 ATTRIBUTE_PREFIX = "attributes."
+# A journey's counters (the `count` step): conditions read `counters.<name>`, 0 until counted.
+COUNTER_PREFIX = "counters."
 ATTRIBUTE_TYPES = ("number", "string", "boolean")
 
 # Template variables every case offers, beyond the condition fields.
@@ -158,6 +185,7 @@ TEMPLATE_VARIABLES = frozenset(
         "format_money",
         "format_date",
         "deadline",
+        "counters",
     }
 )
 
@@ -166,15 +194,21 @@ def field_label(name: str, lang: str = DEFAULT_LANG) -> str:
     """The words a reviewer reads for a field name."""
     if name.startswith(ATTRIBUTE_PREFIX):
         return msg("the attribute '{name}'", name=name[len(ATTRIBUTE_PREFIX) :]).text(lang)
+    if name.startswith(COUNTER_PREFIX):
+        return msg("the counter '{name}'", name=name[len(COUNTER_PREFIX) :]).text(lang)
     field = BUILTIN_FIELDS.get(name)
     if field is None:
         return name
     return field.label.text(lang)
 
 
-def field_type(name: str, attributes: dict[str, str]) -> str | None:
+def field_type(
+    name: str, attributes: dict[str, str], counters: frozenset[str] = frozenset()
+) -> str | None:
     """The type of a field, or None when the journey does not know it."""
     if name.startswith(ATTRIBUTE_PREFIX):
         return attributes.get(name[len(ATTRIBUTE_PREFIX) :])
+    if name.startswith(COUNTER_PREFIX):
+        return "number" if name[len(COUNTER_PREFIX) :] in counters else None
     field = BUILTIN_FIELDS.get(name)
     return field.type if field else None

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from engine.nodes import condition, end, promise, send, split, start, wait, wait_event, webhook
+from engine.nodes import (
+    condition,
+    count,
+    end,
+    promise,
+    send,
+    split,
+    start,
+    wait,
+    wait_event,
+    webhook,
+)
 from engine.nodes.base import NodeType
 
 NODE_TYPES: dict[str, NodeType] = {
     m.NODE_TYPE.name: m.NODE_TYPE
-    for m in (start, wait, send, condition, split, wait_event, promise, webhook, end)
+    for m in (start, wait, send, condition, split, wait_event, promise, webhook, count, end)
 }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.core.messages import DEFAULT_LANG, Text, msg
 
@@ -31,6 +32,27 @@ OPERATOR_WORDS: dict[str, Text] = {
 def param(label: Text, help: Text, **kw: Any) -> dict[str, Any]:
     """Metadata the designer renders a form field from: lazy texts, rendered in its language."""
     return {"label": label, "help": help, **kw}
+
+
+# marshmallow takes strings: validation reads this English back into the message (from_english).
+WHOLE_DAYS = msg(
+    "Give whole days: {value} is part of a day, which this step cannot count. "
+    "For part of a day use a wait of 'a duration' with hours."
+)
+
+
+class WholeDays(fields.Integer):
+    """Days as a whole number: 0.5 is refused with words, not silently cut to 0."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float | str) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except ValueError:
+                number = 0.0  # not a number at all: Integer says so
+            if math.isfinite(number) and not number.is_integer():
+                raise ValidationError(WHOLE_DAYS.with_params(value=value).text())
+        return super()._validated(value)
 
 
 class ClauseSchema(Schema):
@@ -115,6 +137,9 @@ class Entry:
     notify: dict[str, Any] | None = None
     outcome: str | None = None
     assigned_arm: str | None = None
+    # The message or notification may not leave before this moment (a step's allowed slot).
+    not_before: datetime | None = None
+    counters: dict[str, int] | None = None  # the case's counters from now on (`count` step)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, fields, validate
 
 from engine.core.messages import msg
+from engine.journey.document import name_pattern
 from engine.nodes.base import (
     ARRIVES,
     ClauseSchema,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 class BranchSchema(Schema):
     port = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z0-9_]{1,32}$"),
+        validate=name_pattern(r"^[a-z0-9_]{1,32}$"),
         metadata=param(msg("Port"), msg("Short name of this branch's output.")),
     )
     label = fields.String(

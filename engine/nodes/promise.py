@@ -1,4 +1,9 @@
-"""Promise: wait for a promised payment date; go 'kept' or 'broken'."""
+"""Promise: wait for a promised payment date; go 'kept' or 'broken' ('none' without a promise).
+
+A case that arrives with no promise on record has broken nothing: it leaves by the 'none' way
+at once (journeys stored before schema version 3 wire 'none' where 'broken' leads, so they behave
+as they did; see engine/journey/document.py).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,20 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from engine.core.messages import msg
-from engine.nodes.base import Clause, Entry, NodeType, Port, RuleSpec, param, rule_spec
+from engine.nodes.base import (
+    ARRIVES,
+    Clause,
+    Entry,
+    NodeType,
+    Port,
+    RuleSpec,
+    WholeDays,
+    param,
+    rule_spec,
+)
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -17,7 +32,7 @@ if TYPE_CHECKING:
 
 
 class PromiseParams(Schema):
-    grace_days = fields.Integer(
+    grace_days = WholeDays(
         load_default=2,
         validate=validate.Range(min=0, max=60),
         metadata=param(
@@ -36,7 +51,11 @@ class Promise(NodeType):
     parks = True
 
     def ports(self, params: dict[str, Any]) -> list[Port]:
-        return [Port.of("kept", msg("Kept")), Port.of("broken", msg("Broken"))]
+        return [
+            Port.of("kept", msg("Kept")),
+            Port.of("broken", msg("Broken")),
+            Port.of("none", msg("No promise")),
+        ]
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         grace = node.params.get("grace_days", 2)
@@ -45,8 +64,8 @@ class Promise(NodeType):
             rule_spec(
                 node.id,
                 "enter",
-                "broken",
-                msg("it arrives without a promise"),
+                "none",
+                ARRIVES,
                 when=(Clause("has_promise", "eq", False),),
             ),
             rule_spec(
@@ -77,8 +96,8 @@ class Promise(NodeType):
         return Entry(timer_at=max(moment, now))
 
     def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
-        """No promise is broken at once; a promised date already past is decided at once."""
-        return frozenset({"kept", "broken"})
+        """No promise leaves at once; a promised date already past is decided at once."""
+        return frozenset({"kept", "broken", "none"})
 
 
 NODE_TYPE = Promise()

@@ -5,17 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from engine.core.messages import Text, Verbatim, msg
+from engine.core.messages import Text, Verbatim, msg, pmsg
 from engine.journey.document import TONES, channel_choice
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
+from engine.nodes.window import SlotParams, release_at, with_slot
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
     from engine.journey.document import Journey, Node
 
-PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
+# What a message is for: the contact policy's hold rules let some purposes through (a US
+# dispute allows a verification notice, a cure period a remedy notice: engine/contact_policy).
+PURPOSES = (
+    "reminder",
+    "demand",
+    "validation_notice",
+    "verification_notice",
+    "remedy_notice",
+    "termination_notice",
+    "information",
+)
 
 
 CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
@@ -27,7 +38,7 @@ def channel_words(channel: object) -> Text:
     return CHANNEL_WORDS.get(str(channel)) or Verbatim(str(channel))
 
 
-class SendParams(Schema):
+class SendParams(SlotParams):
     channel = fields.String(
         required=True,
         validate=channel_choice(),
@@ -65,7 +76,17 @@ class SendParams(Schema):
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
         metadata=param(
-            msg("Purpose"), msg("What the message is for; the contact policy may depend on it.")
+            msg("Purpose"),
+            msg("What the message is for; the contact policy may depend on it."),
+            choices={
+                "reminder": pmsg("purpose", "reminder"),
+                "demand": pmsg("purpose", "demand"),
+                "validation_notice": pmsg("purpose", "validation notice (US)"),
+                "verification_notice": pmsg("purpose", "verification notice after a dispute (US)"),
+                "remedy_notice": pmsg("purpose", "notice of a specific remedy (US)"),
+                "termination_notice": pmsg("purpose", "notice that collection ends"),
+                "information": pmsg("purpose", "information"),
+            },
         ),
     )
 
@@ -85,7 +106,7 @@ class Send(NodeType):
             channel=channel,
             template=node.params.get("template", "?"),
         )
-        return [rule_spec(node.id, "enter", "next", queued)]
+        return [rule_spec(node.id, "enter", "next", with_slot(queued, node.params))]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         p = node.params
@@ -97,7 +118,8 @@ class Send(NodeType):
                 fallback_channel=p.get("fallback_channel"),
                 fallback_template=p.get("fallback_template"),
                 purpose=p.get("purpose", "reminder"),
-            )
+            ),
+            not_before=release_at(p, case, now),
         )
 
     def check(self, node: Node, journey: Journey) -> list[Problem]:

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.core.assignment import assign
 from engine.core.messages import msg
+from engine.journey.document import name_pattern
 from engine.nodes.base import (
     ARRIVES,
     Clause,
@@ -31,7 +32,7 @@ HOLDOUT = "holdout"
 class ArmSchema(Schema):
     name = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9_]{1,32}$"),
+        validate=name_pattern(r"^[A-Za-z0-9_]{1,32}$"),
         metadata=param(msg("Arm"), msg("Name of the arm, e.g. A or B.")),
     )
     weight = fields.Float(
@@ -44,7 +45,7 @@ class ArmSchema(Schema):
 class SplitParams(Schema):
     experiment = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-_]{0,63}$"),
+        validate=name_pattern(r"^[a-z0-9][a-z0-9\-_]{0,63}$"),
         metadata=param(msg("Experiment"), msg("Key of the experiment this split belongs to.")),
     )
     arms = fields.List(

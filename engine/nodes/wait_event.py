@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, validate
 
 from engine.core.event_types import EVENT_WORDS, WAITABLE
 from engine.core.messages import Text, Verbatim, msg
-from engine.nodes.base import Entry, NodeType, Port, RuleSpec, param, rule_spec
+from engine.journey.calendar import add_business_days
+from engine.nodes.base import Entry, NodeType, Port, RuleSpec, WholeDays, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -30,11 +32,18 @@ class WaitEventParams(Schema):
             msg("Events"), msg("Go on as soon as one of these happens."), choices=list(WAITABLE)
         ),
     )
-    timeout_days = fields.Integer(
+    timeout_days = WholeDays(
         required=True,
         validate=validate.Range(min=0, max=3650),
         metadata=param(
             msg("Timeout (days)"), msg("Take the 'timeout' way when nothing happened by then.")
+        ),
+    )
+    timeout_business = fields.Boolean(
+        load_default=False,
+        metadata=param(
+            msg("Timeout in business days"),
+            msg("Count the timeout in business days (weekends and public holidays skipped)."),
         ),
     )
 
@@ -58,12 +67,21 @@ class WaitEvent(NodeType):
             for e in node.params.get("events") or []
         ]
         days = node.params.get("timeout_days", 0)
-        timeout = msg("{days} days passed without that", days=days)
+        timeout = msg("{days:#day|days} passed without that", days=days)
+        if node.params.get("timeout_business"):
+            timeout = msg("{days:#business day|business days} passed without that", days=days)
         rules.append(rule_spec(node.id, "timer", "timeout", timeout))
         return rules
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
-        return Entry(timer_at=now + timedelta(days=int(node.params["timeout_days"])))
+        days = int(node.params["timeout_days"])
+        if not node.params.get("timeout_business"):
+            return Entry(timer_at=now + timedelta(days=days))
+        # n business days later at the same local time of day, in the debtor's region.
+        local = now.astimezone(ZoneInfo(case.timezone))
+        day = add_business_days(local.date(), days, case.country, case.subdivision)
+        moment = datetime.combine(day, local.time(), local.tzinfo).astimezone(UTC)
+        return Entry(timer_at=max(moment, now))
 
     def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
         """A timeout of zero days is taken at once; events come in a later tick."""

@@ -24,7 +24,7 @@ from engine.rules.compiler import CompiledJourney
 from engine.rules.model import CompiledRule
 
 # Fields whose German label is plural ("die Tage im Verzug"): their verb is plural too.
-_PLURAL_FIELDS = frozenset({"days_overdue", "messages_sent"})
+_PLURAL_FIELDS = frozenset({"days_overdue", "messages_sent", "days_since_last_payment"})
 
 
 def clause_words(clause: Clause, currency: str, lang: str = DEFAULT_LANG) -> str:

@@ -6,8 +6,9 @@ import copy
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from engine.core.counts import Counts
 from engine.core.state import CaseState
 from engine.intake import event_effects
 from engine.intake.debtor_holds import DEBTOR_WIDE, FROM_CASE
+from engine.journey.calendar import letter_days, letter_slot
 from engine.journey.fields import CASE_FIELDS
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK
@@ -293,6 +295,8 @@ class Runtime:
         facts.step(cs, ENTERED)
         entry = NODE_TYPES[node.type].enter(node, cs, batch.now)
         cs.timer_at = entry.timer_at
+        if entry.counters is not None:
+            cs.counters = entry.counters
         if entry.assigned_arm is not None:
             experiment = node.params["experiment"]
             if experiment not in cs.arms:  # the first exposure is the one an experiment scores
@@ -301,11 +305,18 @@ class Runtime:
                 cs.arms[experiment] = entry.assigned_arm
                 batch.audit(cs, "assignment", experiment=experiment, arm=entry.assigned_arm)
         if entry.send is not None:
-            self._queue_message(cs, version, node_id, entry.send, batch)
+            self._queue_message(cs, version, node_id, entry.send, batch, entry.not_before)
         if entry.notify is not None:
-            batch.writes.outbox.append(
-                _outbox(cs, node_id, "webhook", batch.stamp, "pending", payload=entry.notify)
+            row = _outbox(
+                cs,
+                node_id,
+                "webhook",
+                batch.stamp,
+                "pending",
+                payload=entry.notify,
+                not_before=_release(entry.not_before, batch, version, "webhook", cs),
             )
+            batch.writes.outbox.append(row)
         if entry.outcome is not None:
             self._close(cs, entry.outcome, batch)
             return None
@@ -317,7 +328,13 @@ class Runtime:
         return None
 
     def _queue_message(
-        self, cs: CaseState, version: LoadedVersion, node_id: str, send: Any, batch: _Batch
+        self,
+        cs: CaseState,
+        version: LoadedVersion,
+        node_id: str,
+        send: Any,
+        batch: _Batch,
+        not_before: datetime | None = None,
     ) -> None:
         channel, template = send.channel, send.template
         status, reason = "pending", None
@@ -341,6 +358,7 @@ class Runtime:
             purpose=send.purpose,
             fallback_channel=send.fallback_channel,
             payload=payload,
+            not_before=_release(not_before, batch, version, channel, cs),
         )
         batch.writes.outbox.append(row)
         if status == "suppressed":
@@ -387,7 +405,7 @@ class Runtime:
             )
             return None
         before = cs.amount_open
-        note = event_effects.apply(cs, event.type, event.payload or {})
+        note = event_effects.apply(cs, event.type, event.payload or {}, batch.now)
         if event.type == "payment_received":
             batch.writes.facts.payment(cs, before, batch.now)
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
@@ -462,6 +480,8 @@ def field_value(cs: CaseState, version: LoadedVersion, name: str, now: datetime)
         return reader(cs, now)
     if name.startswith("attributes."):
         return cs.attributes.get(name.removeprefix("attributes."))
+    if name.startswith("counters."):
+        return cs.counters.get(name.removeprefix("counters."), 0)
     if name == "arm":
         node = version.journey.node(cs.node_id)
         return cs.arms.get(node.params.get("experiment", ""))
@@ -491,6 +511,25 @@ def _policy_message(cs: CaseState, event_type: str) -> dict[str, Any]:
     }
 
 
+def _release(
+    slot_opens: datetime | None,
+    batch: _Batch,
+    version: LoadedVersion,
+    channel: str,
+    cs: CaseState,
+) -> datetime:
+    """When an outbox row may leave (naive UTC): the step's slot, and for a letter the journey's
+    letter calendar (a DE letter is not dated on a Sunday or public holiday)."""
+    moment = slot_opens or batch.now
+    if channel == "letter":
+        journey = version.journey
+        slot = letter_slot(letter_days(journey.jurisdiction, journey.letter_days))
+        if slot is not None:
+            zone = ZoneInfo(cs.timezone)
+            moment = slot.next_open(moment, zone, cs.country, cs.subdivision).astimezone(UTC)
+    return naive_utc(moment) if moment > batch.now else batch.stamp
+
+
 def _outbox(
     cs: CaseState,
     node_id: str,
@@ -503,6 +542,7 @@ def _outbox(
     purpose: str | None = None,
     fallback_channel: str | None = None,
     payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxValues:
     """An outbox row; the key makes a case's step one message, ever."""
     return outbox_values(
@@ -518,6 +558,6 @@ def _outbox(
         purpose=purpose,
         fallback_channel=fallback_channel,
         payload=payload,
-        not_before=stamp,
+        not_before=not_before or stamp,
         created_at=stamp,
     )

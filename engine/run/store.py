@@ -67,6 +67,8 @@ CLAIMED = (
     "messages_sent",
     "payments_count",
     "visits",
+    "counters",
+    "payment_history",
 )
 # Columns the runtime may change on a case, in the order of `case_values`.
 MUTABLE = (
@@ -89,6 +91,8 @@ MUTABLE = (
     "messages_sent",
     "payments_count",
     "visits",
+    "counters",
+    "payment_history",
 )
 # Written on every update besides the changed columns of MUTABLE.
 ALWAYS = ("due_at", "updated_at")
@@ -222,7 +226,7 @@ def state_from_row(row: list[Any]) -> CaseState:
     """
     street, postcode, city, attributes, arms, prefs = row[_STREET:_TIMER_AT]
     address = {"street": street, "postcode": postcode or "", "city": city or ""} if street else None
-    return CaseState(
+    cs = CaseState(
         *row[:_STREET],
         address,
         attributes or {},
@@ -230,6 +234,9 @@ def state_from_row(row: list[Any]) -> CaseState:
         dict(prefs or ()),
         *row[_TIMER_AT:_FLAG],
     )
+    cs.counters = dict(cs.counters or ())  # NULL on rows from before counters
+    cs.payment_history = dict(cs.payment_history or ())
+    return cs
 
 
 def claimed_value(row: list[Any], name: str) -> Any:
@@ -331,6 +338,8 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
         cs.messages_sent,
         cs.payments_count,
         cs.visits,
+        cs.counters,
+        cs.payment_history,
     )
 
 

@@ -190,6 +190,10 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A journey's counters (`count` steps: name -> count) and the payment history conditions
+    # read (last_paid_on, last_failure_reason, failed_payments); NULL on rows from before them.
+    counters: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    payment_history: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
 
 
 class EventRow(Base):

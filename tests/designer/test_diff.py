@@ -107,3 +107,11 @@ def test_new_edge_marks_its_source_as_changed(old: dict, new: dict) -> None:
     next(e for e in new["edges"] if e["from"] == "big" and e["port"] == "else")["to"] = "second"
     marks = diff_documents(old, new).node_marks()
     assert marks == {"big": "changed", "second": "rewired"}
+
+
+def test_the_letter_calendar_is_a_change_reviewers_see(old: dict, new: dict) -> None:
+    new["letter_days"] = "business_days"
+
+    assert diff_documents(old, new).settings_changed == [
+        Change("letter_days", None, "business_days")
+    ]

@@ -60,3 +60,32 @@ def test_ports_of_a_half_filled_form_fall_back(ctx: Any) -> None:
 
 def test_ports_of_unknown_type_is_empty(ctx: Any) -> None:
     assert ports_of("nope", {}) == []
+
+
+@pytest.fixture
+def ctx_de(app: Flask) -> Any:
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = "de"
+        yield
+
+
+def test_calendar_and_counter_params_render_in_german(ctx_de: Any) -> None:
+    weekdays = _field("webhook", "allowed_weekdays")
+    assert (weekdays["kind"], weekdays["label"]) == ("multi_choice", "Erlaubte Wochentage")
+    assert [c["label"] for c in weekdays["choices"]][:2] == ["Montag", "Dienstag"]
+    assert _field("send", "allowed_from")["label"] == "Erlaubt ab"
+    assert [c["value"] for c in _field("wait", "mode")["choices"]][-3:] == [
+        "weekday",
+        "month_day",
+        "month_end",
+    ]
+    assert _field("wait", "shift")["choices"][1] == {
+        "value": "before",
+        "label": "der Werktag davor",
+    }
+    assert _field("wait_event", "timeout_business")["kind"] == "boolean"
+    assert _field("count", "counter")["label"] == "Zähler"
+    purposes = {c["value"]: c["label"] for c in _field("send", "purpose")["choices"]}
+    assert purposes["verification_notice"] == "Nachweis nach einem Bestreiten (US)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.authoring.validation import validate_document
+from engine.nodes import NODE_TYPES
 from engine.nodes.base import Problem
 from tests.factories import edge, example_doc, journey_doc, node, template
 
@@ -513,3 +514,96 @@ def test_a_problem_made_from_plain_text_reads_the_same_in_every_language() -> No
 
     assert problem.text("de") == problem.text("en") == "Das ist kein JSON."
     assert problem.line("de") == "Strecke: Das ist kein JSON."
+
+
+# Issue 18 (item 6): numbers a manager mistypes, and errors that say what is expected.
+
+
+def _params_problem(type_: str, **params: object) -> list[tuple[str | None, str | None, str]]:
+    nodes = [node("start", "start"), node("x", type_, **params), node("done", "end")]
+    ports = [p.name for p in NODE_TYPES[type_].ports({**params, "events": ["payment_received"]})]
+    edges = [edge("start", "x"), *(edge("x", "done", p) for p in ports)]
+    _, problems = validate_document(journey_doc(nodes, edges, templates={}))
+    return [(p.node, p.field, p.text("de")) for p in problems if p.node == "x"]
+
+
+def test_half_a_day_of_timeout_is_refused_not_cut_to_zero() -> None:
+    problems = _params_problem("wait_event", events=["payment_received"], timeout_days=0.5)
+
+    assert [(n, f) for n, f, _ in problems] == [("x", "params.timeout_days")]
+    assert "0.5" in problems[0][2] and "ganze Tage" in problems[0][2]
+
+
+def test_half_a_grace_day_is_refused() -> None:
+    problems = _params_problem("promise", grace_days=1.5)
+
+    assert [(n, f) for n, f, _ in problems] == [("x", "params.grace_days")]
+
+
+def test_a_whole_day_written_as_a_decimal_is_fine() -> None:
+    assert _params_problem("wait", mode="duration", days=2.0) == []
+
+
+def test_negative_days_are_refused_in_duration_and_business_day_waits() -> None:
+    for mode in ("duration", "business_days"):
+        problems = _params_problem("wait", mode=mode, days=-3)
+        assert [(n, f) for n, f, _ in problems] == [("x", "params.days")], mode
+        assert "-3" in problems[0][2] and "Fälligkeit" in problems[0][2]
+
+
+def test_a_negative_due_date_wait_counts_back() -> None:
+    assert _params_problem("wait", mode="due_date", days=-5) == []
+
+
+def test_an_unknown_param_lists_the_known_ones() -> None:
+    problems = _params_problem("wait", mode="duration", days=1, dayz=2)
+
+    assert problems == [
+        (
+            "x",
+            "params.dayz",
+            "Unbekanntes Feld; bekannt sind: "
+            "at_time, days, hours, mode, month_day, shift, weekday.",
+        )
+    ]
+
+
+def test_an_unknown_field_of_the_document_lists_the_known_ones() -> None:
+    doc = journey_doc()
+    doc["nodes"][0]["colour"] = "red"
+
+    _, problems = validate_document(doc)
+
+    assert [(p.node, p.field, p.message) for p in problems] == [
+        (
+            "start",
+            "colour",
+            "Unknown field; the known fields are: id, label, params, position, type.",
+        )
+    ]
+
+
+def test_a_bad_name_says_the_pattern_in_words() -> None:
+    doc = journey_doc()
+    doc["nodes"][1]["id"] = "first reminder"
+
+    _, problems = validate_document(doc)
+
+    assert [(p.field, p.message) for p in problems] == [
+        ("id", "Use 1 to 64 letters, digits, '_' or '-', without spaces.")
+    ]
+    assert problems[0].text("de").startswith("Verwenden Sie 1 bis 64 Buchstaben")
+
+
+def test_a_bad_webhook_event_says_the_pattern_in_words() -> None:
+    problems = _params_problem("webhook", event="Case Handover")
+
+    assert problems[0][:2] == ("x", "params.event") and "case.handover" in problems[0][2]
+
+
+def test_send_purposes_include_the_notices_us_holds_allow() -> None:
+    from engine.contact_policy.profiles import _HOLDS
+    from engine.nodes.send import PURPOSES
+
+    allowed = {p for rule in _HOLDS.values() for p in rule.allowed_during_hold}
+    assert allowed <= set(PURPOSES)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.authoring.validation import FIELD_ERRORS
+from engine.authoring.validation import FIELD_ERRORS, READ_BACK
 from engine.core.event_types import EVENT_WORDS, WAITABLE
 from engine.core.messages import (
     Joined,
@@ -25,7 +25,6 @@ from engine.core.messages import (
 from engine.journey.fields import BUILTIN_FIELDS
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import OPERATOR_WORDS, Clause
-from engine.nodes.wait import AT_TIME_FORMAT
 from engine.rules import policy
 from engine.rules.sentences import clause_words
 from tests.catalog import german
@@ -154,7 +153,7 @@ def test_german_numbers_use_a_decimal_comma() -> None:
 
 @pytest.mark.parametrize(("days", "words"), [(1, "von 1 Tag abgelaufen"), (7, "von 7 Tagen")])
 def test_german_counts_choose_singular_or_plural(days: int, words: str) -> None:
-    assert words in msg("{days} days have passed{at}", days=days, at="").text("de")
+    assert words in msg("{days:#day has|days have} passed{at}", days=days, at="").text("de")
 
 
 @pytest.mark.parametrize(
@@ -213,6 +212,9 @@ BAD_PARAMS: list[dict[str, Any]] = [
     {"branches": [{"port": "Big One", "when": [{"field": "x", "op": "like"}]}]},
     {"experiment": "Bad Key", "arms": [{"name": "A", "weight": 120}], "holdout": 90},
     {"events": ["nothing"], "timeout_days": 99999},
+    {"events": ["payment_received"], "timeout_days": 0.5, "wrong": 1},
+    {"mode": "duration", "days": -3},
+    {"grace_days": 1.5},
     {"grace_days": -3},
     {"event": "Not An Event", "note": 3},
     {"outcome": "won"},
@@ -225,7 +227,7 @@ def test_every_params_error_of_every_node_type_has_german_words(name: str) -> No
     schema = NODE_TYPES[name].params_schema()
     english = {text for params in BAD_PARAMS for text in _leaves(schema.validate(params))}
 
-    known = (*FIELD_ERRORS, AT_TIME_FORMAT)
+    known = READ_BACK
 
     assert [t for t in english if isinstance(from_english(t, known), Verbatim)] == []
 

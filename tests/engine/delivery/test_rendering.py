@@ -42,3 +42,23 @@ def test_a_sample_case_without_a_row_links_to_a_page_that_opens_nothing() -> Non
     context = case_context(_case(), NOW, "https://p.example/p", "X")
 
     assert context["portal_url"] == f"https://p.example/p/{SAMPLE_TOKEN}"
+
+
+def _deadline(now: datetime, *args: object, **case: object) -> str:
+    return case_context(_case(id=1, portal_link_gen=1, **case), now, "https://p/", "X")["deadline"](
+        *args
+    )
+
+
+def test_a_deadline_in_business_days_skips_weekends_and_the_regions_holidays() -> None:
+    monday = datetime(2026, 1, 5, 9, tzinfo=UTC)  # the day before Epiphany (Bavaria only)
+
+    assert _deadline(monday, 5, True, country="DE", subdivision="BY") == "13. Januar 2026"
+    assert _deadline(monday, 5, True, country="DE", subdivision="BE") == "12. Januar 2026"
+
+
+def test_a_deadline_on_a_saturday_ends_on_the_monday_after_bgb_193() -> None:
+    friday = datetime(2026, 3, 6, 9, tzinfo=UTC)
+
+    assert _deadline(friday, 8, country="DE", subdivision=None) == "16. März 2026"
+    assert _deadline(friday, 7, country="DE", subdivision=None) == "13. März 2026"

@@ -34,6 +34,11 @@ def state() -> CaseState:
         promise_date=date(2026, 3, 20),
         promise_amount=Decimal("60.00"),
         promise_baseline=Decimal("60.00"),
+        payment_history={
+            "last_paid_on": "2026-03-09",
+            "last_failure_reason": "insufficient_funds",
+            "failed_payments": 2,
+        },
     )
 
 
@@ -54,6 +59,9 @@ def test_every_field_reads_its_value_from_a_case_state() -> None:
         "has_address": True,
         "messages_sent": 2,
         "payments_count": 1,
+        "days_since_last_payment": 7,
+        "failed_payments": 2,
+        "last_failure_reason": "insufficient_funds",
         "has_promise": True,
         "promise_kept": False,
     }
@@ -69,3 +77,14 @@ def test_a_field_a_manager_may_name_has_a_type_and_words(name: str) -> None:
 def test_the_promise_nodes_own_fields_are_read_but_not_offered_to_conditions(name: str) -> None:
     assert name in CASE_FIELDS and name not in BUILTIN_FIELDS
     assert field_type(name, {}) is None
+
+
+def test_a_counter_is_a_number_only_where_a_count_step_keeps_it() -> None:
+    cs = state()
+    cs.counters = {"attempts": 3}
+
+    assert field_type("counters.attempts", {}, frozenset({"attempts"})) == "number"
+    assert field_type("counters.attempts", {}) is None
+    assert field_value(cs, None, "counters.attempts", NOW) == 3  # type: ignore[arg-type]
+    assert field_value(cs, None, "counters.other", NOW) == 0  # type: ignore[arg-type]
+    assert field_label("counters.attempts", "de") == "der Zähler 'attempts'"

@@ -27,7 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "journeys_examples"
         ),
         (
             {"mode": "duration", "days": 1, "hours": 2},
-            "1 days 2 hours have passed",
+            "1 day 2 hours have passed",
             "die Wartezeit von 1 Tag und 2 Stunden abgelaufen ist",
         ),
         (
@@ -36,9 +36,29 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "journeys_examples"
             "die Wartezeit von 3 Werktagen abgelaufen ist und es 09:00 Uhr ist",
         ),
         (
-            {"mode": "due_date", "days": -2},
-            "the day D-2 after the due date has come",
-            "der Tag T-2 nach Fälligkeit erreicht ist",
+            {"mode": "business_days", "days": 1},
+            "1 business day has passed",
+            "die Wartezeit von 1 Werktag abgelaufen ist",
+        ),
+        (
+            {"mode": "duration", "days": 1},
+            "1 day has passed",
+            "die Wartezeit von 1 Tag abgelaufen ist",
+        ),
+        (
+            {"mode": "due_date", "days": -5},
+            "it is 5 days before the due date (D-5)",
+            "es 5 Tage vor Fälligkeit (T-5) ist",
+        ),
+        (
+            {"mode": "due_date", "days": 1, "at_time": "09:00"},
+            "it is 1 day after the due date (D+1) at 09:00",
+            "es 1 Tag nach Fälligkeit (T+1) ist und es 09:00 Uhr ist",
+        ),
+        (
+            {"mode": "due_date", "days": 0},
+            "it is the due date (D+0)",
+            "der Fälligkeitstag (T+0) erreicht ist",
         ),
     ],
 )
@@ -75,7 +95,7 @@ def test_a_managers_own_branch_label_reads_the_same_in_german() -> None:
 
 
 def test_the_english_port_label_is_unchanged() -> None:
-    assert [p.label for p in NODE_TYPES["promise"].ports({})] == ["Kept", "Broken"]
+    assert [p.label for p in NODE_TYPES["promise"].ports({})] == ["Kept", "Broken", "No promise"]
 
 
 def check_de(doc: dict[str, Any]) -> list[str]:

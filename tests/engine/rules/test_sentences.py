@@ -48,7 +48,7 @@ def labelled_minimal() -> dict[str, Any]:
 def test_the_minimal_example_reads_node_by_node() -> None:
     assert sentences(labelled_minimal()) == [
         "When a case arrives at 'Overdue invoice', go to 'Wait until D+7'.",
-        "When a case is at 'Wait until D+7' and the day D+7 after the due date has come at "
+        "When a case is at 'Wait until D+7' and it is 7 days after the due date (D+7) at "
         "09:00, go to 'Friendly reminder'.",
         "When a case arrives at 'Friendly reminder' and the email 'reminder' has been queued, "
         "go to 'Wait for payment'.",
@@ -150,7 +150,7 @@ def sentences_de(doc: dict[str, Any]) -> list[str]:
 def test_the_minimal_example_reads_in_german() -> None:
     assert sentences_de(labelled_minimal()) == [
         "Wenn ein Fall bei 'Overdue invoice' ankommt, geht er weiter zu 'Wait until D+7'.",
-        "Wenn ein Fall bei 'Wait until D+7' wartet und der Tag T+7 nach Fälligkeit erreicht ist "
+        "Wenn ein Fall bei 'Wait until D+7' wartet und es 7 Tage nach Fälligkeit (T+7) ist "
         "und es 09:00 Uhr ist, geht er weiter zu 'Friendly reminder'.",
         "Wenn ein Fall bei 'Friendly reminder' ankommt und die Nachricht 'reminder' per E-Mail "
         "in den Postausgang gestellt ist, geht er weiter zu 'Wait for payment'.",

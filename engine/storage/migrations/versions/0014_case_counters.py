@@ -1,7 +1,7 @@
 """Cases: a journey's counters and the payment history conditions read (issue 18).
 
-Revision ID: 0181_case_counters
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0181_case_counters"
-down_revision = "0010"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

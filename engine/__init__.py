@@ -107,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "load_delivery_config": "engine.delivery.config",
     "DispatchReport": "engine.delivery.dispatcher",
     "Dispatcher": "engine.delivery.dispatcher",
+    "connector_message": "engine.delivery.outgoing",
     "RenderError": "engine.delivery.rendering",
     "case_context": "engine.delivery.rendering",
     "render_message": "engine.delivery.rendering",
@@ -346,6 +347,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         load_delivery_config,
     )
     from engine.delivery.dispatcher import Dispatcher, DispatchReport
+    from engine.delivery.outgoing import connector_message
     from engine.delivery.rendering import RenderError, case_context, render_message
     from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
     from engine.delivery.sandbox import SandboxDispatcher
@@ -579,6 +581,7 @@ __all__ = [
     "clean_payload",
     "comment_version",
     "compile_journey",
+    "connector_message",
     "content_hash",
     "create_job",
     "create_subscription",

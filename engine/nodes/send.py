@@ -13,7 +13,7 @@ from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, p
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
-    from engine.journey.document import Journey, Node
+    from engine.journey.document import Journey, Node, Template
 
 PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
 
@@ -115,11 +115,31 @@ class Send(NodeType):
                 channel=channel_words(channel),
             )
             problems.append(Problem.of(mismatch, node.id, "template"))
+        if template is not None:
+            problems += self._check_tone(node, journey, template)
         problems += self._check_fallback(node, journey)
         if node.params.get("fallback_channel") == channel:
             same = msg("The fallback channel is the same as the channel.")
             problems.append(Problem.of(same, node.id, "fallback_channel"))
         return problems
+
+    @staticmethod
+    def _check_tone(node: Node, journey: Journey, template: Template) -> list[Problem]:
+        """A step's tone with no variant of its own: say which one goes out instead."""
+        tone = node.params.get("tone", 1)
+        if not isinstance(tone, int) or any(v.tone == tone for v in template.variants):
+            return []
+        sent = template.variant(journey.locale, tone)
+        if sent is None:
+            return []
+        other = msg(
+            "Template '{key}' has no variant of tone {tone}; tone {sent} ({locale}) will be sent.",
+            key=node.params.get("template"),
+            tone=tone,
+            sent=sent.tone,
+            locale=sent.locale,
+        )
+        return [Problem.of(other, node.id, "params.tone", severity="warning")]
 
     @staticmethod
     def _check_fallback(node: Node, journey: Journey) -> list[Problem]:

@@ -11,13 +11,16 @@ import holidays
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from engine.core.messages import DEFAULT_LANG, Message, msg
-from engine.nodes.base import Entry, NodeType, RuleSpec, param, rule_spec
+from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
     from engine.journey.document import Journey, Node
 
 MODES = ("duration", "business_days", "due_date")
+NEGATIVE_WAIT = msg(
+    "A wait cannot count back: use 0 or more days (only 'due date + days' may be negative)."
+)
 # marshmallow takes strings: validation reads this English back into the message (from_english).
 AT_TIME_FORMAT = msg("Use the form HH:MM, for example 09:00.")
 
@@ -122,6 +125,14 @@ class Wait(NodeType):
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         return Entry(timer_at=timer_for(node.params, case, now))
+
+    def check(self, node: Node, journey: Journey) -> list[Problem]:
+        """Days before now make no sense for a duration or business days (D-n does)."""
+        days = node.params.get("days", 0)
+        mode = node.params.get("mode", "duration")
+        if isinstance(days, int) and days < 0 and mode != "due_date":
+            return [Problem.of(NEGATIVE_WAIT, node.id, "params.days")]
+        return []
 
     def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
         """A wait of no time, a time of day already past, or a due-date day already come."""

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     "CACHE_SECONDS": "engine.access.api_tokens",
+    "TOKEN_SCOPES": "engine.access.api_tokens",
     "TokenCache": "engine.access.api_tokens",
+    "TokenError": "engine.access.api_tokens",
     "TokenInfo": "engine.access.api_tokens",
+    "create_token": "engine.access.api_tokens",
+    "list_tokens": "engine.access.api_tokens",
+    "revoke_token": "engine.access.api_tokens",
     "PortalAccess": "engine.access.portal_links",
     "PortalCase": "engine.access.portal_links",
     "PortalLinkError": "engine.access.portal_links",
@@ -252,7 +257,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
-    from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
+    from engine.access.api_tokens import (
+        CACHE_SECONDS,
+        TOKEN_SCOPES,
+        TokenCache,
+        TokenError,
+        TokenInfo,
+        create_token,
+        list_tokens,
+        revoke_token,
+    )
     from engine.access.portal_links import (
         PortalAccess,
         PortalCase,
@@ -484,6 +498,7 @@ __all__ = [
     "SECRET_KEYS",
     "STATUSES",
     "SYSTEM",
+    "TOKEN_SCOPES",
     "TONES",
     "VERSION_STATUSES",
     "Actor",
@@ -552,6 +567,7 @@ __all__ = [
     "Text",
     "TickReport",
     "TokenCache",
+    "TokenError",
     "TokenInfo",
     "UnknownCase",
     "UnknownDebtor",
@@ -585,6 +601,7 @@ __all__ = [
     "content_hash",
     "create_job",
     "create_subscription",
+    "create_token",
     "deactivate_subscription",
     "debtor_cases",
     "decide_event",
@@ -614,6 +631,7 @@ __all__ = [
     "list_cases",
     "list_journeys",
     "list_outbox",
+    "list_tokens",
     "list_versions",
     "list_webhook_deliveries",
     "list_webhook_subscriptions",
@@ -652,6 +670,7 @@ __all__ = [
     "request_hash",
     "retire_journey",
     "revoke_portal_links",
+    "revoke_token",
     "running_jobs",
     "save_draft",
     "save_version",

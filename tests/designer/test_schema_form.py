@@ -60,3 +60,24 @@ def test_ports_of_a_half_filled_form_fall_back(ctx: Any) -> None:
 
 def test_ports_of_unknown_type_is_empty(ctx: Any) -> None:
     assert ports_of("nope", {}) == []
+
+
+# Issue 16, point 13: no raw codes in the forms, in either language.
+@pytest.mark.parametrize(
+    ("lang", "gt", "payment"),
+    [("en", "is above", "a payment arrives"), ("de", "ist über", "eine Zahlung eingeht")],
+)
+def test_operators_and_events_are_words_not_codes(
+    app: Flask, lang: str, gt: str, payment: str
+) -> None:
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = lang
+        ops = _field("condition", "branches")["fields"][2]["fields"][1]["choices"]
+        events = _field("wait_event", "events")["choices"]
+    labels = {c["value"]: c["label"] for c in ops}
+    assert labels["gt"] == gt and "gt" not in labels.values()
+    found = {c["value"]: c["label"] for c in events}
+    assert found["payment_received"] == payment
+    assert not any(code == label for code, label in found.items())

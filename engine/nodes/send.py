@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from engine.journey.document import Journey, Node, Template
 
 PURPOSES = ("reminder", "demand", "validation_notice", "termination_notice", "information")
+PURPOSE_WORDS: dict[str, Text] = {
+    "reminder": msg("reminder"),
+    "demand": msg("demand for payment"),
+    "validation_notice": msg("validation notice"),
+    "termination_notice": msg("termination notice"),
+    "information": msg("information"),
+}
 
 
 CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
@@ -65,7 +72,9 @@ class SendParams(Schema):
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
         metadata=param(
-            msg("Purpose"), msg("What the message is for; the contact policy may depend on it.")
+            msg("Purpose"),
+            msg("What the message is for; the contact policy may depend on it."),
+            choices=PURPOSE_WORDS,
         ),
     )
 

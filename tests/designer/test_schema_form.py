@@ -81,3 +81,21 @@ def test_operators_and_events_are_words_not_codes(
     found = {c["value"]: c["label"] for c in events}
     assert found["payment_received"] == payment
     assert not any(code == label for code, label in found.items())
+
+
+@pytest.mark.parametrize(
+    ("lang", "handed_over", "demand"),
+    [("en", "handed over", "demand for payment"), ("de", "abgegeben", "Mahnung")],
+)
+def test_outcomes_and_purposes_are_words_not_codes(
+    app: Flask, lang: str, handed_over: str, demand: str
+) -> None:
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = lang
+        outcomes = {c["value"]: c["label"] for c in _field("end", "outcome")["choices"]}
+        purposes = {c["value"]: c["label"] for c in _field("send", "purpose")["choices"]}
+    assert outcomes["handed_over"] == handed_over
+    assert purposes["demand"] == demand
+    assert "validation_notice" not in purposes.values()

@@ -77,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         simulation,
         statements,
         templates_view,
+        tokens_view,
         webhooks_view,
     )
 
@@ -99,6 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cases,
         outbox,
         settings,
+        tokens_view,
         webhooks_view,
     ):
         app.register_blueprint(module.bp)
@@ -109,5 +111,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/")
     def index() -> Any:
         return redirect(url_for("journeys.index"))
+
+    @app.errorhandler(403)
+    def forbidden(_error: Any) -> Any:
+        """A refused page in the designer's own frame, saying why and where to go on."""
+        from flask import jsonify, render_template, request
+
+        from designer.i18n import _
+
+        reason = _("Your role cannot open this page or take this step.")
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            return jsonify(ok=False, message=reason, problems=[{"message": reason}]), 403
+        return render_template("error.html", code=403, reason=reason), 403
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon."""
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
 
     return app

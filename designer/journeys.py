@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from babel.numbers import list_currencies
 from flask import (
     Blueprint,
     Response,
@@ -26,6 +28,7 @@ from designer.layout import arrange
 from designer.render import page_or_partial
 from designer.schema_form import palette, ports_of
 from engine import (
+    JURISDICTIONS,
     SCHEMA_VERSION,
     CompiledJourney,
     InvalidJourney,
@@ -48,18 +51,55 @@ from engine import (
 from mahnwerk_web.db import transaction
 
 bp = Blueprint("journeys", __name__, url_prefix="/journeys")
+CURRENCY_CODES = frozenset(list_currencies())
 
 
-def starter_document(key: str, name: str) -> dict[str, Any]:
+# The languages a journey's templates are written in first (the UI speaks English and German).
+LOCALES = ("de", "de-DE", "de-AT", "de-CH", "en", "en-GB", "en-US")
+CURRENCIES = ("EUR", "USD", "GBP", "CHF")  # offered first; any ISO 4217 code may be typed
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+STARTER_TEXT = {
+    "en": (
+        "Invoice {{ reference }} is open",
+        "Dear {{ debtor_name }},\n\n{{ format_money(amount_open) }} "
+        "for invoice {{ reference }} was due on {{ format_date(due_date) }}. "
+        "You can pay here: {{ portal_url }}\n\n{{ creditor_name }}",
+    ),
+    "de": (
+        "Rechnung {{ reference }} ist offen",
+        "Guten Tag {{ debtor_name }},\n\n{{ format_money(amount_open) }} "
+        "aus der Rechnung {{ reference }} waren am {{ format_date(due_date) }} fällig. "
+        "Sie können hier bezahlen: {{ portal_url }}\n\n{{ creditor_name }}",
+    ),
+}
+
+
+def journey_settings_choices() -> dict[str, Any]:
+    """What a journey's language, currency and jurisdiction may be, for the forms."""
+    return {
+        "locales": list(LOCALES),
+        "currencies": list(CURRENCIES),
+        "jurisdictions": [*JURISDICTIONS, "NONE"],
+    }
+
+
+def starter_document(
+    key: str,
+    name: str,
+    locale: str = "en",
+    currency: str = "EUR",
+    jurisdiction: str = "NONE",
+) -> dict[str, Any]:
     """A new journey: a start wired to an end, and one email template to build on."""
+    subject, body = STARTER_TEXT["de" if locale.startswith("de") else "en"]
     return {
         "schema_version": SCHEMA_VERSION,
         "key": key,
         "name": name,
         "description": "",
-        "locale": "en",
-        "currency": "EUR",
-        "jurisdiction": "NONE",
+        "locale": locale,
+        "currency": currency,
+        "jurisdiction": jurisdiction,
         "attributes": [],
         "nodes": [
             {
@@ -81,16 +121,7 @@ def starter_document(key: str, name: str) -> dict[str, Any]:
         "templates": {
             "reminder": {
                 "channel": "email",
-                "variants": [
-                    {
-                        "locale": "en",
-                        "tone": 1,
-                        "subject": "Invoice {{ reference }} is open",
-                        "body": "Dear {{ debtor_name }},\n\n{{ format_money(amount_open) }} "
-                        "for invoice {{ reference }} was due on {{ format_date(due_date) }}. "
-                        "You can pay here: {{ portal_url }}\n\n{{ creditor_name }}",
-                    }
-                ],
+                "variants": [{"locale": locale, "tone": 1, "subject": subject, "body": body}],
             }
         },
     }
@@ -130,10 +161,10 @@ def _store(doc: Any, message: str) -> Response | tuple[str, int]:
     return redirect(url_for("journeys.editor", key=key, number=number))
 
 
-@bp.get("")
-def index() -> str:
-    """Every journey with its newest version's status, its state (live, paused ...), its
-    published version and running cases; for reviewers, the versions waiting for them."""
+def _index_page(
+    new: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> tuple[str, int]:
+    """The journeys list, with the 'New journey' form as entered and its errors by field."""
     with transaction() as session:
         journeys = queries.list_journeys(session)
         states, live = {}, {}
@@ -152,20 +183,60 @@ def index() -> str:
         live=live,
         waiting=waiting,
         names=names,
-    )
+        choices=journey_settings_choices(),
+        new=new or {},
+        errors=errors or {},
+    ), (422 if errors else 200)
+
+
+@bp.get("")
+def index() -> Any:
+    """Every journey with its newest version's status, its state (live, paused ...), its
+    published version and running cases; for reviewers, the versions waiting for them."""
+    return _index_page()
+
+
+def new_journey_errors(form: dict[str, str]) -> dict[str, str]:
+    """What is wrong with the 'New journey' form, by field (empty when nothing is)."""
+    errors = {}
+    if not form["name"]:
+        errors["name"] = _("Give the journey a name (spaces alone are no name).")
+    elif len(form["name"]) > 200:
+        errors["name"] = _("A name has at most 200 characters.")
+    if not KEY_PATTERN.match(form["key"]):
+        errors["key"] = _("Lower-case letters, digits, - and _; it names the journey in the API.")
+    if form["locale"] not in LOCALES:
+        errors["locale"] = _("Choose one of the languages offered.")
+    if not re.fullmatch(r"[A-Z]{3}", form["currency"]) or form["currency"] not in CURRENCY_CODES:
+        errors["currency"] = _("Use a three-letter currency, e.g. EUR.")
+    if form["jurisdiction"] not in journey_settings_choices()["jurisdictions"]:
+        errors["jurisdiction"] = _("Choose one of the jurisdictions offered.")
+    return errors
 
 
 @bp.post("")
 @role_required(EDIT_ROLES)
 def create() -> Any:
-    """Create a journey from the starter document."""
-    key = request.form.get("key", "").strip().lower()
-    name = request.form.get("name", "").strip()
-    with transaction() as session:
-        if queries.journey_by_key(session, key):
-            flash(_("A journey with the key '%(key)s' exists already.", key=key), "error")
-            return redirect(url_for("journeys.index"))
-    return _store(starter_document(key, name), _("Journey created."))
+    """Create a journey from the starter document in the chosen language, currency and law;
+    a bad field is named beside it and everything entered stays in the form."""
+    form = {
+        "key": request.form.get("key", "").strip().lower(),
+        "name": request.form.get("name", "").strip(),
+        "locale": request.form.get("locale", "en").strip(),
+        "currency": request.form.get("currency", "EUR").strip().upper(),
+        "jurisdiction": request.form.get("jurisdiction", "NONE").strip(),
+    }
+    errors = new_journey_errors(form)
+    if not errors:
+        with transaction() as session:
+            if queries.journey_by_key(session, form["key"]):
+                errors["key"] = _(
+                    "A journey with the key '%(key)s' exists already.", key=form["key"]
+                )
+    if errors:
+        entered = {**form, "name": request.form.get("name", "")}
+        return _index_page(new=entered, errors=errors)
+    return _store(starter_document(**form), _("Journey created."))
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -229,6 +300,7 @@ def editor(key: str, number: int) -> str:
         ports={n["id"]: ports_of(n["type"], n["params"]) for n in doc["nodes"]},
         editable=editable(version),
         problems=problems_json(version_problems(version)) if version.status == "draft" else [],
+        settings_choices=journey_settings_choices(),
     )
 
 

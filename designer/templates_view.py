@@ -8,10 +8,23 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from connectors import InvalidAddressError
+from connectors.letter_pdf import render_letter
+from connectors.sms_encoding import analyse
 from designer.auth import EDIT_ROLES, role_required
 from designer.drafts import saved_message, store_edit
 from designer.i18n import _, current_lang
@@ -19,10 +32,13 @@ from designer.render import page_or_partial
 from engine import (
     CHANNELS,
     TONES,
+    ConfigError,
     InvalidJourney,
     LifecycleError,
     RenderError,
     case_context,
+    connector_message,
+    load_delivery_config,
     load_journey,
     queries,
     render_message,
@@ -35,6 +51,13 @@ from mahnwerk_web.db import transaction
 bp = Blueprint("templates", __name__, url_prefix="/journeys/<key>/v<int:number>/templates")
 PARTS = ("subject", "body", "html")
 SAMPLE_ATTRIBUTE = {"number": 42, "boolean": True, "string": "standard"}
+# Where the sample debtor lives, by the journey's jurisdiction: a letter needs an address of
+# the country its law is for (street, postcode, city, country).
+SAMPLE_ADDRESS = {
+    "DE": ("Lindenstraße 12", "50674", "Köln", "DE"),
+    "UK": ("12 Station Road", "M1 4BT", "Manchester", "GB"),
+    "US": ("1200 Elm Street", "75201", "Dallas", "US"),
+}
 
 
 def _version(key: str, number: int) -> Any:
@@ -49,14 +72,16 @@ def form_variant(doc: dict[str, Any]) -> dict[str, Any]:
     """The template variant being edited, from the request form."""
     form = request.form if request.method == "POST" else request.args
     tone = form.get("tone", type=int)
+    channel = form.get("channel") or "email"
+    sms = channel == "sms"  # an SMS is text alone: no subject, no HTML
     return {
         "key": form.get("template", "").strip(),
-        "channel": form.get("channel") or "email",
+        "channel": channel,
         "locale": form.get("locale", "").strip() or doc.get("locale", "en"),
         "tone": tone if tone in TONES else 1,
-        "subject": form.get("subject", ""),
+        "subject": "" if sms else form.get("subject", ""),
         "body": form.get("body", ""),
-        "html": form.get("html") or None,
+        "html": None if sms else form.get("html") or None,
     }
 
 
@@ -120,8 +145,17 @@ def journey_problems(version: Any) -> list[str]:
 def sample_case(doc: dict[str, Any], locale: str) -> SimpleNamespace:
     """A made-up case to preview a message on."""
     now = utcnow()
+    street, postcode, city, country = SAMPLE_ADDRESS.get(
+        doc.get("jurisdiction", "NONE"), SAMPLE_ADDRESS["DE"]
+    )
     return SimpleNamespace(
         external_id="SAMPLE-0001",
+        street=street,
+        postcode=postcode,
+        city=city,
+        country=country,
+        email="erika@example.org",
+        phone="+4915112345678",
         reference="INV-100042",
         debtor_name="Erika Mustermann",
         amount_original=Decimal("189.00"),
@@ -152,6 +186,11 @@ def preview(doc: dict[str, Any], v: dict[str, Any]) -> tuple[Any, str | None]:
         return None, exc.words.text(current_lang())
 
 
+def sms_count(variant: dict[str, Any], rendered: Any) -> Any:
+    """Encoding, length and segments of a rendered SMS, by the connectors' own rules."""
+    return analyse(rendered.body) if rendered is not None and variant["channel"] == "sms" else None
+
+
 @bp.get("")
 def index(key: str, number: int) -> str:
     """The templates of a version and the editor for one variant."""
@@ -178,6 +217,7 @@ def index(key: str, number: int) -> str:
         problems=variant_problems(variant) if variant.get("key") else {},
         rendered=rendered,
         render_error=error,
+        sms=sms_count(variant, rendered),
         editable=editable(version),
         draft_problems=journey_problems(version),
     )
@@ -204,7 +244,33 @@ def live_preview(key: str, number: int) -> str:
         problems=problems,
         rendered=rendered,
         render_error=error,
+        sms=sms_count(variant, rendered),
     )
+
+
+@bp.post("/letter.pdf")
+def letter_pdf(key: str, number: int) -> Response | tuple[str, int]:
+    """The letter as the debtor gets it: the DIN 5008 PDF with its GiroCode, from the text
+    in the editor, on the sample case and the configured creditor."""
+    version = _version(key, number)
+    doc = version.document
+    variant = form_variant(doc) | {"channel": "letter"}
+    problems = variant_problems(variant)
+    rendered, error = preview(doc, variant) if not problems else (None, None)
+    if rendered is None:
+        reasons = [p for found in problems.values() for p in found] or [error]
+        return render_template("field_error.html", error="; ".join(map(str, reasons))), 422
+    try:
+        company = load_delivery_config().company
+        case = sample_case(doc, variant["locale"])
+        portal = current_app.config["PORTAL_BASE_URL"]
+        message = connector_message("letter", "preview", case, rendered, company, portal, utcnow())
+        letter = render_letter(message)
+    except (ConfigError, InvalidAddressError) as exc:
+        return render_template("field_error.html", error=str(exc)), 422
+    response = Response(letter.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{variant["key"]}-preview.pdf"'
+    return response
 
 
 @bp.post("/save")

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     "CACHE_SECONDS": "engine.access.api_tokens",
+    "TOKEN_SCOPES": "engine.access.api_tokens",
     "TokenCache": "engine.access.api_tokens",
+    "TokenError": "engine.access.api_tokens",
     "TokenInfo": "engine.access.api_tokens",
+    "create_token": "engine.access.api_tokens",
+    "list_tokens": "engine.access.api_tokens",
+    "revoke_token": "engine.access.api_tokens",
     "PortalAccess": "engine.access.portal_links",
     "PortalCase": "engine.access.portal_links",
     "PortalLinkError": "engine.access.portal_links",
@@ -122,6 +127,7 @@ _EXPORTS: dict[str, str] = {
     "load_delivery_config": "engine.delivery.config",
     "DispatchReport": "engine.delivery.dispatcher",
     "Dispatcher": "engine.delivery.dispatcher",
+    "connector_message": "engine.delivery.outgoing",
     "RenderError": "engine.delivery.rendering",
     "case_context": "engine.delivery.rendering",
     "render_message": "engine.delivery.rendering",
@@ -310,7 +316,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
-    from engine.access.api_tokens import CACHE_SECONDS, TokenCache, TokenInfo
+    from engine.access.api_tokens import (
+        CACHE_SECONDS,
+        TOKEN_SCOPES,
+        TokenCache,
+        TokenError,
+        TokenInfo,
+        create_token,
+        list_tokens,
+        revoke_token,
+    )
     from engine.access.portal_links import (
         PortalAccess,
         PortalCase,
@@ -413,6 +428,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         load_delivery_config,
     )
     from engine.delivery.dispatcher import Dispatcher, DispatchReport
+    from engine.delivery.outgoing import connector_message
     from engine.delivery.rendering import RenderError, case_context, render_message
     from engine.delivery.reports import DeliveryReportError, UnknownMessage, record_delivery
     from engine.delivery.sandbox import SandboxDispatcher
@@ -590,6 +606,7 @@ __all__ = [
     "SECRET_KEYS",
     "STATUSES",
     "SYSTEM",
+    "TOKEN_SCOPES",
     "TONES",
     "VERSION_STATUSES",
     "Accepted",
@@ -679,6 +696,7 @@ __all__ = [
     "Text",
     "TickReport",
     "TokenCache",
+    "TokenError",
     "TokenInfo",
     "UnknownCase",
     "UnknownDebtor",
@@ -716,9 +734,11 @@ __all__ = [
     "clean_payload",
     "comment_version",
     "compile_journey",
+    "connector_message",
     "content_hash",
     "create_job",
     "create_subscription",
+    "create_token",
     "deactivate_subscription",
     "debtor_cases",
     "decide_event",
@@ -760,6 +780,7 @@ __all__ = [
     "list_cases",
     "list_journeys",
     "list_outbox",
+    "list_tokens",
     "list_versions",
     "list_webhook_deliveries",
     "list_webhook_subscriptions",
@@ -807,6 +828,7 @@ __all__ = [
     "request_hash",
     "retire_journey",
     "revoke_portal_links",
+    "revoke_token",
     "rf_reference",
     "rule_sentences",
     "running_jobs",

@@ -96,6 +96,50 @@ class SimulationResult:
         }
 
 
+# Believable debtors per country (issue 16, point 15): names, streets, postcodes and cities of
+# the debtor's country, and a phone number in its format. Picked by the case's number, not
+# drawn, so the random sequence (and every pinned simulation result) stays as it was.
+PEOPLE = {
+    "DE": (
+        ("Anna Schneider", "Jonas Weber", "Lena Fischer", "Paul Wagner", "Mia Becker"),
+        (
+            ("Hauptstraße", "80331", "München"),
+            ("Bahnhofstraße", "50667", "Köln"),
+            ("Lindenallee", "20095", "Hamburg"),
+            ("Gartenweg", "70173", "Stuttgart"),
+            ("Schillerstraße", "10117", "Berlin"),
+        ),
+        "+49151{:08d}",
+    ),
+    "US": (
+        ("Emily Johnson", "Michael Smith", "Sarah Davis", "David Miller", "Jessica Brown"),
+        (
+            ("Oak Street", "94103", "San Francisco"),
+            ("Maple Avenue", "10001", "New York"),
+            ("Main Street", "75201", "Dallas"),
+            ("Pine Road", "60601", "Chicago"),
+            ("Elm Street", "02108", "Boston"),
+        ),
+        "+1212555{:04d}",
+    ),
+    "GB": (
+        ("Oliver Smith", "Amelia Jones", "Harry Taylor", "Isla Brown", "George Wilson"),
+        (
+            ("High Street", "M1 1AE", "Manchester"),
+            ("Station Road", "B1 1BB", "Birmingham"),
+            ("Church Lane", "LS1 1UR", "Leeds"),
+            ("Victoria Road", "BS1 4DJ", "Bristol"),
+            ("King Street", "EC2V 7HH", "London"),
+        ),
+        "+447700{:06d}",
+    ),
+}
+# What a string attribute holds in the synthetic portfolio: an attribute naming a creditor
+# gets company names (a US validation notice reads "a debt that you owe to ..."), others tiers.
+CREDITORS = ("Northwind Telecom", "Contoso Energy")
+TIERS = ("standard", "premium")
+
+
 def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date) -> list[dict]:
     """A portfolio that looks like the journey's market: country, currency, contact mix.
 
@@ -105,20 +149,22 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
     bound = jurisdiction_of(doc.get("jurisdiction", NONE)) or jurisdiction(FALLBACK)
     country = bound.country
     attributes = {a["name"]: a["type"] for a in doc.get("attributes", [])}
+    names, streets, phone = PEOPLE.get(country.code, PEOPLE["DE"])
     cases = []
     for i in range(n):
+        street, postcode, city = streets[i % len(streets)]
         subdivision = rng.choice(country.subdivisions)
         amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.8), 20000), 2)))
         cases.append(
             {
                 "external_id": f"SIM-{i + 1:06d}",
-                "debtor_name": f"Debtor {i + 1}",
+                "debtor_name": names[i % len(names)],
                 "debtor_type": "business" if rng.random() < 0.1 else "consumer",
                 "email": f"debtor{i + 1}@example.org" if rng.random() < 0.9 else None,
-                "phone": "+4915112345678" if rng.random() < 0.7 else None,
-                "street": f"Musterweg {i % 200 + 1}" if rng.random() < 0.95 else None,
-                "postcode": "10115",
-                "city": "Berlin",
+                "phone": phone.format(i % 10_000) if rng.random() < 0.7 else None,
+                "street": f"{street} {i % 200 + 1}" if rng.random() < 0.95 else None,
+                "postcode": postcode,
+                "city": city,
                 "country": country.code,
                 "subdivision": subdivision,
                 "locale": doc.get("locale") or country.locale,
@@ -127,18 +173,18 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
                 "amount": amount,
                 "due_date": start - timedelta(days=rng.randint(0, 2)),
                 "reference": f"INV-{100000 + i}",
-                "attributes": {k: _attribute(t, rng) for k, t in attributes.items()},
+                "attributes": {k: _attribute(k, t, rng) for k, t in attributes.items()},
             }
         )
     return cases
 
 
-def _attribute(kind: str, rng: random.Random) -> Any:
+def _attribute(name: str, kind: str, rng: random.Random) -> Any:
     if kind == "number":
         return rng.randint(0, 100)
     if kind == "boolean":
         return rng.random() < 0.3
-    return rng.choice(["standard", "premium"])
+    return rng.choice(CREDITORS if "creditor" in name else TIERS)  # two either way: same draws
 
 
 def simulate(
@@ -171,7 +217,7 @@ def simulate(
     dispatcher = SandboxDispatcher(db, workers=1)
     result = SimulationResult(cases=cases, days=days, seed=seed)
     scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
-    seen_outbox, event_no = 0, 0
+    seen_outbox, seen_hooks, event_no = 0, 0, 0
     for day in range(days):
         today = Counter[str]()
         for hour in range(0, 24, step_hours):
@@ -187,6 +233,7 @@ def simulate(
             dispatcher.dispatch(moment)
             today["closed"] += report.closed
             seen_outbox = _respond(db, seen_outbox, moment, rng, scheduled, result, today)
+            seen_hooks = _count_webhooks(db, seen_hooks, result, today)
         _close_day(db, result, day, today)
         if progress:
             progress(day + 1, days)
@@ -198,6 +245,20 @@ def simulate(
     if not keep:
         db.dispose()
     return result
+
+
+def _count_webhooks(db: Database, seen: int, result: SimulationResult, today: Counter[str]) -> int:
+    """Count the host notifications queued since outbox id `seen` (a webhook step tells the
+    host system; the sandbox dispatches only messages to debtors, so no audit says it)."""
+    with db.transaction() as session:
+        ids = session.scalars(
+            select(OutboxRow.id).where(OutboxRow.id > seen, OutboxRow.channel == "webhook")
+        ).all()
+    if not ids:
+        return seen
+    result.messages["webhook"] += len(ids)
+    today["message:webhook"] += len(ids)
+    return max(ids)
 
 
 def _respond(

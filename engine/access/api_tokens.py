@@ -31,6 +31,7 @@ from engine.core.clock import naive_utc
 from engine.storage.api_models import ApiTokenRow
 
 SCOPES = ("read", "write", "publish")
+TOKEN_SCOPES = SCOPES  # the public name (engine.TOKEN_SCOPES)
 PREFIX = "mw_"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 CACHE_SECONDS = 1.0  # how long a server trusts what it read about a token (revocation delay)

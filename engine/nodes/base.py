@@ -64,7 +64,7 @@ class ClauseSchema(Schema):
     op = fields.String(
         required=True,
         validate=validate.OneOf(OPERATORS),
-        metadata=param(msg("Operator"), msg("How to compare.")),
+        metadata=param(msg("Operator"), msg("How to compare."), choices=OPERATOR_WORDS),
     )
     value = fields.Raw(required=True, metadata=param(msg("Value"), msg("What to compare with.")))
 

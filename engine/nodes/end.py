@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from engine.journey.document import Journey, Node
 
 OUTCOMES = ("paid", "handed_over", "written_off", "closed")
+OUTCOME_WORDS = {
+    "paid": msg("paid"),
+    "handed_over": msg("handed over"),
+    "written_off": msg("written off"),
+    "closed": msg("closed"),
+}
 
 
 class EndParams(Schema):
@@ -22,7 +28,9 @@ class EndParams(Schema):
         required=True,
         validate=validate.OneOf(OUTCOMES),
         metadata=param(
-            msg("Outcome"), msg("How the journey ended: paid, handed over, written off, closed.")
+            msg("Outcome"),
+            msg("How the journey ended: paid, handed over, written off, closed."),
+            choices=OUTCOME_WORDS,
         ),
     )
 

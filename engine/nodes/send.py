@@ -14,7 +14,7 @@ from engine.nodes.window import SlotParams, release_at, with_slot
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
-    from engine.journey.document import Journey, Node
+    from engine.journey.document import Journey, Node, Template
 
 # What a message is for: the contact policy's hold rules let some purposes through (a US
 # dispute allows a verification notice, a cure period a remedy notice: engine/contact_policy).
@@ -27,6 +27,15 @@ PURPOSES = (
     "termination_notice",
     "information",
 )
+PURPOSE_WORDS: dict[str, Text] = {
+    "reminder": msg("reminder"),
+    "demand": msg("demand for payment"),
+    "validation_notice": msg("validation notice"),
+    "verification_notice": pmsg("purpose", "verification notice after a dispute (US)"),
+    "remedy_notice": pmsg("purpose", "notice of a specific remedy (US)"),
+    "termination_notice": msg("termination notice"),
+    "information": msg("information"),
+}
 
 
 CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
@@ -78,15 +87,7 @@ class SendParams(SlotParams):
         metadata=param(
             msg("Purpose"),
             msg("What the message is for; the contact policy may depend on it."),
-            choices={
-                "reminder": pmsg("purpose", "reminder"),
-                "demand": pmsg("purpose", "demand"),
-                "validation_notice": pmsg("purpose", "validation notice (US)"),
-                "verification_notice": pmsg("purpose", "verification notice after a dispute (US)"),
-                "remedy_notice": pmsg("purpose", "notice of a specific remedy (US)"),
-                "termination_notice": pmsg("purpose", "notice that collection ends"),
-                "information": pmsg("purpose", "information"),
-            },
+            choices=PURPOSE_WORDS,
         ),
     )
 
@@ -137,11 +138,31 @@ class Send(NodeType):
                 channel=channel_words(channel),
             )
             problems.append(Problem.of(mismatch, node.id, "template"))
+        if template is not None:
+            problems += self._check_tone(node, journey, template)
         problems += self._check_fallback(node, journey)
         if node.params.get("fallback_channel") == channel:
             same = msg("The fallback channel is the same as the channel.")
             problems.append(Problem.of(same, node.id, "fallback_channel"))
         return problems
+
+    @staticmethod
+    def _check_tone(node: Node, journey: Journey, template: Template) -> list[Problem]:
+        """A step's tone with no variant of its own: say which one goes out instead."""
+        tone = node.params.get("tone", 1)
+        if not isinstance(tone, int) or any(v.tone == tone for v in template.variants):
+            return []
+        sent = template.variant(journey.locale, tone)
+        if sent is None:
+            return []
+        other = msg(
+            "Template '{key}' has no variant of tone {tone}; tone {sent} ({locale}) will be sent.",
+            key=node.params.get("template"),
+            tone=tone,
+            sent=sent.tone,
+            locale=sent.locale,
+        )
+        return [Problem.of(other, node.id, "params.tone", severity="warning")]
 
     @staticmethod
     def _check_fallback(node: Node, journey: Journey) -> list[Problem]:

@@ -29,7 +29,10 @@ class WaitEventParams(Schema):
         required=True,
         validate=validate.Length(min=1),
         metadata=param(
-            msg("Events"), msg("Go on as soon as one of these happens."), choices=list(WAITABLE)
+            msg("Events"),
+            msg("Go on as soon as one of these happens."),
+            # in words ("a payment arrives"), never the raw event code
+            choices={e: EVENT_WORDS.get(e, Verbatim(e)) for e in WAITABLE},
         ),
     )
     timeout_days = WholeDays(

@@ -32,6 +32,10 @@
   editor.reroute = false;
   editor.start();
   if (!canChange) editor.editor_mode = editing ? "fixed" : "view";
+  // Every removal of a step (the panel's button, Drawflow's Delete key) goes through
+  // deleteStep, which says which connections went with it and makes it undoable.
+  const removeNode = editor.removeNodeId.bind(editor);
+  editor.removeNodeId = (id) => deleteStep(String(id).replace("node-", ""));
 
   const nodes = new Map(); // Drawflow id (string) -> {id, type, label, params, ports}
   const dfOf = new Map(); // document node id -> Drawflow id
@@ -39,6 +43,11 @@
   let problems = [];
   let dirty = false;
   let loading = false;
+  let baseSettings = baseDoc; // templates and settings: the document beyond nodes and edges
+  // Undo and redo: whole documents (as JSON) before and after each change. A change is
+  // recorded once things settle (typing in a field is one change, not one per key).
+  const history = { past: [], future: [], last: null, timer: null };
+  let clipboard = null; // a copied step: {type, label, params}
 
   // ---- small helpers -------------------------------------------------------------------------
 
@@ -66,7 +75,76 @@
   }
 
   function markDirty() {
-    if (!loading && canChange) dirty = true;
+    if (loading || !canChange) return;
+    dirty = true;
+    clearTimeout(history.timer);
+    history.timer = setTimeout(record, 400);
+    undoButtons();
+  }
+
+  // ---- undo and redo -------------------------------------------------------------------------
+
+  function record() {
+    clearTimeout(history.timer);
+    history.timer = null;
+    if (loading || !canChange) return;
+    const now = JSON.stringify(currentDocument());
+    const at = selected && nodes.has(selected) ? nodes.get(selected).id : null;
+    if (history.last && now === history.last.doc) {
+      history.last.at = at;
+      return;
+    }
+    if (history.last !== null) history.past.push(history.last);
+    if (history.past.length > 200) history.past.shift();
+    history.future = [];
+    history.last = { doc: now, at }; // the document, and the step selected when it was made
+    undoButtons();
+  }
+
+  function undoButtons() {
+    const undoBtn = document.getElementById("btn-undo");
+    const redoBtn = document.getElementById("btn-redo");
+    if (undoBtn) undoBtn.disabled = !history.past.length && history.timer === null;
+    if (redoBtn) redoBtn.disabled = !history.future.length;
+  }
+
+  function restore(entry) {
+    const keep = entry.at;
+    const onCanvas = canvasEl.contains(document.activeElement);
+    const doc = JSON.parse(entry.doc);
+    baseSettings = doc;
+    selected = null;
+    load(doc);
+    dirty = true;
+    select(keep && dfOf.get(keep) ? dfOf.get(keep) : null);
+    showProblems(problems);
+    renderMinimap();
+    // The keyboard stays on the canvas: on the selected step, else the first.
+    if (onCanvas) {
+      const box = canvasEl.querySelector(".drawflow-node[tabindex='0']");
+      if (box) box.focus({ preventScroll: true });
+    }
+  }
+
+  function undo() {
+    if (!canChange) return;
+    if (history.timer !== null) record(); // the change being typed is the one undone
+    if (!history.past.length) return status(t.nothingToUndo);
+    history.future.push(history.last);
+    history.last = history.past.pop();
+    restore(history.last);
+    undoButtons();
+    status(t.undo);
+  }
+
+  function redo() {
+    if (!canChange) return;
+    if (!history.future.length) return status(t.nothingToRedo);
+    history.past.push(history.last);
+    history.last = history.future.pop();
+    restore(history.last);
+    undoButtons();
+    status(t.redo);
   }
 
   async function post(url, body) {
@@ -107,6 +185,11 @@
     if (!n || !box) return;
     box.querySelector(".node-label").textContent = n.label || n.id;
     box.setAttribute("aria-label", `${typeLabel(n.type)}: ${n.label || n.id}`);
+    // The keyboard reaches steps: one of them is in the Tab order (the selected one, else the
+    // first), Page Up/Down go through the rest (see stepKeys).
+    box.setAttribute("role", "button");
+    if (document.getElementById("canvas-keys")) box.setAttribute("aria-describedby", "canvas-keys");
+    if (!box.hasAttribute("tabindex")) box.setAttribute("tabindex", "-1");
     n.ports.forEach((port, i) => {
       const out = box.querySelector(".outputs .output_" + (i + 1));
       if (out) {
@@ -174,6 +257,7 @@
 
   function load(doc) {
     loading = true;
+    baseSettings = doc;
     editor.clear();
     nodes.clear();
     dfOf.clear();
@@ -194,6 +278,7 @@
     drawWires();
     loading = false;
     applyMarks();
+    rovingTab();
   }
 
   function outputTargets(df, index) {
@@ -221,7 +306,7 @@
         }
       });
     }
-    return { ...baseDoc, nodes: docNodes, edges };
+    return { ...baseSettings, nodes: docNodes, edges };
   }
 
   function newId(type) {
@@ -230,25 +315,126 @@
     return `${type}_${i}`;
   }
 
+  // Steps are about 200 x 90 on the canvas; a spot is free when no step is that near.
+  const STEP_W = 230;
+  const STEP_H = 110;
+
+  function isFree(x, y, except) {
+    const home = editor.drawflow.drawflow[editor.module].data;
+    for (const [df, info] of Object.entries(home)) {
+      if (df === except) continue;
+      if (Math.abs(info.pos_x - x) < STEP_W && Math.abs(info.pos_y - y) < STEP_H) return false;
+    }
+    return true;
+  }
+
+  // Free space after `anchorDf` (right of it, then above or below in that column, then
+  // further right), or after the right-most step when nothing is selected.
+  function freeSpot(anchorDf) {
+    const home = editor.drawflow.drawflow[editor.module].data;
+    const anchor = anchorDf && home[anchorDf];
+    let x0 = 40;
+    let y0 = 40;
+    if (anchor) {
+      x0 = anchor.pos_x + STEP_W + 40;
+      y0 = anchor.pos_y;
+    } else if (Object.keys(home).length) {
+      const all = Object.values(home);
+      x0 = Math.max(...all.map((i) => i.pos_x)) + STEP_W + 40;
+      y0 = Math.min(...all.map((i) => i.pos_y));
+    }
+    for (let column = 0; column < 50; column += 1) {
+      const x = x0 + column * (STEP_W + 40);
+      for (const k of [0, 1, -1, 2, -2, 3, -3, 4]) {
+        const y = y0 + k * STEP_H;
+        if (y >= 0 && isFree(x, y)) return { x, y };
+      }
+    }
+    return { x: x0, y: y0 };
+  }
+
+  // Wire the new step after `fromDf`: into its first free output; when every output is
+  // taken, the new step goes in between (the first output's old target follows the new step).
+  function autoWire(fromDf, df) {
+    const from = nodes.get(fromDf);
+    const n = nodes.get(df);
+    if (!from || !n || !from.ports.length || n.type === "start") return false;
+    let index = from.ports.findIndex((_p, i) => outputTargets(fromDf, i).length === 0);
+    if (index < 0) {
+      index = 0;
+      const old = outputTargets(fromDf, 0)[0];
+      editor.removeSingleConnection(fromDf, old, "output_1", "input_1");
+      if (n.ports.length && old) connect(df, 0, old);
+    }
+    connect(fromDf, index, df);
+    return true;
+  }
+
+  function addStep(spec, position) {
+    const after = selected;
+    const df = addNode({
+      id: newId(spec.type), type: spec.type, label: spec.label,
+      params: structuredClone(spec.params || {}),
+      position: position || freeSpot(after), ports: spec.ports,
+    });
+    const wired = after && !position ? autoWire(after, df) : false;
+    select(df);
+    record();
+    dirty = true;
+    renderMinimap();
+    const box = nodeEl(df);
+    if (box) box.focus();
+    return { df, wired, after };
+  }
+
   function addFromPalette(type, position) {
     const spec = types[type];
     if (!spec) return null;
-    const id = newId(type);
-    let pos = position;
-    if (!pos) {
-      const anchor = selected && editor.getNodeFromId(selected);
-      pos = anchor
-        ? { x: anchor.pos_x + 260, y: anchor.pos_y }
-        : { x: 40 + nodes.size * 30, y: 40 + nodes.size * 30 };
-    }
-    const df = addNode({
-      id, type, label: spec.label, params: structuredClone(spec.defaults || {}),
-      position: pos, ports: spec.ports,
-    });
-    markDirty();
-    select(df);
-    status(t.added.replace("{label}", spec.label));
+    const { df, wired, after } = addStep(
+      { type, label: spec.label, params: spec.defaults || {}, ports: spec.ports }, position);
+    status(wired
+      ? t.wiredFrom.replace("{label}", spec.label).replace("{from}", stepName(after))
+      : t.added.replace("{label}", spec.label));
     return df;
+  }
+
+  function stepName(df) {
+    const n = nodes.get(df);
+    return n ? n.label || n.id : "";
+  }
+
+  function copyStep() {
+    const n = selected && nodes.get(selected);
+    if (!n || n.type === "start") return;
+    clipboard = { type: n.type, label: n.label, params: structuredClone(n.params), ports: n.ports };
+    status(t.copied.replace("{label}", n.label || n.id));
+  }
+
+  function pasteStep() {
+    if (!clipboard || !canChange) return;
+    addStep(structuredClone(clipboard));
+    status(t.pasted.replace("{label}", clipboard.label));
+  }
+
+  // Delete a step and say which connections went with it; Ctrl+Z brings all of it back.
+  function deleteStep(df) {
+    const n = nodes.get(df);
+    if (!n || !canChange) return;
+    const wires = [];
+    const info = editor.getNodeFromId(df);
+    for (const out of Object.values(info.outputs || {})) {
+      for (const c of out.connections) wires.push("→ " + stepName(String(c.node)));
+    }
+    for (const inp of Object.values(info.inputs || {})) {
+      for (const c of inp.connections) wires.push(stepName(String(c.node)) + " →");
+    }
+    removeNode("node-" + df);
+    record();
+    renderMinimap();
+    status(wires.length
+      ? t.deletedWires.replace("{label}", n.label || n.id).replace("{n}", wires.length)
+        .replace("{list}", wires.join(", "))
+      : t.deleted);
   }
 
   // ---- ports that depend on params (branches, arms, events) ----------------------------------
@@ -372,6 +558,8 @@
     return wrap;
   }
 
+  const SEND_REDRAW = ["channel", "tone", "fallback_channel"];
+
   function renderField(df, field, base, path) {
     if (!canChange) return renderReadOnlyField(df, field, path);
     const n = nodes.get(df);
@@ -386,6 +574,12 @@
       setAt(n.params, path, v);
       markDirty();
       schedulePorts(df);
+      // a send step's template picker depends on its channel and tone: show it anew
+      if (n.type === "send" && path.length === 1 && SEND_REDRAW.includes(field.name)) {
+        renderPanel();
+        const again = document.getElementById(id);
+        if (again) again.focus();
+      }
     };
     const wrap = el("div", { class: "field field-" + field.kind });
     const help = field.help ? el("p", { class: "help", id: helpId }, field.help) : null;
@@ -425,6 +619,11 @@
       }
       wrap.append(set);
       return wrap;
+    }
+
+    if (n.type === "send" && path.length === 1 &&
+        (field.name === "template" || field.name === "fallback_template")) {
+      return renderTemplatePicker(df, field, { id, described, label, help, probId, dotted, changed });
     }
 
     let input;
@@ -487,6 +686,156 @@
     return wrap;
   }
 
+  // ---- templates from the step: a picker of the journey's templates, "create this template",
+  // and which variant (language, tone) the step will send -------------------------------------
+
+  function channelWord(channel) {
+    const field = ((types.send || {}).fields || []).find((f) => f.name === "channel");
+    const choice = field && (field.choices || []).find((c) => c.value === channel);
+    return choice ? choice.label : channel;
+  }
+
+  // The variant the engine sends (engine/journey/document.py Template.variant): exact locale,
+  // then language, then any; the nearest tone first.
+  function chosenVariant(template, locale, tone) {
+    const lang = locale.split("-")[0].toLowerCase();
+    const rank = (v) => [
+      v.locale.toLowerCase() !== locale.toLowerCase() ? 1 : 0,
+      v.locale.split("-")[0].toLowerCase() !== lang ? 1 : 0,
+      Math.abs(v.tone - tone),
+    ];
+    const sorted = [...(template.variants || [])].sort((a, b) => {
+      const ra = rank(a);
+      const rb = rank(b);
+      for (let i = 0; i < 3; i += 1) if (ra[i] !== rb[i]) return ra[i] - rb[i];
+      return 0;
+    });
+    return sorted[0] || null;
+  }
+
+  function starterTemplate(channel, tone) {
+    const de = String(baseSettings.locale || "en").startsWith("de");
+    const body = de
+      ? "Guten Tag {{ debtor_name }},\n\n{{ format_money(amount_open) }} aus der Rechnung {{ reference }} sind offen: {{ portal_url }}\n\n{{ creditor_name }}"
+      : "Dear {{ debtor_name }},\n\n{{ format_money(amount_open) }} for invoice {{ reference }} is open: {{ portal_url }}\n\n{{ creditor_name }}";
+    const variant = { locale: baseSettings.locale || "en", tone: Number(tone) || 1, body };
+    if (channel === "sms") {
+      variant.body = de
+        ? "{{ creditor_name }}: {{ format_money(amount_open) }} offen ({{ reference }}). {{ portal_url }}"
+        : "{{ creditor_name }}: {{ format_money(amount_open) }} open ({{ reference }}). {{ portal_url }}";
+    } else {
+      variant.subject = de ? "Rechnung {{ reference }}" : "Invoice {{ reference }}";
+    }
+    return { channel, variants: [variant] };
+  }
+
+  function renderTemplatePicker(df, field, f) {
+    const n = nodes.get(df);
+    const value = n.params[field.name];
+    const templates = baseSettings.templates || {};
+    const wrap = el("div", { class: "field field-template" });
+    const select = el("select", { id: f.id, "aria-describedby": f.described });
+    select.append(el("option", { value: "" }, t.noneChosen));
+    for (const key of Object.keys(templates).sort()) {
+      select.append(el("option", { value: key, selected: key === value },
+        `${key} (${channelWord(templates[key].channel)})`));
+    }
+    if (value && !templates[value]) {
+      select.append(el("option", { value, selected: true }, t.templateMissing.replace("{key}", value)));
+    }
+    if (fieldProblems(df, f.dotted).length) select.setAttribute("aria-invalid", "true");
+    select.addEventListener("change", () => {
+      f.changed(select.value === "" ? (field.nullable ? null : undefined) : select.value);
+      renderPanel();
+      const again = document.getElementById(f.id);
+      if (again) again.focus();
+    });
+    wrap.append(f.label, select);
+    if (f.help) wrap.append(f.help);
+    const note = problemNote(df, f.dotted, f.probId);
+    if (note) wrap.append(note);
+    // Which variant goes out, and a warning when the step's tone has none of its own.
+    const template = value && templates[value];
+    if (template && field.name === "template") {
+      const tone = Number(n.params.tone || 1);
+      const v = chosenVariant(template, String(baseSettings.locale || "en"), tone);
+      if (!v) wrap.append(el("p", { class: "field-warning", id: f.id + "-variant" }, t.noVariant));
+      else {
+        wrap.append(el("p", { class: "help variant-line", id: f.id + "-variant" },
+          t.willSend.replace("{locale}", v.locale).replace("{tone}", v.tone)));
+        if (v.tone !== tone) {
+          wrap.append(el("p", { class: "field-warning", role: "status" },
+            t.noToneVariant.replace("{tone}", tone).replace("{found}", v.tone)));
+        }
+      }
+    }
+    // "Create this template": a first text in the journey's language, for this step's channel.
+    const channel = field.name === "template" ? n.params.channel : n.params.fallback_channel;
+    if (channel) {
+      const keyId = f.id + "-new";
+      const keyInput = el("input", {
+        type: "text", id: keyId, value: value && !templates[value] ? value : `${n.id}_text`,
+        pattern: "[A-Za-z0-9_\\-]+", size: "16",
+      });
+      const create = el("button", {
+        type: "button", class: "small", id: f.id + "-create", onclick: () => {
+          const key = keyInput.value.trim();
+          if (!/^[A-Za-z0-9_-]+$/.test(key)) return status(t.badTemplateKey);
+          if (templates[key]) return status(t.templateExists.replace("{key}", key));
+          baseSettings = { ...baseSettings,
+            templates: { ...templates, [key]: starterTemplate(channel, n.params.tone) } };
+          f.changed(key);
+          record();
+          renderPanel();
+          const again = document.getElementById(f.id);
+          if (again) again.focus();
+          status(t.templateCreated.replace("{key}", key));
+        },
+      }, t.createTemplate);
+      wrap.append(el("div", { class: "row create-template" },
+        el("label", { for: keyId }, t.newTemplateKey), keyInput, create));
+    }
+    return wrap;
+  }
+
+  // ---- journey settings: language, currency, jurisdiction (shown when no step is selected) --
+
+  function renderSettings(form) {
+    const choices = cfg.settings || {};
+    const box = el("fieldset", { class: "group journey-settings", id: "journey-settings" },
+      el("legend", {}, t.settingsTitle));
+    const jurisdictionWord = (code) => (code === "NONE" ? t.noJurisdiction : code);
+    if (!canChange) {
+      box.append(readOnlyLine(t.language, baseSettings.locale || "en"),
+        readOnlyLine(t.currency, baseSettings.currency || "EUR"),
+        readOnlyLine(t.jurisdiction, jurisdictionWord(baseSettings.jurisdiction || "NONE")));
+      form.append(box);
+      return;
+    }
+    const setting = (name, value) => {
+      baseSettings = { ...baseSettings, [name]: value };
+      markDirty();
+    };
+    const chooser = (name, label, options, word) => {
+      const current = String(baseSettings[name] || "");
+      const list = options.includes(current) || !current ? options : [current, ...options];
+      const input = el("select", { id: "s-" + name },
+        list.map((o) => el("option", { value: o, selected: o === current }, word ? word(o) : o)));
+      input.addEventListener("change", () => setting(name, input.value));
+      return el("div", { class: "field" }, el("label", { for: "s-" + name }, label), input);
+    };
+    box.append(chooser("locale", t.language, choices.locales || ["en", "de"]));
+    const currency = el("input", {
+      id: "s-currency", type: "text", value: baseSettings.currency || "EUR", size: "4",
+      pattern: "[A-Z]{3}", maxlength: "3", "aria-describedby": "s-help",
+    });
+    currency.addEventListener("input", () => setting("currency", currency.value.trim().toUpperCase()));
+    box.append(el("div", { class: "field" }, el("label", { for: "s-currency" }, t.currency), currency));
+    box.append(chooser("jurisdiction", t.jurisdiction, choices.jurisdictions || ["NONE"], jurisdictionWord));
+    box.append(el("p", { class: "help", id: "s-help" }, t.settingsHelp));
+    form.append(box);
+  }
+
   function renderPorts(df) {
     const box = document.getElementById("ports-box");
     if (!box) return;
@@ -545,6 +894,7 @@
     form.replaceChildren();
     if (!selected || !nodes.has(selected)) {
       form.append(el("p", { class: "help" }, t.noSelection));
+      renderSettings(form);
       return;
     }
     const df = selected;
@@ -579,10 +929,18 @@
     form.append(el("fieldset", { id: "ports-box", class: "group" }));
     renderPorts(df);
     if (canChange) {
+      // The keyboard's way on: from the form straight to the next step, wired after this one.
+      const nextType = el("select", { id: "add-next-type" },
+        (cfg.palette || []).filter((p) => p.name !== "start")
+          .map((p) => el("option", { value: p.name }, p.label)));
+      form.append(el("div", { class: "field add-next" },
+        el("label", { for: "add-next-type" }, t.addNext),
+        el("div", { class: "row" }, nextType, el("button", {
+          type: "button", id: "btn-add-next", onclick: () => addFromPalette(nextType.value),
+        }, t.addNextButton))));
       form.append(el("button", {
         type: "button", class: "danger", id: "btn-delete", onclick: () => {
-          editor.removeNodeId("node-" + df);
-          status(t.deleted);
+          deleteStep(df);
           document.getElementById("node-picker").focus();
         },
       }, t.deleteStep));
@@ -593,7 +951,242 @@
     if (selected && nodeEl(selected)) nodeEl(selected).classList.remove("is-current");
     selected = df && nodes.has(df) ? df : null;
     if (selected && nodeEl(selected)) nodeEl(selected).classList.add("is-current");
+    rovingTab();
     renderPanel();
+  }
+
+  // One step is in the Tab order: the selected one, else the first.
+  function rovingTab() {
+    const current = selected && nodes.has(selected) ? selected : nodes.keys().next().value;
+    for (const box of canvasEl.querySelectorAll(".drawflow-node[tabindex='0']")) box.tabIndex = -1;
+    const box = current && nodeEl(current);
+    if (box) box.tabIndex = 0;
+  }
+
+  // ---- the keyboard on the canvas ------------------------------------------------------------
+
+  function applyTransform() {
+    editor.precanvas.style.transform =
+      `translate(${editor.canvas_x}px, ${editor.canvas_y}px) scale(${editor.zoom})`;
+    renderMinimap();
+  }
+
+  // Pan so that a step is in view (focus must not scroll Drawflow's own box).
+  function ensureVisible(df) {
+    const box = nodeEl(df);
+    if (!box) return;
+    canvasEl.scrollTop = 0;
+    canvasEl.scrollLeft = 0;
+    const r = box.getBoundingClientRect();
+    const c = canvasEl.getBoundingClientRect();
+    let dx = 0;
+    let dy = 0;
+    if (r.right > c.right - 24) dx = c.right - 24 - r.right;
+    if (r.left + dx < c.left + 24) dx = c.left + 24 - r.left;
+    if (r.bottom > c.bottom - 24) dy = c.bottom - 24 - r.bottom;
+    if (r.top + dy < c.top + 24) dy = c.top + 24 - r.top;
+    if (dx || dy) {
+      editor.canvas_x += dx;
+      editor.canvas_y += dy;
+      applyTransform();
+    }
+  }
+
+  function moveStep(df, dx, dy) {
+    const info = editor.drawflow.drawflow[editor.module].data[df];
+    if (!info) return;
+    info.pos_x = Math.max(0, info.pos_x + dx);
+    info.pos_y = Math.max(0, info.pos_y + dy);
+    const box = nodeEl(df);
+    box.style.left = info.pos_x + "px";
+    box.style.top = info.pos_y + "px";
+    editor.updateConnectionNodes("node-" + df);
+    markDirty();
+    ensureVisible(df);
+    renderMinimap();
+    status(t.moved.replace("{label}", stepName(df)).replace("{x}", Math.round(info.pos_x))
+      .replace("{y}", Math.round(info.pos_y)));
+  }
+
+  function focusStep(df) {
+    const box = nodeEl(df);
+    if (!box) return;
+    select(df);
+    box.focus({ preventScroll: true });
+    ensureVisible(df);
+  }
+
+  canvasEl.addEventListener("focusin", (ev) => {
+    const box = ev.target.closest && ev.target.closest(".drawflow-node");
+    if (!box) return;
+    const df = box.id.replace("node-", "");
+    if (df !== selected) select(df);
+    ensureVisible(df);
+  });
+
+  canvasEl.addEventListener("keydown", (ev) => {
+    const box = ev.target.classList && ev.target.classList.contains("drawflow-node") ? ev.target : null;
+    if (!box || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const df = box.id.replace("node-", "");
+    const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (ev.key === "Enter" || ev.key === "F2") {
+      ev.preventDefault();
+      const first = document.querySelector("#node-form input, #node-form select, #node-form button");
+      if (first) first.focus();
+    } else if (ev.key === "PageDown" || ev.key === "PageUp") {
+      ev.preventDefault();
+      const order = [...nodes.keys()];
+      const i = order.indexOf(df);
+      const next = order[(i + (ev.key === "PageDown" ? 1 : order.length - 1)) % order.length];
+      focusStep(next);
+    } else if (arrows[ev.key] && canChange) {
+      ev.preventDefault();
+      const step = ev.shiftKey ? 100 : 20;
+      moveStep(df, arrows[ev.key][0] * step, arrows[ev.key][1] * step);
+    } else if ((ev.key === "Delete" || ev.key === "Backspace") && canChange) {
+      ev.preventDefault();
+      ev.stopPropagation(); // not Drawflow's own Delete as well
+      const order = [...nodes.keys()];
+      const next = order[order.indexOf(df) + 1] || order[order.indexOf(df) - 1];
+      deleteStep(df);
+      if (next && nodes.has(next)) focusStep(next);
+    }
+  });
+
+  // Ctrl+S saves; Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo; Ctrl+C / Ctrl+V copy and
+  // paste the selected step. Text fields keep their own undo, copy and paste.
+  document.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey) || ev.altKey) return;
+    const key = ev.key.toLowerCase();
+    if (key === "s" && canChange) {
+      ev.preventDefault();
+      save();
+      return;
+    }
+    const typing = ev.target.matches &&
+      ev.target.matches("textarea, [contenteditable], input:not([type=checkbox]):not([type=radio]):not([type=button])");
+    if (typing || !canChange) return;
+    if (key === "z" && !ev.shiftKey) {
+      ev.preventDefault();
+      undo();
+    } else if ((key === "z" && ev.shiftKey) || key === "y") {
+      ev.preventDefault();
+      redo();
+    } else if (key === "c" && selected && !String(window.getSelection() || "")) {
+      copyStep();
+    } else if (key === "v" && clipboard) {
+      ev.preventDefault();
+      pasteStep();
+    }
+  });
+
+  // ---- zoom, fit to screen and the minimap ---------------------------------------------------
+
+  function zoomLabel() {
+    const button = document.getElementById("btn-zoom-reset");
+    if (!button) return;
+    const percent = Math.round(editor.zoom * 100);
+    button.textContent = `${percent} %`;
+    button.setAttribute("aria-label", t.zoomIs.replace("{percent}", percent));
+  }
+
+  function bounds() {
+    const home = editor.drawflow.drawflow[editor.module].data;
+    const all = Object.values(home);
+    if (!all.length) return null;
+    return {
+      x0: Math.min(...all.map((i) => i.pos_x)),
+      y0: Math.min(...all.map((i) => i.pos_y)),
+      x1: Math.max(...all.map((i) => i.pos_x)) + STEP_W,
+      y1: Math.max(...all.map((i) => i.pos_y)) + STEP_H,
+    };
+  }
+
+  // Zoom and pan so every step is in view. Drawflow scales around the centre of its box:
+  // a point p shows at (p - c) * zoom + c + translate.
+  function fit() {
+    const b = bounds();
+    if (!b) return;
+    const w = canvasEl.clientWidth;
+    const h = canvasEl.clientHeight;
+    const pad = 40;
+    const zoom = Math.max(editor.zoom_min, Math.min(1, (w - pad) / (b.x1 - b.x0), (h - pad) / (b.y1 - b.y0)));
+    editor.zoom = zoom;
+    editor.zoom_last_value = zoom;
+    editor.canvas_x = -((b.x0 + b.x1) / 2 - w / 2) * zoom;
+    editor.canvas_y = -((b.y0 + b.y1) / 2 - h / 2) * zoom;
+    applyTransform();
+    zoomLabel();
+    status(t.fitted);
+  }
+
+  const minimap = document.getElementById("minimap");
+  let minimapFrame = null;
+  let minimapScale = null;
+
+  function renderMinimap() {
+    if (!minimap || minimapFrame !== null) return;
+    minimapFrame = requestAnimationFrame(drawMinimap);
+  }
+
+  function drawMinimap() {
+    minimapFrame = null;
+    const b = bounds();
+    if (!b) {
+      minimap.replaceChildren();
+      return;
+    }
+    const w = canvasEl.clientWidth;
+    const h = canvasEl.clientHeight;
+    const z = editor.zoom;
+    // the part of the canvas in view, in step coordinates
+    const view = {
+      x0: (-w / 2 - editor.canvas_x) / z + w / 2,
+      y0: (-h / 2 - editor.canvas_y) / z + h / 2,
+      x1: (w / 2 - editor.canvas_x) / z + w / 2,
+      y1: (h / 2 - editor.canvas_y) / z + h / 2,
+    };
+    const x0 = Math.min(b.x0, view.x0);
+    const y0 = Math.min(b.y0, view.y0);
+    const x1 = Math.max(b.x1, view.x1);
+    const y1 = Math.max(b.y1, view.y1);
+    const mw = minimap.clientWidth || 180;
+    const mh = minimap.clientHeight || 120;
+    const k = Math.min(mw / (x1 - x0), mh / (y1 - y0));
+    minimapScale = { k, x0, y0 };
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("width", mw);
+    svg.setAttribute("height", mh);
+    const rect = (x, y, rw, rh, cls) => {
+      const r = document.createElementNS(ns, "rect");
+      r.setAttribute("x", (x - x0) * k);
+      r.setAttribute("y", (y - y0) * k);
+      r.setAttribute("width", Math.max(1, rw * k));
+      r.setAttribute("height", Math.max(1, rh * k));
+      r.setAttribute("class", cls);
+      svg.append(r);
+    };
+    for (const [df, info] of Object.entries(editor.drawflow.drawflow[editor.module].data)) {
+      rect(info.pos_x, info.pos_y, STEP_W - 30, STEP_H - 30, df === selected ? "mm-step mm-current" : "mm-step");
+    }
+    rect(view.x0, view.y0, view.x1 - view.x0, view.y1 - view.y0, "mm-view");
+    minimap.replaceChildren(svg);
+  }
+
+  // A press on the minimap brings that part of the journey to the middle of the canvas.
+  if (minimap) {
+    minimap.addEventListener("click", (ev) => {
+      if (!minimapScale) return;
+      const r = minimap.getBoundingClientRect();
+      const px = (ev.clientX - r.left) / minimapScale.k + minimapScale.x0;
+      const py = (ev.clientY - r.top) / minimapScale.k + minimapScale.y0;
+      const w = canvasEl.clientWidth;
+      const h = canvasEl.clientHeight;
+      editor.canvas_x = -(px - w / 2) * editor.zoom;
+      editor.canvas_y = -(py - h / 2) * editor.zoom;
+      applyTransform();
+    });
   }
 
   // ---- problems ------------------------------------------------------------------------------
@@ -711,6 +1304,14 @@
   on("btn-zoom-in", () => editor.zoom_in());
   on("btn-zoom-out", () => editor.zoom_out());
   on("btn-zoom-reset", () => editor.zoom_reset());
+  on("btn-fit", fit);
+  on("btn-undo", undo);
+  on("btn-redo", redo);
+  editor.on("zoom", () => {
+    zoomLabel();
+    renderMinimap();
+  });
+  editor.on("translate", renderMinimap);
 
   // ---- palette: press or drag ----------------------------------------------------------------
 
@@ -753,11 +1354,31 @@
     markDirty();
     renderPanel();
   });
-  editor.on("nodeMoved", markDirty);
+  editor.on("nodeMoved", () => {
+    markDirty();
+    renderMinimap();
+  });
+  // One output, one wire: a wire drawn from a connected output replaces the old one.
+  editor.on("connectionCreated", (c) => {
+    if (loading) return;
+    const info = editor.getNodeFromId(c.output_id);
+    const out = info && info.outputs[c.output_class];
+    if (!out) return;
+    const others = out.connections.map((x) => String(x.node)).filter((x) => x !== String(c.input_id));
+    for (const other of others) {
+      editor.removeSingleConnection(c.output_id, other, c.output_class, "input_1");
+    }
+    const n = nodes.get(String(c.output_id));
+    if (others.length && n) {
+      const port = n.ports[Number(c.output_class.replace("output_", "")) - 1];
+      status(t.rewired.replace("{port}", port ? port.label : c.output_class)
+        .replace("{label}", n.label || n.id).replace("{target}", stepName(String(c.input_id))));
+    }
+  });
   for (const event of ["connectionCreated", "connectionRemoved"]) {
     editor.on(event, () => {
       markDirty();
-      if (selected) renderPorts(selected);
+      if (selected && nodes.has(selected) && !loading) renderPorts(selected);
     });
   }
 
@@ -774,8 +1395,14 @@
   load(baseDoc);
   if (cfg.problems && cfg.problems.length) showProblems(cfg.problems);
   else renderPanel();
+  history.last = { doc: JSON.stringify(currentDocument()), at: null };
+  undoButtons();
+  zoomLabel();
+  renderMinimap();
   // For tests and the curious: the document the canvas would save right now.
-  window.mahnwerkCanvas = { currentDocument, editor, select: (id) => select(dfOf.get(id)) };
+  window.mahnwerkCanvas = {
+    currentDocument, editor, select: (id) => select(dfOf.get(id)), undo, redo, fit,
+  };
   // The canvas shows the journey and the panel answers: tests and bench/designer_bench.py wait
   // for this.
   document.dispatchEvent(new CustomEvent("mahnwerk:canvas-ready", { detail: { steps: nodes.size } }));

@@ -90,3 +90,32 @@ def test_logout_ends_the_session(manager: FlaskClient) -> None:
 
 def test_viewer_sees_no_save_button(viewer: FlaskClient, journey: Any) -> None:
     assert b'id="btn-save"' not in viewer.get("/journeys/minimal/v1").data
+
+
+# Issue 16, point 16: a refused page is the designer's own, not Werkzeug's bare 403.
+def test_a_refused_page_is_styled_and_says_why(viewer: FlaskClient) -> None:
+    response = viewer.get("/journeys/import")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "css/app.css" in page and "Not allowed" in page
+    assert "Your role cannot open this page or take this step." in page
+    assert 'href="/journeys"' in page
+
+
+def test_a_refused_json_request_answers_json(viewer: FlaskClient, journey: dict) -> None:
+    response = viewer.post("/journeys/minimal/save", json=journey)
+    assert response.status_code == 403
+    assert response.get_json()["ok"] is False
+
+
+def test_a_refused_page_reads_in_german(viewer: FlaskClient) -> None:
+    viewer.post("/lang/de")
+    assert "Nicht erlaubt" in viewer.get("/journeys/import").get_data(as_text=True)
+
+
+def test_every_page_has_a_favicon_and_links_the_api_docs(manager: FlaskClient) -> None:
+    page = manager.get("/journeys").get_data(as_text=True)
+    assert 'rel="icon"' in page and "favicon.svg" in page
+    assert 'href="/api/v1/docs"' in page
+    assert manager.get("/favicon.ico").headers["Location"].endswith("/static/favicon.svg")
+    assert manager.get("/static/favicon.svg").status_code == 200

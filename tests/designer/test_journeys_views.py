@@ -21,6 +21,44 @@ def test_create_makes_a_valid_first_version(manager: FlaskClient) -> None:
     assert response.headers["Location"] == "/journeys/fresh/v1"
 
 
+def test_create_asks_language_currency_and_jurisdiction(manager: FlaskClient) -> None:
+    data = {"key": "de-shop", "name": "Shop", "locale": "de", "currency": "eur"}
+    manager.post("/journeys", data=data | {"jurisdiction": "DE"})
+    doc = manager.get("/journeys/de-shop/v1/document").get_json()
+    assert (doc["locale"], doc["currency"], doc["jurisdiction"]) == ("de", "EUR", "DE")
+    # the starter template speaks the journey's language
+    assert doc["templates"]["reminder"]["variants"][0]["locale"] == "de"
+    assert "Guten Tag" in doc["templates"]["reminder"]["variants"][0]["body"]
+
+
+def test_the_new_journey_form_offers_the_settings(manager: FlaskClient) -> None:
+    page = manager.get("/journeys").get_data(as_text=True)
+    for name in ("locale", "currency", "jurisdiction"):
+        assert f'name="{name}"' in page
+    assert '<option value="UK"' in page and '<option value="NONE"' in page
+
+
+def test_a_name_of_only_spaces_is_a_field_error_that_keeps_the_entry(
+    manager: FlaskClient,
+) -> None:
+    data = {"key": "spaces", "name": "   ", "locale": "de", "currency": "CHF"}
+    response = manager.post("/journeys", data=data | {"jurisdiction": "NONE"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give the journey a name (spaces alone are no name)." in page
+    assert 'id="new-name-error"' in page and 'aria-invalid="true"' in page
+    assert 'value="spaces"' in page and 'value="CHF"' in page  # nothing entered is lost
+    assert '<option value="de" selected' in page
+    assert manager.get("/journeys/spaces/v1").status_code == 404
+
+
+def test_create_names_each_bad_setting(manager: FlaskClient) -> None:
+    data = {"key": "Bad Key", "name": "x", "locale": "xx", "currency": "EURO"}
+    page = manager.post("/journeys", data=data | {"jurisdiction": "MARS"}).get_data(as_text=True)
+    for field in ("key", "locale", "currency", "jurisdiction"):
+        assert f'id="new-{field}-error"' in page
+
+
 def test_create_refuses_a_taken_key(manager: FlaskClient, journey: Any) -> None:
     manager.post("/journeys", data={"key": "minimal", "name": "Again"})
     assert manager.get("/journeys/minimal/v2").status_code == 404

@@ -89,3 +89,42 @@ def test_calendar_and_counter_params_render_in_german(ctx_de: Any) -> None:
     assert _field("count", "counter")["label"] == "Zähler"
     purposes = {c["value"]: c["label"] for c in _field("send", "purpose")["choices"]}
     assert purposes["verification_notice"] == "Nachweis nach einem Bestreiten (US)"
+
+
+# Issue 16, point 13: no raw codes in the forms, in either language.
+@pytest.mark.parametrize(
+    ("lang", "gt", "payment"),
+    [("en", "is above", "a payment arrives"), ("de", "ist über", "eine Zahlung eingeht")],
+)
+def test_operators_and_events_are_words_not_codes(
+    app: Flask, lang: str, gt: str, payment: str
+) -> None:
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = lang
+        ops = _field("condition", "branches")["fields"][2]["fields"][1]["choices"]
+        events = _field("wait_event", "events")["choices"]
+    labels = {c["value"]: c["label"] for c in ops}
+    assert labels["gt"] == gt and "gt" not in labels.values()
+    found = {c["value"]: c["label"] for c in events}
+    assert found["payment_received"] == payment
+    assert not any(code == label for code, label in found.items())
+
+
+@pytest.mark.parametrize(
+    ("lang", "handed_over", "demand"),
+    [("en", "handed over", "demand for payment"), ("de", "abgegeben", "Mahnung")],
+)
+def test_outcomes_and_purposes_are_words_not_codes(
+    app: Flask, lang: str, handed_over: str, demand: str
+) -> None:
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = lang
+        outcomes = {c["value"]: c["label"] for c in _field("end", "outcome")["choices"]}
+        purposes = {c["value"]: c["label"] for c in _field("send", "purpose")["choices"]}
+    assert outcomes["handed_over"] == handed_over
+    assert purposes["demand"] == demand
+    assert "validation_notice" not in purposes.values()

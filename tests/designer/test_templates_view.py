@@ -142,3 +142,53 @@ def bodies(client: FlaskClient, number: int) -> list[str]:
     """The texts of every template variant of a stored version."""
     doc = client.get(f"/journeys/minimal/v{number}/document").get_json()
     return [v["body"] for t in doc["templates"].values() for v in t["variants"]]
+
+
+# Issue 16, point 8: an SMS has no subject and no HTML, and its segments are counted by the
+# connectors' own rules; a letter previews as the DIN 5008 PDF with its GiroCode.
+SMS = VARIANT | {"template": "text", "channel": "sms"}
+
+
+def test_an_sms_preview_counts_characters_and_segments_as_the_connector_does(
+    manager: FlaskClient, journey: Any
+) -> None:
+    from connectors.sms_encoding import analyse
+
+    for body, expected in (("Pay " + "x" * 170, "2 SMS segment"), ("Zahlen Sie 😀", "1 SMS")):
+        page = manager.post(f"{URL}/preview", data=SMS | {"body": body}).get_data(as_text=True)
+        found = analyse(body)
+        assert f"{found.units} characters in {found.encoding}" in page
+        assert expected in page
+    assert "outside the GSM-7 alphabet" in page  # the emoji made it UCS-2
+
+
+def test_an_sms_template_shows_no_subject_or_html_and_stores_none(
+    manager: FlaskClient, journey: Any
+) -> None:
+    data = SMS | {"subject": "ignored", "html": "<b>ignored</b>", "body": "Pay {{ reference }}"}
+    manager.post(f"{URL}/save", data=data)
+    doc = manager.get("/journeys/minimal/v1/document").get_json()
+    (variant,) = doc["templates"]["text"]["variants"]
+    assert variant["subject"] == "" and "html" not in variant
+    page = manager.get(f"{URL}?template=text&locale=en-GB&tone=1").get_data(as_text=True)
+    assert 'class="part part-subject" data-not-for="sms" hidden' in page
+    assert 'class="part part-html" data-not-for="sms" hidden' in page
+
+
+def test_a_letter_previews_as_the_din_5008_pdf_with_its_girocode(
+    manager: FlaskClient, journey: Any
+) -> None:
+    data = VARIANT | {"channel": "letter", "subject": "Invoice {{ reference }}", "body": "Pay."}
+    response = manager.post(f"{URL}/letter.pdf", data=data)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    assert len(response.data) > 5000  # a page with the QR code image, not an empty shell
+
+
+def test_a_letter_pdf_of_an_empty_text_names_the_problem(
+    manager: FlaskClient, journey: Any
+) -> None:
+    response = manager.post(f"{URL}/letter.pdf", data=VARIANT | {"channel": "letter"})
+    assert response.status_code == 422
+    assert "The text is empty." in response.get_data(as_text=True)

@@ -69,7 +69,7 @@ def test_build_check_diff_and_simulate(page: Any) -> None:
     page.locator("#f-params-days").fill("3")
     select_step(page, "send_1")
     page.locator("#f-params-channel").select_option("email")
-    page.locator("#f-params-template").fill("reminder")
+    page.locator("#f-params-template").select_option("reminder")  # the journey's templates
     select_step(page, "end_1")
     page.locator("#f-params-outcome").select_option("closed")
     select_step(page, "condition_1")
@@ -96,14 +96,14 @@ def test_build_check_diff_and_simulate(page: Any) -> None:
     assert page.url.endswith("/journeys/e2e/v1")
     page.screenshot(path=f"{SCREENSHOTS}/mahnwerk-editor.png", full_page=True)
 
-    # Break it: a template that does not exist. The draft is saved all the same, and the
+    # Break it: an email template sent as an SMS. The draft is saved all the same, and the
     # problem shows on the send step.
     select_step(page, "send_1")
-    page.locator("#f-params-template").fill("no_such_template")
+    page.locator("#f-params-channel").select_option("sms")
     save(page)
     step(page, "send_1").and_(page.locator(".has-problem")).wait_for()
-    assert "no_such_template" in step(page, "send_1").locator(".node-problem").inner_text()
-    assert page.locator("#problems").get_by_text("no_such_template").count() >= 1
+    assert "'reminder' is for email" in step(page, "send_1").locator(".node-problem").inner_text()
+    assert page.locator("#problems").get_by_text("'reminder' is for email").count() >= 1
     assert page.locator(".drawflow-node.has-problem").count() == 1
     assert "Problems to fix before it can be submitted: 1." in page.locator("#status").inner_text()
     page.screenshot(path=f"{SCREENSHOTS}/mahnwerk-problem.png", full_page=True)
@@ -113,7 +113,7 @@ def test_build_check_diff_and_simulate(page: Any) -> None:
 
     # Fix it, save, and submit version 1; then change the wait in a new draft, version 2.
     select_step(page, "send_1")
-    page.locator("#f-params-template").fill("reminder")
+    page.locator("#f-params-channel").select_option("email")
     save(page)
     page.locator("#status").get_by_text("Draft version 1 saved.").wait_for()
     assert page.locator(".drawflow-node.has-problem").count() == 0

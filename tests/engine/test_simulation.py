@@ -58,3 +58,59 @@ def test_engine_errors_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.errors == {"RuntimeError: too many steps in one tick (a loop?)": 10}
     assert result.outcomes == {"open:stopped": 10}
     assert result.to_json()["errors"] == dict(result.errors)
+
+
+def test_the_webhook_column_counts_every_case_that_passed_a_webhook_step() -> None:
+    """Issue 16, point 14: the CLI's webhook column was always 0."""
+    from tests.factories import edge, node
+
+    nodes = [
+        node("start", "start"),
+        node("tell", "webhook", event="case_escalated", note="Notify host system"),
+        node("done", "end", outcome="closed"),
+    ]
+    doc = journey_doc(nodes, [edge("start", "tell"), edge("tell", "done")])
+    result = simulate(doc, cases=12, days=1, step_hours=12)
+    assert result.messages["webhook"] == 12
+    assert sum(day["messages"].get("webhook", 0) for day in result.per_day) == 12
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "prefix", "cities"),
+    [
+        (
+            "us-agency-regf",
+            "US",
+            "+1",
+            {"San Francisco", "New York", "Dallas", "Chicago", "Boston"},
+        ),
+        (
+            "uk-arrears-forbearance",
+            "GB",
+            "+44",
+            {"Manchester", "Birmingham", "Leeds", "Bristol", "London"},
+        ),
+        ("de-shop-b2c", "DE", "+49", {"München", "Köln", "Hamburg", "Stuttgart", "Berlin"}),
+    ],
+)
+def test_the_synthetic_portfolio_is_believable_per_country(
+    name: str, country: str, prefix: str, cities: set[str]
+) -> None:
+    """Issue 16, point 15: US and UK debtors lived in 'Musterweg, 10115 Berlin'."""
+    import random
+    from datetime import date
+
+    from engine.simulation import synthetic_cases
+    from tests.factories import example_doc
+
+    doc = example_doc(name)
+    cases = synthetic_cases(doc, 40, random.Random(1), date(2026, 1, 5))
+    assert {c["country"] for c in cases} == {country}
+    assert {c["city"] for c in cases} <= cities
+    assert all(c["phone"].startswith(prefix) for c in cases if c["phone"])
+    assert not any(
+        "Musterweg" in (c["street"] or "") or c["debtor_name"].startswith("Debtor") for c in cases
+    )
+    for c in cases:
+        creditor = c["attributes"].get("original_creditor")
+        assert creditor is None or creditor not in ("standard", "premium")

@@ -1,8 +1,9 @@
 """The experiment page of a split: per arm the numbers, the time-to-pay curves, the verdict.
 
 Reached from the split's side panel on the canvas. Its outcomes come through the engine's one
-seam (engine.ExperimentOutcomes): today from a finished simulation of the version (the newest,
-or the one named by `?run=`); the live outcome facts feed the same seam later. A manager
+seam (engine.ExperimentOutcomes): from the live cases' outcome facts of a version that went
+live (`?run=live`, engine.live_outcomes), or from a finished simulation of the version (the
+newest, or the one named by `?run=`). A manager
 promotes the winner from here: a new draft with the winner at 100 % (engine.promote_winner),
 optionally submitted for review at once; the normal review and publish follow.
 """
@@ -25,6 +26,7 @@ from engine import (
     LifecycleError,
     experiment_report,
     get_job,
+    live_outcomes,
     promote_winner,
     queries,
     recent_jobs,
@@ -76,8 +78,18 @@ def _runs(key: str, number: int) -> list[Any]:
     ]
 
 
+LIVE = "live"  # the `run` value that reads the live cases' facts instead of a simulation
+
+
 def _outcomes(key: str, number: int, run_id: str, node_id: str) -> ExperimentOutcomes | None:
-    """The split's outcomes in a finished simulation of this very version (404 otherwise)."""
+    """The split's outcomes: its live cases (`run=live`), or a finished simulation of this
+    very version (404 otherwise)."""
+    if run_id == LIVE:
+        with transaction() as session:
+            version = queries.get_version(session, key, number)
+            if version is None:
+                abort(404)
+            return live_outcomes(session, key, version.document, node_id, utcnow())
     job = get_job(get_db(), run_id, utcnow())
     if job is None or job.kind != "simulation" or not job.result:
         abort(404)
@@ -87,11 +99,13 @@ def _outcomes(key: str, number: int, run_id: str, node_id: str) -> ExperimentOut
     return ExperimentOutcomes.from_json(found[0]) if found else None
 
 
-def _source(key: str, number: int, node_id: str) -> tuple[str | None, list[Any]]:
-    """The run to show (named, else the newest with this split) and the runs to choose from."""
+def _source(version: Any, key: str, number: int) -> tuple[str | None, list[Any], bool]:
+    """The source to show (named; else the live cases of a version that went live; else the
+    newest simulation), the simulations to choose from, and whether live cases can be shown."""
     runs = _runs(key, number)
-    chosen = request.values.get("run") or (runs[0].id if runs else None)
-    return chosen, runs
+    live = version.status in ("published", "superseded", "retired")
+    default = LIVE if live else (runs[0].id if runs else None)
+    return request.values.get("run") or default, runs, live
 
 
 def _km_table(report: ExperimentReport) -> tuple[list[int], list[tuple[str, list[str]]]]:
@@ -121,7 +135,7 @@ def _counts(counts: dict[str, Any]) -> str:
 def show(key: str, number: int, node_id: str) -> Any:
     """The experiment page of one split of one version."""
     version, node = _split(key, number, node_id)
-    run_id, runs = _source(key, number, node_id)
+    run_id, runs, live = _source(version, key, number)
     data = _outcomes(key, number, run_id, node_id) if run_id else None
     context: dict[str, Any] = {
         "key": key,
@@ -130,6 +144,7 @@ def show(key: str, number: int, node_id: str) -> Any:
         "node": node,
         "runs": runs,
         "run_id": run_id,
+        "live": live,
         "num": num,
         "pct": pct,
         "lang": current_lang(),
@@ -179,7 +194,14 @@ def promote(key: str, number: int, node_id: str) -> Any:
     try:
         with transaction() as session:
             draft, _problems = promote_winner(
-                session, key, number, report, actor(), utcnow(), keep, source="simulation"
+                session,
+                key,
+                number,
+                report,
+                actor(),
+                utcnow(),
+                keep,
+                source="live" if run_id == LIVE else "simulation",
             )
             new = draft.number
     except LifecycleError as exc:

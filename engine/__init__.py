@@ -148,6 +148,7 @@ _EXPORTS: dict[str, str] = {
     "OutcomeError": "engine.experiments.outcomes",
     "experiment_result": "engine.experiments.promotion",
     "promote_winner": "engine.experiments.promotion",
+    "live_outcomes": "engine.experiments.live",
     "ExperimentReport": "engine.experiments.report",
     "Verdict": "engine.experiments.report",
     "experiment_report": "engine.experiments.report",
@@ -442,6 +443,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         public_delivery_error,
         replay_delivery,
     )
+    from engine.experiments.live import live_outcomes
     from engine.experiments.outcomes import ArmOutcomes, ExperimentOutcomes, OutcomeError
     from engine.experiments.promotion import experiment_result, promote_winner
     from engine.experiments.report import ExperimentReport, Verdict, experiment_report
@@ -784,6 +786,7 @@ __all__ = [
     "list_versions",
     "list_webhook_deliveries",
     "list_webhook_subscriptions",
+    "live_outcomes",
     "load_delivery_config",
     "load_journey",
     "load_json",

@@ -48,7 +48,7 @@ def work(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     dispatcher = Dispatcher(db, config=DeliveryConfig(source="bench (sandbox)"))
     cases = transitions = messages = 0
     tick_seconds = dispatch_seconds = 0.0
-    start, cpu = time.time(), time.process_time()
+    start, cpu, queued = time.time(), time.process_time(), _run_queue()
     while True:
         began = time.perf_counter()
         report = runtime.tick(now)
@@ -66,7 +66,7 @@ def work(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
         handled = sent.sent + sent.deferred + sent.suppressed + sent.retried + sent.failed
         if report.cases == 0 and handled + sent.dead == 0:
             break
-    end, cpu = time.time(), time.process_time() - cpu
+    end, cpu, queued = time.time(), time.process_time() - cpu, _run_queue() - queued
     dispatcher.close()
     db.dispose()
     return {
@@ -76,6 +76,7 @@ def work(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
         "start": start,
         "end": end,
         "cpu_seconds": round(cpu, 3),
+        "cpu_wait_seconds": round(queued, 3),
         "tick_seconds": round(tick_seconds, 3),
         "dispatch_seconds": round(dispatch_seconds, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -83,7 +84,7 @@ def work(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
 
 
 class Sampler:
-    """Where the workers' database sessions are, sampled every 20 ms, and the machine's CPU.
+    """Where the workers' database sessions are, sampled every 100 ms, and the machine's CPU.
 
     Each sample counts the workers' connections by state: on the server's CPU ('active' with no
     wait event), waiting for a lock ('Lock:...'), for the WAL or disk ('LWLock', 'IO'), or on the
@@ -109,7 +110,7 @@ class Sampler:
             "AND backend_type = 'client backend'"
         )
         with self.db.engine.connect() as connection:
-            while not self._stop.wait(0.02):
+            while not self._stop.wait(0.1):  # light: 10 queries a second
                 rows = connection.exec_driver_sql(query).all()
                 connection.rollback()
                 self.samples += 1
@@ -183,6 +184,17 @@ def _server_cpu(pid: int | None) -> float | None:
         return None
 
 
+def _run_queue() -> float:
+    """Seconds this process's threads waited for a CPU while ready to run (Linux schedstat)."""
+    total = 0
+    for task in Path("/proc/self/task").glob("*/schedstat"):
+        try:
+            total += int(task.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def run_workers(
     url: str, now: datetime, workers: int, batch_size: int, server_pid: int | None = None
 ) -> dict[str, Any]:
@@ -217,6 +229,8 @@ def run_workers(
         "per_worker_tick_seconds": [r["tick_seconds"] for r in results],
         "per_worker_dispatch_seconds": [r["dispatch_seconds"] for r in results],
         "per_worker_peak_rss_mb": [r["peak_rss_mb"] for r in results],
+        # Time the workers' threads were ready to run and waited for a CPU (all of them).
+        "cpu_wait_seconds": round(sum(r["cpu_wait_seconds"] for r in results), 2),
         "load_average_before": [round(x, 2) for x in load_before],
         **sampler.figures(),
     }
@@ -357,7 +371,8 @@ def main() -> None:
         states = ", ".join(f"{k} {v}" for k, v in run["sessions_by_state"].items())
         print(
             f"{run['workers']:>7}  CPU busy {run['machine_cpu_busy']:.0%}, PostgreSQL "
-            f"{run['postgres_cpu_seconds']} CPU s, load before {run['load_average_before']}; "
+            f"{run['postgres_cpu_seconds']} CPU s, workers waited {run['cpu_wait_seconds']} s "
+            f"for a CPU, load before {run['load_average_before']}; "
             f"{states}"
         )
 

@@ -172,8 +172,11 @@ def _server_cpu(pid: int | None) -> float | None:
         return None
     try:
         root = psutil.Process(pid)
-        total = 0.0
-        for proc in [root, *root.children(recursive=True)]:
+        # Backends that ended (a worker's connections when it stops) count in the postmaster's
+        # reaped-children times; the live ones in their own.
+        own = root.cpu_times()
+        total = own.children_user + own.children_system
+        for proc in [root, *root.children(recursive=True)]:  # the postmaster and live backends
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system

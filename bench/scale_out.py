@@ -99,13 +99,14 @@ class Sampler:
         self.db = Database(url)
         self.server_pid = server_pid
         self.states: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         query = (
-            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+            "SELECT state, wait_event_type, wait_event, left(query, 40) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )
@@ -114,11 +115,13 @@ class Sampler:
                 rows = connection.exec_driver_sql(query).all()
                 connection.rollback()
                 self.samples += 1
-                for state, wait_type, wait in rows:
+                for state, wait_type, wait, query in rows:
                     if state == "active":
                         self.states[
                             f"active: {wait_type}:{wait}" if wait_type else "active: CPU"
                         ] += 1
+                        # Which statement the active sessions run: the claim, an UPDATE, ...
+                        self.statements[" ".join((query or "").split()[:4])] += 1
                     else:
                         self.states[state or "unknown"] += 1
 
@@ -144,6 +147,12 @@ class Sampler:
         return {
             "sessions_by_state": {
                 state: round(n / self.samples, 2) for state, n in self.states.most_common()
+            }
+            if self.samples
+            else {},
+            "active_statements": {
+                statement: round(n / self.samples, 2)
+                for statement, n in self.statements.most_common(5)
             }
             if self.samples
             else {},

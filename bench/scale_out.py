@@ -105,14 +105,14 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        query = (
+        sample = (
             "SELECT state, wait_event_type, wait_event, left(query, 40) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend'"
         )
         with self.db.engine.connect() as connection:
             while not self._stop.wait(0.1):  # light: 10 queries a second
-                rows = connection.exec_driver_sql(query).all()
+                rows = connection.exec_driver_sql(sample).all()
                 connection.rollback()
                 self.samples += 1
                 for state, wait_type, wait, query in rows:
@@ -121,7 +121,7 @@ class Sampler:
                             f"active: {wait_type}:{wait}" if wait_type else "active: CPU"
                         ] += 1
                         # Which statement the active sessions run: the claim, an UPDATE, ...
-                        self.statements[" ".join((query or "").split()[:4])] += 1
+                        self.statements[" ".join((query or "").split()[:4])] += 1  # its text
                     else:
                         self.states[state or "unknown"] += 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import random
 import resource
@@ -469,17 +470,34 @@ class RssSampler:
             self.peak = max(self.peak, psutil.Process().memory_info().rss)
 
 
+def run_queue_seconds() -> float:
+    """Seconds this thread has waited for a CPU while ready to run (Linux schedstat; else 0).
+
+    Wall time minus CPU time is time off the CPU: waiting for a CPU (a loaded host: this) or
+    blocked (disk, fsync, the database server: the rest).
+    """
+    try:
+        fields = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").read_text()
+    except OSError:
+        return 0.0
+    return int(fields.split()[1]) / 1e9
+
+
 def timed(work: Callable[[], Any], profile: Path | None) -> tuple[Any, float, float, int]:
-    """Run `work`; returns its result, wall and CPU seconds and sampled peak RSS in bytes."""
+    """Run `work`; returns its result, wall and CPU seconds and sampled peak RSS in bytes.
+
+    The seconds spent waiting for a CPU are kept in `timed.waited` (see run_queue_seconds).
+    """
     profiler = cProfile.Profile() if profile else None
     with RssSampler() as rss:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, queued = time.perf_counter(), time.process_time(), run_queue_seconds()
         if profiler:
             profiler.enable()
         result = work()
         if profiler:
             profiler.disable()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        timed.waited = run_queue_seconds() - queued  # type: ignore[attr-defined]
     if profiler and profile:
         profiler.dump_stats(profile)
         stats = pstats.Stats(str(profile), stream=sys.stderr)
@@ -513,6 +531,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     report, seconds, cpu, tick_rss = timed(
         lambda: Runtime(db, batch_size=args.batch_size).tick(now), args.profile
     )
+    waited = timed.waited  # type: ignore[attr-defined]
     after_outbox, after_audit = count_rows(db)
     figures: dict[str, Any] = {
         "cases": report.cases,
@@ -527,6 +546,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "case_steps_per_s": round(report.cases / seconds, 1),
         "transitions_per_s": round(report.transitions / seconds, 1),
         "case_steps_per_cpu_s": round(report.cases / cpu, 1),
+        # Off the CPU: waiting for one (the host's load) and the rest (disk, the server).
+        "cpu_wait_seconds": round(waited, 3),
+        "blocked_seconds": round(max(seconds - cpu - waited, 0.0), 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "tick_peak_rss_mb": round(tick_rss / 2**20, 1) if psutil else None,
         "batch_size": args.batch_size,
         "database": db.engine.dialect.name,
@@ -558,6 +581,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             floor_cpu_seconds=round(floor_cpu, 3),
             floor_case_steps_per_s=round(counts["cases"] / floor_seconds, 1),
             floor_case_steps_per_cpu_s=round(counts["cases"] / floor_cpu, 1),
+            floor_cpu_wait_seconds=round(timed.waited, 3),  # type: ignore[attr-defined]
             ratio=round((report.cases / seconds) / (counts["cases"] / floor_seconds), 3),
         )
     else:
@@ -616,6 +640,10 @@ def main() -> None:
         f"({figures['cpu_seconds']} s CPU)"
     )
     print(f"transitions:     {figures['transitions']:,}")
+    print(
+        f"off the CPU:     {figures['cpu_wait_seconds']} s waiting for a CPU (load average "
+        f"{figures['load_average'][0]}), {figures['blocked_seconds']} s blocked (disk, server)"
+    )
     print(f"engine:          {figures['case_steps_per_s']:,.0f} case steps/s")
     if figures["ratio"] is not None:
         print(

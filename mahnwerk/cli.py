@@ -152,7 +152,12 @@ def serve(host: str, port: int, workers: int | None, threads: int, scheduler: bo
 def worker() -> None:
     """Run tick and dispatch on the scheduler in this process, without the web app."""
     from engine.ops.process import run_scheduler
+    from engine.storage.migrate import SchemaOutdated, check_schema
 
+    try:
+        check_schema(_db())
+    except SchemaOutdated as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo("Worker started; Ctrl+C stops it.")
     run_scheduler()
 

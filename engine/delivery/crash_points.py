@@ -1,9 +1,10 @@
-"""Named points where the dispatcher's fault tests end the process as SIGKILL would.
+"""Named points where the tick's and dispatcher's fault tests end the process as SIGKILL would.
 
 Nothing happens unless a test process calls `arm()`: `reached()` is then one None check. The
 points are where a crash leaves different traces: after a claim is committed, after the
 provider accepted a message and before its outcome is written, inside the transaction that
-writes a group of outcomes, and after it was committed.
+writes a group of outcomes, and after it was committed; in the tick, after a batch is claimed
+(rows locked), after its writes (inside the transaction) and after its commit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from __future__ import annotations
 import os
 import threading
 
-POINTS = ("claimed", "accepted", "recording", "recorded")
+POINTS = (
+    "claimed",
+    "accepted",
+    "recording",
+    "recorded",
+    "tick_claimed",
+    "tick_written",
+    "tick_committed",
+)
 
 _armed: tuple[str, int] | None = None
 _count = 0

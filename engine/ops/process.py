@@ -12,6 +12,9 @@ import time
 from engine.core.settings import load_settings
 from engine.ops.scheduler import build_scheduler
 from engine.storage.db import Database
+from engine.storage.migrate import SchemaOutdated, check_schema
+
+log = logging.getLogger(__name__)
 
 
 def run_scheduler(parent_pid: int | None = None) -> None:
@@ -26,7 +29,13 @@ def run_scheduler(parent_pid: int | None = None) -> None:
         threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = load_settings()
-    build_scheduler(Database(settings.database_url), settings, blocking=True).start()
+    db = Database(settings.database_url)
+    try:
+        check_schema(db)  # never run a release's jobs on another release's schema
+    except SchemaOutdated as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+    build_scheduler(db, settings, blocking=True).start()
 
 
 def _exit_with(parent_pid: int) -> None:

@@ -26,12 +26,24 @@ from engine.storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def _guarded(name: str, job: Callable[[datetime], Any]) -> Callable[[], None]:
-    """Run a job at the wall clock; log, never raise, so the scheduler keeps its rhythm."""
+def shared_now(db: Database) -> datetime:
+    """The moment a worker's jobs run at: the earlier of this host's clock and the database's.
+
+    Workers on several hosts compare `due_at` and leases with one clock, the database server's,
+    so a host whose clock runs ahead can neither advance a case before it is due nor take over
+    another worker's lease early. A host whose clock runs behind only acts later.
+    """
+    return min(utcnow(), db.clock())
+
+
+def _guarded(
+    name: str, job: Callable[[datetime], Any], clock: Callable[[], datetime] = utcnow
+) -> Callable[[], None]:
+    """Run a job at the clock's time; log, never raise, so the scheduler keeps its rhythm."""
 
     def run() -> None:
         try:
-            result = job(utcnow())
+            result = job(clock())
             log.info("%s: %s", name, result)
         except Exception:
             log.exception("%s failed; the next run will try again", name)
@@ -45,15 +57,19 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
     runtime = Runtime(db, batch_size=settings.batch_size)
     dispatcher = Dispatcher(db, portal_base_url=settings.portal_base_url)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now()}
+
+    def clock() -> datetime:
+        return shared_now(db)
+
     scheduler.add_job(
-        _guarded("tick", runtime.tick),
+        _guarded("tick", runtime.tick, clock),
         "interval",
         seconds=settings.tick_seconds,
         id="tick",
         **common,
     )
     scheduler.add_job(
-        _guarded("dispatch", dispatcher.dispatch),
+        _guarded("dispatch", dispatcher.dispatch, clock),
         "interval",
         seconds=settings.dispatch_seconds,
         id="dispatch",
@@ -61,7 +77,7 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
     )
     leadership = Leadership(db)
     scheduler.add_job(
-        _guarded("webhooks", lambda now: _webhooks(db, leadership, now)),
+        _guarded("webhooks", lambda now: _webhooks(db, leadership, now), clock),
         "interval",
         seconds=settings.dispatch_seconds,
         id="webhooks",

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.analytics.facts import CLOSED, ENTERED, LEFT, STOPPED
@@ -19,6 +20,7 @@ from engine.authoring.versions import LoadedVersion, VersionCache
 from engine.core.clock import naive_utc
 from engine.core.counts import Counts
 from engine.core.state import CaseState
+from engine.delivery import crash_points
 from engine.intake import event_effects
 from engine.intake.debtor_holds import DEBTOR_WIDE, FROM_CASE
 from engine.journey.calendar import letter_days, letter_slot
@@ -48,6 +50,9 @@ from engine.storage.models import JourneyRow, VersionRow
 log = logging.getLogger(__name__)
 
 NO_TRIGGERS: frozenset[str] = frozenset()
+# Batches in a row that may lose their connection before the tick gives up (and the scheduler's
+# next run tries again): a database restarting fails the reconnect itself, not this count.
+RECONNECTS = 3
 
 
 @dataclass
@@ -126,15 +131,37 @@ class Runtime:
                 publish_due(session, now)
         except Exception:  # a broken schedule must not stop the cases
             log.exception("scheduled publishing failed; the next tick tries again")
+        lost = 0
         while True:
-            with self.db.transaction() as session:
-                rows = claim_due(session, now, self.batch_size)
-                if not rows:
-                    break
-                batch = self._advance(session, rows, now)
-                write(session, batch.writes, now)
+            try:
+                batch = self._batch(now)
+            except DBAPIError as exc:
+                # The server rolled the batch back with its connection (a failover, a
+                # terminated backend); the batches before it are committed. The pool drops the
+                # dead connection, so claiming again reconnects and takes the same cases.
+                if not exc.connection_invalidated or lost >= RECONNECTS:
+                    raise
+                lost += 1
+                log.warning("database connection lost mid-batch (rolled back); reconnecting")
+                continue
+            if batch is None:
+                break
+            lost = 0
             report.add(batch.report)
         return report
+
+    def _batch(self, now: datetime) -> _Batch | None:
+        """Claim, advance and write one batch in one transaction; None when nothing is due."""
+        with self.db.transaction() as session:
+            rows = claim_due(session, now, self.batch_size)
+            if not rows:
+                return None
+            crash_points.reached("tick_claimed")
+            batch = self._advance(session, rows, now)
+            write(session, batch.writes, now)
+            crash_points.reached("tick_written")
+        crash_points.reached("tick_committed")
+        return batch
 
     # -- one batch -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from engine.core.clock import utcnow
 
 
 class Database:
@@ -27,6 +29,11 @@ class Database:
             engine_kw.setdefault("poolclass", StaticPool)
             engine_kw.setdefault("connect_args", {"check_same_thread": False})
         engine_kw.setdefault("json_serializer", dumps)
+        if not url.startswith("sqlite"):
+            # A server connection can die while pooled (a failover, an idle timeout, a
+            # terminated backend): test it at checkout and reconnect instead of failing the
+            # next transaction. One round trip per transaction, not per statement.
+            engine_kw.setdefault("pool_pre_ping", True)
         self.engine: Engine = create_engine(url, **engine_kw)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -49,6 +56,17 @@ class Database:
         from engine.storage.migrate import upgrade_to_head
 
         upgrade_to_head(self)
+
+    def clock(self) -> datetime:
+        """The database server's time (aware UTC): one clock for every worker that shares it.
+
+        SQLite lives on this machine, so its clock is this machine's.
+        """
+        if self.is_sqlite:
+            return utcnow()
+        with self.engine.connect() as connection:
+            moment = connection.exec_driver_sql("SELECT CURRENT_TIMESTAMP").scalar_one()
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from engine.core.messages import msg
 
 if TYPE_CHECKING:
     from engine.storage.db import Database
@@ -41,3 +45,37 @@ def revision(db: Database, message: str) -> None:
     with _ALEMBIC_LOCK, db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True)
+
+
+class SchemaOutdated(RuntimeError):
+    """The database's schema is not the one this code was built for."""
+
+
+def schema_revisions(db: Database) -> tuple[frozenset[str], frozenset[str]]:
+    """The database's current revisions and the code's head revisions."""
+    heads = frozenset(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    with db.engine.connect() as connection:
+        current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    return current, heads
+
+
+def check_schema(db: Database, lang: str = "en") -> None:
+    """Refuse to run against a schema older (or newer) than this code's migrations.
+
+    A worker of a new release started before `mahnwerk init` (which migrates) ran would write
+    rows the old schema cannot hold, or miss a constraint that keeps messages exactly-once; a
+    worker of an old release beside a migrated database would do the same the other way round.
+    """
+    current, heads = schema_revisions(db)
+    if current == heads:
+        return
+    found = ", ".join(sorted(current)) or msg("none (an empty database)").text(lang)
+    raise SchemaOutdated(
+        msg(
+            "The database schema is at revision {found}, this Mahnwerk needs {needed}. Run "
+            "`mahnwerk init` (it applies the migrations) with this release before starting "
+            "workers, and stop workers of other releases.",
+            found=found,
+            needed=", ".join(sorted(heads)),
+        ).text(lang)
+    )

@@ -224,7 +224,8 @@ class OutboxRow(Base):
     """A message (or host notification) to deliver; written in the same transaction as the step."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    # (status, not_before, id): a claim reads its due rows in order and stops (0015_scale).
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -21,7 +21,16 @@ def test_scale_out_times_one_and_two_workers_over_every_due_case() -> None:
         warnings.simplefilter("ignore")
         pytest.importorskip("pgserver")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scale_out.py"), "--cases", str(CASES), "--json"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scale_out.py"),
+            "--cases",
+            str(CASES),
+            "--workers",
+            "1",
+            "2",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -37,5 +46,8 @@ def test_scale_out_times_one_and_two_workers_over_every_due_case() -> None:
         assert (run["cases"], run["transitions"]) == (CASES, 2 * CASES)
         assert 0 < run["messages"] <= CASES and run["case_steps_per_s"] > 0
         assert len(run["per_worker_peak_rss_mb"]) == run["workers"]
+        # Where the sessions were: sampled from pg_stat_activity while the workers ran.
+        assert 0 < run["machine_cpu_busy"] <= 1 and len(run["load_average_before"]) == 3
+        assert run["sessions_by_state"] and all(n >= 0 for n in run["sessions_by_state"].values())
     assert runs[1]["messages"] == runs[2]["messages"]
     assert runs[1]["speed_up"] == 1.0 and figures["floor_case_steps_per_s"] > 0

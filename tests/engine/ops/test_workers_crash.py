@@ -1,165 +1,105 @@
-"""Two workers on one PostgreSQL; one is killed mid-run; every due step still runs exactly once.
+"""Workers on one PostgreSQL; one is killed or cut off mid-run; every due step runs exactly once.
 
-Each worker is a real process running what `mahnwerk worker` runs (`Runtime.tick`, then
-`Dispatcher.dispatch` with the sandbox connectors, in a loop until nothing is due). Worker A is
-killed with SIGKILL at a seeded point of the day's progress, or ends itself as SIGKILL would at
-one of the dispatcher's named crash points (`engine/delivery/crash_points.py`). PostgreSQL
-rolls back A's open transaction when its connection dies; worker B finishes the day, and once
-A's dispatch leases have run out a third run finishes what A had leased.
-
-Checked from the database: every case took its three transitions exactly once and in order
-(start -> wait_7 -> reminder -> wait_pay: no step lost, none doubled), one outbox row per case,
-node and visit (the unique idempotency key makes a second impossible), no message left
-'sending', and the audit trail has one row per transition.
+The workers, the faults and the check are `bench/kill_check.py`'s (its docstring says what is
+checked); here a fixed set of faults covers each kind and every named point of tick and
+dispatch once, on a small day. `bench/kill_check.py --runs N` draws many more at random.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import subprocess
 import sys
-import time
-from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import Database, Runtime
-from engine.delivery.dispatcher import LEASE
-from engine.storage.models import AuditRow, CaseRow, OutboxRow
+from engine.storage.models import OutboxRow
 from tests.conftest import MONDAY
 from tests.factories import example_doc, make_cases, publish
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
 ROOT = Path(__file__).resolve().parents[3]
-CASES, BATCH = 600, 25
-PATH = ["start", "wait_7", "reminder"]  # the nodes each case leaves, in order
+sys.path.insert(0, str(ROOT / "bench"))
 
-DRIVER = """
-import sys
-from datetime import datetime
-from engine import Database, Dispatcher, Runtime
-from engine.delivery import crash_points
-from engine.delivery.config import DeliveryConfig
+import kill_check  # noqa: E402
+from kill_check import Kill  # noqa: E402
 
-url, moment, batch, crash = sys.argv[1:]
-if crash:
-    point, nth = crash.split(":")
-    crash_points.arm(point, int(nth))
-db = Database(url)
-runtime = Runtime(db, batch_size=int(batch))
-dispatcher = Dispatcher(db, config=DeliveryConfig(), batch_size=int(batch), workers=2)
-now = datetime.fromisoformat(moment)
-print("ready", flush=True)
-while True:
-    report = runtime.tick(now)
-    sent = dispatcher.dispatch(now)
-    if report.cases == 0 and sent.sent + sent.deferred + sent.suppressed + sent.retried == 0:
-        break
-dispatcher.close()
-print("done", flush=True)
-"""
+CASES, BATCH = 300, 25
 
-# Timed kills anywhere in tick or dispatch, and the dispatcher's named points (nth time).
-KILLS = [f"sigkill:{seed}" for seed in range(6)] + [
-    "claimed:2",
-    "accepted:7",
-    "recording:3",
-    "recorded:5",
+FAULTS = [
+    Kill("sigkill", share=0.3),
+    Kill("sigkill", share=0.7),
+    Kill("terminate", share=0.4),
+    Kill("point", point="tick_claimed", nth=2),
+    Kill("point", point="tick_written", nth=2),
+    Kill("point", point="tick_committed", nth=3),
+    Kill("point", point="claimed", nth=2),
+    Kill("point", point="accepted", nth=7),
+    Kill("point", point="recording", nth=3),
+    Kill("point", point="recorded", nth=5),
 ]
 
 
-def start_worker(url: str, moment: str, crash: str = "") -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-c", DRIVER, url, moment, str(BATCH), crash]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_a_fault_on_one_worker_loses_and_doubles_no_step(
+    pg_database_url: str, tmp_path: Path, fault: Kill
+) -> None:
+    db = Database(pg_database_url)
+    now = kill_check.prepare(db, CASES)
+    db.dispose()
+
+    result = kill_check.run_once(pg_database_url, now, fault, CASES, 2, BATCH, tmp_path)
+
+    assert result.struck, f"{fault} did not strike: the victim finished first"
+    findings = result.findings
+    assert findings["cases"] == CASES and findings["steps"] == CASES * len(kill_check.PATH)
+    assert findings["lost_steps"] == findings["doubled_steps"] == 0
+    assert findings["outbox_duplicates"] == findings["message_audit_gaps"] == 0
+    assert findings["unresolved_messages"] == findings["sandboxed_never_handed"] == 0
+    assert findings["clean"], findings
 
 
-def wait_for_transitions(db: Database, count: int, timeout: float = 120.0) -> None:
-    """Until the workers together have written `count` transitions (committed, so visible)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.transaction() as session:
-            done = session.scalar(
-                select(func.count()).select_from(AuditRow).where(AuditRow.kind == "transition")
-            )
-        if done >= count:
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"the workers wrote fewer than {count} transitions in {timeout} s")
+@pytest.mark.postgres
+def test_the_check_finds_a_doubled_step_and_a_lost_one(
+    pg_database_url: str, tmp_path: Path
+) -> None:
+    """The checker is not blind: a day run twice without the claim's lock, and a case left."""
+    db = Database(pg_database_url)
+    now = kill_check.prepare(db, 20)
+    Runtime(db).tick(now)
+    with db.engine.begin() as connection:  # one case stepped again, another never stepped
+        connection.exec_driver_sql(
+            "INSERT INTO audit (at, case_id, version_id, node_id, kind, rule, detail) "
+            "SELECT at, case_id, version_id, node_id, kind, rule, detail FROM audit "
+            "WHERE kind = 'transition' AND node_id = 'reminder' ORDER BY id LIMIT 1"
+        )
+        connection.exec_driver_sql(
+            "UPDATE cases SET node_id = 'wait_7' WHERE id = (SELECT max(id) FROM cases)"
+        )
+
+    findings = kill_check.check(db, 20, tmp_path / "none.log", struck=False)
+    db.dispose()
+
+    assert findings["doubled_steps"] == 1 and findings["lost_steps"] >= 1
+    assert not findings["clean"]
 
 
-def finish(proc: subprocess.Popen[str]) -> None:
-    out, _ = proc.communicate(timeout=240)
-    assert (proc.returncode, out.strip()) == (0, "done")
-
-
-@pytest.mark.parametrize("kill", KILLS)
-def test_a_killed_worker_loses_and_doubles_no_step(pg_db: Database, kill: str) -> None:
-    with pg_db.transaction() as session:
-        version = publish(session, example_doc("minimal"), MONDAY)
-        make_cases(session, version, MONDAY, CASES, due_date="2026-02-16")
-    moment = MONDAY.isoformat()
-    how, arg = kill.split(":")
-
-    if how == "sigkill":
-        victim = start_worker(pg_db.url, moment)
-        other = start_worker(pg_db.url, moment)
-        # Killed at a seeded point of the day's progress, not after a time: on a quiet machine
-        # the two workers can finish the whole day within a fixed delay.
-        share = random.Random(int(arg)).uniform(0.05, 0.8)
-        wait_for_transitions(pg_db, int(share * CASES * len(PATH)))
-        victim.send_signal(signal.SIGKILL)
-    else:
-        victim = start_worker(pg_db.url, moment, crash=kill)
-        other = start_worker(pg_db.url, moment)
-    victim.communicate(timeout=240)
-    assert victim.returncode in (-signal.SIGKILL, 137)  # it died mid-run, not after its work
-    finish(other)
-    # A's leases run out; a worker at that moment sends what A had claimed and not recorded.
-    finish(start_worker(pg_db.url, (MONDAY + LEASE + timedelta(minutes=1)).isoformat()))
-
-    with pg_db.transaction() as session:
-        left: dict[int, list[str]] = defaultdict(list)
-        for case_id, node_id in session.execute(
-            select(AuditRow.case_id, AuditRow.node_id)
-            .where(AuditRow.kind == "transition")
-            .order_by(AuditRow.id)
-        ):
-            left[case_id].append(node_id)
-        nodes = session.execute(select(CaseRow.node_id, func.count()).group_by(CaseRow.node_id))
-        per_step = session.execute(
-            select(OutboxRow.case_id, OutboxRow.node_id, OutboxRow.idempotency_key, func.count())
-            .group_by(OutboxRow.case_id, OutboxRow.node_id, OutboxRow.idempotency_key)
-            .having(func.count() > 1)
-        ).all()
-        outbox = session.execute(
-            select(func.count(), func.count(func.distinct(OutboxRow.case_id)))
-        ).one()
-        statuses = set(session.scalars(select(OutboxRow.status).distinct()))
-
-    assert dict(nodes.all()) == {"wait_pay": CASES}
-    assert len(left) == CASES and all(path == PATH for path in left.values())
-    assert per_step == [] and tuple(outbox) == (CASES, CASES)
-    assert statuses == {"sandboxed"}  # every message handed to the connector, none left leased
-
-
+@pytest.mark.postgres
 def test_the_outbox_refuses_a_second_row_for_the_same_step(pg_db: Database) -> None:
     with pg_db.transaction() as session:
         version = publish(session, example_doc("minimal"), MONDAY)
         make_cases(session, version, MONDAY, 1, due_date="2026-02-16")
 
     Runtime(pg_db).tick(MONDAY)
+    assert kill_check.unique_key_exists(pg_db)  # in the catalog, not only in the model
     with pg_db.transaction() as session:
-        row = session.scalars(select(OutboxRow)).one()
+        row = session.query(OutboxRow).one()
         copy = {c.name: getattr(row, c.name) for c in OutboxRow.__table__.c if c.name != "id"}
     with pytest.raises(IntegrityError), pg_db.transaction() as session:
         session.execute(OutboxRow.__table__.insert(), copy)
+
+
+def test_the_unique_key_is_in_the_sqlite_catalog_too(db: Database) -> None:
+    assert kill_check.unique_key_exists(db)

@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, request
-from flask_babel import format_currency, format_date, format_decimal
+from flask_babel import format_date, format_decimal
 
 from designer import htmx
-from designer.i18n import _, current_lang
+from designer.i18n import _, current_lang, money
 from designer.render import page_or_partial
 from engine import STATUSES, explain_case, queries
 from mahnwerk_web.db import transaction
@@ -36,13 +36,6 @@ FIELDS = (
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _MAX_AMOUNT = Decimal("1000000000000")
 _MAX_PAGE = 1_000_000
-
-
-def money(amount: Decimal | None, currency: str) -> str:
-    """An amount with its currency in the reader's language ("1.234,50 €", "€1,234.50")."""
-    if amount is None:
-        return ""
-    return str(format_currency(amount, currency))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from flask_babel import format_date, format_decimal
 from designer import htmx
 from designer.i18n import _, current_lang, money
 from designer.render import page_or_partial
-from engine import STATUSES, explain_case, queries
+from engine import STATUSES, event_types, explain_case, queries
 from mahnwerk_web.db import transaction
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -201,6 +201,7 @@ def show(case_id: int) -> str:
         why = {step.id: step for step in explain_case(session, case_id, current_lang())}
     shown = {e.message.id for e in timeline if e.message is not None}
     pending = [m for m in messages if m.id not in shown]
+    lang = current_lang()
     return page_or_partial(
         "cases/show.html",
         "cases/_timeline.html",
@@ -208,4 +209,5 @@ def show(case_id: int) -> str:
         timeline=timeline,
         pending=pending,
         why=why,
+        event_name=lambda event: event_types.event_name(str(event or "")).text(lang),
     )

@@ -151,6 +151,7 @@ class CaseRow(Base):
         Index("ix_cases_list_due", "due_date", "id"),
         Index("ix_cases_list_amount", "amount_open", "id"),
         Index("ix_cases_list_step", "node_id", "id"),
+        Index("ix_cases_list_status", "status", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)

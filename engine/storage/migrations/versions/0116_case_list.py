@@ -22,6 +22,7 @@ INDEXES = {
     "ix_cases_list_due": ["due_date", "id"],
     "ix_cases_list_amount": ["amount_open", "id"],
     "ix_cases_list_step": ["node_id", "id"],
+    "ix_cases_list_status": ["status", "id"],
 }
 
 

@@ -197,7 +197,7 @@ class JourneyGraph:
                     step = self.nodes[node]
                     if step.type == "wait" and step.params.get("mode") == "due_date":
                         day = timedelta(days=int(step.params.get("days", 0) or 0))
-                        later = max(at, day) + (timedelta(days=1) if at == NEVER else ZERO)
+                        later = max(at, day)  # NEVER stays NEVER
                     else:
                         spent = max_delay(step, port)
                         later = NEVER if NEVER in (at, spent) else at + spent

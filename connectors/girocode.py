@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 import segno
 
@@ -60,10 +61,15 @@ def epc_payload(payment: GiroPayment) -> str:
 
 def girocode_svg_data_uri(payment: GiroPayment) -> str:
     """The QR code as an SVG data: URI, error correction M as EPC069-12 prescribes."""
+    return _svg_data_uri(epc_payload(payment))
+
+
+@lru_cache(maxsize=512)
+def _svg_data_uri(payload: str) -> str:
+    # Kept per payload: encoding (segno's choice of the best of 8 masks) took 15 ms, most of a
+    # portal page's time, and a debtor's page is shown again after every action.
     # No ECI header: several banking apps refuse codes that carry one.
-    qr = segno.make(
-        epc_payload(payment), error="m", encoding="utf-8", micro=False, boost_error=False
-    )
+    qr = segno.make(payload, error="m", encoding="utf-8", micro=False, boost_error=False)
     return qr.svg_data_uri(scale=4, border=4)
 
 

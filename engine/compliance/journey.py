@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.compliance.lint import Finding, firmness, lint_text, plain, readability
+from engine.compliance.lint import (
+    UNSENT,
+    Finding,
+    TemplateContext,
+    firmness,
+    lint_text,
+    plain,
+    readability,
+)
 from engine.compliance.packs import Pack, packs_for
+from engine.compliance.proofs import template_contexts
 from engine.journey.document import Journey, Node, Template, TemplateVariant
 
 PARTS = ("subject", "body")
@@ -44,9 +53,11 @@ def lint_journey(journey: Journey) -> list[JourneyFinding]:
     """All compliance findings of a parsed journey, in document order."""
     out: list[JourneyFinding] = []
     measured: dict[tuple[str, str, int], int] = {}
+    contexts = template_contexts(journey)
     for template in journey.templates.values():
+        context = contexts.get(template.key, UNSENT)
         for variant in template.variants:
-            out += _variant(journey, template, variant, measured)
+            out += _variant(journey, template, variant, measured, context)
     out += _steps(journey, measured)
     return out
 
@@ -64,6 +75,7 @@ def _variant(
     template: Template,
     variant: TemplateVariant,
     measured: dict[tuple[str, str, int], int],
+    context: TemplateContext = UNSENT,
 ) -> list[JourneyFinding]:
     base = Where(journey.key, template.key, template.channel, variant.locale, variant.tone)
     packs = _packs(journey, variant.locale)
@@ -75,7 +87,7 @@ def _variant(
     texts = {part: plain(getattr(variant, part) or "") for part in PARTS}
     for part, text in texts.items():
         where = Where(**{**base.__dict__, "part": part})
-        for found in lint_text(text, packs, template.channel):
+        for found in lint_text(text, packs, template.channel, context):
             out.append(JourneyFinding("rule", found.severity, where, finding=found))
     whole = "\n".join(texts.values())
     level, marker = firmness(whole, packs)

@@ -26,30 +26,67 @@ class Finding:
     suggestion: str
     source: str
     excerpt: str
+    start: int = 0  # the words found: characters [start, end) of the linted text
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """What the journey does around the steps that send a text (`proofs.template_contexts`)."""
+
+    carried: frozenset[str] = frozenset()  # consequences every step sending it carries out
+    final: bool = False  # no step sending it can be followed by another message
+
+
+UNSENT = TemplateContext()  # a text no step sends: every threat is empty, nothing is final
 
 
 def plain(template_source: str) -> str:
-    """The wording of a template: no statements, placeholders as the word 'X'."""
-    text = _STATEMENT.sub(" ", template_source[:MAX_CHARS])
-    return _PLACEHOLDER.sub(" X ", text)
+    """The wording of a template: no statements, placeholders as the word 'X'.
+
+    Its length is the source's (blanks stand in), so a finding's offsets mark the very
+    characters of the template the editor shows."""
+    text = _STATEMENT.sub(lambda m: " " * len(m.group()), template_source[:MAX_CHARS])
+    return _PLACEHOLDER.sub(lambda m: " X".ljust(len(m.group())), text)
 
 
-def lint_text(text: str, packs: tuple[Pack, ...], channel: str | None = None) -> list[Finding]:
-    """Every rule of the packs that fires on the text."""
+def lint_text(
+    text: str,
+    packs: tuple[Pack, ...],
+    channel: str | None = None,
+    context: TemplateContext | None = None,
+) -> list[Finding]:
+    """Every rule of the packs that fires on the text, sent in `context`; without one (a text
+    alone) the context rules, which judge the journey, are left out."""
     words = Words(text[:MAX_CHARS])
     findings = []
     for pack in packs:
         for rule in pack.rules:
             if rule.channels and channel not in rule.channels:
                 continue
+            if rule.consequence or rule.unless_final:
+                if context is None or rule.consequence in context.carried:
+                    continue  # a true announcement: the journey does it
+                if rule.unless_final and context.final:
+                    continue  # nothing follows: "final" is true
             if not rule.trigger.search(words.text):
                 continue
             span = next(filter(None, (search(p, words) for p in rule.patterns)), None)
             if span is None or any(search(p, words) for p in rule.unless):
                 continue
             excerpt = " ".join(words.words[span[0] : span[1] + 1])
+            start, end = words.char_span(*span)
             findings.append(
-                Finding(rule.id, rule.severity, rule.reason, rule.suggestion, rule.source, excerpt)
+                Finding(
+                    rule.id,
+                    rule.severity,
+                    rule.reason,
+                    rule.suggestion,
+                    rule.source,
+                    excerpt,
+                    start,
+                    end,
+                )
             )
     return findings
 

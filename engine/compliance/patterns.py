@@ -47,8 +47,29 @@ class Words:
     """A text casefolded and split into words, with a per-token cache of word positions."""
 
     def __init__(self, text: str) -> None:
+        self.source = text
         self.text = text.casefold()
         self._cache: dict[str, list[int]] = {}
+
+    @cached_property
+    def _folded_at(self) -> list[int] | None:
+        """Where each source character starts in the casefolded text; None when they align
+        (casefolding may lengthen a character, "ß" -> "ss", never drop one)."""
+        if len(self.text) == len(self.source):
+            return None
+        at, pos = [], 0
+        for char in self.source:
+            at.append(pos)
+            pos += len(char.casefold())
+        return at
+
+    def char_span(self, first: int, last: int) -> tuple[int, int]:
+        """The source characters [start, end) of words `first` .. `last`."""
+        start, end = self.starts[first], self.ends[last]
+        at = self._folded_at
+        if at is None:
+            return start, end
+        return bisect_right(at, start) - 1, bisect_left(at, end)
 
     @cached_property
     def _found(self) -> list[re.Match[str]]:

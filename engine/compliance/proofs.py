@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
-from engine.compliance.lint import plain
+from engine.compliance.lint import TemplateContext, plain
 from engine.compliance.packs import Consequence, packs_for
 from engine.compliance.patterns import Words, search
 from engine.contact_policy.policy import ContactPolicy
@@ -425,9 +425,8 @@ def _wait_time(node: Node) -> time | None:
 def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:
     failures = []
     for send_id, node in graph.sends.items():
-        later = graph.reachable(send_id)
         for consequence, excerpt, template in _announced(journey, node):
-            if any(_does(graph.nodes[n], consequence) for n in later):
+            if carries_out(graph, send_id, consequence):
                 continue
             failures.append(
                 Counterexample(
@@ -437,6 +436,39 @@ def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:
                 )
             )
     return Proof("consequences", tuple(failures))
+
+
+def carries_out(graph: JourneyGraph, send_id: str, consequence: Consequence) -> bool:
+    """Whether a step reachable after send step `send_id` does the consequence."""
+    return any(_does(graph.nodes[n], consequence) for n in graph.reachable(send_id))
+
+
+def template_contexts(journey: Journey) -> dict[str, TemplateContext]:
+    """Template key -> its context; a template no step sends has none (nothing carried out)."""
+    graph = JourneyGraph(journey)
+    senders: dict[str, list[str]] = {}
+    for send_id, node in graph.sends.items():
+        for key in {node.params.get("template"), node.params.get("fallback_template")} - {None}:
+            senders.setdefault(str(key), []).append(send_id)
+    languages = {
+        v.locale.split("-")[0].split("_")[0].lower()
+        for t in journey.templates.values()
+        for v in t.variants
+    }
+    consequences = [
+        c
+        for language in sorted(languages)
+        for pack in packs_for(language, journey.jurisdiction)
+        for c in pack.consequences
+    ]
+    out = {}
+    for key, sends in senders.items():
+        carried = frozenset(
+            c.id for c in consequences if all(carries_out(graph, s, c) for s in sends)
+        )
+        final = not any(graph.reachable(s) & graph.sends.keys() for s in sends)
+        out[key] = TemplateContext(carried, final)
+    return out
 
 
 def _announced(journey: Journey, node: Node) -> Iterator[tuple[Consequence, str, str]]:

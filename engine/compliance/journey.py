@@ -62,6 +62,21 @@ def lint_journey(journey: Journey) -> list[JourneyFinding]:
     return out
 
 
+def variant_findings(journey: Journey, key: str, locale: str, tone: int) -> list[JourneyFinding]:
+    """The findings of one template variant in its journey (the editor's live view): its
+    wording in the context of the steps that send it, firmness and readability; only that
+    variant is linted, so the time is bounded by its own text."""
+    template = journey.templates.get(key)
+    variant = next(
+        (v for v in template.variants if (v.locale, v.tone) == (locale, tone)) if template else (),
+        None,
+    )
+    if template is None or variant is None:
+        return []
+    context = template_contexts(journey).get(key, UNSENT)
+    return _variant(journey, template, variant, {}, context)
+
+
 def _language(locale: str) -> str:
     return locale.split("-")[0].split("_")[0].lower()
 

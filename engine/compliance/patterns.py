@@ -40,7 +40,7 @@ class Pattern:
     source: str
     tokens: tuple[re.Pattern[str], ...]
     gaps: tuple[int, ...]  # gaps[i]: words allowed between token i-1 and token i (gaps[0]=0)
-    stems: tuple[str, ...] = ()  # the first token's stems, casefolded (for `trigger`)
+    stems: tuple[str, ...] = ()  # the rarest-looking token's stems, casefolded (`trigger`)
 
 
 class Words:
@@ -120,8 +120,11 @@ def compile_pattern(pattern: str) -> Pattern:
         if len(tokens) == MAX_TOKENS:
             raise PatternError(f"a pattern may have at most {MAX_TOKENS} words")
         tokens.append(_token(token))
-        if len(tokens) == 1:
-            stems = [alt.strip("*").casefold() for alt in token.split("|")]
+        # Any token's stems must occur where the pattern matches; the one whose shortest stem
+        # is longest ("notice" rather than "your") rarely occurs in a clean text.
+        found_stems = [alt.strip("*").casefold() for alt in token.split("|")]
+        if not stems or min(map(len, found_stems)) >= min(map(len, stems)):
+            stems = found_stems
         gaps.append(gap or 0)
         gap = None
     if gap is not None:
@@ -149,7 +152,7 @@ def _token(token: str) -> re.Pattern[str]:
 
 
 def trigger(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
-    """One regex of the patterns' first tokens: when it finds nothing, none of them can match.
+    """One regex of one token of each pattern: when it finds nothing, none of them can match.
 
     Searching it once (in C) spares the per-token scans on the clean texts that are the rule.
     """

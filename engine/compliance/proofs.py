@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from functools import cached_property
 
 from engine.compliance.lint import TemplateContext, plain
 from engine.compliance.packs import Consequence, packs_for
@@ -163,7 +164,13 @@ class JourneyGraph:
                 self.out[edge.source].append((edge.port, edge.target, delay))
         self.start = next((n.id for n in journey.nodes if n.type == "start"), None)
         self.sends = {n.id: n for n in journey.nodes if n.type == "send"}
-        self.latest = self._latest()
+        self._reach: dict[str, frozenset[str]] = {}
+
+    @cached_property
+    def latest(self) -> dict[str, timedelta]:
+        """The latest moment after the due date each step can be reached (`_latest`); computed
+        when a proof needs it, not for the context rules' reachability."""
+        return self._latest()
 
     def timed(self, node: str) -> list[tuple[str, str, timedelta]]:
         """The wires out of `node` the journey takes on its own (no debtor action needed)."""
@@ -229,8 +236,13 @@ class JourneyGraph:
                     queue.append(nxt)
         return _walk_back(parents, target) if target in parents else ()
 
-    def reachable(self, start: str) -> set[str]:
-        """Every step reachable from `start` by at least one wire."""
+    def reachable(self, start: str) -> frozenset[str]:
+        """Every step reachable from `start` by at least one wire (kept per step)."""
+        if start not in self._reach:
+            self._reach[start] = frozenset(self._search(start))
+        return self._reach[start]
+
+    def _search(self, start: str) -> set[str]:
         seen: set[str] = set()
         stack = [nxt for _, nxt, _ in self.out[start]]
         while stack:

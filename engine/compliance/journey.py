@@ -9,6 +9,7 @@ from engine.compliance.lint import (
     UNSENT,
     Finding,
     TemplateContext,
+    code_deadlines,
     firmness,
     lint_text,
     plain,
@@ -102,7 +103,13 @@ def _variant(
     texts = {part: plain(getattr(variant, part) or "") for part in PARTS}
     for part, text in texts.items():
         where = Where(**{**base.__dict__, "part": part})
-        for found in lint_text(text, packs, template.channel, context):
+        found_here = lint_text(text, packs, template.channel, context)
+        named = {f.rule for f in found_here}
+        source = getattr(variant, part) or ""
+        found_here += [
+            f for f in code_deadlines(source, packs, template.channel) if f.rule not in named
+        ]
+        for found in found_here:
             out.append(JourneyFinding("rule", found.severity, where, finding=found))
     whole = "\n".join(texts.values())
     level, marker = firmness(whole, packs)

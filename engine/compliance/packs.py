@@ -17,7 +17,7 @@ PACK_DIR = Path(__file__).parent / "packs"
 SEVERITIES = ("BLOCK", "HIGH", "MED")
 TONE_LEVELS = (1, 2, 3, 4)
 _RULE_FIELDS = {"id", "severity", "source", "reason", "suggestion", "patterns", "unless"}
-_RULE_FIELDS |= {"examples", "channels", "consequence", "unless_final"}
+_RULE_FIELDS |= {"examples", "channels", "consequence", "unless_final", "min_days"}
 _CONSEQUENCE_FIELDS = {"id", "patterns", "unless", "outcomes", "webhook_events", "examples"}
 _LEGAL_FIELDS = {"id", "severity", "source", "reason", "suggestion", "steps", "channels"}
 _LEGAL_FIELDS |= {"collectors", "debtor_types", "items", "patterns", "unless", "examples"}
@@ -56,6 +56,7 @@ class Rule:
     # Context rules (read the journey, engine/compliance/proofs.py `template_context`):
     consequence: str | None = None  # an empty threat: silent where the steps really do it
     unless_final: bool = False  # silent where no step sending the text can send another
+    min_days: int | None = None  # a deadline rule: fires on a number (`#`) of days below it
 
     @cached_property
     def trigger(self) -> re.Pattern[str]:
@@ -221,6 +222,9 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         raise PackError(path, rule_id, "consequence", "must name a [[consequence]] id")
     if not isinstance(raw.get("unless_final", False), bool):
         raise PackError(path, rule_id, "unless_final", "must be true or false")
+    min_days = raw.get("min_days")
+    if min_days is not None and (type(min_days) is not int or not 1 <= min_days <= 365):
+        raise PackError(path, rule_id, "min_days", "must be a whole number of days, 1 to 365")
     return Rule(
         id=rule_id,
         severity=raw["severity"],
@@ -235,6 +239,7 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         pack=path.name,
         consequence=consequence,
         unless_final=raw.get("unless_final", False),
+        min_days=min_days,
     )
 
 

@@ -6,6 +6,7 @@ A pattern is a sequence of word tokens separated by spaces, matched case-insensi
 - ``mahn*``: a word starting with ``mahn`` (Mahnung, Mahnungen, mahnen);
 - ``*befehl``: a word ending in ``befehl`` (Haftbefehl); ``*pfänd*`` a word containing it;
 - ``arrest|jail*``: either alternative;
+- ``#``: a number (digits: 7, 14), which a rule with ``min_days`` reads;
 - ``~3`` between two tokens: up to three other words may stand between them (word order in a
   pattern is fixed; write a second pattern for the other order).
 
@@ -119,7 +120,12 @@ def compile_pattern(pattern: str) -> Pattern:
             continue
         if len(tokens) == MAX_TOKENS:
             raise PatternError(f"a pattern may have at most {MAX_TOKENS} words")
-        tokens.append(_token(token))
+        tokens.append(NUMBER if token == "#" else _token(token))
+        if token == "#":
+            stems = stems or [""]  # a number leads: any text may hold one
+            gaps.append(gap or 0)
+            gap = None
+            continue
         # Any token's stems must occur where the pattern matches; the one whose shortest stem
         # is longest ("notice" rather than "your") rarely occurs in a clean text.
         found_stems = [alt.strip("*").casefold() for alt in token.split("|")]
@@ -130,6 +136,9 @@ def compile_pattern(pattern: str) -> Pattern:
     if gap is not None:
         raise PatternError("a gap '~N' must stand between two words")
     return Pattern(pattern, tuple(tokens), tuple(gaps), tuple(stems))
+
+
+NUMBER = re.compile(r"(?<![\w§%&])\d{1,4}(?![\w§%&])")
 
 
 def _token(token: str) -> re.Pattern[str]:
@@ -160,9 +169,10 @@ def trigger(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(s) for s in stems) or "(?!)")
 
 
-def search(pattern: Pattern, words: Words) -> tuple[int, int] | None:
-    """The first (first word, last word) span where the pattern matches, or None."""
-    reach: dict[int, int] = {i: i for i in words.positions(pattern.tokens[0])}  # end -> start
+def search(pattern: Pattern, words: Words, start: int = 0) -> tuple[int, int] | None:
+    """The first (first word, last word) span from word `start` on where the pattern matches."""
+    first = words.positions(pattern.tokens[0])
+    reach: dict[int, int] = {i: i for i in first[bisect_left(first, start) :]}  # end -> start
     for token, gap in zip(pattern.tokens[1:], pattern.gaps[1:], strict=True):
         if not reach:
             return None

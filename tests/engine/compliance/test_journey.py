@@ -277,3 +277,32 @@ def test_a_finding_marks_the_exact_characters_of_the_template() -> None:
     }
     assert found["DE-TONE-SEIZURE"] == "Gerichtsvollzieher"
     assert found["DE-TONE-ARREST"] == "HAFTBEFEHL"
+
+
+@pytest.mark.parametrize(
+    ("body", "jurisdiction", "rule"),
+    [
+        ("Bitte zahlen Sie bis {{ deadline(3) }}.", "DE", "DE-10-DEADLINE"),
+        ("Bitte zahlen Sie bis {{ deadline( 5, business=True) }}.", "DE", "DE-10-DEADLINE"),
+        ("Zahlen Sie binnen 5 Tagen.", "DE", "DE-10-DEADLINE"),
+        ("Bitte zahlen Sie bis {{ deadline(7) }}.", "DE", None),
+        ("Bitte zahlen Sie bis {{ deadline(3) }}.", "NONE", None),
+    ],
+)
+def test_a_deadline_below_the_policy_minimum_is_a_finding_in_text_and_in_code(
+    body: str, jurisdiction: str, rule: str | None
+) -> None:
+    doc = journey_doc(
+        templates={"reminder": template(body=body, locale="de-DE", subject="Rechnung")},
+        jurisdiction=jurisdiction,
+    )
+    found = [
+        (f.finding.rule, body[f.finding.start : f.finding.end])
+        for f in lint_journey(load_journey(doc))
+        if f.finding is not None and f.finding.rule.endswith("DEADLINE")
+    ]
+    if rule is None:
+        assert found == []
+    else:
+        ((got, words),) = found
+        assert got == rule and ("deadline(" in words or "5 Tagen" in words)

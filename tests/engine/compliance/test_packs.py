@@ -170,6 +170,18 @@ patterns = ["mahn*"]
             'outcomes = ["handed_over"]\nwhen = 1',
             "rule 'a', field 'when': unknown field",
         ),
+        (
+            '[pack]\nlanguage = "de"' + GOOD_RULE + 'consequence = "moon"\n',
+            "rule 'X-1', field 'consequence': no [[consequence]] 'moon'",
+        ),
+        (
+            '[pack]\nlanguage = "de"' + GOOD_RULE + "min_days = 0\n",
+            "rule 'X-1', field 'min_days': must be a whole number of days",
+        ),
+        (
+            '[pack]\nlanguage = "de"' + GOOD_RULE + 'unless_final = "yes"\n',
+            "rule 'X-1', field 'unless_final': must be true or false",
+        ),
     ],
 )
 def test_a_broken_pack_names_file_rule_and_field(tmp_path: Path, text: str, says: str) -> None:

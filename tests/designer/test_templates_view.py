@@ -228,6 +228,7 @@ def test_a_clean_text_shows_no_findings_and_german_labels(
         f"{URL}/preview", data=VARIANT | {"body": THREAT}, headers={"HX-Request": "true"}
     ).get_data(as_text=True)
     assert "Vorschlag:" in page and "Rechtsquelle:" in page
+    assert "Befunde zur Formulierung: 1, der schwerste BLOCK." in page
 
 
 def test_the_editor_page_shows_the_stored_variants_findings(

@@ -128,10 +128,19 @@ def starter_document(
 
 
 def problems_json(problems: list[Problem]) -> list[dict[str, Any]]:
-    """Problems as JSON for the canvas: message (in the user's language), node and field."""
+    """Problems as JSON for the canvas: message (in the user's language), node, field, and a
+    compliance finding's code and grade."""
     lang = current_lang()
     return [
-        {"message": p.text(lang), "node": p.node, "field": p.field, "severity": p.severity}
+        {
+            "message": p.text(lang),
+            "node": p.node,
+            "field": p.field,
+            "severity": p.severity,
+            # a compliance finding's rule and grade (BLOCK/HIGH/MED): the canvas's step badges
+            "code": p.code,
+            "grade": p.grade,
+        }
         for p in problems
     ]
 

@@ -43,6 +43,7 @@ from engine import (
     queries,
     render_message,
     template_problems,
+    text_findings,
     utcnow,
     version_problems,
 )
@@ -186,6 +187,38 @@ def preview(doc: dict[str, Any], v: dict[str, Any]) -> tuple[Any, str | None]:
         return None, exc.words.text(current_lang())
 
 
+def findings(doc: dict[str, Any], v: dict[str, Any]) -> list[Any]:
+    """The compliance findings of the variant being edited, in its journey (engine
+    `text_findings`); none while the document cannot be read."""
+    if not v.get("key") or not v["body"].strip():
+        return []
+    try:
+        journey = load_journey(with_variant(doc, v))
+    except (ValidationError, InvalidJourney):
+        return []
+    return text_findings(journey, v["key"], v["locale"], v["tone"])
+
+
+def marked(text: str, found: list[Any], part: str) -> list[tuple[str, Any]]:
+    """The part's text cut at its findings: (words, finding or None); a finding overlapping
+    an earlier one keeps its place in the list but marks nothing."""
+    pieces, at = [], 0
+    for f in sorted(
+        (f for f in found if f.part == part and f.end > f.start), key=lambda f: f.start
+    ):
+        if f.start < at:
+            continue
+        pieces += [(text[at : f.start], None), (text[f.start : f.end], f)]
+        at = f.end
+    return [*pieces, (text[at:], None)] if pieces else []
+
+
+def normalised(v: dict[str, Any]) -> dict[str, Any]:
+    """The variant with the line ends a browser's field counts in (CRLF is posted as one
+    character in the field's value), so offsets mark the same characters there."""
+    return {**v, **{p: (v.get(p) or "").replace("\r\n", "\n") for p in ("subject", "body")}}
+
+
 def sms_count(variant: dict[str, Any], rendered: Any) -> Any:
     """Encoding, length and segments of a rendered SMS, by the connectors' own rules."""
     return analyse(rendered.body) if rendered is not None and variant["channel"] == "sms" else None
@@ -206,8 +239,11 @@ def index(key: str, number: int) -> str:
             else {**chosen, "body": "", "subject": ""}
         )
     rendered, error = preview(doc, variant) if variant.get("key") else (None, None)
+    variant = normalised(variant)
     return render_template(
         "templates/index.html",
+        findings=findings(doc, variant),
+        marked=marked,
         key=key,
         version=version,
         doc=doc,
@@ -234,12 +270,15 @@ def _first_variant(doc: dict[str, Any]) -> tuple[str, str, int] | None:
 def live_preview(key: str, number: int) -> str:
     """The preview fragment, re-rendered as the user types."""
     doc = _version(key, number).document
-    variant = form_variant(doc)
+    variant = normalised(form_variant(doc))
     problems = variant_problems(variant)
     rendered, error = preview(doc, variant) if not problems else (None, None)
     return page_or_partial(
         "templates/preview_page.html",
         "templates/_preview.html",
+        findings=findings(doc, variant),
+        marked=marked,
+        oob=True,  # the findings under the fields are swapped out of band
         variant=variant,
         problems=problems,
         rendered=rendered,

@@ -289,6 +289,8 @@ _EXPORTS: dict[str, str] = {
     "list_webhook_subscriptions": "engine.storage.queries",
     "prove_journey": "engine.compliance.proofs",
     "PROOF_CODES": "engine.authoring.compliance",
+    "TextFinding": "engine.authoring.compliance",
+    "text_findings": "engine.authoring.compliance",
     "legal_findings": "engine.compliance.legal",
 }
 
@@ -356,6 +358,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.analytics.dashboard import Dashboard, journey_dashboard
     from engine.analytics.numbers import JourneyNumbers, PeriodError, journey_numbers
     from engine.analytics.recount import rebuild_facts, recount_facts
+    from engine.authoring.compliance import TextFinding, text_findings
     from engine.authoring.lifecycle import (
         JOURNEY_STATES,
         SYSTEM,
@@ -702,6 +705,7 @@ __all__ = [
     "StatementLineRow",
     "SubscriptionInactive",
     "Text",
+    "TextFinding",
     "TickReport",
     "TokenCache",
     "TokenError",
@@ -856,6 +860,7 @@ __all__ = [
     "submit_version",
     "take_provider_webhook",
     "template_problems",
+    "text_findings",
     "text_problem",
     "timeline",
     "unmatched_lines",

@@ -5,9 +5,10 @@ The linter itself is `engine.compliance` (pure); this module only words its find
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from engine.compliance.journey import JourneyFinding, lint_journey
+from engine.compliance.journey import JourneyFinding, lint_journey, variant_findings
 from engine.compliance.legal import LegalFinding, legal_findings, validation_timing
 from engine.compliance.packs import PackError
 from engine.compliance.proofs import Counterexample, Proof, prove_journey
@@ -126,6 +127,49 @@ def compliance_problems(journey: Journey) -> list[Problem]:
     problems = [_problem(f) for f in findings]
     problems += legal_problems(journey, legal_findings(journey))
     return problems + proof_problems(journey, prove_journey(journey))
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """A finding of the variant in the editor: a wording rule marks characters [start, end) of
+    its part (subject or body); other findings (firmness, readability) have no part."""
+
+    code: str
+    grade: str  # BLOCK, HIGH or MED
+    words: Text  # the whole finding in words, as Check says it
+    part: str | None = None
+    start: int = 0
+    end: int = 0
+    excerpt: str = ""
+    reason: str = ""
+    suggestion: str = ""
+    source: str = ""
+
+
+def text_findings(journey: Journey, key: str, locale: str, tone: int) -> list[TextFinding]:
+    """What the template editor highlights: the variant's findings, in text order."""
+    try:
+        found = variant_findings(journey, key, locale, tone)
+    except PackError as exc:
+        words = BROKEN_PACK.with_params(problem=Verbatim(str(exc)))
+        return [TextFinding("COMPLIANCE-PACK", "MED", words)]
+    out = []
+    for f in found:
+        problem = _problem(f)
+        code, grade = problem.code or "", problem.grade or f.severity
+        words = problem.words or Verbatim(problem.message)
+        if f.kind == "rule" and f.finding is not None and f.where is not None:
+            hit = f.finding
+            out.append(
+                TextFinding(
+                    code, grade, words, f.where.part, hit.start, hit.end, hit.excerpt,
+                    hit.reason, hit.suggestion, hit.source,
+                )
+            )  # fmt: skip
+        else:
+            out.append(TextFinding(code, grade, words))
+    order = {"subject": 0, "body": 1}
+    return sorted(out, key=lambda t: (t.part is None, order.get(t.part or "", 2), t.start))
 
 
 def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Problem]:

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.compliance.lint import Finding, firmness, lint_text, plain, readability
+from engine.compliance.lint import (
+    UNSENT,
+    Finding,
+    TemplateContext,
+    code_deadlines,
+    firmness,
+    lint_text,
+    plain,
+    readability,
+)
 from engine.compliance.packs import Pack, packs_for
+from engine.compliance.proofs import template_contexts
 from engine.journey.document import Journey, Node, Template, TemplateVariant
 
 PARTS = ("subject", "body")
@@ -44,11 +54,28 @@ def lint_journey(journey: Journey) -> list[JourneyFinding]:
     """All compliance findings of a parsed journey, in document order."""
     out: list[JourneyFinding] = []
     measured: dict[tuple[str, str, int], int] = {}
+    contexts = template_contexts(journey)
     for template in journey.templates.values():
+        context = contexts.get(template.key, UNSENT)
         for variant in template.variants:
-            out += _variant(journey, template, variant, measured)
+            out += _variant(journey, template, variant, measured, context)
     out += _steps(journey, measured)
     return out
+
+
+def variant_findings(journey: Journey, key: str, locale: str, tone: int) -> list[JourneyFinding]:
+    """The findings of one template variant in its journey (the editor's live view): its
+    wording in the context of the steps that send it, firmness and readability; only that
+    variant is linted, so the time is bounded by its own text."""
+    template = journey.templates.get(key)
+    variant = next(
+        (v for v in template.variants if (v.locale, v.tone) == (locale, tone)) if template else (),
+        None,
+    )
+    if template is None or variant is None:
+        return []
+    context = template_contexts(journey).get(key, UNSENT)
+    return _variant(journey, template, variant, {}, context)
 
 
 def _language(locale: str) -> str:
@@ -64,6 +91,7 @@ def _variant(
     template: Template,
     variant: TemplateVariant,
     measured: dict[tuple[str, str, int], int],
+    context: TemplateContext = UNSENT,
 ) -> list[JourneyFinding]:
     base = Where(journey.key, template.key, template.channel, variant.locale, variant.tone)
     packs = _packs(journey, variant.locale)
@@ -75,7 +103,13 @@ def _variant(
     texts = {part: plain(getattr(variant, part) or "") for part in PARTS}
     for part, text in texts.items():
         where = Where(**{**base.__dict__, "part": part})
-        for found in lint_text(text, packs, template.channel):
+        found_here = lint_text(text, packs, template.channel, context)
+        named = {f.rule for f in found_here}
+        source = getattr(variant, part) or ""
+        found_here += [
+            f for f in code_deadlines(source, packs, template.channel) if f.rule not in named
+        ]
+        for found in found_here:
             out.append(JourneyFinding("rule", found.severity, where, finding=found))
     whole = "\n".join(texts.values())
     level, marker = firmness(whole, packs)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from engine.compliance.packs import Pack
-from engine.compliance.patterns import Words, search
+from engine.compliance.packs import Pack, Rule
+from engine.compliance.patterns import Pattern, Words, search
 
 # Template code is not wording: statements vanish, each placeholder reads as one word.
 _STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
@@ -26,32 +26,119 @@ class Finding:
     suggestion: str
     source: str
     excerpt: str
+    start: int = 0  # the words found: characters [start, end) of the linted text
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """What the journey does around the steps that send a text (`proofs.template_contexts`)."""
+
+    carried: frozenset[str] = frozenset()  # consequences every step sending it carries out
+    final: bool = False  # no step sending it can be followed by another message
+
+
+UNSENT = TemplateContext()  # a text no step sends: every threat is empty, nothing is final
 
 
 def plain(template_source: str) -> str:
-    """The wording of a template: no statements, placeholders as the word 'X'."""
-    text = _STATEMENT.sub(" ", template_source[:MAX_CHARS])
-    return _PLACEHOLDER.sub(" X ", text)
+    """The wording of a template: no statements, placeholders as the word 'X'.
+
+    Its length is the source's (blanks stand in), so a finding's offsets mark the very
+    characters of the template the editor shows."""
+    text = _STATEMENT.sub(lambda m: " " * len(m.group()), template_source[:MAX_CHARS])
+    return _PLACEHOLDER.sub(lambda m: " X".ljust(len(m.group())), text)
 
 
-def lint_text(text: str, packs: tuple[Pack, ...], channel: str | None = None) -> list[Finding]:
-    """Every rule of the packs that fires on the text."""
+def lint_text(
+    text: str,
+    packs: tuple[Pack, ...],
+    channel: str | None = None,
+    context: TemplateContext | None = None,
+) -> list[Finding]:
+    """Every rule of the packs that fires on the text, sent in `context`; without one (a text
+    alone) the context rules, which judge the journey, are left out."""
     words = Words(text[:MAX_CHARS])
     findings = []
     for pack in packs:
         for rule in pack.rules:
             if rule.channels and channel not in rule.channels:
                 continue
+            if rule.consequence or rule.unless_final:
+                if context is None or rule.consequence in context.carried:
+                    continue  # a true announcement: the journey does it
+                if rule.unless_final and context.final:
+                    continue  # nothing follows: "final" is true
             if not rule.trigger.search(words.text):
                 continue
-            span = next(filter(None, (search(p, words) for p in rule.patterns)), None)
+            span = next(filter(None, (_span(rule, p, words) for p in rule.patterns)), None)
             if span is None or any(search(p, words) for p in rule.unless):
                 continue
             excerpt = " ".join(words.words[span[0] : span[1] + 1])
+            start, end = words.char_span(*span)
             findings.append(
-                Finding(rule.id, rule.severity, rule.reason, rule.suggestion, rule.source, excerpt)
+                Finding(
+                    rule.id,
+                    rule.severity,
+                    rule.reason,
+                    rule.suggestion,
+                    rule.source,
+                    excerpt,
+                    start,
+                    end,
+                )
             )
     return findings
+
+
+MAX_DEADLINES = 50  # the deadlines of a text a rule reads before it gives up looking
+
+
+def _span(rule: Rule, pattern: Pattern, words: Words) -> tuple[int, int] | None:
+    """Where the rule's pattern matches; a deadline rule (`min_days`) skips the matches whose
+    number of days is not below its minimum."""
+    if rule.min_days is None:
+        return search(pattern, words)
+    start = 0
+    for _ in range(MAX_DEADLINES):
+        span = search(pattern, words, start)
+        if span is None:
+            return None
+        days = next((int(w) for w in words.words[span[0] : span[1] + 1] if w.isdigit()), None)
+        if days is not None and days < rule.min_days:
+            return span
+        start = span[0] + 1
+    return None
+
+
+# `{{ deadline(3) }}` (engine/delivery/rendering.py) prints a date 3 days on: a deadline too.
+_DEADLINE_CALL = re.compile(r"\{\{[^}]*?\bdeadline\(\s*(\d{1,4})[^}]*\}\}")
+
+
+def code_deadlines(source: str, packs: tuple[Pack, ...], channel: str | None) -> list[Finding]:
+    """Deadline rules on the template's own `deadline(n)` calls: the first call below each
+    rule's minimum, at its placeholder's characters."""
+    out = []
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.min_days is None or (rule.channels and channel not in rule.channels):
+                continue
+            for found in _DEADLINE_CALL.finditer(source[:MAX_CHARS]):
+                if int(found.group(1)) < rule.min_days:
+                    out.append(
+                        Finding(
+                            rule.id,
+                            rule.severity,
+                            rule.reason,
+                            rule.suggestion,
+                            rule.source,
+                            found.group(),
+                            found.start(),
+                            found.end(),
+                        )
+                    )
+                    break
+    return out
 
 
 def firmness(text: str, packs: tuple[Pack, ...]) -> tuple[int, str]:

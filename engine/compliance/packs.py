@@ -17,7 +17,7 @@ PACK_DIR = Path(__file__).parent / "packs"
 SEVERITIES = ("BLOCK", "HIGH", "MED")
 TONE_LEVELS = (1, 2, 3, 4)
 _RULE_FIELDS = {"id", "severity", "source", "reason", "suggestion", "patterns", "unless"}
-_RULE_FIELDS |= {"examples", "channels"}
+_RULE_FIELDS |= {"examples", "channels", "consequence", "unless_final", "min_days"}
 _CONSEQUENCE_FIELDS = {"id", "patterns", "unless", "outcomes", "webhook_events", "examples"}
 _LEGAL_FIELDS = {"id", "severity", "source", "reason", "suggestion", "steps", "channels"}
 _LEGAL_FIELDS |= {"collectors", "debtor_types", "items", "patterns", "unless", "examples"}
@@ -53,6 +53,10 @@ class Rule:
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     pack: str = ""
+    # Context rules (read the journey, engine/compliance/proofs.py `template_context`):
+    consequence: str | None = None  # an empty threat: silent where the steps really do it
+    unless_final: bool = False  # silent where no step sending the text can send another
+    min_days: int | None = None  # a deadline rule: fires on a number (`#`) of days below it
 
     @cached_property
     def trigger(self) -> re.Pattern[str]:
@@ -161,6 +165,12 @@ def load_pack(path: Path) -> Pack:
     )
     if len({c.id for c in consequences}) < len(consequences):
         raise PackError(path, None, "consequence", "a consequence id is used twice")
+    named = {c.id for c in consequences}
+    for rule in rules:  # an overlay's rule may name its language pack's consequences
+        if rule.consequence and not head.get("jurisdiction") and rule.consequence not in named:
+            raise PackError(
+                path, rule.id, "consequence", f"no [[consequence]] '{rule.consequence}'"
+            )
     legal = tuple(
         _legal(path, kind, raw, i)
         for kind in ("required", "forbidden")
@@ -207,6 +217,14 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
             raise PackError(path, rule_id, f"examples.{key}", "must be a list of strings")
     if not _strings(raw.get("channels", [])):
         raise PackError(path, rule_id, "channels", "must be a list of channel names")
+    consequence = raw.get("consequence")
+    if consequence is not None and (not isinstance(consequence, str) or not consequence):
+        raise PackError(path, rule_id, "consequence", "must name a [[consequence]] id")
+    if not isinstance(raw.get("unless_final", False), bool):
+        raise PackError(path, rule_id, "unless_final", "must be true or false")
+    min_days = raw.get("min_days")
+    if min_days is not None and (type(min_days) is not int or not 1 <= min_days <= 365):
+        raise PackError(path, rule_id, "min_days", "must be a whole number of days, 1 to 365")
     return Rule(
         id=rule_id,
         severity=raw["severity"],
@@ -219,6 +237,9 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         examples_match=tuple(examples.get("match", [])),
         examples_no_match=tuple(examples.get("no_match", [])),
         pack=path.name,
+        consequence=consequence,
+        unless_final=raw.get("unless_final", False),
+        min_days=min_days,
     )
 
 

@@ -6,6 +6,7 @@ A pattern is a sequence of word tokens separated by spaces, matched case-insensi
 - ``mahn*``: a word starting with ``mahn`` (Mahnung, Mahnungen, mahnen);
 - ``*befehl``: a word ending in ``befehl`` (Haftbefehl); ``*pfänd*`` a word containing it;
 - ``arrest|jail*``: either alternative;
+- ``#``: a number (digits: 7, 14), which a rule with ``min_days`` reads;
 - ``~3`` between two tokens: up to three other words may stand between them (word order in a
   pattern is fixed; write a second pattern for the other order).
 
@@ -40,15 +41,36 @@ class Pattern:
     source: str
     tokens: tuple[re.Pattern[str], ...]
     gaps: tuple[int, ...]  # gaps[i]: words allowed between token i-1 and token i (gaps[0]=0)
-    stems: tuple[str, ...] = ()  # the first token's stems, casefolded (for `trigger`)
+    stems: tuple[str, ...] = ()  # the rarest-looking token's stems, casefolded (`trigger`)
 
 
 class Words:
     """A text casefolded and split into words, with a per-token cache of word positions."""
 
     def __init__(self, text: str) -> None:
+        self.source = text
         self.text = text.casefold()
         self._cache: dict[str, list[int]] = {}
+
+    @cached_property
+    def _folded_at(self) -> list[int] | None:
+        """Where each source character starts in the casefolded text; None when they align
+        (casefolding may lengthen a character, "ß" -> "ss", never drop one)."""
+        if len(self.text) == len(self.source):
+            return None
+        at, pos = [], 0
+        for char in self.source:
+            at.append(pos)
+            pos += len(char.casefold())
+        return at
+
+    def char_span(self, first: int, last: int) -> tuple[int, int]:
+        """The source characters [start, end) of words `first` .. `last`."""
+        start, end = self.starts[first], self.ends[last]
+        at = self._folded_at
+        if at is None:
+            return start, end
+        return bisect_right(at, start) - 1, bisect_left(at, end)
 
     @cached_property
     def _found(self) -> list[re.Match[str]]:
@@ -98,14 +120,25 @@ def compile_pattern(pattern: str) -> Pattern:
             continue
         if len(tokens) == MAX_TOKENS:
             raise PatternError(f"a pattern may have at most {MAX_TOKENS} words")
-        tokens.append(_token(token))
-        if len(tokens) == 1:
-            stems = [alt.strip("*").casefold() for alt in token.split("|")]
+        tokens.append(NUMBER if token == "#" else _token(token))
+        if token == "#":
+            stems = stems or [""]  # a number leads: any text may hold one
+            gaps.append(gap or 0)
+            gap = None
+            continue
+        # Any token's stems must occur where the pattern matches; the one whose shortest stem
+        # is longest ("notice" rather than "your") rarely occurs in a clean text.
+        found_stems = [alt.strip("*").casefold() for alt in token.split("|")]
+        if not stems or min(map(len, found_stems)) >= min(map(len, stems)):
+            stems = found_stems
         gaps.append(gap or 0)
         gap = None
     if gap is not None:
         raise PatternError("a gap '~N' must stand between two words")
     return Pattern(pattern, tuple(tokens), tuple(gaps), tuple(stems))
+
+
+NUMBER = re.compile(r"(?<![\w§%&])\d{1,4}(?![\w§%&])")
 
 
 def _token(token: str) -> re.Pattern[str]:
@@ -128,7 +161,7 @@ def _token(token: str) -> re.Pattern[str]:
 
 
 def trigger(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
-    """One regex of the patterns' first tokens: when it finds nothing, none of them can match.
+    """One regex of one token of each pattern: when it finds nothing, none of them can match.
 
     Searching it once (in C) spares the per-token scans on the clean texts that are the rule.
     """
@@ -136,9 +169,10 @@ def trigger(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(s) for s in stems) or "(?!)")
 
 
-def search(pattern: Pattern, words: Words) -> tuple[int, int] | None:
-    """The first (first word, last word) span where the pattern matches, or None."""
-    reach: dict[int, int] = {i: i for i in words.positions(pattern.tokens[0])}  # end -> start
+def search(pattern: Pattern, words: Words, start: int = 0) -> tuple[int, int] | None:
+    """The first (first word, last word) span from word `start` on where the pattern matches."""
+    first = words.positions(pattern.tokens[0])
+    reach: dict[int, int] = {i: i for i in first[bisect_left(first, start) :]}  # end -> start
     for token, gap in zip(pattern.tokens[1:], pattern.gaps[1:], strict=True):
         if not reach:
             return None

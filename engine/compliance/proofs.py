@@ -27,8 +27,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from functools import cached_property
 
-from engine.compliance.lint import plain
+from engine.compliance.lint import TemplateContext, plain
 from engine.compliance.packs import Consequence, packs_for
 from engine.compliance.patterns import Words, search
 from engine.contact_policy.policy import ContactPolicy
@@ -163,7 +164,13 @@ class JourneyGraph:
                 self.out[edge.source].append((edge.port, edge.target, delay))
         self.start = next((n.id for n in journey.nodes if n.type == "start"), None)
         self.sends = {n.id: n for n in journey.nodes if n.type == "send"}
-        self.latest = self._latest()
+        self._reach: dict[str, frozenset[str]] = {}
+
+    @cached_property
+    def latest(self) -> dict[str, timedelta]:
+        """The latest moment after the due date each step can be reached (`_latest`); computed
+        when a proof needs it, not for the context rules' reachability."""
+        return self._latest()
 
     def timed(self, node: str) -> list[tuple[str, str, timedelta]]:
         """The wires out of `node` the journey takes on its own (no debtor action needed)."""
@@ -229,8 +236,13 @@ class JourneyGraph:
                     queue.append(nxt)
         return _walk_back(parents, target) if target in parents else ()
 
-    def reachable(self, start: str) -> set[str]:
-        """Every step reachable from `start` by at least one wire."""
+    def reachable(self, start: str) -> frozenset[str]:
+        """Every step reachable from `start` by at least one wire (kept per step)."""
+        if start not in self._reach:
+            self._reach[start] = frozenset(self._search(start))
+        return self._reach[start]
+
+    def _search(self, start: str) -> set[str]:
         seen: set[str] = set()
         stack = [nxt for _, nxt, _ in self.out[start]]
         while stack:
@@ -425,9 +437,8 @@ def _wait_time(node: Node) -> time | None:
 def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:
     failures = []
     for send_id, node in graph.sends.items():
-        later = graph.reachable(send_id)
         for consequence, excerpt, template in _announced(journey, node):
-            if any(_does(graph.nodes[n], consequence) for n in later):
+            if carries_out(graph, send_id, consequence):
                 continue
             failures.append(
                 Counterexample(
@@ -437,6 +448,39 @@ def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:
                 )
             )
     return Proof("consequences", tuple(failures))
+
+
+def carries_out(graph: JourneyGraph, send_id: str, consequence: Consequence) -> bool:
+    """Whether a step reachable after send step `send_id` does the consequence."""
+    return any(_does(graph.nodes[n], consequence) for n in graph.reachable(send_id))
+
+
+def template_contexts(journey: Journey) -> dict[str, TemplateContext]:
+    """Template key -> its context; a template no step sends has none (nothing carried out)."""
+    graph = JourneyGraph(journey)
+    senders: dict[str, list[str]] = {}
+    for send_id, node in graph.sends.items():
+        for key in {node.params.get("template"), node.params.get("fallback_template")} - {None}:
+            senders.setdefault(str(key), []).append(send_id)
+    languages = {
+        v.locale.split("-")[0].split("_")[0].lower()
+        for t in journey.templates.values()
+        for v in t.variants
+    }
+    consequences = [
+        c
+        for language in sorted(languages)
+        for pack in packs_for(language, journey.jurisdiction)
+        for c in pack.consequences
+    ]
+    out = {}
+    for key, sends in senders.items():
+        carried = frozenset(
+            c.id for c in consequences if all(carries_out(graph, s, c) for s in sends)
+        )
+        final = not any(graph.reachable(s) & graph.sends.keys() for s in sends)
+        out[key] = TemplateContext(carried, final)
+    return out
 
 
 def _announced(journey: Journey, node: Node) -> Iterator[tuple[Consequence, str, str]]:

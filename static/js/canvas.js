@@ -172,6 +172,7 @@
       <div class="node-id">${esc(n.id)}</div>
       <div class="node-mark"></div>
       <div class="node-problem" aria-live="polite"></div>
+      <div class="node-findings"></div>
     </div>`;
   }
 
@@ -184,7 +185,8 @@
     const box = nodeEl(df);
     if (!n || !box) return;
     box.querySelector(".node-label").textContent = n.label || n.id;
-    box.setAttribute("aria-label", `${typeLabel(n.type)}: ${n.label || n.id}`);
+    const found = templateFindings(n);
+    box.setAttribute("aria-label", `${typeLabel(n.type)}: ${n.label || n.id}` + (found.length ? ". " + findingsSummary(found) : ""));
     // The keyboard reaches steps: one of them is in the Tab order (the selected one, else the
     // first), Page Up/Down go through the rest (see stepKeys).
     box.setAttribute("role", "button");
@@ -918,6 +920,8 @@
     form.append(el("p", { class: "node-id-line" }, `${t.stepId}: `, el("code", {}, n.id)));
     const general = problems.filter((p) => p.node === n.id && (!p.field || p.field === "edges" || p.field === "id" || p.field === "type"));
     if (general.length) form.append(el("ul", { class: "field-problem", role: "alert" }, general.map((p) => el("li", {}, p.message))));
+    const findings = findingsPanel(n);
+    if (findings) form.append(findings);
     if (n.type === "split" && cfg.urls.experiment) {
       // The experiment page of this split (designer/experiments.py): numbers, verdict, promotion.
       const href = cfg.urls.experiment.replace("__NODE__", encodeURIComponent(n.id));
@@ -1191,6 +1195,62 @@
 
   // ---- problems ------------------------------------------------------------------------------
 
+  // A send step's badge: how many compliance findings its templates have, and the worst grade
+  // (Check's problems with a grade whose field is one of its templates'). The step itself is
+  // focusable and names them; its panel links each finding to the template editor.
+  function templateFindings(n) {
+    if (!n || n.type !== "send") return [];
+    const keys = [n.params.template, n.params.fallback_template].filter(Boolean);
+    const seen = new Set();
+    return problems.filter((p) => {
+      if (!p.grade || !p.field || !keys.some((k) => p.field.startsWith("templates." + k + "."))) return false;
+      const key = p.code + "|" + p.field;
+      return !seen.has(key) && seen.add(key);
+    });
+  }
+
+  function worstGrade(list) {
+    return ["BLOCK", "HIGH", "MED"].find((g) => list.some((p) => p.grade === g)) || list[0].grade;
+  }
+
+  function findingsSummary(list) {
+    const codes = [...new Set(list.map((p) => p.code))].join(", ");
+    return t.findingsBadge.replace("{n}", list.length).replace("{grade}", worstGrade(list)).replace("{codes}", codes);
+  }
+
+  function findingHref(p) {
+    // templates.<key>.<locale>.tone<n>[.<part>]: the editor opens that variant on the finding
+    const [, key, locale, tone] = p.field.split(".");
+    const query = new URLSearchParams({ template: key, locale, tone: (tone || "").replace("tone", ""), finding: p.code });
+    return `${cfg.urls.templates}?${query}`;
+  }
+
+  function showFindings(df) {
+    const box = nodeEl(df);
+    const holder = box && box.querySelector(".node-findings");
+    if (!holder) return;
+    holder.replaceChildren();
+    const found = templateFindings(nodes.get(df));
+    refreshNode(df);
+    if (!found.length || !cfg.urls.templates) return;
+    const grade = worstGrade(found);
+    // not a link: the step is the focusable control (a link inside it would be nested); the
+    // mouse may still follow the badge, the keyboard follows the links in the step's panel
+    const badge = el("span", { class: "finding-badge sev-" + grade.toLowerCase(), title: findingsSummary(found) },
+      `${found.length} · ${grade}`);
+    badge.addEventListener("click", (ev) => { ev.stopPropagation(); window.location.href = findingHref(found[0]); });
+    holder.append(badge);
+  }
+
+  function findingsPanel(n) {
+    const found = templateFindings(n);
+    if (!found.length || !cfg.urls.templates) return null;
+    return el("section", { class: "step-findings", "aria-labelledby": "step-findings-title" },
+      el("h4", { id: "step-findings-title" }, findingsSummary(found)),
+      el("ul", {}, found.map((p) => el("li", { class: "sev-" + p.grade.toLowerCase() },
+        el("a", { href: findingHref(p) }, `${p.grade} ${p.code}`), " ", p.message))));
+  }
+
   function showProblems(list) {
     problems = list || [];
     for (const [df] of nodes) {
@@ -1198,6 +1258,7 @@
       if (!box) continue;
       box.classList.remove("has-problem", "has-warning");
       box.querySelector(".node-problem").textContent = "";
+      showFindings(df);
     }
     const byNode = {};
     for (const p of problems) if (p.node) (byNode[p.node] = byNode[p.node] || []).push(p);

@@ -192,3 +192,63 @@ def test_a_letter_pdf_of_an_empty_text_names_the_problem(
     response = manager.post(f"{URL}/letter.pdf", data=VARIANT | {"channel": "letter"})
     assert response.status_code == 422
     assert "The text is empty." in response.get_data(as_text=True)
+
+
+# Issue 12, item 1: compliance findings shown live in the editor, at their characters.
+THREAT = "Dear {{ debtor_name }},\r\nwe will get an ARREST warrant. Please pay."
+
+
+def test_the_live_preview_marks_each_finding_at_its_characters_with_its_reason(
+    manager: FlaskClient, journey: Any
+) -> None:
+    data = VARIANT | {"subject": "Invoice", "body": THREAT}
+    page = manager.post(f"{URL}/preview", data=data, headers={"HX-Request": "true"})
+    text = page.get_data(as_text=True)
+    assert 'id="findings" class="findings" aria-labelledby="fi-title" hx-swap-oob="true"' in text
+    assert '<mark class="finding sev-block" data-rule="EN-TONE-ARREST">' in text
+    assert ">ARREST</a></mark> warrant" in text
+    assert "Threatens arrest" in text and "Suggestion:" in text and "Legal source:" in text
+    # the offsets count a line end as the browser's field does: one character
+    body = THREAT.replace("\r\n", "\n")
+    start = body.index("ARREST")
+    assert f'data-start="{start}" data-end="{start + len("ARREST")}"' in text
+
+
+def test_a_clean_text_shows_no_findings_and_german_labels(
+    manager: FlaskClient, journey: Any
+) -> None:
+    manager.post("/lang/de")
+    clean = manager.post(
+        f"{URL}/preview",
+        data=VARIANT | {"subject": "Invoice", "body": "Dear {{ debtor_name }}, thank you."},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert 'id="findings-none"' in clean and "<mark" not in clean
+    page = manager.post(
+        f"{URL}/preview", data=VARIANT | {"body": THREAT}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Vorschlag:" in page and "Rechtsquelle:" in page
+    assert "Befunde zur Formulierung: 1, der schwerste BLOCK." in page
+
+
+def test_the_editor_page_shows_the_stored_variants_findings(
+    manager: FlaskClient, journey: Any
+) -> None:
+    manager.post(f"{URL}/save", data=VARIANT | {"subject": "Invoice", "body": THREAT})
+    page = manager.get(URL, query_string=VARIANT | {"finding": "EN-TONE-ARREST"})
+    text = page.get_data(as_text=True)
+    assert 'data-rule="EN-TONE-ARREST"' in text and 'id="finding-1"' in text
+
+
+def test_a_10000_word_letter_gets_its_findings_in_bounded_time(
+    manager: FlaskClient, journey: Any
+) -> None:
+    long = "Please pay the open amount soon. " * 1700 + "We will get an arrest warrant."
+    started = time.perf_counter()
+    page = manager.post(
+        f"{URL}/preview",
+        data=VARIANT | {"channel": "letter", "body": long},
+        headers={"HX-Request": "true"},
+    )
+    assert time.perf_counter() - started < 5
+    assert 'data-rule="EN-TONE-ARREST"' in page.get_data(as_text=True)

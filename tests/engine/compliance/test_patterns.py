@@ -80,3 +80,20 @@ def test_a_backtracking_attempt_finishes_fast(text: str) -> None:
     started = time.perf_counter()
     assert search(worst, Words(text)) is None
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_number_token_matches_digits_only_and_a_search_can_start_later() -> None:
+    pattern = compile_pattern("within # days")
+    words = Words("Pay within 30 days, or WITHIN 3 DAYS, not within three days.")
+    assert search(pattern, words) == (1, 3)
+    assert search(pattern, words, 2) == (5, 7)
+    assert search(pattern, words, 6) is None
+
+
+def test_the_trigger_uses_a_rare_token_and_still_never_misses_a_match() -> None:
+    from engine.compliance.patterns import trigger
+
+    pattern = compile_pattern("our|your ~1 final notice")
+    assert pattern.stems == ("notice",)
+    assert trigger((pattern,)).search(Words("Your FINAL notice").text)
+    assert search(pattern, Words("Your FINAL notice")) == (0, 2)

@@ -14,7 +14,7 @@ import pytest
 
 from engine.authoring.compliance import proof_problems
 from engine.authoring.validation import validate_journey
-from engine.compliance.proofs import PROOFS, Proof, min_delay, prove_journey
+from engine.compliance.proofs import PROOFS, Proof, min_delay, prove_journey, template_contexts
 from engine.journey.document import Node, load_journey
 from tests.factories import edge, journey_doc, node, template
 
@@ -411,3 +411,25 @@ def test_a_due_date_wait_after_an_unbounded_promise_is_proved_without_overflow()
     templates = {"s": template(channel="sms")}
     doc = journey_doc(nodes=nodes, edges=edges, templates=templates, jurisdiction="UK")
     assert [p.name for p in prove_journey(load_journey(doc))] == list(PROOFS)
+
+
+def test_template_contexts_name_what_the_steps_sending_a_template_carry_out_and_if_final() -> None:
+    """The context rules' view of the journey: a template's consequences are carried out only
+    when every step that sends it reaches a step doing them; it is final when no message
+    step can follow any of them."""
+    doc = journey_doc(
+        nodes=[
+            node("start", "start"),
+            node("s1", "send", channel="email", template="t1", tone=1),
+            node("w", "wait", mode="duration", days=7),
+            node("s2", "send", channel="email", template="t2", tone=1),
+            node("done", "end", outcome="handed_over"),
+        ],
+        edges=[edge("start", "s1"), edge("s1", "w"), edge("w", "s2"), edge("s2", "done")],
+        templates={"t1": template(), "t2": template()},
+    )
+    contexts = template_contexts(load_journey(doc))
+    assert "agency" in contexts["t1"].carried and "court" in contexts["t2"].carried
+    assert (contexts["t1"].final, contexts["t2"].final) == (False, True)
+    doc["nodes"][-1]["params"]["outcome"] = "closed"
+    assert template_contexts(load_journey(doc))["t1"].carried == frozenset()

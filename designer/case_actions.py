@@ -135,6 +135,12 @@ def _labels() -> dict[str, str]:
     }
 
 
+def _now() -> datetime:
+    """The moment an action is recorded at: CASE_ACTIONS_CLOCK (tests pass a virtual clock's)."""
+    clock = current_app.config.get("CASE_ACTIONS_CLOCK") or utcnow
+    return clock()  # type: ignore[no-any-return]
+
+
 def _promise_days() -> int:
     days = current_app.config.get("PORTAL_PROMISE_DAYS")
     return int(days if days is not None else load_settings().portal_promise_days)
@@ -165,7 +171,7 @@ def context(case: Any) -> Staff | None:
     allowed = tuple(a for a in ACTIONS if role in ROLES[a])
     if not allowed:
         return None
-    now = utcnow()
+    now = _now()
     today = _today(case, now)
     words = hold_words()
     holds = [(kind, words.get(kind, kind)) for kind in hold_kinds() if kind != "dispute"]
@@ -250,7 +256,7 @@ def _event(
             payload["reference"] = reference
         occurred = None
         if isinstance(paid_on, date):
-            now = utcnow()
+            now = _now()
             occurred = min(now, datetime.combine(paid_on, time(12), tzinfo=UTC))
         return payload, occurred
     if action == "promise":
@@ -321,7 +327,7 @@ def act(case_id: int, action: str) -> Any:
             actor = StaffActor(current_user.email, current_user.role)
             try:
                 record = record_staff_action(
-                    session, case_id, action, payload, key, actor, utcnow(), occurred
+                    session, case_id, action, payload, key, actor, _now(), occurred
                 )
             except StaffActionError as exc:
                 errors[exc.field if exc.field in _labels() else "case"] = _refusal(exc.reason)

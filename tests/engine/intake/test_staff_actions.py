@@ -15,6 +15,7 @@ from engine import (
     record_staff_action,
     release_event,
 )
+from engine.delivery.webhooks import EVENT_TYPES, map_audit
 from engine.storage.models import AuditRow, CaseRow, EventRow
 from tests.factories import example_doc, make_case, publish
 
@@ -64,3 +65,19 @@ def test_refusals_name_the_field(db: Database) -> None:
             record_staff_action(session, case.id, "close", {}, KEY, ACTOR, NOW)
         assert closed.value.reason == "closed"
         assert session.scalars(select(EventRow)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "webhook"),
+    [
+        ("event", {"event": "promise_to_pay"}, "case.promised"),
+        ("event", {"event": "dispute_opened"}, "case.disputed"),
+        ("event", {"event": "case_closed"}, "case.closed"),
+        ("policy", {"action": "hold:cease_contact"}, "case.held"),
+        ("closed", {"outcome": "paid"}, "case.paid"),
+    ],
+)
+def test_the_applied_staff_events_reach_host_webhooks(
+    kind: str, detail: dict[str, str], webhook: str
+) -> None:
+    assert map_audit(kind, detail, None) == webhook and webhook in EVENT_TYPES

@@ -49,6 +49,11 @@ ADMIN_ROLES = frozenset({"admin"})
 REVIEW_ROLES = frozenset({"reviewer"})
 PUBLISH_ROLES = frozenset({"manager", "admin"})
 COMMENT_ROLES = frozenset({"manager", "admin", "reviewer"})
+# Staff actions on a case (designer/case_actions.py), for a debtor on the phone: collectors,
+# managers and admins record what the debtor says and protect them (a hold stops contact); only
+# managers and admins take a protection off again (release) or end the case (close).
+CASE_ACTION_ROLES = frozenset({"collector", "manager", "admin"})
+CASE_DECISION_ROLES = frozenset({"manager", "admin"})
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

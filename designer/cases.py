@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, request
 from flask_babel import format_date, format_decimal
 
-from designer import htmx
+from designer import case_actions, htmx
 from designer.i18n import _, current_lang, money
 from designer.render import page_or_partial
 from engine import STATUSES, event_types, explain_case, queries
@@ -209,5 +209,10 @@ def show(case_id: int) -> str:
         timeline=timeline,
         pending=pending,
         why=why,
+        staff=case_actions.context(case.case),
+        method_words=case_actions.method_words(),
+        dispute_words=case_actions.dispute_words(),
+        close_words=case_actions.close_words(),
+        hold_words=case_actions.hold_words(),
         event_name=lambda event: event_types.event_name(str(event or "")).text(lang),
     )

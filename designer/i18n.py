@@ -66,6 +66,7 @@ DATA_WORDS = (
     N_("reviewer"),
     N_("admin"),
     N_("viewer"),
+    N_("collector"),
     # tones 1-4
     N_("friendly"),
     N_("clear"),
@@ -87,6 +88,7 @@ DATA_WORDS = (
     N_("payment_refused"),
     N_("payment_for_closed_case"),
     N_("reopened"),
+    N_("staff_action"),
     # outbox and webhook delivery statuses, connector results
     N_("pending"),
     N_("sending"),

@@ -92,6 +92,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PORTAL_LINK_DAYS=settings.portal_link_days,
         PORTAL_PROMISE_DAYS=settings.portal_promise_days,
         PORTAL_CALLBACK_DAYS=14,
+        # The second factor (portal/factor.py): how long a right answer opens its case, and how
+        # many wrong answers one client address may give over all cases within a window.
+        PORTAL_FACTOR_MINUTES=30,
+        PORTAL_FACTOR_CLIENT_FAILURES=30,
+        PORTAL_FACTOR_CLIENT_MINUTES=15,
         CREDITOR_NAME=None,
         # The moment a request acts at (tests pass a virtual clock's `now`).
         PORTAL_CLOCK=utcnow,
@@ -103,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["CREDITOR_NAME"]:
         app.config["CREDITOR_NAME"] = _creditor()
 
-    from portal import payments, views
+    from portal import factor, payments, views
 
     db.init_app(app)
     csrf.init_app(app)
@@ -113,7 +118,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     headers.install(app, policy)
     app.register_blueprint(views.bp)
     app.register_blueprint(payments.bp)
+    app.register_blueprint(factor.bp)
     views.install_errors(app)
+    factor.install_errors(app)
     return app
 
 

@@ -38,6 +38,7 @@ from engine import (
     PortalCase,
     PortalLinkError,
     bank_transfer,
+    factor_settings,
     girocode_image,
     load_delivery_config,
     open_portal,
@@ -91,16 +92,25 @@ def _link_words(reason: str) -> tuple[str, str]:
     }[reason]
 
 
-def open_case(token: str, closed_ok: bool = False) -> tuple[PortalAccess, PortalCase]:
-    """The case the token opens (PortalLinkError otherwise), its language set for the page."""
+def open_case(
+    token: str, closed_ok: bool = False, factor: bool = True
+) -> tuple[PortalAccess, PortalCase]:
+    """The case the token opens (PortalLinkError otherwise), its language set for the page.
+
+    With `factor` (every page that shows or changes the case), a journey's second factor must
+    have been answered for this case first (portal.factor.FactorRequired otherwise)."""
     with db.transaction() as s:
         config = current_app.config
         days, secret = config["PORTAL_LINK_DAYS"], config["SECRET_KEY"]
         access = open_portal(s, token, now(), days, secret, closed_ok=closed_ok)
         case = portal_case(s, access)
+        settings = factor_settings(s, access.case_id) if factor else None
     g.case_id = access.case_id
     g.case_lang = case.locale.split("_")[0].split("-")[0].lower()
-    g.case_id = access.case_id
+    if settings is not None:
+        from portal.factor import require
+
+        require(token, access, settings)
     return access, case
 
 
@@ -192,8 +202,9 @@ def girocode(token: str) -> Any:
 
 @bp.post("/<token>/lang/<code>")
 def switch_language(token: str, code: str) -> Response:
-    """Remember the chosen language on this device and show the page again."""
-    open_case(token)
+    """Remember the chosen language on this device and show the page again (the second
+    factor's question too: it shows nothing of the case)."""
+    open_case(token, factor=False)
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(url_for("portal.case_page", token=token))

@@ -55,6 +55,7 @@ EVENT_TYPES = (
     "promise.broken",
     "case.promised",
     "case.disputed",
+    "case.closed",
     "case.callback_requested",
     "case.contact_preferences",
     "payment.failed",
@@ -72,6 +73,7 @@ EVENT_WEBHOOKS = {
     "message_bounced": "message.bounced",
     "promise_to_pay": "case.promised",
     "dispute_opened": "case.disputed",
+    "case_closed": "case.closed",  # the host or a staff member closed it (not a journey's end)
     "callback_requested": "case.callback_requested",
     "consent_changed": "case.contact_preferences",
     "opted_out": "case.contact_preferences",

@@ -36,6 +36,10 @@ class PaymentPayload(Schema):
         required=True, places=2, as_string=True, validate=validate.Range(min=0, min_inclusive=False)
     )
     currency = fields.String(required=True, validate=validate.Length(equal=3))
+    # How and with which reference the money came, when staff record it (engine.intake.
+    # staff_actions); absent otherwise, so other writers' payloads stay as they were.
+    method = fields.String(validate=validate.Length(min=1, max=32))
+    reference = fields.String(validate=validate.Length(max=100))
 
 
 class FailedPaymentPayload(PaymentPayload):

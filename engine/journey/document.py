@@ -231,10 +231,26 @@ class PaymentSettingsSchema(Schema):
     )
 
 
+# The portal's second factor (engine.access.portal_factor): what the debtor is asked before
+# the case shows; "none" asks nothing.
+SECOND_FACTORS = ("none", "postcode", "date_of_birth", "invoice_number")
+
+
+class PortalSettingsSchema(Schema):
+    """How the portal guards this journey's cases: a second factor and its lockout."""
+
+    second_factor = fields.String(load_default="none", validate=validate.OneOf(SECOND_FACTORS))
+    factor_failures = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
+    factor_lockout_minutes = fields.Integer(
+        load_default=60, validate=validate.Range(min=1, max=7 * 24 * 60)
+    )
+
+
 class JourneySettingsSchema(Schema):
     """Settings of a journey version beside its graph."""
 
     payments = fields.Nested(PaymentSettingsSchema)
+    portal = fields.Nested(PortalSettingsSchema)
 
 
 class JourneySchema(Schema):

@@ -121,3 +121,23 @@ def definition() -> dict[str, Any]:
     body = {r.id: durable_rule(r, {"trigger": r.trigger}) for r in RULES}
     body["catch_all"] = catch_all()
     return {RULESET: body}
+
+
+def hold_kinds() -> dict[str, tuple[str, str | None, bool]]:
+    """Each hold the policy rules know: kind -> (the event that starts it, the event that
+    releases it or None, whether it stops the case for a person rather than holding it).
+
+    Read from the rules themselves, so a staff form offers exactly what an event can do."""
+    kinds: dict[str, tuple[str, str | None, bool]] = {}
+    for rule in RULES:
+        action, _, arg = rule.port.partition(":")
+        if action in ("hold", "stop"):
+            kinds[arg] = (rule.trigger, None, action == "stop")
+    for _rid, trigger, when, action, _words in _RULES:
+        if action != "release":
+            continue
+        for clause in when:
+            if clause.field == "hold_reason" and clause.value in kinds:
+                start, _none, stops = kinds[str(clause.value)]
+                kinds[str(clause.value)] = (start, trigger, stops)
+    return kinds

@@ -287,6 +287,20 @@ class UserRow(Base):
     session_token: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+class PortalFactorFailureRow(Base):
+    """A wrong (or not yet checked) answer to the portal's second factor, counted against a
+    hashed case or client address (engine.access.portal_factor)."""
+
+    __tablename__ = "portal_factor_failures"
+    __table_args__ = (
+        Index("ix_portal_factor_failures_key_at", "key", "at"),
+        Index("ix_portal_factor_failures_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # sha256 of scope and value
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class LoginFailureRow(Base):
     """A failed sign-in, counted against a hashed account or client address (access.throttle)."""
 

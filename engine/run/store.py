@@ -225,7 +225,11 @@ def state_from_row(row: list[Any]) -> CaseState:
     so the row's runs before and after the address pass straight through.
     """
     street, postcode, city, attributes, arms, prefs = row[_STREET:_TIMER_AT]
-    address = {"street": street, "postcode": postcode or "", "city": city or ""} if street else None
+    address = (  # a postcode alone is kept too (the portal's second factor reads it)
+        {"street": street or "", "postcode": postcode or "", "city": city or ""}
+        if street or postcode or city
+        else None
+    )
     cs = CaseState(
         *row[:_STREET],
         address,
@@ -325,7 +329,7 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
         cs.timer_at,
         cs.email,
         cs.phone,
-        addr.get("street") if addr else None,
+        (addr.get("street") or None) if addr else None,
         (addr.get("postcode") or None) if addr else None,
         (addr.get("city") or None) if addr else None,
         cs.amount_open,

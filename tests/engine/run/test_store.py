@@ -73,3 +73,14 @@ def test_row_builders_return_their_parameters_in_column_order() -> None:
     """Each builder's tuple lists its parameters in their own order: the columns' order."""
     assert outbox_values(**{c: c for c in OUTBOX_COLUMNS}) == OUTBOX_COLUMNS
     assert audit_values(**{c: c for c in AUDIT_COLUMNS}) == AUDIT_COLUMNS
+
+
+def test_a_postcode_without_a_street_is_kept(db: Database, published: VersionRow) -> None:
+    """A case with a postcode but no street keeps it through a tick (the portal asks for it)."""
+    with db.transaction() as session:
+        make_case(session, published, NOW, external_id="INV-1", postcode="10115")
+    with db.transaction() as session:
+        (row,) = claim_due(session, NOW, 10)
+        cs = state_from_row(row)
+    assert cs.address == {"street": "", "postcode": "10115", "city": ""}
+    assert case_values(cs) == loaded_values(row)  # written back as read: nothing lost

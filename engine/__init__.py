@@ -155,6 +155,13 @@ _EXPORTS: dict[str, str] = {
     "CaseSchema": "engine.intake.cases",
     "case_words": "engine.intake.cases",
     "open_case": "engine.intake.cases",
+    "NoCases": "engine.intake.debtor_holds",
+    "record_debtor_event": "engine.intake.debtor_holds",
+    "MergeRefused": "engine.intake.debtor_merge",
+    "MergeResult": "engine.intake.debtor_merge",
+    "active_holds": "engine.intake.debtor_merge",
+    "merge_debtors": "engine.intake.debtor_merge",
+    "surviving": "engine.intake.debtor_merge",
     "DebtorSchema": "engine.intake.debtors",
     "UnknownDebtor": "engine.intake.debtors",
     "debtor_cases": "engine.intake.debtors",
@@ -449,6 +456,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.experiments.promotion import experiment_result, promote_winner
     from engine.experiments.report import ExperimentReport, Verdict, experiment_report
     from engine.intake.cases import CaseSchema, case_words, open_case
+    from engine.intake.debtor_holds import NoCases, record_debtor_event
+    from engine.intake.debtor_merge import (
+        MergeRefused,
+        MergeResult,
+        active_holds,
+        merge_debtors,
+        surviving,
+    )
     from engine.intake.debtors import (
         DebtorSchema,
         UnknownDebtor,
@@ -674,7 +689,10 @@ __all__ = [
     "LifecycleNotFound",
     "LineDecisionError",
     "LoginLimits",
+    "MergeRefused",
+    "MergeResult",
     "NewEvent",
+    "NoCases",
     "NodeCases",
     "OutboxRow",
     "Outcome",
@@ -722,6 +740,7 @@ __all__ = [
     "WebhookError",
     "WebhookSubscriptionRow",
     "accept_provider_webhook",
+    "active_holds",
     "actor_for_user",
     "add_user",
     "amount_note",
@@ -800,6 +819,7 @@ __all__ = [
     "load_payment_providers",
     "load_settings",
     "login_wait",
+    "merge_debtors",
     "messages",
     "naive_utc",
     "new_draft_from",
@@ -823,6 +843,7 @@ __all__ = [
     "rebuild_facts",
     "recent_imports",
     "recent_jobs",
+    "record_debtor_event",
     "record_delivery",
     "record_event",
     "record_host_event",
@@ -854,6 +875,7 @@ __all__ = [
     "state_words",
     "store_answer",
     "submit_version",
+    "surviving",
     "take_provider_webhook",
     "template_problems",
     "text_problem",

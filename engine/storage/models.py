@@ -139,6 +139,13 @@ class DebtorRow(Base):
     contact_prefs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Merged into another debtor by the host (engine/intake/debtor_merge.py): the cases moved
+    # there, and this row stays so its customer id still leads to the debtor that stays.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("debtors.id", name="fk_debtors_merged_into_id"),
+    )
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CaseRow(Base):

@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         analytics,  # the journey's numbers: canvas overlay and dashboard
         auth,
         cases,
+        debtors,  # the person: all their cases, contact history, holds
         experiments,
         forms,
         i18n,
@@ -107,6 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
     app.register_blueprint(analytics.bp)
+    app.register_blueprint(debtors.bp)
 
     @app.get("/")
     def index() -> Any:

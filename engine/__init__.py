@@ -162,6 +162,8 @@ _EXPORTS: dict[str, str] = {
     "active_holds": "engine.intake.debtor_merge",
     "merge_debtors": "engine.intake.debtor_merge",
     "surviving": "engine.intake.debtor_merge",
+    "DebtorPage": "engine.intake.debtor_view",
+    "debtor_page": "engine.intake.debtor_view",
     "DebtorSchema": "engine.intake.debtors",
     "UnknownDebtor": "engine.intake.debtors",
     "debtor_cases": "engine.intake.debtors",
@@ -464,6 +466,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         merge_debtors,
         surviving,
     )
+    from engine.intake.debtor_view import DebtorPage, debtor_page
     from engine.intake.debtors import (
         DebtorSchema,
         UnknownDebtor,
@@ -653,6 +656,7 @@ __all__ = [
     "Country",
     "Dashboard",
     "Database",
+    "DebtorPage",
     "DebtorSchema",
     "Decision",
     "DeliveryConfig",
@@ -768,6 +772,7 @@ __all__ = [
     "create_token",
     "deactivate_subscription",
     "debtor_cases",
+    "debtor_page",
     "decide_event",
     "decimal_amount",
     "decode_cursor",

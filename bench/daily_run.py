@@ -61,6 +61,7 @@ from engine.run.store import (
     claimed_value,
     outbox_values,
 )
+from engine.simulation import debtor_spread
 from engine.storage.db import Database, dumps
 from engine.storage.models import AuditRow, CaseRow, DebtorRow, OutboxRow
 
@@ -123,17 +124,9 @@ def case_data(i: int, rng: random.Random) -> dict[str, Any]:
 
 
 def debtor_of_case(n: int, per_debtor: float, seed: int) -> list[int]:
-    """Each case's debtor number (1, 2, ...): runs of 1 + a geometric count, mean `per_debtor`."""
-    rng = random.Random(seed + 17)  # its own stream: the cases' data stay those without debtors
-    stop = 1 / per_debtor  # the chance a debtor has no further case
-    owners: list[int] = []
-    debtor = 0
-    while len(owners) < n:
-        debtor += 1
-        owners.append(debtor)
-        while len(owners) < n and rng.random() >= stop:
-            owners.append(debtor)
-    return owners
+    """Each case's debtor number (1, 2, ...), spread as the simulation spreads them."""
+    # Its own stream: the cases' data stay the same whatever the spread.
+    return debtor_spread(n, per_debtor, random.Random(seed + 17))
 
 
 def insert_debtors(db: Database, owners: list[int], datas: list[dict[str, Any]]) -> None:

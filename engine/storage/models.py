@@ -239,7 +239,11 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     # (status, not_before, id): a claim reads its due rows in order and stops (0015_scale).
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before", "id"),
+        # The guard's history of a person: their cases' messages by status and time (0104).
+        Index("ix_outbox_person", "case_id", "status", "sent_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

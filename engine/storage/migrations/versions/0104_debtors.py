@@ -1,4 +1,4 @@
-"""debtors merged into another: debtors.merged_into_id, merged_at
+"""debtors merged into another: debtors.merged_into_id, merged_at; the person's history index
 
 Revision ID: 0104_debtors
 Revises: 0016
@@ -7,6 +7,10 @@ Create Date: 2026-12-05 23:20:00
 A host merges a debtor into another (engine/intake/debtor_merge.py): the cases move to the
 debtor that stays, and the merged row stays behind pointing at it, so a later case or import
 naming the old customer id reaches the debtor that stays and a repeated merge is answered again.
+
+The dispatcher's guard reads, once per batch, the recent messages of every case of the persons
+in the batch; ix_outbox_person (case_id, status, sent_at) lets it read just those rows instead
+of every sent message (the status index alone would).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             "fk_debtors_merged_into_id", "debtors", ["merged_into_id"], ["id"]
         )
+    op.create_index("ix_outbox_person", "outbox", ["case_id", "status", "sent_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_person", table_name="outbox")
     with op.batch_alter_table("debtors", schema=None) as batch_op:
         batch_op.drop_constraint("fk_debtors_merged_into_id", type_="foreignkey")
         batch_op.drop_column("merged_at")

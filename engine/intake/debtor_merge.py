@@ -89,7 +89,7 @@ def active_holds(session: Session, case_ids: Sequence[int]) -> dict[str, EventRo
 
 
 def carry_holds(
-    session: Session, holds: dict[str, EventRow], cases: Sequence[CaseRow], now: datetime
+    session: Session, holds: dict[str, EventRow], cases: Sequence[Any], now: datetime
 ) -> list[str]:
     """Store each hold's starting event for these cases (open ones only); returns the holds.
 
@@ -281,3 +281,38 @@ def case_moved(
         select(CaseRow.id).where(CaseRow.debtor_id == after.id, CaseRow.id != case.id)
     ).all()
     carry_holds(session, active_holds(session, others), [case], now)
+
+
+def holds_for_new_cases(session: Session, external_ids: Sequence[str], now: datetime) -> None:
+    """New cases of a debtor under a hold on the person (insolvent, deceased, in a breathing
+    space, asked for no contact, represented) take the hold, as that debtor's other cases did.
+
+    Two queries for a whole chunk of new cases, however many debtors: their debtors, then the
+    (rare) events about those persons.
+    """
+    new = session.execute(
+        select(CaseRow.id, CaseRow.external_id, CaseRow.debtor_id, CaseRow.status).where(
+            CaseRow.external_id.in_(list(external_ids)), CaseRow.debtor_id.is_not(None)
+        )
+    ).all()
+    if not new:
+        return
+    rows = session.execute(
+        select(EventRow, CaseRow.debtor_id)
+        .join(CaseRow, CaseRow.id == EventRow.case_id)
+        .where(
+            CaseRow.debtor_id.in_({case.debtor_id for case in new}),
+            CaseRow.id.not_in([case.id for case in new]),
+            EventRow.type.in_(list(_FAMILY)),
+        )
+        .order_by(EventRow.occurred_at, EventRow.id)
+    ).all()
+    found: dict[int, dict[str, EventRow | None]] = {}
+    for event, debtor_id in rows:
+        family = _FAMILY[event.type]
+        start = event.type == PERSON_HOLDS[family][0]
+        found.setdefault(debtor_id, {})[family] = event if start else None
+    for debtor_id, families in found.items():
+        holds = {family: event for family, event in families.items() if event is not None}
+        mine = [case for case in new if case.debtor_id == debtor_id]
+        carry_holds(session, holds, mine, now)

@@ -248,3 +248,25 @@ def test_an_event_not_about_the_person_or_for_a_debtor_without_cases_is_refused(
             record_debtor_event(session, lonely.id, "i-1", "insolvency", {}, clock.now)
         with pytest.raises(Exception, match="type"):
             record_debtor_event(session, lonely.id, "d-1", "dispute_opened", {}, clock.now)
+
+
+def test_a_new_case_of_a_held_person_takes_the_hold_and_a_released_one_does_not(
+    db: Database, clock: VirtualClock, published: VersionRow
+) -> None:
+    open_cases(db, clock, published, A1="INSOLVENT", B1="RELEASED")
+    Runtime(db).tick(clock.now)
+    with db.transaction() as session:
+        record_event(session, "A1", "ins-a", "insolvency", {}, clock.now)
+        record_event(session, "B1", "bs-b", "breathing_space_started", {}, clock.now)
+    Runtime(db).tick(clock.now)
+    with db.transaction() as session:
+        record_event(session, "B1", "bs-b-end", "breathing_space_ended", {}, clock.now)
+    Runtime(db).tick(clock.now)
+
+    open_cases(db, clock, published, A2="INSOLVENT", B2="RELEASED")
+    Runtime(db).tick(clock.now)
+
+    assert states(db, "A2", "B2") == {
+        "A2": ("stopped", "insolvency"),
+        "B2": ("active", None),
+    }

@@ -109,6 +109,8 @@ def merge(data: dict[str, Any], external_id: str) -> Any:
         abort(404, message=str(exc), kind="unknown-debtor")
     except MergeRefused as exc:
         abort(422, message=str(exc), errors={exc.field: [str(exc)]})
+    except ValidationError as exc:  # data of the debtor that stays a case cannot take
+        abort(422, errors=exc.messages)
 
 
 @blp.post("/debtors/<external_id>/events")

@@ -226,10 +226,12 @@ def _align(session: Session, case: CaseRow, target: DebtorRow, now: datetime) ->
     """The target's contact data, consent and opt-outs for a moved open case, as events."""
     stamp = naive_utc(now).isoformat()
     events: list[tuple[str, dict[str, Any]]] = []
+    # What the debtor that stays knows replaces the case's data; what it lacks (None) leaves
+    # the case's own value, rather than erasing an address the person still has.
     contact = {
         name: getattr(target, name)
         for name in CONTACT
-        if getattr(case, name) != getattr(target, name)
+        if getattr(target, name) is not None and getattr(case, name) != getattr(target, name)
     }
     if contact:
         events.append(("contact_changed", contact))

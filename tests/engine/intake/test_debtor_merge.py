@@ -270,3 +270,30 @@ def test_a_new_case_of_a_held_person_takes_the_hold_and_a_released_one_does_not(
         "A2": ("stopped", "insolvency"),
         "B2": ("active", None),
     }
+
+
+def test_a_merge_into_a_debtor_without_an_address_keeps_the_cases_address(
+    db: Database, clock: VirtualClock, published: VersionRow
+) -> None:
+    with db.transaction() as session:
+        make_case(
+            session,
+            published,
+            clock.now,
+            external_id="A1",
+            debtor_id="OLD",
+            street="Altweg 1",
+            postcode="10115",
+            city="Berlin",
+        )
+        make_case(session, published, clock.now, external_id="B1", debtor_id="NEW", email=None)
+    Runtime(db).tick(clock.now)
+
+    with db.transaction() as session:
+        result = merge_debtors(session, "OLD", "NEW", clock.now)
+    Runtime(db).tick(clock.now)
+
+    assert result.cases == ("A1",)
+    with db.transaction() as session:
+        moved = case_row(session, "A1")
+        assert (moved.street, moved.city, moved.status) == ("Altweg 1", "Berlin", "active")

@@ -297,3 +297,21 @@ def test_a_merge_into_a_debtor_without_an_address_keeps_the_cases_address(
     with db.transaction() as session:
         moved = case_row(session, "A1")
         assert (moved.street, moved.city, moved.status) == ("Altweg 1", "Berlin", "active")
+
+
+def test_a_moved_case_explains_the_move_in_both_languages(
+    db: Database, clock: VirtualClock, published: VersionRow
+) -> None:
+    from engine import explain_case
+
+    open_cases(db, clock, published, A1="OLD", B1="NEW")
+    with db.transaction() as session:
+        merge_debtors(session, "OLD", "NEW", clock.now)
+
+    with db.transaction() as session:
+        case_id = case_row(session, "A1").id
+        english = [step.summary for step in explain_case(session, case_id, "en")]
+        german = [step.summary for step in explain_case(session, case_id, "de")]
+
+    assert "The case moved from debtor 'OLD' to debtor 'NEW'." in english
+    assert "Der Fall wechselte vom Schuldner 'OLD' zum Schuldner 'NEW'." in german

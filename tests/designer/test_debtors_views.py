@@ -76,3 +76,10 @@ def test_the_debtor_page_speaks_german(
 def test_an_unknown_debtor_is_not_found(manager: FlaskClient) -> None:
     assert manager.get("/debtors/999999").status_code == 404
     assert manager.get("/debtors/abc").status_code == 404
+
+
+def test_the_debtor_page_needs_a_signed_in_user(
+    client: FlaskClient, case_ids: tuple[int, int, int]
+) -> None:
+    answer = client.get(f"/debtors/{case_ids[0]}")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]

@@ -1,4 +1,4 @@
-"""Debtors: the person owing cases, by the host's customer id; read it, change its data."""
+"""Debtors: the person owing cases, by the host's customer id; read, change, merge, hold."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ from api.blueprint import Blueprint
 from api.clock import now
 from api.idempotency import KEY_DOC, idempotent
 from api.store import write_transaction
-from engine import UnknownDebtor, debtor_cases, get_debtor, update_debtor
+from engine import (
+    MergeRefused,
+    NoCases,
+    UnknownDebtor,
+    active_holds,
+    debtor_cases,
+    get_debtor,
+    merge_debtors,
+    record_debtor_event,
+    surviving,
+    update_debtor,
+)
 from mahnwerk_web.db import transaction
 
 blp = Blueprint("api_debtors", __name__, description="Debtors: the persons owing the cases.")
@@ -27,15 +38,25 @@ def debtor_out(session: Any, external_id: str) -> dict[str, Any]:
         abort(
             404, message=f"There is no debtor with the id '{external_id}'.", kind="unknown-debtor"
         )
+    merged_into = None
+    if row.merged_into_id is not None:  # the old id of a merged debtor shows the one that stays
+        try:
+            row = surviving(session, row)
+        except MergeRefused as exc:
+            abort(409, message=str(exc), kind="debtor-merge")
+        merged_into = row.external_id
     prefs = row.contact_prefs or {}
+    cases = debtor_cases(session, row.id)
     return {
         **{k: getattr(row, k) for k in schemas.DebtorOut._declared_fields if hasattr(row, k)},
         "consent": prefs.get("consent", {}),
         "opted_out": prefs.get("opted_out", []),
         "cases": [
             {"external_id": c.external_id, "status": c.status, "amount_open": c.amount_open}
-            for c in debtor_cases(session, row.id)
+            for c in cases
         ],
+        "holds": sorted(active_holds(session, [c.id for c in cases])),
+        "merged_into": merged_into,
     }
 
 
@@ -62,3 +83,64 @@ def patch_one(data: dict[str, Any], external_id: str) -> Any:
         abort(404, message=str(exc), kind="unknown-debtor")
     except ValidationError as exc:
         abort(422, errors=exc.messages)
+
+
+@blp.post("/debtors/<external_id>/merge")
+@idempotent
+@blp.doc(parameters=[KEY_DOC])
+@blp.arguments(schemas.DebtorMergeIn())
+@blp.response(200, schemas.DebtorMergeOut)
+def merge(data: dict[str, Any], external_id: str) -> Any:
+    """Merge this debtor into another: cases, contact history and holds move (audited).
+
+    Asked again, the same merge answers `replayed: true` and moves nothing.
+    """
+    try:
+        with write_transaction() as session:
+            result = merge_debtors(session, external_id, data["into"], now())
+            return {
+                "debtor": result.debtor,
+                "into": result.into,
+                "cases": list(result.cases),
+                "holds": list(result.holds),
+                "replayed": result.replayed,
+            }
+    except UnknownDebtor as exc:
+        abort(404, message=str(exc), kind="unknown-debtor")
+    except MergeRefused as exc:
+        abort(422, message=str(exc), errors={exc.field: [str(exc)]})
+    except ValidationError as exc:  # data of the debtor that stays a case cannot take
+        abort(422, errors=exc.messages)
+
+
+@blp.post("/debtors/<external_id>/events")
+@idempotent
+@blp.doc(parameters=[KEY_DOC])
+@blp.arguments(schemas.DebtorEventIn())
+@blp.response(202, schemas.DebtorEventOut, description="Stored for every case of the debtor.")
+def post_event(data: dict[str, Any], external_id: str) -> Any:
+    """An event about the person (insolvency, death, breathing space, cease-contact, attorney
+    and their ends): held or released on every case of the debtor in the next tick."""
+    try:
+        with write_transaction() as session:
+            row = get_debtor(session, external_id)
+            if row is None:
+                raise UnknownDebtor(f"There is no debtor with the id '{external_id}'.")
+            row = surviving(session, row)
+            cases = record_debtor_event(
+                session,
+                row.id,
+                data["event_id"],
+                data["type"],
+                data["payload"],
+                now(),
+                data.get("occurred_at"),
+            )
+            return {"event_id": data["event_id"], "type": data["type"], "cases": cases}
+    except UnknownDebtor as exc:
+        abort(404, message=str(exc), kind="unknown-debtor")
+    except NoCases as exc:
+        abort(409, message=str(exc), kind="debtor-without-cases")
+    except (MergeRefused, ValidationError) as exc:
+        errors = exc.messages if isinstance(exc, ValidationError) else {exc.field: [str(exc)]}
+        abort(422, errors=errors)

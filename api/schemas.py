@@ -235,8 +235,56 @@ class DebtorOut(Schema):
     consent = fields.Dict(keys=fields.String(), values=fields.Boolean())
     opted_out = fields.List(fields.String())
     cases = fields.List(fields.Nested(DebtorCaseOut))
+    # The holds on the person in force (insolvency, deceased, breathing_space, cease_contact,
+    # attorney), and the debtor this one was merged into (null: it stands for itself).
+    holds = fields.List(fields.String())
+    merged_into = _nullable(fields.String())
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+class DebtorMergeIn(Schema):
+    """Merge the debtor in the URL into another: the customer id of the debtor that stays."""
+
+    class Meta:
+        unknown = "raise"
+
+    into = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class DebtorMergeOut(Schema):
+    """What a merge did: the cases moved, the holds carried; `replayed` for a repeat."""
+
+    debtor = fields.String()
+    into = fields.String()
+    cases = fields.List(fields.String())
+    holds = fields.List(fields.String())
+    replayed = fields.Boolean()
+
+
+class DebtorEventIn(Schema):
+    """An event about the person (insolvency, deceased, breathing space, cease-contact,
+    attorney, and their ends), for every case of the debtor."""
+
+    class Meta:
+        unknown = "raise"
+
+    event_id = fields.String(
+        required=True,
+        validate=EVENT_ID_LENGTH,
+        metadata={"description": "The host's id of the event; a repeat is stored once."},
+    )
+    type = fields.String(required=True)
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class DebtorEventOut(Schema):
+    """The cases an event about the person was stored for (each applies it in the next tick)."""
+
+    event_id = fields.String()
+    type = fields.String()
+    cases = fields.List(fields.String())
 
 
 class CaseResultOut(Schema):

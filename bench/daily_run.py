@@ -6,6 +6,12 @@ all of them. Timed: `Runtime(db).tick(now)` advancing every due case (rules, SQL
 audit). The floor does the same reads and writes on a copy of the same state with no engine:
 the same claim SELECT, a dict {(node, trigger): next node}, the same case columns updated, the
 same outbox and audit rows inserted, one commit per batch.
+
+Debtors (issue 17): `--cases-per-debtor K` gives the cases debtors, K cases each on average
+(1 + a geometric number, so most have one to three and some many), and `--dispatch` also
+times the sandbox dispatcher sending what the run queued: its guard reads each person's
+history, every message to any case of the debtor, in one query per batch. Run it with K = 1
+and K = 3 to compare a book of one case per person with one of three.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from engine.authoring.versions import save_version
 from engine.core.case_status import OPEN_STATUSES
 from engine.core.clock import naive_utc
 from engine.core.jurisdictions import case_time_zone
+from engine.delivery.sandbox import SandboxDispatcher
 from engine.intake.cases import case_values
 from engine.rules.compiler import CompiledJourney
 from engine.run.bulk import insert_rows, update_rows
@@ -54,8 +61,9 @@ from engine.run.store import (
     claimed_value,
     outbox_values,
 )
+from engine.simulation import debtor_spread
 from engine.storage.db import Database, dumps
-from engine.storage.models import AuditRow, CaseRow, OutboxRow
+from engine.storage.models import AuditRow, CaseRow, DebtorRow, OutboxRow
 
 # The case columns a two-step advance changes, as the engine writes them.
 FLOOR_CASE_COLUMNS = (
@@ -115,18 +123,81 @@ def case_data(i: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def build_portfolio(db: Database, doc: dict[str, Any], n: int, seed: int) -> int:
-    """Schema, a published version and `n` open cases inserted in chunks; returns the version id."""
+def debtor_of_case(n: int, per_debtor: float, seed: int) -> list[int]:
+    """Each case's debtor number (1, 2, ...), spread as the simulation spreads them."""
+    # Its own stream: the cases' data stay the same whatever the spread.
+    return debtor_spread(n, per_debtor, random.Random(seed + 17))
+
+
+def insert_debtors(db: Database, owners: list[int], datas: list[dict[str, Any]]) -> None:
+    """One debtor row per debtor number, with the data of their first case."""
+    first: dict[int, dict[str, Any]] = {}
+    for owner, data in zip(owners, datas, strict=True):
+        first.setdefault(owner, data)
+    stamp = naive_utc(SETUP_AT)
+    rows = [
+        {
+            "id": owner,
+            "external_id": f"CUST-{owner:08d}",
+            "name": data["debtor_name"],
+            "email": data["email"],
+            "phone": data["phone"],
+            "street": data["street"],
+            "postcode": data["postcode"],
+            "city": data["city"],
+            "country": data["country"],
+            "subdivision": None,
+            "locale": "de-DE",
+            "timezone": data["timezone"],
+            "contact_prefs": {},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "merged_into_id": None,
+            "merged_at": None,
+        }
+        for owner, data in first.items()
+    ]
+    for start in range(0, len(rows), CHUNK):
+        with db.transaction() as session:
+            session.execute(insert(DebtorRow), rows[start : start + CHUNK])
+
+
+def build_portfolio(
+    db: Database, doc: dict[str, Any], n: int, seed: int, per_debtor: float = 0
+) -> int:
+    """Schema, a published version and `n` open cases inserted in chunks; returns the version id.
+
+    With `per_debtor` (> 0) the cases belong to debtors, that many cases each on average; a
+    debtor's cases share the data of the first (one person, one address).
+    """
     db.create_all()
     with db.transaction() as session:
         version = save_version(session, doc, SETUP_AT, status="published", author="bench")
         version_id = version.id
     rng = random.Random(seed)
+    owners = debtor_of_case(n, per_debtor, seed) if per_debtor > 0 else []
+    if owners:
+        datas = [case_data(i, random.Random(seed * 1_000_003 + i)) for i in range(n)]
+        head = datas[0]
+        for i, owner in enumerate(owners):  # a debtor's cases carry the data of their first
+            if i == 0 or owners[i - 1] != owner:
+                head = datas[i]
+                continue
+            for name in ("debtor_name", "email", "phone", "street", "country", "timezone"):
+                datas[i][name] = head[name]
+            datas[i]["currency"] = head["currency"]
+        insert_debtors(db, owners, datas)
+        progress(f"{max(owners):,} debtors for {n:,} cases ({n / max(owners):.2f} per debtor)")
     started = time.perf_counter()
     for start in range(0, n, CHUNK):
         with db.transaction() as session:
             rows = [
                 case_values(case_data(i, rng), version, SETUP_AT)
+                if not owners
+                else {
+                    **case_values(datas[i], version, SETUP_AT),
+                    "debtor_id": owners[i],
+                }
                 for i in range(start, min(start + CHUNK, n))
             ]
             # render_nulls: one executemany per chunk; without it SQLAlchemy splits the chunk
@@ -515,13 +586,32 @@ def count_rows(db: Database) -> tuple[int, int]:
         )
 
 
+def time_dispatch(db: Database, now: datetime, batch_size: int) -> dict[str, Any]:
+    """Time the sandbox dispatcher sending what the run queued (guard, render, record)."""
+    progress("timing the sandbox dispatch of the queued messages")
+    dispatcher = SandboxDispatcher(db, batch_size=batch_size)
+    try:
+        report, seconds, cpu, _ = timed(lambda: dispatcher.dispatch(now), None)
+    finally:
+        dispatcher.close()
+    decided = report.sent + report.deferred + report.suppressed
+    return {
+        "dispatch_sent": report.sent,
+        "dispatch_deferred": report.deferred,
+        "dispatch_suppressed": report.suppressed,
+        "dispatch_seconds": round(seconds, 3),
+        "dispatch_cpu_seconds": round(cpu, 3),
+        "dispatch_messages_per_s": round(decided / seconds, 1) if seconds else None,
+    }
+
+
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Build, set up, time the engine and the floor; return the figures."""
     doc = json.loads(Path(args.journey).read_text(encoding="utf-8"))
     url = args.database_url or f"sqlite:///{workdir / 'daily_run.sqlite'}"
     db = Database(url)
     progress(f"database {db.engine.url.render_as_string(hide_password=True)}")
-    version_id = build_portfolio(db, doc, args.cases, args.seed)
+    version_id = build_portfolio(db, doc, args.cases, args.seed, args.cases_per_debtor)
     now = enter_journeys(db, args.batch_size)
     progress(f"daily run at {now.isoformat()}")
     floor_db = copy_database(db, workdir) if not args.skip_floor else None
@@ -553,7 +643,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "tick_peak_rss_mb": round(tick_rss / 2**20, 1) if psutil else None,
         "batch_size": args.batch_size,
         "database": db.engine.dialect.name,
+        "cases_per_debtor": args.cases_per_debtor or None,
     }
+    if args.dispatch:
+        figures.update(time_dispatch(db, now, args.batch_size))
     db.dispose()
 
     if floor_db is not None:
@@ -609,6 +702,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic portfolio")
     parser.add_argument("--skip-floor", action="store_true", help="time the engine only")
     parser.add_argument(
+        "--cases-per-debtor",
+        type=float,
+        default=0,
+        help="give the cases debtors, this many cases each on average (0: no debtors)",
+    )
+    parser.add_argument(
+        "--dispatch",
+        action="store_true",
+        help="also time the sandbox dispatcher sending the messages the run queued",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="cProfile the engine's daily run into this file (the floor: *.floor.prof)",
@@ -617,6 +721,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
+    if args.cases_per_debtor and args.cases_per_debtor < 1:
+        parser.error("--cases-per-debtor: at least 1 (or 0 for no debtors)")
     if args.postgres and args.database_url:
         parser.error("--postgres starts its own database: leave out --database-url")
     workdir = Path(tempfile.mkdtemp(prefix="mahnwerk-daily-run-"))
@@ -651,6 +757,12 @@ def main() -> None:
             f"({figures['floor_seconds']} s, {figures['floor_cpu_seconds']} s CPU)"
         )
         print(f"ratio:           {figures['ratio']} (engine / floor)")
+    if "dispatch_seconds" in figures:
+        print(
+            f"dispatch:        {figures['dispatch_messages_per_s']:,.0f} messages/s "
+            f"({figures['dispatch_sent']:,} sent, {figures['dispatch_deferred']:,} deferred, "
+            f"{figures['dispatch_suppressed']:,} suppressed in {figures['dispatch_seconds']} s)"
+        )
     print(f"peak RSS:        {figures['peak_rss_mb']} MB (ru_maxrss, whole process)")
     if figures["tick_peak_rss_mb"] is not None:
         print(f"tick peak RSS:   {figures['tick_peak_rss_mb']} MB (psutil, sampled)")

@@ -67,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         auth,
         case_actions,
         cases,
+        debtors,  # the person: all their cases, contact history, holds
         experiments,
         forms,
         i18n,
@@ -109,6 +110,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
     app.register_blueprint(analytics.bp)
     app.register_blueprint(case_actions.bp)  # staff record payments, promises, holds on a case
+    app.register_blueprint(debtors.bp)
 
     @app.get("/")
     def index() -> Any:

@@ -84,6 +84,7 @@ DATA_WORDS = (
     N_("opened"),
     N_("waiting"),
     N_("moved"),
+    N_("case_moved"),
     N_("payment_started"),
     N_("payment_refused"),
     N_("payment_for_closed_case"),

@@ -31,6 +31,7 @@ from engine.core.jurisdictions import FALLBACK, NONE, jurisdiction, jurisdiction
 from engine.delivery.sandbox import SandboxDispatcher
 from engine.experiments.from_simulation import split_outcomes
 from engine.intake.cases import case_values
+from engine.intake.debtors import resolve_debtors
 from engine.intake.events import record_event
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
@@ -179,6 +180,56 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
     return cases
 
 
+def debtor_spread(n: int, mean: float, rng: random.Random) -> list[int]:
+    """Each of `n` cases' debtor number (1, 2, ...), in runs of 1 + a geometric count.
+
+    The mean run is `mean` cases; most debtors have one to three invoices, a few many (the
+    long tail of a telco's or utility's book). `mean` 1 gives every case its own debtor.
+    """
+    stop = 1 / max(mean, 1.0)  # the chance a debtor has no further case
+    owners: list[int] = []
+    debtor = 0
+    while len(owners) < n:
+        debtor += 1
+        owners.append(debtor)
+        while len(owners) < n and rng.random() >= stop:
+            owners.append(debtor)
+    return owners
+
+
+# What a debtor's cases share: the person's name, contact data, region and language.
+PERSON_FIELDS = (
+    "debtor_name",
+    "debtor_type",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "subdivision",
+    "locale",
+    "timezone",
+)
+
+
+def with_debtors(cases: list[dict[str, Any]], mean: float, rng: random.Random) -> None:
+    """Give the cases debtors, `mean` invoices each on average (`debtor_spread`).
+
+    Each case names its debtor's customer id (`debtor_id`) and carries the person's data from
+    their first case, as a host's export does. Draws from its own `rng`, so the cases' amounts
+    and contact mix stay those of a portfolio without debtors.
+    """
+    head: dict[str, Any] = {}
+    last = 0
+    for case, owner in zip(cases, debtor_spread(len(cases), mean, rng), strict=True):
+        case["debtor_id"] = f"CUST-{owner:06d}"
+        if owner != last:
+            head, last = case, owner
+            continue
+        for name in PERSON_FIELDS:
+            case[name] = head[name]
+
+
 def _attribute(name: str, kind: str, rng: random.Random) -> Any:
     if kind == "number":
         return rng.randint(0, 100)
@@ -196,11 +247,14 @@ def simulate(
     step_hours: int = 1,
     progress: Callable[[int, int], None] | None = None,
     db: Database | None = None,
+    cases_per_debtor: float = 0,
 ) -> SimulationResult:
     """Run `cases` synthetic cases through a journey document for `days` days.
 
     `db`: run in this (empty) database and leave it open, e.g. to read the analytics facts
-    afterwards; by default an in-memory one, thrown away.
+    afterwards; by default an in-memory one, thrown away. `cases_per_debtor` (>= 1): the cases
+    belong to debtors with that many invoices on average, so the contact policy counts each
+    person's messages together (0: every case its own person, as the pinned results assume).
     """
     rng = random.Random(seed)
     keep = db is not None
@@ -211,7 +265,11 @@ def simulate(
     with db.transaction() as session:
         version = save_version(session, doc, now, status="simulation")
         version_id = version.id
-        rows = [case_values(c, version, now) for c in synthetic_cases(doc, cases, rng, now.date())]
+        portfolio = synthetic_cases(doc, cases, rng, now.date())
+        if cases_per_debtor:
+            with_debtors(portfolio, cases_per_debtor, random.Random(seed + 17))
+            resolve_debtors(session, portfolio, now, "simulation")
+        rows = [case_values(c, version, now) for c in portfolio]
         session.execute(insert(CaseRow), rows)
     runtime = Runtime(db)
     dispatcher = SandboxDispatcher(db, workers=1)

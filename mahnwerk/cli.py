@@ -290,15 +290,24 @@ def import_cases_cmd(file: str, journey_key: str) -> None:
 @click.option("--cases", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--days", default=60, show_default=True, type=click.IntRange(1, 730))
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--cases-per-debtor",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    help="Give the cases debtors with this many invoices on average (0: one case, one person).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None:
+def simulate(
+    file: str, cases: int, days: int, seed: int, cases_per_debtor: float, as_json: bool
+) -> None:
     """Run a synthetic portfolio through a journey on a virtual clock."""
     from engine.authoring.versions import InvalidJourney
     from engine.simulation import simulate as run
 
     doc = _read_document(file)
     try:
-        result = run(doc, cases=cases, days=days, seed=seed)
+        result = run(doc, cases=cases, days=days, seed=seed, cases_per_debtor=cases_per_debtor)
     except InvalidJourney as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem}", err=True)

@@ -314,7 +314,12 @@ class Dispatcher:
         deciding = {message.id for message, _ in due}
         case_ids = {case.id for _, case in due if case.debtor_id is None}
         debtor_ids = {case.debtor_id for _, case in due if case.debtor_id is not None}
-        whose = OutboxRow.case_id.in_(case_ids)
+        whose_cases = CaseRow.id.in_(case_ids)
+        if debtor_ids:  # one more clause only when a debtor is among the due cases
+            whose_cases = or_(whose_cases, CaseRow.debtor_id.in_(debtor_ids))
+        # The persons' cases first (by the cases' primary key and debtor index), then their
+        # messages by the outbox's case index: an OR across the join would read every message.
+        whose = OutboxRow.case_id.in_(select(CaseRow.id).where(whose_cases).scalar_subquery())
         query = select(
             OutboxRow.id,
             OutboxRow.case_id,
@@ -324,8 +329,6 @@ class Dispatcher:
             OutboxRow.not_before,
             CaseRow.debtor_id,
         ).join(CaseRow, CaseRow.id == OutboxRow.case_id)
-        if debtor_ids:  # one more clause only when a debtor is among the due cases
-            whose = or_(whose, CaseRow.debtor_id.in_(debtor_ids))
         rows = session.execute(
             query.where(
                 whose,

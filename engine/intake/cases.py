@@ -20,6 +20,7 @@ from engine.core.clock import naive_utc
 from engine.core.inputs import HAS_NUL, NOT_UNICODE, TOO_DEEP, storable_errors
 from engine.core.jurisdictions import case_locale, case_time_zone
 from engine.core.messages import Joined, Message, Text, from_english, msg
+from engine.intake.debtor_merge import holds_for_new_cases
 from engine.intake.debtors import DEBTOR_ID, DebtorSchema, normal_phone, resolve_debtors
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
@@ -236,6 +237,7 @@ def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, s
     """The first audit row of newly inserted cases: opened, on which version and from where.
 
     One INSERT ... SELECT for a whole chunk, so bulk imports need not know the new row ids.
+    A new case of a debtor under a hold on the person takes the hold (`holds_for_new_cases`).
     """
     for start in range(0, len(external_ids), _AUDIT_CHUNK):
         chunk = external_ids[start : start + _AUDIT_CHUNK]
@@ -253,3 +255,4 @@ def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, s
                 ["at", "case_id", "version_id", "node_id", "kind", "rule", "detail"], opened
             )
         )
+        holds_for_new_cases(session, chunk, now)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
@@ -63,3 +64,43 @@ def spread_debtor_events(session: Session, events: Sequence[Any], now: datetime)
             )
             stored += 1
     return stored
+
+
+class NoCases(LookupError):
+    """The debtor has no case an event about the person could be stored for."""
+
+
+def record_debtor_event(
+    session: Session,
+    debtor_id: int,
+    event_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> list[str]:
+    """An event about the person, sent for the debtor: stored once for each of their cases.
+
+    Open cases are made due (the policy rule holds or releases each in the next tick); closed
+    and stopped cases keep it as seen, so it is on record when a later case joins the debtor.
+    Each copy names no case it came from but the debtor's event id, so the tick does not spread
+    it again, and a repeated `event_id` stores nothing twice. Returns the cases' external ids.
+    ValidationError naming `type` for an event that is not about the person.
+    """
+    if kind not in DEBTOR_WIDE:
+        allowed = ", ".join(sorted(DEBTOR_WIDE))
+        raise ValidationError({"type": [f"Not an event about the person; one of: {allowed}."]})
+    cases = session.execute(
+        select(CaseRow.id, CaseRow.external_id)
+        .where(CaseRow.debtor_id == debtor_id)
+        .order_by(CaseRow.id)
+    ).all()
+    if not cases:
+        raise NoCases("The debtor has no cases.")
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+    body = {**payload, FROM_CASE: f"debtor:{event_id}"}
+    for case_id, external_id in cases:
+        record_event(
+            session, external_id, f"person-{digest}-{case_id}", kind, body, now, occurred_at
+        )
+    return [external_id for _, external_id in cases]

@@ -127,6 +127,8 @@ def resolve_debtors(
         assert key is not None
         given = _given(data)
         row = rows.get(key)
+        if row is not None and row.merged_into_id is not None:  # merged: the one that stays
+            row = follow_merges(session, row) or row
         if row is None:
             row = _create(session, key, data, given, now, source)
             rows[key] = row
@@ -313,6 +315,22 @@ def _carry(
         for case_id, external_id in cases:
             event_id = f"debtor-{row.id}-{case_id}-{digest}"
             record_event(session, external_id, event_id, kind, payload, now)
+
+
+# How far a chain of merges is followed (A into B, B into C ...): merges refuse cycles.
+MAX_CHAIN = 64
+
+
+def follow_merges(session: Session, row: DebtorRow) -> DebtorRow | None:
+    """The debtor a row stands for now: itself, or where its merges lead (None: a cycle)."""
+    seen = {row.id}
+    while row.merged_into_id is not None:
+        found = session.get(DebtorRow, row.merged_into_id)
+        if found is None or found.id in seen or len(seen) > MAX_CHAIN:
+            return None
+        row = found
+        seen.add(row.id)
+    return row
 
 
 class UnknownDebtor(LookupError):

@@ -27,6 +27,7 @@ from engine.authoring.versions import published_version
 from engine.core.case_status import due_now
 from engine.core.clock import naive_utc
 from engine.intake.cases import CaseSchema, audit_opened, case_values
+from engine.intake.debtor_merge import case_moved
 from engine.intake.debtors import resolve_debtors
 from engine.intake.events import (
     CaseFacts,
@@ -36,7 +37,7 @@ from engine.intake.events import (
     mark_due,
     record_event,
 )
-from engine.storage.models import CaseRow, EventRow, JourneyRow, VersionRow
+from engine.storage.models import CaseRow, DebtorRow, EventRow, JourneyRow, VersionRow
 
 MAX_BULK = 10_000
 BULK_CHUNK = 1_000  # items per transaction in a bulk request, as engine.intake.importer.CHUNK_SIZE
@@ -123,10 +124,15 @@ def _changes(row: CaseRow, data: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 def _update(session: Session, row: CaseRow, data: dict[str, Any], now: datetime) -> str:
     master, contact = _changes(row, data)
+    before = row.debtor_id
     if master:
         session.execute(
             update(CaseRow).where(CaseRow.id == row.id).values(**master, updated_at=naive_utc(now))
         )
+    if "debtor_id" in master:  # moved to another debtor: audited, their holds reach it
+        after = session.get(DebtorRow, master["debtor_id"])
+        assert after is not None
+        case_moved(session, row, before, after, now)
     if contact:
         payload = {k: v for k, v in contact.items()}
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]

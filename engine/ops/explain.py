@@ -159,6 +159,13 @@ def _explain(
         return msg("The case was opened and entered its journey."), [], None
     if kind == "event":
         return msg("The event '{event}' arrived.", event=_word(detail, "event")), [], None
+    if kind == "case_moved":  # engine/intake/debtor_merge.py: another debtor, or a merge
+        words = msg(
+            "The case moved from debtor '{before}' to debtor '{after}'.",
+            before=_word(detail, "from"),
+            after=_word(detail, "to"),
+        )
+        return words, [], None
     if kind == "assignment":
         words = msg(
             "The case was assigned to arm '{arm}' of the experiment '{experiment}'.",

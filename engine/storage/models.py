@@ -139,6 +139,13 @@ class DebtorRow(Base):
     contact_prefs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Merged into another debtor by the host (engine/intake/debtor_merge.py): the cases moved
+    # there, and this row stays so its customer id still leads to the debtor that stays.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("debtors.id", name="fk_debtors_merged_into_id"),
+    )
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CaseRow(Base):
@@ -232,7 +239,11 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     # (status, not_before, id): a claim reads its due rows in order and stops (0015_scale).
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before", "id"),
+        # The guard's history of a person: their cases' messages by status and time (0018_debtors).
+        Index("ix_outbox_person", "case_id", "status", "sent_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

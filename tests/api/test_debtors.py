@@ -71,3 +71,66 @@ def test_bad_debtor_input_is_named(client: FlaskClient, auth: dict[str, str]) ->
     assert unknown.status_code == 404
     assert bad.status_code == 422 and "email" in bad.json["errors"]
     assert slash.status_code == 422 and "debtor_id" in slash.json["errors"]
+
+
+def test_merging_a_debtor_moves_their_cases_once(client: FlaskClient, auth: dict[str, str]) -> None:
+    _post(client, auth, external_id="M-1", debtor_id="OLD-1")
+    _post(client, auth, external_id="M-2", debtor_id="NEW-1")
+
+    first = client.post("/api/v1/debtors/OLD-1/merge", json={"into": "NEW-1"}, headers=auth)
+    again = client.post("/api/v1/debtors/OLD-1/merge", json={"into": "NEW-1"}, headers=auth)
+    debtor = client.get("/api/v1/debtors/NEW-1", headers=auth).json
+    old = client.get("/api/v1/debtors/OLD-1", headers=auth).json
+
+    assert first.status_code == 200 and first.json["cases"] == ["M-1"]
+    assert again.status_code == 200 and again.json["replayed"] is True
+    assert [c["external_id"] for c in debtor["cases"]] == ["M-1", "M-2"]
+    assert old["merged_into"] == "NEW-1" and debtor["merged_into"] is None
+
+
+def test_bad_merges_are_named(client: FlaskClient, auth: dict[str, str]) -> None:
+    _post(client, auth, external_id="N-1", debtor_id="SELF-1")
+
+    itself = client.post("/api/v1/debtors/SELF-1/merge", json={"into": "SELF-1"}, headers=auth)
+    unknown = client.post("/api/v1/debtors/SELF-1/merge", json={"into": "NOPE"}, headers=auth)
+    missing = client.post("/api/v1/debtors/SELF-1/merge", json={}, headers=auth)
+
+    assert itself.status_code == 422 and "into" in itself.json["errors"]
+    assert unknown.status_code == 404 and "NOPE" in unknown.json["detail"]
+    assert missing.status_code == 422 and "into" in missing.json["errors"]
+
+
+def test_an_event_about_the_person_holds_every_case(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    _post(client, auth, external_id="H-1", debtor_id="HOLD-1")
+    _post(client, auth, external_id="H-2", debtor_id="HOLD-1")
+    Runtime(api_db).tick(clock.now)
+
+    answer = client.post(
+        "/api/v1/debtors/HOLD-1/events",
+        json={"event_id": "att-1", "type": "attorney_represented"},
+        headers=auth,
+    )
+    Runtime(api_db).tick(clock.now)
+    debtor = client.get("/api/v1/debtors/HOLD-1", headers=auth).json
+
+    assert answer.status_code == 202 and answer.json["cases"] == ["H-1", "H-2"]
+    assert debtor["holds"] == ["attorney"]
+    assert {c["status"] for c in debtor["cases"]} == {"held"}
+
+
+def test_bad_events_about_the_person_are_named(client: FlaskClient, auth: dict[str, str]) -> None:
+    _post(client, auth, external_id="E-1", debtor_id="EV-1")
+
+    dispute = client.post(
+        "/api/v1/debtors/EV-1/events",
+        json={"event_id": "d", "type": "dispute_opened"},
+        headers=auth,
+    )
+    unknown = client.post(
+        "/api/v1/debtors/NOPE/events", json={"event_id": "i", "type": "insolvency"}, headers=auth
+    )
+
+    assert dispute.status_code == 422 and "type" in dispute.json["errors"]
+    assert unknown.status_code == 404

@@ -114,3 +114,48 @@ def test_the_synthetic_portfolio_is_believable_per_country(
     for c in cases:
         creditor = c["attributes"].get("original_creditor")
         assert creditor is None or creditor not in ("standard", "premium")
+
+
+def test_debtor_spread_has_the_asked_mean_and_a_tail() -> None:
+    """Issue 17: most persons owe one to three invoices, a few many."""
+    import random
+    from collections import Counter
+
+    from engine.simulation import debtor_spread
+
+    owners = debtor_spread(30_000, 3, random.Random(5))
+    sizes = Counter(Counter(owners).values())
+    assert len(owners) == 30_000
+    assert 2.8 < len(owners) / len(set(owners)) < 3.2
+    assert sizes[1] > sizes[2] > sizes[5] > 0 and max(sizes) >= 10
+    assert set(debtor_spread(50, 1, random.Random(5))) == set(range(1, 51))
+
+
+def test_a_simulation_with_debtors_counts_each_persons_messages_together() -> None:
+    """Issue 17: the cases of a simulated person share their data and their contact limits."""
+    from sqlalchemy import func, select
+
+    from engine import Database
+    from engine.storage.models import CaseRow, DebtorRow
+    from tests.factories import example_doc
+
+    doc = example_doc("minimal")
+    db = Database("sqlite:///:memory:")
+    plain = simulate(doc, cases=60, days=10, seed=3)
+    shared = simulate(doc, cases=60, days=10, seed=3, cases_per_debtor=3, db=db)
+    with db.transaction() as session:
+        debtors = session.scalar(select(func.count()).select_from(DebtorRow))
+        emails = session.execute(
+            select(CaseRow.debtor_id, func.count(func.distinct(CaseRow.email))).group_by(
+                CaseRow.debtor_id
+            )
+        ).all()
+    db.dispose()
+
+    assert debtors is not None and 10 <= debtors < 40
+    assert all(count <= 1 for _, count in emails)  # one person, one address
+    assert not shared.errors and not shared.failed
+    # One person's reminders for several invoices keep their gaps: not all go out at once.
+    assert sum(shared.per_day[i]["messages"].get("email", 0) for i in range(8)) < sum(
+        plain.per_day[i]["messages"].get("email", 0) for i in range(8)
+    )

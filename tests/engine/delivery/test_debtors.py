@@ -153,3 +153,47 @@ def test_a_us_debtor_with_two_debts_keeps_seven_in_seven_per_debt(
         # The other debt's seven texts do not count against this one; the person's gap holds.
         assert b.status == "sandboxed"
         assert case_row(session, "US-B").contact_prefs == {"consent": {"sms": True}}
+
+
+def test_the_persons_history_is_one_indexed_query_per_batch(
+    db: Database, clock: VirtualClock
+) -> None:
+    """Issue 17: the guard's history of every person in a batch is read at once, by index."""
+    from sqlalchemy import event
+
+    with db.transaction() as session:
+        version = publish(session, daily_doc(2), clock.now)
+        for person in range(4):
+            for invoice in range(3):
+                make_case(
+                    session,
+                    version,
+                    clock.now,
+                    external_id=f"P{person}-{invoice}",
+                    debtor_id=f"CUST-{person}",
+                )
+        make_case(session, version, clock.now, external_id="ALONE")
+    Runtime(db).tick(clock.now)
+    history: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM outbox JOIN cases" in statement and "debtor_id IN" in statement:
+            history.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        dispatcher = SandboxDispatcher(db, portal_base_url=PORTAL, batch_size=100)
+        report = dispatcher.dispatch(clock.now)
+        dispatcher.close()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+
+    assert report.sent + report.deferred == 13
+    # One read for the batch, and once more after it handed messages over (the dispatcher
+    # looks at the due rows again): never one per case or per person.
+    assert 1 <= len(history) <= 2
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + history[0][0], history[0][1])
+            steps = " ".join(str(row[-1]) for row in plan)
+        assert "ix_outbox_person" in steps and "ix_cases_debtor_id" in steps

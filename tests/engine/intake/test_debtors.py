@@ -275,3 +275,47 @@ def _loaded(raw: dict[str, object]) -> dict[str, object]:
     from engine.intake.cases import CaseSchema
 
     return CaseSchema().load(raw)
+
+
+def test_two_imports_naming_one_debtor_the_newer_wins_audited(
+    db: Database, clock: VirtualClock, published: VersionRow
+) -> None:
+    head = "Invoice No,Customer No,Name,Email,City,Country,Currency,Amount,Due\n"
+    first = io.StringIO(
+        head + "R-10,K-200,Anna Schmidt,old@example.de,Bonn,DE,EUR,10.00,2026-02-01\n"
+    )
+    second = io.StringIO(
+        head + "R-11,K-200,Anna Schmidt,new@example.de,Köln,DE,EUR,20.00,2026-02-15\n"
+    )
+    import_cases(db, first, "minimal", clock.now)
+    Runtime(db).tick(clock.now)
+    clock.advance(timedelta(days=1))
+
+    report = import_cases(db, second, "minimal", clock.now)
+    Runtime(db).tick(clock.now)
+
+    (debtor,) = debtors(db)
+    assert report.imported == 1 and (debtor.email, debtor.city) == ("new@example.de", "Köln")
+    with db.transaction() as session:
+        assert case_row(session, "R-10").email == "new@example.de"  # reached the older case
+        (changed,) = audit_rows(session, kind="debtor_changed")
+    assert changed.detail["source"] == "import"
+    assert changed.detail["changed"] == ["city", "email"]
+
+
+def test_bad_debtor_ids_in_a_csv_are_named_by_line_and_column(
+    db: Database, clock: VirtualClock, published: VersionRow
+) -> None:
+    text = io.StringIO(
+        "Invoice No,Customer No,Name,Country,Currency,Amount,Due\n"
+        "R-20,K/1,Anna Schmidt,DE,EUR,10.00,2026-02-01\n"
+        f"R-21,{'K' * 101},Ben Berg,DE,EUR,10.00,2026-02-01\n"
+        "R-22,K-300,Cleo Clay,DE,EUR,10.00,2026-02-01\n"
+    )
+
+    report = import_cases(db, text, "minimal", clock.now)
+
+    assert report.imported == 1
+    found = sorted((e.line, e.column) for e in report.errors)
+    assert found == [(2, "Customer No"), (3, "Customer No")]
+    assert [d.external_id for d in debtors(db)] == ["K-300"]

@@ -27,6 +27,7 @@ from engine.run.bulk import (
     sqlite_reader,
     update_rows,
 )
+from engine.storage.audit_chain import CHAINED, FIELDS, chain_values
 from engine.storage.models import AuditRow, CaseRow, EventRow, OutboxRow
 
 CASES = CaseRow.__table__
@@ -160,6 +161,7 @@ def audit_values(
 
 OUTBOX_COLUMNS: tuple[str, ...] = tuple(signature(outbox_values).parameters)
 AUDIT_COLUMNS: tuple[str, ...] = tuple(signature(audit_values).parameters)
+assert AUDIT_COLUMNS == FIELDS, "the audit chain hashes rows in the tick's column order"
 # Each claimed row ends with a flag: does the case have unapplied events? The index probe
 # costs far less inside the claim than a second query for every batch's case ids.
 _PENDING = "EXISTS (SELECT 1 FROM events WHERE events.case_id = cases.id AND applied_at IS NULL)"
@@ -375,7 +377,8 @@ def write(session: Session, writes: Writes, now: datetime) -> None:
     for columns, rows in _case_updates(writes, stamp).items():
         update_rows(connection, CASES, columns, rows)
     insert_rows(connection, OUTBOX, OUTBOX_COLUMNS, writes.outbox)
-    insert_rows(connection, AUDIT, AUDIT_COLUMNS, writes.audit)
+    # The batch claimed (and on PostgreSQL locked) its cases: their chains are this batch's.
+    insert_rows(connection, AUDIT, CHAINED, chain_values(connection, writes.audit, locked=True))
     write_facts(connection, writes.facts, stamp)  # after the audit: a payer's path is read there
     update_rows(
         connection,

@@ -265,6 +265,9 @@ class AuditRow(Base):
     kind: Mapped[str] = mapped_column(String(24))
     rule: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The tamper-evident chain (engine/storage/audit_chain.py); empty on rows written before it.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class UserRow(Base):

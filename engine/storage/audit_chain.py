@@ -1,0 +1,282 @@
+"""The tamper-evident audit trail: every audit row carries the hash of its predecessor.
+
+One chain per case (its predecessor is the case's previous audit row), written inside the
+transaction that already owns the case, so concurrent workers never wait on each other; rows
+without a case form one 'system' chain (rare writes: lifecycle, retries, debtor changes),
+serialized on PostgreSQL by a transaction-scoped advisory lock. A row's hash is
+sha256(previous hash + the row's canonical form); see docs/compliance.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, event, func, inspect, select, text
+from sqlalchemy.orm import Session
+
+from engine.storage.db import _json_default
+from engine.storage.models import AuditRow
+
+GENESIS = "0" * 64  # the predecessor of a chain's first row
+SYSTEM = "system"  # the chain of rows without a case
+# Any constant will do: one lock for the system chain (PostgreSQL advisory locks are 64-bit).
+_SYSTEM_LOCK = 0x4D61686E  # "Mahn"
+_CHUNK = 500  # case ids per heads query
+AUDIT = AuditRow.__table__
+FIELDS = ("at", "case_id", "version_id", "node_id", "kind", "rule", "detail")
+
+
+def _iso(at: datetime | str) -> str:
+    """A moment as naive UTC ISO text with microseconds and a 'Z' (stored text or datetime)."""
+    if isinstance(at, str):  # SQLite's stored text '2026-01-12 14:01:00.000000'
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat("T", "microseconds") + "Z"
+
+
+def canonical(
+    at: datetime | str,
+    case_id: int | None,
+    version_id: int | None,
+    node_id: str | None,
+    kind: str,
+    rule: str | None,
+    detail: Any,
+) -> str:
+    """The row's canonical form: stable JSON of its fields (sorted keys, no spaces)."""
+    return json.dumps(
+        {
+            "at": _iso(at),
+            "case_id": case_id,
+            "detail": detail,
+            "kind": kind,
+            "node_id": node_id,
+            "rule": rule,
+            "version_id": version_id,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_default,
+    )
+
+
+def link(prev_hash: str, form: str) -> str:
+    """A row's hash: sha256 over its predecessor's hash and its canonical form."""
+    return hashlib.sha256((prev_hash + form).encode()).hexdigest()
+
+
+def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool = False) -> dict:
+    """The last hash of each chain (GENESIS for an empty or unchained one).
+
+    On PostgreSQL the chains are locked first (the cases' rows, the system chain's advisory
+    lock) unless the caller holds them already (`locked`): two transactions can then never
+    append to one chain from the same head.
+    """
+    wanted = sorted({c for c in case_ids if c is not None})
+    system = any(c is None for c in case_ids)
+    postgres = connection.dialect.name == "postgresql"
+    found: dict[int | None, str] = {}
+    if system:
+        if postgres:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYSTEM_LOCK})
+        last = connection.execute(
+            select(AUDIT.c.hash).where(AUDIT.c.case_id.is_(None)).order_by(AUDIT.c.id.desc())
+        ).first()
+        found[None] = (last[0] if last else None) or GENESIS
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        if postgres and not locked:  # in id order: two writers never lock in opposite orders
+            connection.execute(
+                text("SELECT id FROM cases WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                {"ids": chunk},
+            )
+        last_ids = (
+            select(AUDIT.c.case_id, func.max(AUDIT.c.id))
+            .where(AUDIT.c.case_id.in_(chunk))
+            .group_by(AUDIT.c.case_id)
+        )
+        ids = [row[1] for row in connection.execute(last_ids)]
+        if ids:
+            rows = connection.execute(
+                select(AUDIT.c.case_id, AUDIT.c.hash).where(AUDIT.c.id.in_(ids))
+            )
+            found.update({case_id: value or GENESIS for case_id, value in rows})
+    for case_id in wanted:
+        found.setdefault(case_id, GENESIS)
+    return found
+
+
+def chain_values(
+    connection: Connection, rows: Sequence[Sequence[Any]], locked: bool = False
+) -> list[tuple[Any, ...]]:
+    """Rows in FIELDS order, in insert order, each followed by its prev_hash and hash."""
+    if not rows:
+        return []
+    last = heads(connection, [row[1] for row in rows], locked)
+    chained = []
+    for row in rows:
+        prev = last[row[1]]
+        last[row[1]] = digest = link(prev, canonical(*row))
+        chained.append((*row, prev, digest))
+    return chained
+
+
+CHAINED = (*FIELDS, "prev_hash", "hash")
+
+
+def chain_dicts(session: Session, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit rows as dicts (an `insert(AuditRow)` parameter list) with their hashes set."""
+    session.flush()  # audit rows still pending in the session come first in their chains
+    values = [_fields(row) for row in rows]
+    chained = chain_values(session.connection(), values)
+    return [dict(zip(CHAINED, row, strict=True)) for row in chained]
+
+
+def _fields(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A row's FIELDS as stored: naive UTC time, an absent detail as {}."""
+    at = row["at"]
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    detail = row.get("detail")
+    return (
+        at,
+        row.get("case_id"),
+        row.get("version_id"),
+        row.get("node_id"),
+        row["kind"],
+        row.get("rule"),
+        {} if detail is None else detail,
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _chain_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    """Hash the AuditRow objects a flush is about to insert (every ORM writer passes here)."""
+    new = [obj for obj in session.new if isinstance(obj, AuditRow) and obj.hash is None]
+    if not new:
+        return
+    new.sort(key=lambda obj: inspect(obj).insert_order)  # the order the flush inserts them
+    rows = [_fields({name: getattr(obj, name) for name in FIELDS}) for obj in new]
+    for obj, row in zip(new, chain_values(session.connection(), rows), strict=True):
+        obj.at, obj.detail, obj.prev_hash, obj.hash = row[0], row[6], row[7], row[8]
+
+
+# --- verification ---------------------------------------------------------------------------
+
+CHANGED, DELETED, INSERTED, REORDERED = "changed", "deleted", "inserted", "reordered"
+
+
+@dataclass
+class Break:
+    """The first row where a chain does not hold, and what is wrong with it."""
+
+    id: int
+    case_id: int | None
+    what: str  # CHANGED, DELETED, INSERTED or REORDERED
+
+
+@dataclass
+class Verdict:
+    """What `verify` found: counts, the first break if any, the chains' combined head."""
+
+    rows: int = 0
+    chains: int = 0
+    unchained: int = 0  # rows written before the chain existed (no hash)
+    first_chained: int | None = None  # the id from which rows are chained
+    broken: Break | None = None
+    head: str = ""  # one hash over every chain's last hash, in the order verify read them
+
+    @property
+    def ok(self) -> bool:
+        """Whether every chain holds."""
+        return self.broken is None
+
+
+_SELECT = (
+    "SELECT id, at, case_id, version_id, node_id, kind, rule, detail, prev_hash, hash FROM audit"
+)
+
+
+def _stream(connection: Connection, batch: int) -> Iterator[tuple[Any, ...]]:
+    """Every audit row, chain by chain, each chain in id order; bounded memory."""
+    order = " ORDER BY case_id, id"
+    if connection.dialect.name == "sqlite":  # raw rows: 1,000,000 of them must read fast
+        cursor = connection.exec_driver_sql(_SELECT + order)
+        loads = json.loads
+        while chunk := cursor.fetchmany(batch):
+            for row in chunk:
+                yield (*row[:7], loads(row[7]) if row[7] is not None else None, *row[8:])
+        return
+    result = connection.execution_options(stream_results=True, yield_per=batch).execute(
+        text(_SELECT + order).columns(*(AUDIT.c[name] for name in ("id", *CHAINED)))
+    )
+    yield from result
+
+
+def verify(connection: Connection, batch: int = 5000) -> Verdict:
+    """Check every chain; stop at the first break, naming the row and what is wrong."""
+    verdict = Verdict()
+    rows = _stream(connection, batch)
+    fingerprint = hashlib.sha256()
+    _last_id = 0
+    chain: Any = object()
+    last = before = GENESIS  # the hashes of the last two rows of this chain
+    started = False
+    wanted: str | None = None  # a missing predecessor's hash: deleted, or later (reordered)
+    suspect: tuple[Any, ...] | None = None  # a row whose own hash fails: changed or inserted
+    for row in rows:
+        row_id, at, case_id, version_id, node_id, kind, rule, detail, prev, own = row
+        verdict.rows += 1
+        if case_id != chain:
+            if wanted is not None or suspect is not None:
+                break
+            if started:
+                fingerprint.update(f"{chain}:{last}\n".encode())
+            chain, last, before, started, _last_id = case_id, GENESIS, GENESIS, False, 0
+            verdict.chains += 1
+        if wanted is not None:  # looking ahead in the broken chain for the missing row
+            if own == wanted:
+                verdict.broken.what = REORDERED  # type: ignore[union-attr]
+                wanted = None
+                break
+            continue
+        if suspect is not None:  # the row after one whose own hash failed
+            s_id, s_case = suspect[0], suspect[2]
+            what = INSERTED if prev == last else CHANGED
+            verdict.broken = Break(s_id, s_case, what)
+            suspect = None
+            break
+        if own is None:
+            if started:  # an unhashed row inside a chain: put there after the chain began
+                verdict.broken = Break(row_id, case_id, INSERTED)
+                break
+            verdict.unchained += 1
+            continue
+        if verdict.first_chained is None or row_id < verdict.first_chained:
+            verdict.first_chained = row_id
+        started = True
+        if link(prev or "", canonical(at, case_id, version_id, node_id, kind, rule, detail)) != own:
+            suspect = row
+            continue
+        if prev != last:
+            if prev == before:  # links past its predecessor: that one was put in between
+                verdict.broken = Break(_last_id, case_id, INSERTED)
+                break
+            verdict.broken = Break(row_id, case_id, DELETED)
+            wanted = prev
+            continue
+        before, last, _last_id = last, own, row_id
+    if suspect is not None:  # the chain's last row failed its own hash
+        verdict.broken = Break(suspect[0], suspect[2], CHANGED)
+    if verdict.ok:
+        if started:
+            fingerprint.update(f"{chain}:{last}\n".encode())
+        verdict.head = fingerprint.hexdigest()
+    return verdict

@@ -49,21 +49,63 @@ def canonical(
     rule: str | None,
     detail: Any,
 ) -> str:
-    """The row's canonical form: stable JSON of its fields (sorted keys, no spaces)."""
+    """The row's canonical form: stable JSON of its fields (sorted keys, no spaces).
+
+    Exactly `json.dumps({"at": ..., "case_id": ..., "detail": ..., "kind": ..., "node_id": ...,
+    "rule": ..., "version_id": ...}, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`, built by hand: the tick hashes every row it writes.
+    """
+    return _form(_iso(at), case_id, version_id, node_id, kind, rule, detail_json(detail))
+
+
+def detail_json(detail: Any) -> str:
+    """A detail's canonical JSON: sorted keys, no spaces, Decimals and dates as strings."""
     return json.dumps(
-        {
-            "at": _iso(at),
-            "case_id": case_id,
-            "detail": detail,
-            "kind": kind,
-            "node_id": node_id,
-            "rule": rule,
-            "version_id": version_id,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=_json_default,
+        detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+_encode = json.encoder.encode_basestring  # the C encoder of json.dumps(..., ensure_ascii=False)
+
+
+def _value(value: Any) -> str:
+    """A field's JSON: ids and strings without json.dumps' call overhead."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode(value)
+    if kind is int:
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _form(
+    iso: str,
+    case_id: int | None,
+    version_id: int | None,
+    node_id: str | None,
+    kind: str,
+    rule: str | None,
+    detail: str,
+) -> str:
+    # `iso` holds digits, '-', ':', '.', 'T' and 'Z' only: no escaping needed.
+    return (
+        '{"at":"'
+        + iso
+        + '","case_id":'
+        + _value(case_id)
+        + ',"detail":'
+        + detail
+        + ',"kind":'
+        + _value(kind)
+        + ',"node_id":'
+        + _value(node_id)
+        + ',"rule":'
+        + _value(rule)
+        + ',"version_id":'
+        + _value(version_id)
+        + "}"
     )
 
 
@@ -98,16 +140,15 @@ def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool =
                 {"ids": chunk},
             )
         last_ids = (
-            select(AUDIT.c.case_id, func.max(AUDIT.c.id))
+            select(func.max(AUDIT.c.id))
             .where(AUDIT.c.case_id.in_(chunk))
             .group_by(AUDIT.c.case_id)
+            .scalar_subquery()
         )
-        ids = [row[1] for row in connection.execute(last_ids)]
-        if ids:
-            rows = connection.execute(
-                select(AUDIT.c.case_id, AUDIT.c.hash).where(AUDIT.c.id.in_(ids))
-            )
-            found.update({case_id: value or GENESIS for case_id, value in rows})
+        rows = connection.execute(
+            select(AUDIT.c.case_id, AUDIT.c.hash).where(AUDIT.c.id.in_(last_ids))
+        )
+        found.update({case_id: value or GENESIS for case_id, value in rows})
     for case_id in wanted:
         found.setdefault(case_id, GENESIS)
     return found
@@ -121,9 +162,21 @@ def chain_values(
         return []
     last = heads(connection, [row[1] for row in rows], locked)
     chained = []
+    # A batch's rows share their moment and, per rule, their detail dict: each is encoded once
+    # (the rows hold their dicts, so an id stays one dict's for the whole call).
+    details: dict[int, str] = {}
+    moment, iso = None, ""
+    sha256 = hashlib.sha256
     for row in rows:
-        prev = last[row[1]]
-        last[row[1]] = digest = link(prev, canonical(*row))
+        at, case_id, version_id, node_id, kind, rule, detail = row
+        if at is not moment:
+            moment, iso = at, _iso(at)
+        encoded = details.get(id(detail))
+        if encoded is None:
+            encoded = details[id(detail)] = detail_json(detail)
+        prev = last[case_id]
+        form = _form(iso, case_id, version_id, node_id, kind, rule, encoded)
+        last[case_id] = digest = sha256((prev + form).encode()).hexdigest()
         chained.append((*row, prev, digest))
     return chained
 
@@ -280,3 +333,26 @@ def verify(connection: Connection, batch: int = 5000) -> Verdict:
             fingerprint.update(f"{chain}:{last}\n".encode())
         verdict.head = fingerprint.hexdigest()
     return verdict
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest row of the system chain (lifecycle, publishes, retries): its id, time, hash."""
+
+    row_id: int
+    at: datetime
+    hash: str
+
+
+def audit_head(session: Session) -> ChainHead | None:
+    """The system chain's head, for the compliance report (one index probe); None if unchained.
+
+    Every case chain has its own head; `verify` folds them all into one fingerprint.
+    """
+    row = session.execute(
+        select(AUDIT.c.id, AUDIT.c.at, AUDIT.c.hash)
+        .where(AUDIT.c.case_id.is_(None), AUDIT.c.hash.isnot(None))
+        .order_by(AUDIT.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else ChainHead(row.id, row.at, row.hash)

@@ -229,3 +229,29 @@ def test_a_row_inserted_without_a_hash_is_named(db: Database, trail: list[AuditR
     )
     broken = check(db).broken
     assert broken.what == INSERTED and broken.case_id == last.case_id
+
+
+def test_the_canonical_form_is_sorted_compact_json() -> None:
+    """The hand-built form is exactly json.dumps of the fields with sorted keys."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    at = datetime(2026, 3, 2, 8, 0, 5, 12, tzinfo=UTC)
+    detail = {"zeta": Decimal("612.40"), "alpha": ["ü", None], "nested": {"b": 1, "a": '"x"'}}
+    form = canonical(at, 7, 3, "send_1", "transition", "r1", detail)
+
+    expected = {
+        "at": "2026-03-02T08:00:05.000012Z",
+        "case_id": 7,
+        "detail": {"alpha": ["ü", None], "nested": {"a": '"x"', "b": 1}, "zeta": "612.40"},
+        "kind": "transition",
+        "node_id": "send_1",
+        "rule": "r1",
+        "version_id": 3,
+    }
+    assert form == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(at.replace(tzinfo=None), 7, 3, "send_1", "transition", "r1", detail) == form
+    assert canonical("2026-03-02 08:00:05.000012", None, None, None, "x", None, None).startswith(
+        '{"at":"2026-03-02T08:00:05.000012Z","case_id":null,"detail":null,'
+    )

@@ -255,3 +255,85 @@ def test_the_canonical_form_is_sorted_compact_json() -> None:
     assert canonical("2026-03-02 08:00:05.000012", None, None, None, "x", None, None).startswith(
         '{"at":"2026-03-02T08:00:05.000012Z","case_id":null,"detail":null,'
     )
+
+
+# -- concurrent writers on PostgreSQL ---------------------------------------------------------
+
+
+def test_concurrent_workers_on_postgresql_keep_every_chain_valid(pg_db: Database) -> None:
+    import threading
+
+    from engine.core.clock import naive_utc
+    from tests.conftest import MONDAY
+    from tests.factories import make_cases, publish
+
+    cases = 400
+    with pg_db.transaction() as session:
+        version = publish(session, example_doc("minimal"), MONDAY)
+        external = list(make_cases(session, version, MONDAY, cases, due_date="2026-02-16"))
+    errors: list[BaseException] = []
+
+    def guarded(work: Any) -> Any:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # surfaced in the main thread below
+                errors.append(exc)
+
+        return run
+
+    for day in range(0, 24, 8):
+        now = MONDAY + timedelta(days=day)
+        barrier = threading.Barrier(5)
+
+        def tick(at: Any = now, barrier: Any = barrier) -> None:
+            runtime = Runtime(pg_db, batch_size=50)
+            barrier.wait()
+            runtime.tick(at)
+
+        def dispatch(at: Any = now, barrier: Any = barrier) -> None:
+            dispatcher = SandboxDispatcher(pg_db, workers=1)
+            barrier.wait()
+            try:
+                dispatcher.dispatch(at)
+            finally:
+                dispatcher.close()
+
+        def events(at: Any = now, day: int = day, barrier: Any = barrier) -> None:
+            barrier.wait()
+            for n, ext in enumerate(external[::7]):
+                with pg_db.transaction() as session:
+                    payload = {"amount": "1.00", "currency": "EUR"}
+                    record_event(session, ext, f"p-{day}-{n}", "payment_received", payload, at)
+
+        def system(at: Any = now, barrier: Any = barrier) -> None:
+            barrier.wait()
+            for n in range(30):
+                with pg_db.transaction() as session:
+                    session.add(AuditRow(at=naive_utc(at), kind="retry_requested", detail={"n": n}))
+
+        threads = [
+            threading.Thread(target=guarded(work))
+            for work in (tick, tick, dispatch, events, system)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert errors == []
+
+    verdict = check(pg_db)
+    assert verdict.ok, verdict.broken
+    assert verdict.chains == cases + 1  # every case's chain and the system chain
+    with pg_db.engine.connect() as connection:
+        total = connection.scalar(select(func.count()).select_from(AuditRow))
+        forks = connection.scalar(
+            select(func.count()).select_from(
+                select(AuditRow.prev_hash)
+                .group_by(AuditRow.case_id, AuditRow.prev_hash)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+    assert verdict.rows == total > cases * 3
+    assert forks == 0  # no two rows of one chain follow the same predecessor

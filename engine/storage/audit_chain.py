@@ -109,6 +109,9 @@ def _form(
     )
 
 
+_TAIL_START = len(_form("", 0, None, None, "", None, "{}").split(',"detail":')[0])
+
+
 def link(prev_hash: str, form: str) -> str:
     """A row's hash: sha256 over its predecessor's hash and its canonical form."""
     return hashlib.sha256((prev_hash + form).encode()).hexdigest()
@@ -157,25 +160,29 @@ def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool =
 def chain_values(
     connection: Connection, rows: Sequence[Sequence[Any]], locked: bool = False
 ) -> list[tuple[Any, ...]]:
-    """Rows in FIELDS order, in insert order, each followed by its prev_hash and hash."""
+    """Rows (tuples) in FIELDS order, in insert order, each followed by prev_hash and hash."""
     if not rows:
         return []
     last = heads(connection, [row[1] for row in rows], locked)
-    chained = []
-    # A batch's rows share their moment and, per rule, their detail dict: each is encoded once
-    # (the rows hold their dicts, so an id stays one dict's for the whole call).
-    details: dict[int, str] = {}
-    moment, iso = None, ""
+    chained: list[tuple[Any, ...]] = []
+    # A batch's rows share their moment and, per rule, their node, kind and detail dict: the
+    # form's head is encoded once per moment, its tail once per (detail, kind, node, rule,
+    # version); the rows hold their dicts, so an id stays one dict's for the whole call.
+    tails: dict[tuple[Any, ...], str] = {}
+    moment, head = None, ""
     sha256 = hashlib.sha256
     for row in rows:
         at, case_id, version_id, node_id, kind, rule, detail = row
         if at is not moment:
-            moment, iso = at, _iso(at)
-        encoded = details.get(id(detail))
-        if encoded is None:
-            encoded = details[id(detail)] = detail_json(detail)
+            moment, head = at, '{"at":"' + _iso(at) + '","case_id":'
+        key = (id(detail), kind, node_id, rule, version_id)
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = _form("", 0, version_id, node_id, kind, rule, detail_json(detail))[
+                _TAIL_START:
+            ]
         prev = last[case_id]
-        form = _form(iso, case_id, version_id, node_id, kind, rule, encoded)
+        form = head + (str(case_id) if case_id is not None else "null") + tail
         last[case_id] = digest = sha256((prev + form).encode()).hexdigest()
         chained.append((*row, prev, digest))
     return chained

@@ -333,6 +333,7 @@ def build_document(steps: int = 150, key: str = KEY) -> dict[str, Any]:
         wire(paid_check, deadline, "else")
         wire(promise, deadline, "kept")
         wire(promise, broken, "broken")
+        wire(promise, broken, "none")  # as the schema upgrade wires it: where broken leads
         # Both the timeout and a broken promise lead on to the next stage's wait.
         next_wait = f"wait_{i + 1}" if i < stages else "collect_check"
         wire(broken, next_wait)

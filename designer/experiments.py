@@ -108,6 +108,10 @@ def _source(version: Any, key: str, number: int) -> tuple[str | None, list[Any],
     return request.values.get("run") or default, runs, live
 
 
+def _any_cases(data: ExperimentOutcomes | None) -> bool:
+    return data is not None and any(arm.cases for arm in data.arms)
+
+
 def _km_table(report: ExperimentReport) -> tuple[list[int], list[tuple[str, list[str]]]]:
     """Share paid per arm at fixed days: the chart's table alternative."""
     longest = max((a.curve.days[-1] for a in report.arms if a.curve and a.curve.days), default=0)
@@ -137,6 +141,9 @@ def show(key: str, number: int, node_id: str) -> Any:
     version, node = _split(key, number, node_id)
     run_id, runs, live = _source(version, key, number)
     data = _outcomes(key, number, run_id, node_id) if run_id else None
+    if "run" not in request.values and run_id == LIVE and runs and not _any_cases(data):
+        run_id = runs[0].id  # no live case yet: the newest simulation rather than nothing
+        data = _outcomes(key, number, run_id, node_id)
     context: dict[str, Any] = {
         "key": key,
         "number": number,

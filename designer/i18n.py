@@ -11,9 +11,10 @@ Engine texts (node labels, problems, rule sentences) render with `localized()` /
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel, gettext
+from flask_babel import Babel, format_currency, gettext
 from werkzeug.wrappers import Response
 
 from engine import LOCALE_DIR, Text, state_words
@@ -128,6 +129,20 @@ def word(value: object) -> str:
     return gettext(text) if text else ""
 
 
+def phrase(value: object) -> str:
+    """A code from the data as words: its German where the catalog has it, else with spaces
+    ("no_address" -> "keine Adresse" / "no address")."""
+    text = word(value)
+    return text.replace("_", " ") if text == str(value) else text
+
+
+def money(amount: Decimal | str | None, currency: str) -> str:
+    """An amount with its currency in the UI language ("22.547,63 €", "€22,547.63")."""
+    if amount is None or amount == "":
+        return ""
+    return str(format_currency(Decimal(str(amount)), currency))
+
+
 def localized(words: Text | str | None) -> str:
     """An engine text (a node type's label, a param's help) in the session's language."""
     if isinstance(words, Text):
@@ -162,6 +177,10 @@ def init_app(app: Flask, locale_selector: Callable[[], str | None] = current_lan
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(LOCALE_DIR))
     Babel(app, locale_selector=locale_selector)
     app.jinja_env.globals.update(
-        word=word, localized=localized, state_word=state_word, LANGUAGES=LANGUAGES
+        word=word,
+        phrase=phrase,
+        localized=localized,
+        state_word=state_word,
+        LANGUAGES=LANGUAGES,
     )
     app.context_processor(lambda: {"lang": locale_selector() or "en"})

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask_babel import format_decimal
 from flask_login import current_user
 
 from designer import charts
 from designer.auth import SIMULATE_ROLES, role_required
-from designer.i18n import _, current_lang, word
+from designer.i18n import _, current_lang, money, word
 from designer.render import page_or_partial
 from engine import (
     InvalidJourney,
@@ -143,9 +144,14 @@ def show(run_id: str) -> str:
     if job is None or job.kind != KIND:
         abort(404)
     run = Run.of(job)
-    context: dict[str, Any] = {"run": run}
+    context: dict[str, Any] = {"run": run, "number": format_decimal}
     if run.finished and run.result:
         context.update(_charts(run.result))
+        with transaction() as session:
+            version = queries.get_version(session, run.key, run.number)
+        # The simulated cases owe the journey's currency (engine.simulation's portfolio).
+        currency = str((version.document if version else {}).get("currency") or "EUR")
+        context["collected"] = money(run.result.get("collected", "0"), currency)
     return page_or_partial("simulation/page.html", "simulation/_run.html", **context)
 
 

@@ -245,6 +245,7 @@ _EXPORTS: dict[str, str] = {
     "unmatched_lines": "engine.payments.reconcile",
     "BankTransfer": "engine.payments.references",
     "bank_transfer": "engine.payments.references",
+    "girocode_image": "engine.payments.references",
     "rf_reference": "engine.payments.references",
     "CompiledJourney": "engine.rules.compiler",
     "compile_journey": "engine.rules.compiler",
@@ -544,7 +545,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         recent_imports,
         unmatched_lines,
     )
-    from engine.payments.references import BankTransfer, bank_transfer, rf_reference
+    from engine.payments.references import (
+        BankTransfer,
+        bank_transfer,
+        girocode_image,
+        rf_reference,
+    )
     from engine.rules.compiler import CompiledJourney, compile_journey
     from engine.rules.sentences import journey_sentences, policy_sentences, rule_sentences
     from engine.run.runtime import Runtime, TickReport
@@ -771,6 +777,7 @@ __all__ = [
     "get_job",
     "get_version",
     "get_webhook_delivery",
+    "girocode_image",
     "guess_field",
     "high_findings",
     "import_cases",

@@ -38,6 +38,7 @@ from engine import (
     PortalCase,
     PortalLinkError,
     bank_transfer,
+    girocode_image,
     load_delivery_config,
     open_portal,
     portal_case,
@@ -111,7 +112,8 @@ def _bank_transfer(case: PortalCase) -> Any:
         company = load_delivery_config().company
     except Exception:  # a broken delivery file shows in the designer; the page still answers
         return None
-    return bank_transfer(g.case_id, case.amount_open, case.currency, company)
+    # The QR image is its own request (`girocode`): its encoding is most of a page's time.
+    return bank_transfer(g.case_id, case.amount_open, case.currency, company, image=False)
 
 
 def _today(case: PortalCase) -> date:
@@ -171,6 +173,21 @@ def case_page(token: str) -> Any:
     _access, case = open_case(token)
     done = request.args.get("done")
     return _page(token, case, done=done if done in ACTIONS else None)
+
+
+@bp.get("/<token>/girocode.svg")
+def girocode(token: str) -> Any:
+    """The case's GiroCode image; the page links it with the amount, so a new amount is new."""
+    _access, case = open_case(token)
+    image = None
+    if case.amount_open > 0:
+        company = load_delivery_config().company
+        image = girocode_image(g.case_id, case.amount_open, case.currency, company)
+    if image is None:
+        abort(404)
+    response = Response(image, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.post("/<token>/lang/<code>")

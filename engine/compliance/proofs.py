@@ -197,7 +197,7 @@ class JourneyGraph:
                     step = self.nodes[node]
                     if step.type == "wait" and step.params.get("mode") == "due_date":
                         day = timedelta(days=int(step.params.get("days", 0) or 0))
-                        later = max(at, day) + (timedelta(days=1) if at == NEVER else ZERO)
+                        later = max(at, day)  # NEVER stays NEVER
                     else:
                         spent = max_delay(step, port)
                         later = NEVER if NEVER in (at, spent) else at + spent
@@ -215,24 +215,19 @@ class JourneyGraph:
 
     def prefix(self, target: str) -> Path:
         """A shortest path (in steps) from the start to `target`, ending before it."""
-        if self.start is None:
-            return ()
-        parents: dict[str, tuple[str, str] | None] = {self.start: None}
-        queue = deque([self.start])
+        return self.path(self.start, target)[:-1] if self.start is not None else ()
+
+    def path(self, source: str, target: str) -> Path:
+        """A shortest path (in steps) from `source` to `target`, both included; () if none."""
+        parents: dict[str, tuple[str, str] | None] = {source: None}
+        queue = deque([source])
         while queue and target not in parents:
             node = queue.popleft()
             for port, nxt, _ in self.out[node]:
                 if nxt not in parents:
                     parents[nxt] = (node, port)
                     queue.append(nxt)
-        if target not in parents:
-            return ()
-        steps: list[tuple[str, str | None]] = []
-        at = parents[target]
-        while at is not None:
-            steps.append(at)
-            at = parents[at[0]]
-        return tuple(reversed(steps))
+        return _walk_back(parents, target) if target in parents else ()
 
     def reachable(self, start: str) -> set[str]:
         """Every step reachable from `start` by at least one wire."""
@@ -384,7 +379,7 @@ def _hours(graph: JourneyGraph, profiles: tuple[ContactPolicy, ...]) -> Proof:
                 failures.append(
                     Counterexample(
                         send_id,
-                        graph.prefix(wait_id) + _instant_path(graph, wait_id, send_id),
+                        graph.prefix(wait_id) + graph.path(wait_id, send_id),
                         {"profile": policy.name, "time": f"{at:%H:%M}", "hours": hours},
                     )
                 )
@@ -425,26 +420,6 @@ def _wait_time(node: Node) -> time | None:
     if node.params.get("mode") == "due_date":
         return time(0, 0)  # D+n without a time moves on at midnight, the debtor's time
     return None
-
-
-def _instant_path(graph: JourneyGraph, source: str, target: str) -> Path:
-    """A path from `source` to `target` (both included) by breadth-first search."""
-    parents: dict[str, tuple[str, str] | None] = {source: None}
-    queue = deque([source])
-    while queue:
-        node = queue.popleft()
-        if node == target:
-            break
-        for port, nxt, _ in graph.out[node]:
-            if nxt not in parents:
-                parents[nxt] = (node, port)
-                queue.append(nxt)
-    steps: list[tuple[str, str | None]] = [(target, None)]
-    at = parents.get(target)
-    while at is not None:
-        steps.append(at)
-        at = parents[at[0]]
-    return tuple(reversed(steps))
 
 
 def _consequences(graph: JourneyGraph, journey: Journey) -> Proof:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.core.messages import Text, msg
+from engine.core.messages import Text, Verbatim, msg
 
 # Events a wait_event node can wait for (the journey goes on when one arrives).
 WAITABLE = (
@@ -65,6 +65,42 @@ EVENT_WORDS: dict[str, Text] = {
     "contact_changed": msg("the contact data change"),
     "callback_requested": msg("the debtor asks for a call back"),
 }
+
+# Every event's name as a case's timeline shows it (a noun phrase, not a clause).
+EVENT_NAMES: dict[str, Text] = {
+    "payment_received": msg("Payment received"),
+    "payment_failed": msg("Payment failed"),
+    "payment_refunded": msg("Payment refunded"),
+    "chargeback": msg("Chargeback"),
+    "promise_to_pay": msg("Promise to pay"),
+    "link_clicked": msg("Payment link opened"),
+    "message_delivered": msg("Message delivered"),
+    "message_bounced": msg("Message bounced"),
+    "message_opened": msg("Message opened"),
+    "message_clicked": msg("Link in message clicked"),
+    "message_failed": msg("Message could not be delivered"),
+    "opted_out": msg("Opted out of a channel"),
+    "contact_changed": msg("Contact data changed"),
+    "callback_requested": msg("Call back requested"),
+    "dispute_opened": msg("Dispute opened"),
+    "dispute_resolved": msg("Dispute resolved"),
+    "cease_contact": msg("Asked to stop contact"),
+    "contact_resumed": msg("Contact resumed"),
+    "breathing_space_started": msg("Breathing space started"),
+    "breathing_space_ended": msg("Breathing space ended"),
+    "attorney_represented": msg("Represented by an attorney"),
+    "attorney_withdrawn": msg("Attorney withdrawn"),
+    "insolvency": msg("Insolvency"),
+    "deceased": msg("Debtor deceased"),
+    "case_closed": msg("Case closed by the host"),
+    "consent_changed": msg("Consent changed"),
+}
+
+
+def event_name(event: str) -> Text:
+    """An event's name in words for a timeline; an unknown one with spaces for underscores."""
+    return EVENT_NAMES.get(event) or Verbatim(event.replace("_", " "))
+
 
 # What the debtor portal records (portal/): each action is one of these events.
 PORTAL = ("promise_to_pay", "dispute_opened", "callback_requested", "consent_changed", "opted_out")

@@ -61,6 +61,16 @@ class SplitParams(Schema):
             msg("Holdout %"), msg("Share of cases that get no treatment, to measure the lift.")
         ),
     )
+    auto_promote = fields.Boolean(
+        load_default=False,
+        metadata=param(
+            msg("Promote the winner on its own"),
+            msg(
+                "Once the live cases show a winner, a new draft with it at 100 % is made and "
+                "submitted for review; review and publish stay with people."
+            ),
+        ),
+    )
 
 
 def arm_weights(params: dict[str, Any]) -> list[tuple[str, float]]:

@@ -16,6 +16,7 @@ from engine.core.clock import utcnow
 from engine.core.settings import Settings
 from engine.delivery.dispatcher import Dispatcher
 from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
+from engine.experiments.auto import auto_promote
 from engine.ops.leader import Leadership
 from engine.payments.inbox import process_inbox
 from engine.payments.provider_events import process_provider_events
@@ -24,6 +25,8 @@ from engine.run.runtime import Runtime
 from engine.storage.db import Database
 
 log = logging.getLogger(__name__)
+# Outcomes mature over days: looking for a decided experiment once an hour is plenty.
+EXPERIMENT_SECONDS = 3600
 
 
 def shared_now(db: Database) -> datetime:
@@ -83,6 +86,14 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="webhooks",
         **common,
     )
+    # Experiments whose split says auto_promote: the leader alone, so one draft per winner.
+    scheduler.add_job(
+        _guarded("experiments", lambda now: _experiments(db, leadership, now), clock),
+        "interval",
+        seconds=EXPERIMENT_SECONDS,
+        id="experiments",
+        **common,
+    )
     # Provider webhooks are processed right after they are stored; this catches the rest
     # (a provider that was down when fetched, a process that ended in between). Safe in every
     # worker: each case event's id is made from provider, payment and state.
@@ -104,6 +115,14 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
             **common,
         )
     return scheduler
+
+
+def _experiments(db: Database, leadership: Leadership, now: datetime) -> Any:
+    """Promote decided experiments that say auto_promote (leader only)."""
+    if not leadership.is_leader():
+        return None
+    with db.transaction() as session:
+        return auto_promote(session, now)
 
 
 def _webhooks(db: Database, leadership: Leadership, now: datetime) -> Any:

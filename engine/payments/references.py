@@ -18,7 +18,7 @@ from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
 from connectors import GiroPayment, InvalidAddressError
-from connectors.girocode import girocode_svg_data_uri
+from connectors.girocode import epc_payload, girocode_svg, girocode_svg_data_uri
 from engine.core.settings import load_settings
 from engine.delivery.config import Company
 
@@ -109,7 +109,8 @@ class BankTransfer:
     amount: Decimal
     currency: str
     reference: str
-    girocode_svg: str | None  # an SVG data: URI
+    girocode_svg: str | None  # an SVG data: URI (None when asked without the image)
+    has_girocode: bool = False  # a GiroCode can be made (`girocode_image` serves it)
 
     @property
     def iban_grouped(self) -> str:
@@ -136,18 +137,23 @@ def giro_payment(
 
 
 def bank_transfer(
-    case_id: int, amount: Decimal, currency: str, company: Company
+    case_id: int, amount: Decimal, currency: str, company: Company, image: bool = True
 ) -> BankTransfer | None:
-    """The transfer details the portal shows for a case; None without a company IBAN."""
+    """The transfer details the portal shows for a case; None without a company IBAN.
+
+    `image=False` leaves the QR image out (the portal links to `girocode_image` instead, so
+    its encoding, most of a page's time, is not part of the page).
+    """
     if not company.iban:
         return None
     giro = giro_payment(case_id, amount, currency, company)
-    svg = None
+    svg, has = None, False
     if giro is not None:
         try:
-            svg = girocode_svg_data_uri(giro)
+            svg = girocode_svg_data_uri(giro) if image else None
+            has = image or bool(epc_payload(giro))
         except InvalidAddressError:  # a malformed company IBAN: the details still show
-            svg = None
+            svg, has = None, False
     return BankTransfer(
         beneficiary=company.name,
         iban=company.iban,
@@ -156,4 +162,16 @@ def bank_transfer(
         currency=currency,
         reference=rf_reference(case_id),
         girocode_svg=svg,
+        has_girocode=has,
     )
+
+
+def girocode_image(case_id: int, amount: Decimal, currency: str, company: Company) -> bytes | None:
+    """The case's GiroCode as an SVG document; None where there can be none."""
+    giro = giro_payment(case_id, amount, currency, company)
+    if giro is None:
+        return None
+    try:
+        return girocode_svg(giro)
+    except InvalidAddressError:
+        return None

@@ -145,7 +145,14 @@ class CaseRow(Base):
     """A debt being dunned: who, how much, and where in which journey version it stands."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_cases_due", "status", "due_at"),
+        # The designer's case list sorts (migration 0016_case_list): each ends with the id.
+        Index("ix_cases_list_due", "due_date", "id"),
+        Index("ix_cases_list_amount", "amount_open", "id"),
+        Index("ix_cases_list_step", "node_id", "id"),
+        Index("ix_cases_list_status", "status", "id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("journey_versions.id"), index=True)

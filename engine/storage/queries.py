@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, not_, or_, select
+from sqlalchemy import ColumnElement, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.storage.api_models import WebhookDeliveryRow, WebhookSubscriptionRow
@@ -136,6 +137,165 @@ def search_cases(session: Session, text: str = "", limit: int = 50) -> list[Case
             )
         )
     return [CaseSummary(c, k, n, v) for c, k, n, v in session.execute(query).all()]
+
+
+# The case list's sort keys: each ends with the id so that equal values keep one order.
+CASE_SORTS = ("due", "amount", "step", "status")
+CASES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class CaseListQuery:
+    """What the designer's case list asks for: text, filters, a sort and a page (from 1)."""
+
+    text: str = ""
+    journey: str | None = None
+    step: str | None = None
+    status: str | None = None
+    hold: bool | None = None
+    country: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    sort: str | None = None  # one of CASE_SORTS, or None for newest first
+    descending: bool = False
+    page: int = 1
+    per_page: int = CASES_PER_PAGE
+
+
+@dataclass(frozen=True)
+class CaseListRow:
+    """One line of the case list: the case, its journey and the label of the step it is on."""
+
+    case: CaseRow
+    journey_key: str
+    journey_name: str
+    version: int
+    step_label: str
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the case list and how many cases match in all."""
+
+    rows: list[CaseListRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """The number of pages (at least one, so that "page 1 of 1" reads right when empty)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def _case_conditions(q: CaseListQuery) -> list[ColumnElement[bool]]:
+    """The WHERE of a case list on the cases table alone (the journey through a sub-select)."""
+    where: list[ColumnElement[bool]] = []
+    text = q.text.strip()
+    if text:
+        pattern = f"%{text.lower()}%"
+        where.append(
+            or_(
+                func.lower(CaseRow.external_id).like(pattern),
+                func.lower(CaseRow.reference).like(pattern),
+                func.lower(CaseRow.debtor_name).like(pattern),
+                func.lower(CaseRow.email).like(pattern),
+            )
+        )
+    if q.journey:
+        versions = select(VersionRow.id).join(JourneyRow).where(JourneyRow.key == q.journey)
+        where.append(CaseRow.version_id.in_(versions))
+    if q.step:
+        where.append(CaseRow.node_id == q.step)
+    if q.status:
+        where.append(CaseRow.status == q.status)
+    if q.hold is not None:
+        where.append(CaseRow.hold_reason.is_not(None) if q.hold else CaseRow.hold_reason.is_(None))
+    if q.country:
+        where.append(CaseRow.country == q.country.upper())
+    if q.amount_min is not None:
+        where.append(CaseRow.amount_open >= q.amount_min)
+    if q.amount_max is not None:
+        where.append(CaseRow.amount_open <= q.amount_max)
+    if q.due_from is not None:
+        where.append(CaseRow.due_date >= q.due_from)
+    if q.due_to is not None:
+        where.append(CaseRow.due_date <= q.due_to)
+    return where
+
+
+def _case_order(q: CaseListQuery) -> list[Any]:
+    columns = {
+        "due": CaseRow.due_date,
+        "amount": CaseRow.amount_open,
+        "step": CaseRow.node_id,
+        "status": CaseRow.status,
+    }
+    if q.sort is None:
+        return [CaseRow.id.desc()]
+    column = columns[q.sort]
+    if q.descending:
+        return [column.desc(), CaseRow.id.desc()]
+    return [column.asc(), CaseRow.id.asc()]
+
+
+def step_labels(document: dict[str, Any]) -> dict[str, str]:
+    """Node id -> the label its author gave it in a journey document (the id when none)."""
+    nodes = document.get("nodes") or []
+    return {
+        str(n["id"]): str(n.get("label") or n["id"])
+        for n in nodes
+        if isinstance(n, dict) and n.get("id")
+    }
+
+
+def case_page_statement(q: CaseListQuery) -> Any:
+    """The SELECT of one page of the case list (its own function so tests can EXPLAIN it)."""
+    if q.sort is not None and q.sort not in CASE_SORTS:
+        raise ValueError(f"unknown sort {q.sort!r}")
+    return (
+        select(CaseRow, JourneyRow.key, JourneyRow.name, VersionRow.number)
+        .join(VersionRow, VersionRow.id == CaseRow.version_id)
+        .join(JourneyRow, JourneyRow.id == VersionRow.journey_id)
+        .where(*_case_conditions(q))
+        .order_by(*_case_order(q))
+        .offset((max(1, q.page) - 1) * q.per_page)
+        .limit(q.per_page)
+    )
+
+
+def list_case_page(session: Session, q: CaseListQuery) -> CasePage:
+    """A page of cases matching `q`, in its sort order, with the total that match.
+
+    Filters and count run on the cases table alone; the page's versions are read once each for
+    their step labels. Sorts end with the id, so a page boundary never repeats or skips a case.
+    """
+    if q.sort is not None and q.sort not in CASE_SORTS:
+        raise ValueError(f"unknown sort {q.sort!r}")
+    where = _case_conditions(q)
+    total = session.scalar(select(func.count()).select_from(CaseRow).where(*where)) or 0
+    page = max(1, q.page)
+    found = session.execute(case_page_statement(q)).all()
+    version_ids = {c.version_id for c, *_ in found}
+    labels = {
+        vid: step_labels(doc)
+        for vid, doc in session.execute(
+            select(VersionRow.id, VersionRow.document).where(VersionRow.id.in_(version_ids))
+        ).all()
+    }
+    rows = [
+        CaseListRow(c, k, n, v, labels.get(c.version_id, {}).get(c.node_id, c.node_id))
+        for c, k, n, v in found
+    ]
+    return CasePage(rows=rows, total=total, page=page, per_page=q.per_page)
+
+
+def journey_names(session: Session) -> list[tuple[str, str]]:
+    """(key, name) of every journey by name: the case list's journey filter (no case counts)."""
+    rows = session.execute(select(JourneyRow.key, JourneyRow.name).order_by(JourneyRow.name))
+    return [(key, name) for key, name in rows.all()]
 
 
 def get_case(session: Session, case_id: int) -> CaseSummary | None:

@@ -1222,6 +1222,8 @@
           : el("span", {}, el("strong", {}, t.journey + ": "), text)));
       }
     }
+    // A problem line makes its step taller and moves its ports: the wires follow at once.
+    drawWires();
     renderPanel();
   }
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import Runtime, SandboxDispatcher, open_case, queries
+from engine import Runtime, SandboxDispatcher, open_case, queries, record_event
 from mahnwerk_web.db import get_db
 from tests.factories import case_data, example_doc, publish
 
@@ -113,3 +113,18 @@ def test_case_page_explains_in_german(manager: FlaskClient, branched: int) -> No
     assert "ging hinaus (in der Sandbox)." in page
     assert 'Regel: <a href="/journeys/minimal/v1/rules#rule-big:enter:0">' in page
     assert "Version 1</a>" in page
+
+
+def test_the_timeline_names_events_in_words_in_both_languages(
+    app: Flask, manager: FlaskClient, case_id: int
+) -> None:
+    now = datetime(2026, 3, 12, 9, tzinfo=UTC)
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            record_event(session, "INV-4711", "ev-1", "promise_to_pay", {"date": "2026-03-20"}, now)
+        Runtime(db).tick(now + timedelta(minutes=1))
+    english = manager.get(f"/cases/{case_id}", headers={"Accept-Language": "en"})
+    german = manager.get(f"/cases/{case_id}", headers={"Accept-Language": "de"})
+    assert "Promise to pay</span>" in english.get_data(as_text=True)
+    assert "Zahlungszusage</span>" in german.get_data(as_text=True)

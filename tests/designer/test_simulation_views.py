@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -148,3 +149,51 @@ def test_an_import_is_not_a_simulation(app: Flask, manager: FlaskClient) -> None
         params = {"filename": "cases.csv", "journey": "minimal"}
         import_id = create_job(session, "import", 1, utcnow(), params).id
     assert manager.get(f"/simulations/{import_id}").status_code == 404
+
+
+def _finished(app: Flask, **changes: Any) -> str:
+    """A finished run of the minimal journey (EUR) with a held case and a missing address."""
+    run_id = _job(app, days=1)
+    result = {
+        "cases": 1200,
+        "days": 1,
+        "seed": 1,
+        "messages": {"email": 1500},
+        "outcomes": {"paid": 2, "open:held": 1, "handed_over": 1},
+        "end_nodes": {},
+        "suppressed": {"no_address": 3},
+        "errors": {},
+        "failed": {"no_address": 1},
+        "collected": "22547.63",
+        "open": 1,
+        "per_day": [{"day": 1, "messages": {"email": 1500}, "suppressed": {}, "closed": 2}],
+        **changes,
+    }
+    with app.app_context():
+        finish_job(get_db(), run_id, result, utcnow())
+    return run_id
+
+
+def test_totals_have_their_currency_in_the_readers_language(
+    app: Flask, manager: FlaskClient, journey: Any
+) -> None:
+    url = f"/simulations/{_finished(app)}"
+    english = manager.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    german = manager.get(url, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Collected: €22,547.63" in english and "1,200 cases" in english
+    assert "22.547,63\xa0€" in german and "1.200" in german and "1.500" in german
+
+
+def test_reasons_and_outcomes_are_words_in_both_languages(
+    app: Flask, manager: FlaskClient, journey: Any
+) -> None:
+    url = f"/simulations/{_finished(app)}"
+    english = manager.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    german = manager.get(url, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    for page in (english, german):
+        texts = " ".join(re.findall(r">([^<]+)<", page))  # what a reader sees, not CSS classes
+        assert "no_address" not in texts and "open:held" not in texts
+        assert "handed_over" not in texts
+    assert "open: held" in english and "handed over" in english
+    assert "Message not sent: no address" in english and "<td>no address</td>" in english
+    assert "keine Adresse" in german and "offen: angehalten" in german and "abgegeben" in german

@@ -69,7 +69,7 @@ def test_the_journey_editor_runs_without_csp_violations(browser: Any, program: s
     context, page, refused = _watched(browser, program)
     try:
         page.get_by_label("Name").last.fill("CSP check")
-        page.get_by_label("Key").fill("csp")
+        page.get_by_label("Key", exact=True).fill("csp")
         page.get_by_role("button", name="Create").click()
         page.wait_for_url("**/journeys/csp/v1")
         page.locator(".drawflow-node").first.wait_for()

@@ -53,7 +53,7 @@ def save(page: Any) -> None:
 
 def test_build_check_diff_and_simulate(page: Any) -> None:
     page.get_by_label("Name").last.fill("E2E reminder")
-    page.get_by_label("Key").fill("e2e")
+    page.get_by_label("Key", exact=True).fill("e2e")
     page.get_by_role("button", name="Create").click()
     page.wait_for_url("**/journeys/e2e/v1")
 

@@ -5,12 +5,15 @@ the new draft waiting for review."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from engine import Database, save_version, utcnow
-from tests.factories import split_doc
+from engine import CaseRow, Database, Runtime, record_event, save_version, utcnow
+from engine.storage.models import ExposureRow
+from tests.factories import make_cases, publish, split_doc
 
 pytestmark = pytest.mark.e2e
 
@@ -61,4 +64,53 @@ def test_manager_reads_the_experiment_promotes_the_winner_and_the_reviewer_sees_
     reviewer.goto("/journeys")
     reviewer.locator("#waiting").get_by_role("link", name="E2E experiment v2").click()
     reviewer.wait_for_url("**/journeys/e2e-experiment/v2/review")
+    reviewer.get_by_text("promoted an experiment's winner to this new draft").first.wait_for()
+
+
+def test_a_running_experiment_is_read_from_its_live_cases_and_promoted(
+    page: Any, reviewer_page: Any, db: Database
+) -> None:
+    """A published journey whose split has run for 12 days on real cases: B's debtors paid,
+    A's did not. The page reads the live facts, the manager promotes B, the reviewer sees it."""
+    manager, reviewer = page, reviewer_page
+    start = utcnow() - timedelta(days=12)
+    doc = split_doc(key="e2e-live-experiment") | {"name": "E2E live experiment"}
+    with db.transaction() as session:
+        version = publish(session, doc, start)
+        version_id = version.id
+        make_cases(session, version, start, 600)
+    runtime = Runtime(db)
+    runtime.tick(start)  # every case meets the split: A closes, B gets its email
+    with db.transaction() as session:
+        in_b = session.scalars(
+            select(CaseRow.external_id)
+            .join(ExposureRow, ExposureRow.case_id == CaseRow.id)
+            .where(ExposureRow.arm == "B", CaseRow.version_id == version_id)
+            .order_by(CaseRow.id)
+        ).all()
+    paid_at = start + timedelta(days=1)
+    with db.transaction() as session:
+        for i, external_id in enumerate(in_b):
+            if i % 5 < 3:  # three in five of B's debtors pay in full the next day
+                payload = {"amount": "250.00", "currency": "EUR"}
+                record_event(
+                    session, external_id, f"e2e-live-{i}", "payment_received", payload, paid_at
+                )
+    runtime.tick(paid_at)
+
+    manager.goto("/journeys/e2e-live-experiment/v1")
+    manager.wait_for_function("window.mahnwerkCanvas !== undefined")
+    manager.locator("#node-picker").select_option(label="test — A/B split")
+    manager.locator("#experiment-link").click()
+    manager.wait_for_url("**/journeys/e2e-live-experiment/v1/experiments/test")
+    assert manager.locator("#run").input_value() == "live"
+    verdict = manager.locator("#verdict").inner_text()
+    assert verdict.startswith("B collects ") and "B is the winner" in verdict
+    assert manager.locator("svg.km .arm").count() == 2
+
+    manager.get_by_role("button", name="Promote B to 100 %").click()
+    manager.wait_for_url("**/journeys/e2e-live-experiment/v2/review")
+    reviewer.goto("/journeys")
+    reviewer.locator("#waiting").get_by_role("link", name="E2E live experiment v2").click()
+    reviewer.wait_for_url("**/journeys/e2e-live-experiment/v2/review")
     reviewer.get_by_text("promoted an experiment's winner to this new draft").first.wait_for()

@@ -24,7 +24,7 @@ from engine import Database, PaymentProviders, Runtime, SandboxDispatcher, Virtu
 from engine.storage.models import CaseRow, VersionRow
 from mahnwerk.wsgi import create_app
 from tests.conftest import MONDAY
-from tests.e2e.conftest import ARGS, CHROMIUM, USER, _need_chromium
+from tests.e2e.conftest import USER, _need_chromium
 from tests.engine.payments.conftest import paying_doc
 from tests.factories import make_case, outbox_rows, publish
 
@@ -101,12 +101,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
 
 
 @pytest.fixture(scope="module")
-def chromium(shop: Shop) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
+def chromium(browser: Any, shop: Shop) -> Any:
+    """The session's Chromium: one sync Playwright per process (a second one would run inside
+    the first one's event loop); this module's pages open on the shop's own server."""
+    return browser
 
 
 @pytest.fixture

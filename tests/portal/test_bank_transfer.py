@@ -23,8 +23,12 @@ def test_the_case_page_shows_iban_bic_rf_reference_and_a_girocode(
     assert 'id="transfer-title"' in html
     assert "DE02 1203 0000 0000 2020 51" in html and "BYLADEM1001" in html
     assert f'<code id="rf-reference">{rf_reference(case.id)}</code>' in html
-    svg = re.search(r'<img src="data:image/svg\+xml([^"]+)"', html)
-    assert svg is not None
+    image = re.search(r'<img src="(/p/[^"]+/girocode\.svg\?a=189\.00)"', html)
+    assert image is not None, html
+    answer = client.get(image.group(1).replace("&amp;", "&"))
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    assert answer.data.startswith(b"<svg") and b"<path" in answer.data
+    assert "private" in answer.headers["Cache-Control"]
 
 
 def test_each_case_shows_its_own_reference_only(
@@ -57,4 +61,5 @@ def test_no_girocode_for_another_currency_but_the_account_still_shows(
 
     html = client.get(link).get_data(as_text=True)
 
-    assert "DE02 1203" in html and "data:image/svg" not in html
+    assert "DE02 1203" in html and "girocode.svg" not in html
+    assert client.get(link.rstrip("/") + "/girocode.svg").status_code == 404

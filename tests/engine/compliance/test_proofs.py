@@ -14,7 +14,7 @@ import pytest
 
 from engine.authoring.compliance import proof_problems
 from engine.authoring.validation import validate_journey
-from engine.compliance.proofs import Proof, min_delay, prove_journey
+from engine.compliance.proofs import PROOFS, Proof, min_delay, prove_journey
 from engine.journey.document import Node, load_journey
 from tests.factories import edge, journey_doc, node, template
 
@@ -388,3 +388,26 @@ def test_a_150_step_journey_is_proved_in_well_under_a_second() -> None:
     started = time.perf_counter()
     prove_journey(journey)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_due_date_wait_after_an_unbounded_promise_is_proved_without_overflow() -> None:
+    # A promise's date is the debtor's: after it nothing has a latest moment (NEVER), and a
+    # due-date wait after it must keep it so, not count past the largest timedelta.
+    nodes = [
+        node("start", "start"),
+        node("p", "promise", grace_days=2),
+        wait("d", mode="due_date", days=30),
+        sms("s"),
+        node("done", "end", outcome="closed"),
+    ]
+    edges = [
+        edge("start", "p"),
+        edge("p", "d", "kept"),
+        edge("p", "d", "broken"),
+        edge("p", "d", "none"),
+        edge("d", "s"),
+        edge("s", "done"),
+    ]
+    templates = {"s": template(channel="sms")}
+    doc = journey_doc(nodes=nodes, edges=edges, templates=templates, jurisdiction="UK")
+    assert [p.name for p in prove_journey(load_journey(doc))] == list(PROOFS)

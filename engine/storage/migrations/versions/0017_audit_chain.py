@@ -1,7 +1,7 @@
 """the tamper-evident audit trail: each audit row's predecessor hash and own hash
 
-Revision ID: 0106
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 21:45:00
 
 Rows written before this migration keep empty hashes and are not chained: a backfill would
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0106"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

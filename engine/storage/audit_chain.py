@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.storage.db import _json_default
 from engine.storage.models import AuditRow
 
-GENESIS = "0" * 64  # the predecessor of a chain's first row
+GENESIS = bytes(32)  # the predecessor of a chain's first row (hashes are 32 raw bytes)
 SYSTEM = "system"  # the chain of rows without a case
 # Any constant will do: one lock for the system chain (PostgreSQL advisory locks are 64-bit).
 _SYSTEM_LOCK = 0x4D61686E  # "Mahn"
@@ -49,13 +49,14 @@ def canonical(
     rule: str | None,
     detail: Any,
 ) -> str:
-    """The row's canonical form: stable JSON of its fields (sorted keys, no spaces).
+    """The row's canonical form: compact JSON of its fields in a fixed order, `case_id` last.
 
-    Exactly `json.dumps({"at": ..., "case_id": ..., "detail": ..., "kind": ..., "node_id": ...,
-    "rule": ..., "version_id": ...}, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`, built by hand: the tick hashes every row it writes.
+    Exactly `json.dumps({"at": ..., "detail": ..., "kind": ..., "node_id": ..., "rule": ...,
+    "version_id": ..., "case_id": ...}, separators=(",", ":"), ensure_ascii=False)` with the
+    detail's keys sorted, built by hand: the tick hashes every row it writes, and a batch's rows
+    share all but their case id, so the shared part's hash state is computed once (`_prefix`).
     """
-    return _form(_iso(at), case_id, version_id, node_id, kind, rule, detail_json(detail))
+    return _prefix(_iso(at), version_id, node_id, kind, rule, detail_json(detail)) + _tail(case_id)
 
 
 def detail_json(detail: Any) -> str:
@@ -80,22 +81,15 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _form(
-    iso: str,
-    case_id: int | None,
-    version_id: int | None,
-    node_id: str | None,
-    kind: str,
-    rule: str | None,
-    detail: str,
+def _prefix(
+    iso: str, version_id: int | None, node_id: str | None, kind: str, rule: str | None, detail: str
 ) -> str:
+    """The canonical form up to the case id (which a batch's rows of one rule do not share)."""
     # `iso` holds digits, '-', ':', '.', 'T' and 'Z' only: no escaping needed.
     return (
         '{"at":"'
         + iso
-        + '","case_id":'
-        + _value(case_id)
-        + ',"detail":'
+        + '","detail":'
         + detail
         + ',"kind":'
         + _value(kind)
@@ -105,19 +99,27 @@ def _form(
         + _value(rule)
         + ',"version_id":'
         + _value(version_id)
-        + "}"
+        + ',"case_id":'
     )
 
 
-_TAIL_START = len(_form("", 0, None, None, "", None, "{}").split(',"detail":')[0])
+def _tail(case_id: int | None) -> str:
+    return ("null" if case_id is None else str(case_id)) + "}"
 
 
-def link(prev_hash: str, form: str) -> str:
-    """A row's hash: sha256 over its predecessor's hash and its canonical form."""
-    return hashlib.sha256((prev_hash + form).encode()).hexdigest()
+def link(prev_hash: bytes, form: str) -> bytes:
+    """A row's hash: sha256 over its canonical form and then its predecessor's hash (32 bytes)."""
+    return hashlib.sha256(form.encode() + prev_hash).digest()
 
 
-def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool = False) -> dict:
+def _raw(value: bytes | memoryview | None) -> bytes:
+    """A stored hash as bytes (psycopg2 reads bytea as memoryview); GENESIS for none."""
+    return GENESIS if value is None else bytes(value)
+
+
+def heads(
+    connection: Connection, case_ids: Iterable[int | None], locked: bool = False
+) -> dict[int | None, bytes]:
     """The last hash of each chain (GENESIS for an empty or unchained one).
 
     On PostgreSQL the chains are locked first (the cases' rows, the system chain's advisory
@@ -134,7 +136,7 @@ def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool =
         last = connection.execute(
             select(AUDIT.c.hash).where(AUDIT.c.case_id.is_(None)).order_by(AUDIT.c.id.desc())
         ).first()
-        found[None] = (last[0] if last else None) or GENESIS
+        found[None] = _raw(last[0]) if last else GENESIS
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         if postgres and not locked:  # in id order: two writers never lock in opposite orders
@@ -151,40 +153,48 @@ def heads(connection: Connection, case_ids: Iterable[int | None], locked: bool =
         rows = connection.execute(
             select(AUDIT.c.case_id, AUDIT.c.hash).where(AUDIT.c.id.in_(last_ids))
         )
-        found.update({case_id: value or GENESIS for case_id, value in rows})
+        found.update({case_id: _raw(value) for case_id, value in rows})
     for case_id in wanted:
         found.setdefault(case_id, GENESIS)
     return found
 
 
 def chain_values(
-    connection: Connection, rows: Sequence[Sequence[Any]], locked: bool = False
+    connection: Connection,
+    rows: Sequence[Sequence[Any]],
+    locked: bool = False,
+    known: Mapping[int, bytes] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows (tuples) in FIELDS order, in insert order, each followed by prev_hash and hash."""
+    """Rows (tuples) in FIELDS order, in insert order, each followed by prev_hash and hash.
+
+    `known`: the chains' heads (GENESIS for an empty one) that the caller read under the write
+    lock it still holds (the SQLite tick reads them in its claim); chains it lacks are read here.
+    """
     if not rows:
         return []
-    last = heads(connection, [row[1] for row in rows], locked)
+    last: dict[int | None, bytes] = dict(known or ())
+    missing = {row[1] for row in rows if row[1] not in last} if known is not None else None
+    if missing is None or missing:
+        last.update(heads(connection, missing or [row[1] for row in rows], locked))
     chained: list[tuple[Any, ...]] = []
     # A batch's rows share their moment and, per rule, their node, kind and detail dict: the
-    # form's head is encoded once per moment, its tail once per (detail, kind, node, rule,
-    # version); the rows hold their dicts, so an id stays one dict's for the whole call.
-    tails: dict[tuple[Any, ...], str] = {}
-    moment, head = None, ""
-    sha256 = hashlib.sha256
+    # hash state of the form up to the case id is computed once per (moment, detail, kind,
+    # node, rule, version) and copied for each row; the rows hold these objects, so their ids
+    # stay theirs for the whole call.
+    prefixes: dict[tuple[Any, ...], Any] = {}
+    get, append = prefixes.get, chained.append
     for row in rows:
         at, case_id, version_id, node_id, kind, rule, detail = row
-        if at is not moment:
-            moment, head = at, '{"at":"' + _iso(at) + '","case_id":'
-        key = (id(detail), kind, node_id, rule, version_id)
-        tail = tails.get(key)
-        if tail is None:
-            tail = tails[key] = _form("", 0, version_id, node_id, kind, rule, detail_json(detail))[
-                _TAIL_START:
-            ]
+        key = (at, id(detail), kind, node_id, rule, version_id)  # a datetime caches its hash
+        start = get(key)
+        if start is None:
+            form = _prefix(_iso(at), version_id, node_id, kind, rule, detail_json(detail))
+            start = prefixes[key] = hashlib.sha256(form.encode())
         prev = last[case_id]
-        form = head + (str(case_id) if case_id is not None else "null") + tail
-        last[case_id] = digest = sha256((prev + form).encode()).hexdigest()
-        chained.append((*row, prev, digest))
+        state = start.copy()
+        state.update((b"%d}" % case_id if case_id is not None else b"null}") + prev)
+        last[case_id] = digest = state.digest()
+        append((*row, prev, digest))
     return chained
 
 
@@ -277,7 +287,9 @@ def _stream(connection: Connection, batch: int) -> Iterator[tuple[Any, ...]]:
     result = connection.execution_options(stream_results=True, yield_per=batch).execute(
         text(_SELECT + order).columns(*(AUDIT.c[name] for name in ("id", *CHAINED)))
     )
-    yield from result
+    for row in result:  # psycopg2 reads bytea as memoryview
+        *fields, prev, own = row
+        yield (*fields, None if prev is None else bytes(prev), None if own is None else bytes(own))
 
 
 def verify(connection: Connection, batch: int = 5000) -> Verdict:
@@ -289,7 +301,7 @@ def verify(connection: Connection, batch: int = 5000) -> Verdict:
     chain: Any = object()
     last = before = GENESIS  # the hashes of the last two rows of this chain
     started = False
-    wanted: str | None = None  # a missing predecessor's hash: deleted, or later (reordered)
+    wanted: bytes | None = None  # a missing predecessor's hash: deleted, or later (reordered)
     suspect: tuple[Any, ...] | None = None  # a row whose own hash fails: changed or inserted
     for row in rows:
         row_id, at, case_id, version_id, node_id, kind, rule, detail, prev, own = row
@@ -298,7 +310,7 @@ def verify(connection: Connection, batch: int = 5000) -> Verdict:
             if wanted is not None or suspect is not None:
                 break
             if started:
-                fingerprint.update(f"{chain}:{last}\n".encode())
+                fingerprint.update(f"{chain}:{last.hex()}\n".encode())
             chain, last, before, started, _last_id = case_id, GENESIS, GENESIS, False, 0
             verdict.chains += 1
         if wanted is not None:  # looking ahead in the broken chain for the missing row
@@ -322,7 +334,10 @@ def verify(connection: Connection, batch: int = 5000) -> Verdict:
         if verdict.first_chained is None or row_id < verdict.first_chained:
             verdict.first_chained = row_id
         started = True
-        if link(prev or "", canonical(at, case_id, version_id, node_id, kind, rule, detail)) != own:
+        if (
+            link(prev or b"", canonical(at, case_id, version_id, node_id, kind, rule, detail))
+            != own
+        ):
             suspect = row
             continue
         if prev != last:
@@ -337,7 +352,7 @@ def verify(connection: Connection, batch: int = 5000) -> Verdict:
         verdict.broken = Break(suspect[0], suspect[2], CHANGED)
     if verdict.ok:
         if started:
-            fingerprint.update(f"{chain}:{last}\n".encode())
+            fingerprint.update(f"{chain}:{last.hex()}\n".encode())
         verdict.head = fingerprint.hexdigest()
     return verdict
 
@@ -348,7 +363,7 @@ class ChainHead:
 
     row_id: int
     at: datetime
-    hash: str
+    hash: str  # hex
 
 
 def audit_head(session: Session) -> ChainHead | None:
@@ -362,4 +377,4 @@ def audit_head(session: Session) -> ChainHead | None:
         .order_by(AUDIT.c.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else ChainHead(row.id, row.at, row.hash)
+    return None if row is None else ChainHead(row.id, row.at, bytes(row.hash).hex())

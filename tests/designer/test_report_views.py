@@ -126,8 +126,8 @@ def test_the_report_shows_the_audit_chain_head(app: Flask) -> None:
         row = AuditRow(at=utcnow(), case_id=None, kind="retry_requested", detail={"x": 1})
         session.add(row)
         session.flush()
-        row_id, digest = row.id, row.hash
-    assert digest and len(digest) == 64
+        row_id, digest = row.id, row.hash.hex()
+    assert len(digest) == 64  # 32 raw bytes, shown in hex
 
     page = page_of(reviewer.get(REPORT))
     assert f"row {row_id}," in page and f"data-chain-head>{digest}</code>" in page

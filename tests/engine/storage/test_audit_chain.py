@@ -26,6 +26,7 @@ from engine.storage.audit_chain import (
     INSERTED,
     REORDERED,
     canonical,
+    chain_values,
     link,
     verify,
 )
@@ -231,8 +232,8 @@ def test_a_row_inserted_without_a_hash_is_named(db: Database, trail: list[AuditR
     assert broken.what == INSERTED and broken.case_id == last.case_id
 
 
-def test_the_canonical_form_is_sorted_compact_json() -> None:
-    """The hand-built form is exactly json.dumps of the fields with sorted keys."""
+def test_the_canonical_form_is_compact_json_in_a_fixed_order() -> None:
+    """The hand-built form is exactly json.dumps of the fields in their order, case id last."""
     import json
     from datetime import UTC, datetime
     from decimal import Decimal
@@ -243,18 +244,39 @@ def test_the_canonical_form_is_sorted_compact_json() -> None:
 
     expected = {
         "at": "2026-03-02T08:00:05.000012Z",
-        "case_id": 7,
         "detail": {"alpha": ["ü", None], "nested": {"a": '"x"', "b": 1}, "zeta": "612.40"},
         "kind": "transition",
         "node_id": "send_1",
         "rule": "r1",
         "version_id": 3,
+        "case_id": 7,
     }
-    assert form == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert form == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
     assert canonical(at.replace(tzinfo=None), 7, 3, "send_1", "transition", "r1", detail) == form
-    assert canonical("2026-03-02 08:00:05.000012", None, None, None, "x", None, None).startswith(
-        '{"at":"2026-03-02T08:00:05.000012Z","case_id":null,"detail":null,'
+    assert canonical("2026-03-02 08:00:05.000012", None, None, None, "x", None, None) == (
+        '{"at":"2026-03-02T08:00:05.000012Z","detail":null,"kind":"x","node_id":null,'
+        '"rule":null,"version_id":null,"case_id":null}'
     )
+
+
+def test_a_batch_hashes_rows_as_link_does() -> None:
+    """The tick's shared-prefix hashing gives exactly link(prev, canonical(row))."""
+    from datetime import datetime
+
+    at = datetime(2026, 3, 2, 8, 0, 5)
+    shared: dict[str, Any] = {"from": "wait_7"}
+    rows = [
+        (at, 1, 3, "wait_7", "transition", "r1", shared),
+        (at, 2, 3, "wait_7", "transition", "r1", shared),
+        (at, 1, 3, "send_1", "message", None, {"channel": "email"}),
+    ]
+    known = {1: GENESIS, 2: b"\x01" * 32}
+    chained = chain_values(None, rows, known=known)  # type: ignore[arg-type]
+    prev = {1: GENESIS, 2: b"\x01" * 32}
+    for row, values in zip(rows, chained, strict=True):
+        assert values[7] == prev[row[1]]
+        assert values[8] == link(prev[row[1]], canonical(*row))
+        prev[row[1]] = values[8]
 
 
 # -- concurrent writers on PostgreSQL ---------------------------------------------------------

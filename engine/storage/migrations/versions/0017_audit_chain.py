@@ -24,8 +24,8 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("audit") as batch:
-        batch.add_column(sa.Column("prev_hash", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("hash", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("prev_hash", sa.LargeBinary(32), nullable=True))
+        batch.add_column(sa.Column("hash", sa.LargeBinary(32), nullable=True))
 
 
 def downgrade() -> None:

@@ -27,6 +27,7 @@ from engine import (
     HistoryEntry,
     LifecycleError,
     approve_version,
+    audit_head,
     cancel_scheduled_publish,
     comment_version,
     journey_sentences,
@@ -227,6 +228,7 @@ def _report_context(key: str, number: int) -> dict[str, Any]:
         waivers = version_waivers(session, version)
         versions = queries.list_versions(session, key)
         history = version_history(session, key, number)
+        chain_head = audit_head(session)
     doc = version.document
     findings = [Finding.of(p, lang, waivers) for p in checked if p.grade]
     errors = [p.line(lang) for p in checked if p.blocks and not p.grade]
@@ -244,6 +246,7 @@ def _report_context(key: str, number: int) -> dict[str, Any]:
         "base": base,
         "changes": diff_documents(base.document, doc) if base is not None else None,
         "history": history,
+        "chain_head": chain_head,
         "actions": action_words(),
         "anchor_words": lambda anchor: anchor_words(anchor, doc),
         "own": current_user.email.lower()

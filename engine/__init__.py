@@ -317,6 +317,8 @@ _EXPORTS: dict[str, str] = {
     "TextFinding": "engine.authoring.compliance",
     "text_findings": "engine.authoring.compliance",
     "legal_findings": "engine.compliance.legal",
+    "ChainHead": "engine.storage.audit_chain",
+    "audit_head": "engine.storage.audit_chain",
 }
 
 # Modules offered whole, for callers that use many of their functions.
@@ -612,6 +614,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.simulation import SimulationResult, simulate
     from engine.storage import queries
     from engine.storage.api_models import WebhookSubscriptionRow
+    from engine.storage.audit_chain import ChainHead, audit_head
     from engine.storage.db import Database
     from engine.storage.host_queries import (
         BadCursor,
@@ -691,6 +694,7 @@ __all__ = [
     "CaseSchema",
     "CaseStarted",
     "CaseView",
+    "ChainHead",
     "Channel",
     "ClientLimit",
     "CompiledJourney",
@@ -803,6 +807,7 @@ __all__ = [
     "as_utc",
     "assign_journey",
     "assign_line",
+    "audit_head",
     "authenticate",
     "bank_transfer",
     "bulk_record_events",

@@ -375,6 +375,47 @@ def statements_import(file: str, by: str) -> None:
     )
 
 
+@main.group()
+def audit() -> None:
+    """The audit trail: check that nobody changed it (docs/compliance.md)."""
+
+
+# What each kind of break means, for the reader of `audit verify`.
+_BROKEN = {
+    "changed": "its content no longer matches its hash: the row was changed after it was written",
+    "deleted": "its predecessor is missing: a row before it in the chain was deleted",
+    "inserted": "the row was put into the chain after the fact: it was inserted",
+    "reordered": "its predecessor comes after it: rows of the chain were reordered",
+}
+
+
+@audit.command(name="verify")
+def audit_verify() -> None:
+    """Check every audit row's hash chain; name the first broken row (exit 2)."""
+    from engine.storage.audit_chain import verify
+
+    with _db().engine.connect() as connection:
+        verdict = verify(connection)
+    if verdict.broken is not None:
+        broken = verdict.broken
+        chain = "system chain" if broken.case_id is None else f"case {broken.case_id}"
+        click.echo(
+            f"Audit trail broken at row {broken.id} ({chain}): {broken.what}: "
+            f"{_BROKEN[broken.what]}."
+        )
+        sys.exit(EXIT_INVALID)
+    start = (
+        f"chained from row {verdict.first_chained}"
+        if verdict.first_chained is not None
+        else "no chained rows yet"
+    )
+    click.echo(
+        f"Audit trail intact: {verdict.rows} rows in {verdict.chains} chains, {start}; "
+        f"{verdict.unchained} rows written before the chain began are not chained. "
+        f"Head: {verdict.head}"
+    )
+
+
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 

@@ -53,6 +53,7 @@ from engine.core.case_status import OPEN_STATUSES, due_now
 from engine.core.clock import as_utc, naive_utc
 from engine.core.messages import DEFAULT_LANG, Message, Text, Verbatim, msg
 from engine.nodes.base import Problem
+from engine.storage.audit_chain import chain_dicts
 from engine.storage.models import (
     AuditRow,
     CaseRow,
@@ -1100,18 +1101,21 @@ def _move_cases(
             detail = {"from_version": number, "to_version": target.number, "by": actor.name}
             session.execute(
                 insert(AuditRow),
-                [
-                    {
-                        "at": stamp,
-                        "case_id": case_id,
-                        "version_id": target.id,
-                        "node_id": node_id,
-                        "kind": "moved",
-                        "rule": None,
-                        "detail": detail,
-                    }
-                    for case_id, node_id in rows
-                ],
+                chain_dicts(
+                    session,
+                    [
+                        {
+                            "at": stamp,
+                            "case_id": case_id,
+                            "version_id": target.id,
+                            "node_id": node_id,
+                            "kind": "moved",
+                            "rule": None,
+                            "detail": detail,
+                        }
+                        for case_id, node_id in rows
+                    ],
+                ),
             )
         moved += len(rows)
     if moved:

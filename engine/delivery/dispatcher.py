@@ -53,6 +53,7 @@ from engine.delivery.rendering import (
     render_message,
     template_limits,
 )
+from engine.storage.audit_chain import chain_dicts
 from engine.storage.db import Database
 from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
 
@@ -572,6 +573,8 @@ class Dispatcher:
 
     def _flush(self, session: Session, run: _Pass) -> None:
         """Write this pass's row updates, new fallback rows and audit rows."""
+        if run.audits:  # first: chaining locks the cases, before any outbox row (no deadlock)
+            session.execute(insert(AuditRow), chain_dicts(session, run.audits))
         by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for values in run.updates:
             by_keys[tuple(sorted(values))].append(values)
@@ -579,8 +582,6 @@ class Dispatcher:
             session.execute(update(OutboxRow), group)
         if run.new_rows:
             insert_new_messages(session, run.new_rows)
-        if run.audits:
-            session.execute(insert(AuditRow), run.audits)
         if run.sent:  # the case facts count them in the same transaction (engine/analytics)
             add_messages(session.connection(), run.sent)
         run.updates, run.new_rows, run.audits, run.sent = [], [], [], []

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from babel.numbers import list_currencies
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
-from sqlalchemy import JSON, DateTime, insert, literal, null, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.core.case_status import due_now
@@ -22,6 +22,7 @@ from engine.core.jurisdictions import case_locale, case_time_zone
 from engine.core.messages import Joined, Message, Text, from_english, msg
 from engine.intake.debtor_merge import holds_for_new_cases
 from engine.intake.debtors import DEBTOR_ID, DebtorSchema, normal_phone, resolve_debtors
+from engine.storage.audit_chain import chain_dicts
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
 _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
@@ -236,23 +237,30 @@ def open_case(
 def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, source: str) -> None:
     """The first audit row of newly inserted cases: opened, on which version and from where.
 
-    One INSERT ... SELECT for a whole chunk, so bulk imports need not know the new row ids.
+    One SELECT of the new cases and one INSERT per chunk, so bulk imports need not know the
+    new row ids; each row starts its case's hash chain (engine/storage/audit_chain.py).
     A new case of a debtor under a hold on the person takes the hold (`holds_for_new_cases`).
     """
+    stamp = naive_utc(now)
     for start in range(0, len(external_ids), _AUDIT_CHUNK):
         chunk = external_ids[start : start + _AUDIT_CHUNK]
-        opened = select(
-            literal(naive_utc(now), DateTime()),
-            CaseRow.id,
-            CaseRow.version_id,
-            CaseRow.node_id,
-            literal("opened"),
-            null(),
-            literal({"source": source}, JSON()),
-        ).where(CaseRow.external_id.in_(chunk))
-        session.execute(
-            insert(AuditRow).from_select(
-                ["at", "case_id", "version_id", "node_id", "kind", "rule", "detail"], opened
-            )
-        )
+        opened = session.execute(
+            select(CaseRow.id, CaseRow.version_id, CaseRow.node_id)
+            .where(CaseRow.external_id.in_(chunk))
+            .order_by(CaseRow.id)
+        ).all()
+        rows = [
+            {
+                "at": stamp,
+                "case_id": case_id,
+                "version_id": version_id,
+                "node_id": node_id,
+                "kind": "opened",
+                "rule": None,
+                "detail": {"source": source},
+            }
+            for case_id, version_id, node_id in opened
+        ]
+        if rows:
+            session.execute(insert(AuditRow), chain_dicts(session, rows))
         holds_for_new_cases(session, chunk, now)

@@ -34,6 +34,7 @@ from engine.run.store import (
     DebtorEvent,
     OutboxValues,
     Writes,
+    audit_heads,
     audit_values,
     claim_due,
     claimed_id,
@@ -169,6 +170,7 @@ class Runtime:
         batch = _Batch(now)
         events = pending_events(session, [claimed_id(row) for row in rows if has_events(row)])
         paused = _paused_versions(session)
+        batch.writes.heads = audit_heads(rows)
         queue: list[_Step] = []
         for row in rows:
             cs = state_from_row(row)

@@ -27,6 +27,7 @@ from engine.run.bulk import (
     sqlite_reader,
     update_rows,
 )
+from engine.storage.audit_chain import CHAINED, FIELDS, chain_values
 from engine.storage.models import AuditRow, CaseRow, EventRow, OutboxRow
 
 CASES = CaseRow.__table__
@@ -160,22 +161,32 @@ def audit_values(
 
 OUTBOX_COLUMNS: tuple[str, ...] = tuple(signature(outbox_values).parameters)
 AUDIT_COLUMNS: tuple[str, ...] = tuple(signature(audit_values).parameters)
+assert AUDIT_COLUMNS == FIELDS, "the audit chain hashes rows in the tick's column order"
 # Each claimed row ends with a flag: does the case have unapplied events? The index probe
 # costs far less inside the claim than a second query for every batch's case ids.
 _PENDING = "EXISTS (SELECT 1 FROM events WHERE events.case_id = cases.id AND applied_at IS NULL)"
+# SQLite: each case's audit chain head too (one probe of the audit case index). BEGIN
+# IMMEDIATE holds the write lock from the claim to the commit, so the head stays the head;
+# PostgreSQL reads the heads after locking, when other writers' rows are visible.
+_HEAD = (  # an empty chain's head is GENESIS, 32 zero bytes
+    "COALESCE((SELECT hash FROM audit WHERE audit.case_id = cases.id "
+    "ORDER BY audit.id DESC LIMIT 1), zeroblob(32))"
+)
 _CLAIMED_SQL = (
-    f"SELECT {', '.join(CLAIMED)}, {_PENDING} FROM cases WHERE status = ? AND due_at <= ? "
-    "ORDER BY due_at LIMIT ?"
+    f"SELECT {', '.join(CLAIMED)}, {_PENDING}, {_HEAD} FROM cases "
+    "WHERE status = ? AND due_at <= ? ORDER BY due_at LIMIT ?"
 )
 # The runtime keeps times aware (UTC); timer_at is read that way straight from its text.
 _SQLITE_READERS = (
     *(aware_utc if name == "timer_at" else sqlite_reader(CASES, name) for name in CLAIMED),
     None,  # the pending-events flag
+    None,  # the audit chain head
 )
 CLAIMED_AT = {name: at for at, name in enumerate(CLAIMED)}  # a claimed row's value by name
 _STREET = CLAIMED.index("street")
 _TIMER_AT = CLAIMED.index("timer_at")
 _FLAG = len(CLAIMED)  # the pending-events flag follows the CLAIMED values
+_HEAD_AT = _FLAG + 1  # then, on SQLite, the case's audit chain head
 _AS_LOADED = itemgetter(*(CLAIMED.index(name) for name in MUTABLE))
 
 
@@ -204,6 +215,8 @@ class Writes:
     # Events about the person (insolvency, death, ...) applied to a case: each goes to the
     # debtor's other open cases after this batch is written (engine/intake/debtor_holds.py).
     debtor_events: list[DebtorEvent] = field(default_factory=list)
+    # The claimed cases' audit chain heads where the claim read them (SQLite).
+    heads: dict[int, bytes] | None = None
     # Outcome facts and step counts (engine/analytics), written with the rest of the batch.
     facts: FactWrites = field(default_factory=FactWrites)
 
@@ -260,7 +273,14 @@ def loaded_values(row: list[Any]) -> tuple[Any, ...]:
 
 def has_events(row: list[Any]) -> bool:
     """Whether a claimed case had unapplied events when it was claimed."""
-    return bool(row[-1])
+    return bool(row[_FLAG])
+
+
+def audit_heads(rows: list[list[Any]]) -> dict[int, bytes] | None:
+    """The claimed cases' audit chain heads by case id, where the claim read them (SQLite)."""
+    if not rows or len(rows[0]) <= _HEAD_AT:
+        return None
+    return {row[0]: row[_HEAD_AT] for row in rows}
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[list[Any]]:
@@ -379,7 +399,9 @@ def write(session: Session, writes: Writes, now: datetime) -> None:
     for columns, rows in _case_updates(writes, stamp).items():
         update_rows(connection, CASES, columns, rows)
     insert_rows(connection, OUTBOX, OUTBOX_COLUMNS, writes.outbox)
-    insert_rows(connection, AUDIT, AUDIT_COLUMNS, writes.audit)
+    # The batch claimed (and on PostgreSQL locked) its cases: their chains are this batch's.
+    chained = chain_values(connection, writes.audit, locked=True, known=writes.heads)
+    insert_rows(connection, AUDIT, CHAINED, chained)
     write_facts(connection, writes.facts, stamp)  # after the audit: a payer's path is read there
     update_rows(
         connection,

@@ -39,6 +39,8 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Registers the flush hook that hashes every new audit row into its chain.
+        import engine.storage.audit_chain  # noqa: F401
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -283,6 +284,9 @@ class AuditRow(Base):
     kind: Mapped[str] = mapped_column(String(24))
     rule: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The tamper-evident chain (engine/storage/audit_chain.py); empty on rows written before it.
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class UserRow(Base):

@@ -114,3 +114,23 @@ def test_the_report_of_an_unknown_version_is_404(app: Flask) -> None:
     reviewer = login(app.test_client(), "reviewer")
     assert reviewer.get(f"/journeys/{KEY}/v9/report").status_code == 404
     assert reviewer.get("/journeys/nope/v1/report.pdf").status_code == 404
+
+
+def test_the_report_shows_the_audit_chain_head(app: Flask) -> None:
+    from engine.storage.models import AuditRow
+
+    with_firm_reminder(app)
+    reviewer = submitted(app)
+    assert "No chained audit rows yet." in page_of(reviewer.get(REPORT))
+    with app.app_context(), get_db().transaction() as session:
+        row = AuditRow(at=utcnow(), case_id=None, kind="retry_requested", detail={"x": 1})
+        session.add(row)
+        session.flush()
+        row_id, digest = row.id, row.hash.hex()
+    assert len(digest) == 64  # 32 raw bytes, shown in hex
+
+    page = page_of(reviewer.get(REPORT))
+    assert f"row {row_id}," in page and f"data-chain-head>{digest}</code>" in page
+    assert "mahnwerk audit verify" in page
+    reviewer.post("/lang/de", data={"next": REPORT})
+    assert "Prüfpfad" in page_of(reviewer.get(REPORT))

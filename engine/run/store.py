@@ -69,6 +69,7 @@ CLAIMED = (
     "visits",
     "counters",
     "payment_history",
+    "charges",
 )
 # Columns the runtime may change on a case, in the order of `case_values`.
 MUTABLE = (
@@ -93,6 +94,7 @@ MUTABLE = (
     "visits",
     "counters",
     "payment_history",
+    "charges",
 )
 # Written on every update besides the changed columns of MUTABLE.
 ALWAYS = ("due_at", "updated_at")
@@ -236,6 +238,7 @@ def state_from_row(row: list[Any]) -> CaseState:
     )
     cs.counters = dict(cs.counters or ())  # NULL on rows from before counters
     cs.payment_history = dict(cs.payment_history or ())
+    cs.charges = dict(cs.charges or ())  # NULL on rows from before fees and interest
     return cs
 
 
@@ -340,6 +343,7 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
         cs.visits,
         cs.counters,
         cs.payment_history,
+        cs.charges,
     )
 
 

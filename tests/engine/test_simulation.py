@@ -114,3 +114,26 @@ def test_the_synthetic_portfolio_is_believable_per_country(
     for c in cases:
         creditor = c["attributes"].get("original_creditor")
         assert creditor is None or creditor not in ("standard", "premium")
+
+
+def test_fees_and_interest_are_counted_in_the_collected_amounts() -> None:
+    from tests.engine.nodes.test_fee import fee_doc
+
+    with_charges = simulate(fee_doc(), cases=60, days=12, seed=3)
+    plain = fee_doc()
+    plain["nodes"] = [n for n in plain["nodes"] if n["type"] != "fee"]
+    plain["edges"] = [e for e in plain["edges"] if e["from"] != "fee"]
+    for e in plain["edges"]:
+        if e["to"] == "fee":
+            e["to"] = "demand"
+    del plain["settings"]
+    without = simulate(plain, cases=60, days=12, seed=3)
+
+    result = with_charges.to_json()
+    assert with_charges.collected_fees > 0 and with_charges.collected_interest > 0
+    assert result["collected_fees"] == str(with_charges.collected_fees)
+    assert "collected_fees" not in without.to_json()  # a journey without charges reads as before
+    principal_paid = (
+        with_charges.collected - with_charges.collected_fees - with_charges.collected_interest
+    )
+    assert principal_paid > 0

@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.core.messages import Message, Money, msg, pmsg
 from engine.money.fees import fee_problems, first_reminder_problems
+from engine.money.rates import RatesError
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, param, rule_spec
 
 if TYPE_CHECKING:
@@ -67,7 +68,10 @@ class Fee(NodeType):
         return Entry(fee=dict(node.params))
 
     def check(self, node: Node, journey: Journey) -> list[Problem]:
-        return fee_problems(node, journey) + first_reminder_problems(node, journey)
+        try:
+            return fee_problems(node, journey) + first_reminder_problems(node, journey)
+        except RatesError:  # named once for the journey (engine/money/checks.py)
+            return []
 
     @staticmethod
     def words(params: dict[str, Any], currency: str = "EUR") -> Message:

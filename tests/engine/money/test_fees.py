@@ -122,3 +122,21 @@ def test_a_bad_interest_setting_is_named_by_the_schema() -> None:
     _, problems = validate_document(doc)
 
     assert {p.field for p in problems} == {"settings.interest.mode", "settings.interest.rate"}
+
+
+def test_a_broken_rates_file_is_a_problem_not_a_crash(monkeypatch: Any) -> None:
+    from engine.money import rates
+
+    def broken() -> None:
+        raise rates.RatesError("rates.toml: [DE], base_rates[3], field 'rate': 'x' is not a number")
+
+    monkeypatch.setattr(rates, "rates", broken)
+
+    _, found = validate_document(fee_journey({"table": "flat_fee"}, debtors=["business"]))
+
+    problems = [p for p in found if p.blocks]
+    assert [(p.node, p.field) for p in problems] == [(None, None)]
+    assert problems[0].message == (
+        "The rate data cannot be used: rates.toml: [DE], base_rates[3], field 'rate': "
+        "'x' is not a number"
+    )

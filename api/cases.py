@@ -24,6 +24,7 @@ from engine import (
     JourneyNotFound,
     UnknownCase,
     bulk_upsert_chunked,
+    case_owed,
     decode_cursor,
     encode_cursor,
     explain_case,
@@ -160,7 +161,8 @@ def list_all(args: dict[str, Any]) -> Any:
 def get_case(external_id: str) -> Any:
     """One case and where it stands."""
     with transaction() as session:
-        return case_out(load_case(session, external_id))
+        view = load_case(session, external_id)
+        return {**case_out(view), "owed": case_owed(session, view.case, now()).as_dict()}
 
 
 @blp.get("/cases/<external_id>/timeline")

@@ -156,6 +156,18 @@ class SimulationIn(Schema):
 # -- responses ----------------------------------------------------------------------------------
 
 
+class OwedOut(Schema):
+    """What a case owes today: principal, fees, interest (booked and accrued) and the total."""
+
+    principal = fields.Decimal(as_string=True)
+    fees = fields.Decimal(as_string=True)
+    interest = fields.Decimal(as_string=True)
+    total_due = fields.Decimal(as_string=True)
+    interest_rate = _nullable(fields.Decimal(as_string=True))
+    currency = fields.String()
+    on = fields.Date()
+
+
 class CaseOut(Schema):
     """A case and where it stands."""
 
@@ -191,6 +203,7 @@ class CaseOut(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     closed_at = _nullable(UtcDateTime())
+    owed = fields.Nested(OwedOut, metadata={"description": "Only on GET /cases/{external_id}."})
 
 
 class DebtorPatch(Schema):

@@ -14,7 +14,7 @@ from flask_babel import format_date, format_decimal
 from designer import case_actions, htmx
 from designer.i18n import _, current_lang, money
 from designer.render import page_or_partial
-from engine import STATUSES, event_types, explain_case, queries
+from engine import STATUSES, case_owed, event_types, explain_case, queries, utcnow
 from mahnwerk_web.db import transaction
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -199,6 +199,7 @@ def show(case_id: int) -> str:
         timeline = queries.case_timeline(session, case_id)
         messages = queries.case_messages(session, case_id)
         why = {step.id: step for step in explain_case(session, case_id, current_lang())}
+        owed = case_owed(session, case_id, utcnow(), current_lang())  # fees and interest too
     shown = {e.message.id for e in timeline if e.message is not None}
     pending = [m for m in messages if m.id not in shown]
     lang = current_lang()
@@ -214,5 +215,6 @@ def show(case_id: int) -> str:
         dispute_words=case_actions.dispute_words(),
         close_words=case_actions.close_words(),
         hold_words=case_actions.hold_words(),
+        owed=owed,
         event_name=lambda event: event_types.event_name(str(event or "")).text(lang),
     )

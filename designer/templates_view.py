@@ -179,7 +179,11 @@ def preview(doc: dict[str, Any], v: dict[str, Any]) -> tuple[Any, str | None]:
         return None, str(exc.messages)
     config = current_app.config
     context = case_context(
-        sample_case(doc, v["locale"]), utcnow(), config["PORTAL_BASE_URL"], config["CREDITOR_NAME"]
+        sample_case(doc, v["locale"]),
+        utcnow(),
+        config["PORTAL_BASE_URL"],
+        config["CREDITOR_NAME"],
+        journey=journey,
     )
     try:
         return render_message(journey, v["key"], v["tone"], v["locale"], context), None

@@ -229,6 +229,8 @@ _EXPORTS: dict[str, str] = {
     "dump_journey": "engine.journey.document",
     "load_journey": "engine.journey.document",
     "template_problems": "engine.journey.templating",
+    "CaseOwed": "engine.money.cases",
+    "case_owed": "engine.money.cases",
     "NODE_TYPES": "engine.nodes",
     "Problem": "engine.nodes.base",
     "ExplainedStep": "engine.ops.explain",
@@ -553,6 +555,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     )
     from engine.journey.document import SCHEMA_VERSION, TONES, Journey, dump_journey, load_journey
     from engine.journey.templating import template_problems
+    from engine.money.cases import CaseOwed, case_owed
     from engine.nodes import NODE_TYPES
     from engine.nodes.base import Problem
     from engine.ops import jobs
@@ -690,6 +693,7 @@ __all__ = [
     "CaseFacts",
     "CaseFilter",
     "CaseImportError",
+    "CaseOwed",
     "CaseRow",
     "CaseSchema",
     "CaseStarted",
@@ -814,6 +818,7 @@ __all__ = [
     "bulk_upsert_chunked",
     "cancel_scheduled_publish",
     "case_context",
+    "case_owed",
     "case_words",
     "check_factor",
     "clean_payload",

@@ -2,10 +2,12 @@
 
 Response model (deliberately simple, and the same for every journey, so results compare):
 - after each message sent, the debtor pays with probability RESPOND[channel] * TONE[tone];
-  a payer pays in full with probability 0.8, else half of what is open, 1 to 5 days later;
+  a payer pays in full with probability 0.8, else half of what is open, 1 to 5 days later
+  (in full: with the fees and interest owed on the day of payment, engine/money/);
 - after each message, with probability 0.03 the debtor promises to pay in 7 days, and keeps
   the promise with probability 0.6 (paying in full on the promised day);
 - after each message, with probability 0.005 the debtor disputes the claim.
+`collected` counts principal, fees and interest paid (`collected_fees`, `collected_interest`).
 Random draws come from one seeded generator in message order, so a seed gives one result.
 Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
 deferrals and suppressions show as they would live. What would go wrong live shows too:
@@ -33,6 +35,8 @@ from engine.experiments.from_simulation import split_outcomes
 from engine.intake.cases import case_values
 from engine.intake.debtors import resolve_debtors
 from engine.intake.events import record_event
+from engine.money.balance import amount
+from engine.money.cases import case_owed
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
@@ -47,6 +51,8 @@ PROBLEMS = {
     "dead_letter": ("failed", "reason"),
 }
 COUNTED = ("message", "suppression", *PROBLEMS)
+# A scheduled payment's mark: pay the fees and interest owed on the day it arrives too.
+WITH_CHARGES = "_with_charges"
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 
 
@@ -63,7 +69,9 @@ class SimulationResult:
     suppressed: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # cases the engine stopped, by error
     failed: Counter[str] = field(default_factory=Counter)  # messages not sent, by reason
-    collected: Decimal = Decimal("0.00")
+    collected: Decimal = Decimal("0.00")  # principal, fees and interest paid
+    collected_fees: Decimal = Decimal("0.00")  # of which fees
+    collected_interest: Decimal = Decimal("0.00")  # of which interest
     open: int = 0
     per_day: list[dict[str, Any]] = field(default_factory=list)
     # Per split node, its arms' outcomes (engine.experiments.outcomes.ExperimentOutcomes JSON):
@@ -91,9 +99,19 @@ class SimulationResult:
             "errors": dict(sorted(self.errors.items())),
             "failed": dict(sorted(self.failed.items())),
             "collected": str(self.collected),
+            **self._charges_json(),
             "open": self.open,
             "per_day": self.per_day,
             "experiments": self.experiments,
+        }
+
+    def _charges_json(self) -> dict[str, str]:
+        """Fees and interest collected, only for a journey that charges them."""
+        if not self.collected_fees and not self.collected_interest:
+            return {}
+        return {
+            "collected_fees": str(self.collected_fees),
+            "collected_interest": str(self.collected_interest),
         }
 
 
@@ -286,6 +304,7 @@ def simulate(
                     for t in sorted(due):
                         for ext_id, kind, payload in scheduled.pop(t):
                             event_no += 1
+                            payload = _with_charges(session, ext_id, payload, t)
                             record_event(session, ext_id, f"sim-{event_no}", kind, payload, t)
             report = runtime.tick(moment)
             dispatcher.dispatch(moment)
@@ -378,14 +397,12 @@ def _draw_response(
     chance = RESPOND.get(row.channel, 0.0) * TONE.get(row.tone or 1, 1.0)
     draw = rng.random()
     if draw < chance:
-        amount = (
-            row.amount_open
-            if rng.random() < 0.8
-            else (row.amount_open / 2).quantize(Decimal("0.01"))
-        )
+        full = rng.random() < 0.8
+        amount = row.amount_open if full else (row.amount_open / 2).quantize(Decimal("0.01"))
         when = moment + timedelta(days=rng.randint(1, 5))
+        payload = {"amount": str(amount), "currency": row.currency}
         scheduled[when].append(
-            (row.external_id, "payment_received", {"amount": str(amount), "currency": row.currency})
+            (row.external_id, "payment_received", {**payload, WITH_CHARGES: full})
         )
     elif draw < chance + PROMISE:
         promised = (moment + timedelta(days=7)).date()
@@ -397,11 +414,30 @@ def _draw_response(
                 (
                     row.external_id,
                     "payment_received",
-                    {"amount": str(row.amount_open), "currency": row.currency},
+                    {
+                        "amount": str(row.amount_open),
+                        "currency": row.currency,
+                        WITH_CHARGES: True,
+                    },
                 )
             )
     elif draw < chance + PROMISE + DISPUTE:
         scheduled[moment + timedelta(days=1)].append((row.external_id, "dispute_opened", {}))
+
+
+def _with_charges(
+    session: Any, external_id: str, payload: dict[str, Any], moment: datetime
+) -> dict[str, Any]:
+    """A full payment pays the fees and interest owed on its day too (they accrue until then)."""
+    if not payload.get(WITH_CHARGES):
+        return payload
+    paid = {k: v for k, v in payload.items() if k != WITH_CHARGES}
+    case = session.scalar(select(CaseRow).where(CaseRow.external_id == external_id))
+    if case is not None:
+        owed = case_owed(session, case, moment).owed
+        extra = owed.fees + owed.interest
+        paid["amount"] = str(Decimal(paid["amount"]) + extra)
+    return paid
 
 
 def _close_day(db: Database, result: SimulationResult, day: int, today: Counter[str]) -> None:
@@ -447,4 +483,12 @@ def _finish(db: Database, result: SimulationResult) -> None:
                 result.open += count
                 result.outcomes[f"open:{status}"] += count
             result.collected += Decimal(str(paid or 0)).quantize(Decimal("0.01"))
+        for (charges,) in session.execute(
+            select(CaseRow.charges).where(CaseRow.charges.is_not(None))
+        ):
+            result.collected_fees += amount(charges, "fees_charged") - amount(charges, "fees")
+            result.collected_interest += amount(charges, "interest_charged") - amount(
+                charges, "interest"
+            )
+    result.collected += result.collected_fees + result.collected_interest
     result.collected = result.collected.quantize(Decimal("0.01"))

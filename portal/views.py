@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,10 +35,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from engine import (
+    CaseOwed,
     PortalAccess,
     PortalCase,
     PortalLinkError,
     bank_transfer,
+    case_owed,
     factor_settings,
     girocode_image,
     load_delivery_config,
@@ -114,16 +117,16 @@ def open_case(
     return access, case
 
 
-def _bank_transfer(case: PortalCase) -> Any:
+def _bank_transfer(case: PortalCase, total: Decimal) -> Any:
     """The creditor's account, the case's RF reference and a GiroCode; None without an IBAN."""
-    if case.amount_open <= 0:
+    if total <= 0:
         return None
     try:
         company = load_delivery_config().company
     except Exception:  # a broken delivery file shows in the designer; the page still answers
         return None
     # The QR image is its own request (`girocode`): its encoding is most of a page's time.
-    return bank_transfer(g.case_id, case.amount_open, case.currency, company, image=False)
+    return bank_transfer(g.case_id, total, case.currency, company, image=False)
 
 
 def _today(case: PortalCase) -> date:
@@ -140,6 +143,15 @@ def _limits(case: PortalCase) -> dict[str, date]:
     }
 
 
+def _owed_rows(owed: CaseOwed, locale: str) -> list[tuple[str, str]]:
+    """The parts of what is owed, each with its amount; none when only the principal is owed."""
+    o = owed.owed
+    if not o.fees and not o.interest:
+        return []
+    parts = [(_("Principal"), o.principal), (_("Fees"), o.fees), (_("Interest"), o.interest)]
+    return [(words, format_currency(value, owed.currency, locale=locale)) for words, value in parts]
+
+
 def _page(
     token: str,
     case: PortalCase,
@@ -152,13 +164,17 @@ def _page(
     lang = current_lang()
     locale = "de_DE" if lang == "de" else "en_GB"
     access_case_id = g.case_id
+    with db.transaction() as session:  # principal, fees and interest, from the journey's data
+        owed = case_owed(session, access_case_id, now(), lang)
     return (
         render_template(
             "portal/case.html",
             token=token,
             case=case,
             creditor=current_app.config["CREDITOR_NAME"],
-            amount=format_currency(case.amount_open, case.currency, locale=locale),
+            amount=format_currency(owed.owed.total, case.currency, locale=locale),
+            owed=_owed_rows(owed, locale),
+            rate_words=owed.rate_words,
             due=format_date(case.due_date, "long", locale=locale),
             promised=(
                 format_date(case.promise_date, "long", locale=locale) if case.promise_date else None
@@ -167,7 +183,7 @@ def _page(
             reasons=[(r, _reason_words(r)) for r in DISPUTE_REASONS],
             channel_words={"email": _("Email"), "sms": _("SMS"), "letter": _("Letter")},
             once=secrets.token_urlsafe(16),
-            transfer=_bank_transfer(case),
+            transfer=_bank_transfer(case, owed.owed.total),
             errors=errors or {},
             form=request.form if request.method == "POST" else {},
             done=done,
@@ -190,9 +206,11 @@ def girocode(token: str) -> Any:
     """The case's GiroCode image; the page links it with the amount, so a new amount is new."""
     _access, case = open_case(token)
     image = None
-    if case.amount_open > 0:
+    with db.transaction() as session:
+        total = case_owed(session, g.case_id, now()).owed.total
+    if total > 0:
         company = load_delivery_config().company
-        image = girocode_image(g.case_id, case.amount_open, case.currency, company)
+        image = girocode_image(g.case_id, total, case.currency, company)
     if image is None:
         abort(404)
     response = Response(image, mimetype="image/svg+xml")

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from engine.compliance.journey import JourneyFinding, lint_journey, variant_findings
-from engine.compliance.legal import LegalFinding, legal_findings, validation_timing
+from engine.compliance.legal import (
+    InterestFinding,
+    LegalFinding,
+    interest_findings,
+    legal_findings,
+    validation_timing,
+)
 from engine.compliance.packs import PackError
 from engine.compliance.proofs import Counterexample, Proof, prove_journey
 from engine.core.messages import Joined, Text, Verbatim, msg
@@ -126,6 +132,7 @@ def compliance_problems(journey: Journey) -> list[Problem]:
         return [Problem.of(BROKEN_PACK.with_params(problem=Verbatim(str(exc))))]
     problems = [_problem(f) for f in findings]
     problems += legal_problems(journey, legal_findings(journey))
+    problems += interest_problems(journey, interest_findings(journey))
     return problems + proof_problems(journey, prove_journey(journey))
 
 
@@ -204,6 +211,51 @@ def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Probl
         )
         out.append(Problem.of(late, node, None, "error").graded("US-07-VALIDATION-TIMING", "BLOCK"))
     return out
+
+
+INTEREST_WORDS = {
+    "no_rate": msg(
+        "Template '{key}' ({locale}, tone {tone}) claims interest without its rate: state the "
+        "statutory rate ({points} percentage points above the base rate, § 288 BGB) or print "
+        "{{{{ interest_rate_words }}}} (DE-02)."
+    ),
+    "wrong_points": msg(
+        "Template '{key}' ({locale}, tone {tone}) states interest at {stated} percentage points "
+        "above the base rate, but the law gives {points} for the debtors this journey lets in: "
+        "print {{{{ interest_rate_words }}}}, or filter the start step on debtor_type (DE-02)."
+    ),
+    "wrong_rate": msg(
+        "Template '{key}' ({locale}, tone {tone}) states interest at {stated} %, but the "
+        "journey charges the contract rate of {rate} % (DE-02)."
+    ),
+    "not_stated": msg(
+        "The journey charges interest, but no German demand says so: name the interest and "
+        "its rate in a demand, e.g. with {{{{ interest }}}} and {{{{ interest_rate_words }}}} "
+        "(DE-02)."
+    ),
+}
+
+
+def interest_problems(journey: Journey, findings: list[InterestFinding]) -> list[Problem]:
+    """DE-02 findings: interest claimed at a rate the data does not give, or never stated."""
+    out = []
+    for f in findings:
+        values = {k: _listed(v) for k, v in f.values.items()}
+        values.setdefault("points", "")
+        values.setdefault("stated", "")
+        words = INTEREST_WORDS[f.kind].with_params(
+            key=f.template, locale=f.locale, tone=f.tone, **values
+        )
+        field = "settings.interest"
+        if f.template:
+            field = f"templates.{f.template}.{f.locale}.tone{f.tone}"
+        problem = Problem.of(words, f.node, field, SEVERITY[f.severity])
+        out.append(problem.graded("DE-02", f.severity))
+    return out
+
+
+def _listed(value: object) -> object:
+    return " / ".join(map(str, value)) if isinstance(value, list) else value
 
 
 def proof_problems(journey: Journey, proofs: list[Proof]) -> list[Problem]:

@@ -26,6 +26,7 @@ from engine.journey.templating import (
     UNKNOWN_VARIABLE,
     template_problems,
 )
+from engine.money.checks import interest_problems
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK, WHOLE_DAYS, NodeType, Problem
 from engine.nodes.count import counter_names
@@ -62,6 +63,7 @@ def validate_journey(journey: Journey) -> list[Problem]:
     problems += _template_problems(journey)
     for node in journey.nodes:
         problems += NODE_TYPES[node.type].check(node, journey)
+    problems += interest_problems(journey)
     if not any(p.blocks for p in problems):  # wording is reviewed once the journey runs
         problems += compliance_problems(journey)
     return problems

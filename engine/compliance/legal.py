@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from engine.compliance.lint import plain
 from engine.compliance.packs import LegalCheck, Pack, packs_for
@@ -229,3 +231,111 @@ def _finding(check: LegalCheck, words: Words, source: str) -> tuple[tuple[str, .
 def _uses(source: str, variable: str) -> bool:
     """Whether a template prints a variable: `{{ unsubscribe_url }}`, `{{ f(unsubscribe_url) }}`."""
     return re.search(r"\{\{[^}]*\b" + re.escape(variable) + r"\b", source) is not None
+
+
+# -- DE-02: statutory interest stated at the rate the data gives ------------------------------
+
+# Words that claim interest in a German text: Zinsen, Verzugszinsen, Zinssatz (not the
+# Basiszinssatz alone, which only names the base).
+INTEREST_CLAIM = re.compile(r"\b(?:verzugs)?zins", re.IGNORECASE)
+# "5 Prozentpunkte über dem (jeweiligen) Basiszinssatz", "9 %-Punkte über dem Basiszinssatz".
+STATED_POINTS = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(?:prozentpunkte\w*|%-punkte\w*)\s+über\s+dem\s+"
+    r"(?:jeweiligen\s+)?basiszinssatz",
+    re.IGNORECASE,
+)
+STATED_RATE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:%|prozent)", re.IGNORECASE)
+RATE_VARIABLES = ("interest_rate", "interest_rate_words")
+INTEREST_SOURCE = "§ 288 Abs. 1, 2 BGB; § 247 BGB (DE-02)"
+
+
+@dataclass(frozen=True)
+class InterestFinding:
+    """DE-02: a German text claims interest at a rate the data (or contract) does not give, or
+    names none; or a journey charges interest that no demand states (`template` is '')."""
+
+    kind: str  # "no_rate" | "wrong_points" | "wrong_rate" | "not_stated"
+    node: str | None
+    template: str = ""
+    locale: str = ""
+    tone: int = 0
+    values: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        """A wrong rate blocks; a missing one needs a reviewer's waiver."""
+        return "BLOCK" if self.kind in ("wrong_points", "wrong_rate") else "HIGH"
+
+
+def interest_findings(journey: Journey) -> list[InterestFinding]:
+    """DE-02 over a German journey's texts and its interest settings."""
+    if journey.jurisdiction != "DE":
+        return []
+    from engine.money import balance, rates  # data the compliance room reads, not SQL
+
+    settings = balance.interest_settings(journey)
+    debtors = debtor_types(journey)
+    points = {
+        str(rule.points)
+        for debtor, rule in (rates.jurisdiction("DE") or _NO_RATES).statutory.items()
+        if debtor in debtors
+    }
+    out: list[InterestFinding] = []
+    stated_in_demand = False
+    sends = [n for n in journey.nodes if n.type == "send"]
+    demands = any(_purpose(n) == "demand" for n in sends)
+    for node in sends:
+        for template in _templates(journey, node):
+            for variant in template.variants:
+                if _language(variant.locale) != "de":
+                    continue
+                source = f"{variant.subject}\n{variant.body}"
+                text = plain(source)
+                if not INTEREST_CLAIM.search(text) and not any(
+                    _uses(source, v) for v in RATE_VARIABLES
+                ):
+                    continue
+                if _purpose(node) == "demand" or not demands:
+                    stated_in_demand = True
+                found = _interest_text(settings, points, source, text)
+                if found is not None:
+                    kind, values = found
+                    where = (node.id, template.key, variant.locale, variant.tone)
+                    out.append(InterestFinding(kind, *where, values=values))
+    if settings.mode != "off" and not stated_in_demand:
+        out.append(InterestFinding("not_stated", None, values={"mode": settings.mode}))
+    return out
+
+
+def _interest_text(
+    settings: Any, points: set[str], source: str, text: str
+) -> tuple[str, dict[str, object]] | None:
+    """What is wrong with one German text that claims interest; None when nothing is."""
+    if any(_uses(source, v) for v in RATE_VARIABLES):
+        return None  # the rate comes from the data (or the contract) at render time
+    if settings.mode == "fixed":
+        rate = str(settings.rate)
+        stated = [_number(m.group(1)) for m in STATED_RATE.finditer(text)]
+        if not stated:
+            return "no_rate", {"rate": rate}
+        if all(s != _number(rate) for s in stated):
+            return "wrong_rate", {"rate": rate, "stated": stated[0]}
+        return None
+    stated_points = [_number(m.group(1)) for m in STATED_POINTS.finditer(text)]
+    if not stated_points:
+        return "no_rate", {"points": sorted(points)}
+    wrong = sorted({s for s in stated_points if s not in {_number(p) for p in points}})
+    if wrong or len({_number(p) for p in points}) > 1:
+        return "wrong_points", {"points": sorted(points), "stated": ", ".join(map(str, wrong))}
+    return None
+
+
+def _number(text: str) -> Decimal:
+    return Decimal(text.replace(",", ".")).normalize()
+
+
+class _NoRates:
+    statutory: dict[str, Any] = {}
+
+
+_NO_RATES = _NoRates()

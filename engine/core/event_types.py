@@ -38,12 +38,17 @@ POLICY = (
     "case_closed",
 )
 
+# What a case owes beside its principal (engine/money/balance.py): booked by a journey's `fee`
+# step and its interest settings, or sent by a host that charges them itself.
+CHARGES = ("fee_charged", "interest_booked")
+
 ALL = tuple(
     dict.fromkeys(
         (
             *WAITABLE,
             *POLICY,
             "consent_changed",
+            *CHARGES,
         )
     )
 )
@@ -94,6 +99,8 @@ EVENT_NAMES: dict[str, Text] = {
     "deceased": msg("Debtor deceased"),
     "case_closed": msg("Case closed by the host"),
     "consent_changed": msg("Consent changed"),
+    "fee_charged": msg("Fee charged"),
+    "interest_booked": msg("Interest booked"),
 }
 
 

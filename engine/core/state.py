@@ -46,6 +46,7 @@ class CaseState:
     # Replaced, never changed in place: the store finds changed columns by comparing values.
     counters: dict[str, int] = field(default_factory=dict)  # `count` steps: name -> count
     payment_history: dict[str, Any] = field(default_factory=dict)  # engine/intake/event_effects
+    charges: dict[str, Any] = field(default_factory=dict)  # fees and interest: engine/money/balance
 
     @property
     def amount_paid(self) -> Decimal:

@@ -380,7 +380,12 @@ class Dispatcher:
             self._dead(message, run.over_budget[variant], run, set_aside=True)
             return None
         context = case_context(
-            case, run.now, self.portal_base_url, self.config.company.name, link=portal
+            case,
+            run.now,
+            self.portal_base_url,
+            self.config.company.name,
+            link=portal,
+            journey=version.journey,
         )
         try:
             rendered = render_message(

@@ -13,6 +13,7 @@ from engine.journey.budget import BudgetExceeded, Limits
 from engine.journey.calendar import deadline_day
 from engine.journey.document import Journey
 from engine.journey.templating import Rendered, long_date, money, render
+from engine.money.statement import owed_values
 from engine.payments.references import rf_reference
 
 DEFAULT_CREDITOR = "Mahnwerk Demo GmbH"
@@ -47,12 +48,18 @@ def template_limits() -> Limits:
 
 
 def case_context(
-    case: Any, now: datetime, portal_base_url: str, creditor: str, link: str | None = None
+    case: Any,
+    now: datetime,
+    portal_base_url: str,
+    creditor: str,
+    link: str | None = None,
+    journey: Journey | None = None,
 ) -> dict[str, Any]:
     """The variables a template may use, from a case row or state.
 
     `portal_url` is the case's signed portal link (`engine.access.portal_links.portal_url`),
-    made here unless the caller made it already (`link`).
+    made here unless the caller made it already (`link`). With the case's `journey`, interest
+    accrued since the last booking and the rate in words come from its interest settings.
     """
     locale = case.locale
     amount_paid = case.amount_original - case.amount_open
@@ -82,6 +89,8 @@ def case_context(
         "deadline": lambda days, business=False: long_date(
             deadline_day(now.date(), int(days), bool(business), *_region(case)), locale
         ),
+        # What is owed: principal, fees, interest (booked + accrued), total_due, the rate.
+        **owed_values(case, journey, now.date(), locale.split("-")[0]),
     }
 
 

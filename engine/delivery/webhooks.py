@@ -61,6 +61,8 @@ EVENT_TYPES = (
     "payment.failed",
     "payment.refunded",
     "payment.charged_back",
+    "case.fee_charged",
+    "case.interest_booked",
     "experiment.finished",
     "journey.published",
     "journey.paused",
@@ -80,6 +82,8 @@ EVENT_WEBHOOKS = {
     "payment_failed": "payment.failed",
     "payment_refunded": "payment.refunded",
     "chargeback": "payment.charged_back",
+    "fee_charged": "case.fee_charged",
+    "interest_booked": "case.interest_booked",
 }
 # Audit rows without a case that engine.authoring.lifecycle writes for a whole journey.
 JOURNEY_EVENTS = {

@@ -7,14 +7,25 @@ from decimal import Decimal
 from typing import Any
 
 from engine.core.state import CaseState
+from engine.money import balance
 
 
 def apply(
-    cs: CaseState, kind: str, payload: dict[str, Any], now: datetime | None = None
+    cs: CaseState,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime | None = None,
+    allocation: str = balance.ALLOCATIONS[0],
 ) -> dict[str, Any]:
-    """Change the case for one event at `now`; returns what the audit trail should note."""
-    handler = _HANDLERS.get(kind)
-    note = handler(cs, payload) if handler else {}
+    """Change the case for one event at `now`; returns what the audit trail should note.
+
+    A payment is spread over fees, interest and principal in the journey's `allocation` order.
+    """
+    if kind == "payment_received":
+        note = _payment(cs, payload, allocation)
+    else:
+        handler = _HANDLERS.get(kind)
+        note = handler(cs, payload) if handler else {}
     if now is not None and kind in _HISTORY:
         cs.payment_history = _HISTORY[kind](dict(cs.payment_history), payload, now)
     return note
@@ -35,18 +46,21 @@ def _failed(history: dict[str, Any], payload: dict[str, Any], now: datetime) -> 
 _HISTORY = {"payment_received": _paid, "payment_failed": _failed}
 
 
-def _payment(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
+def _payment(cs: CaseState, payload: dict[str, Any], allocation: str) -> dict[str, Any]:
     amount = Decimal(str(payload["amount"]))
     before = cs.amount_open
-    cs.amount_open = max(Decimal("0.00"), before - amount)
+    charged = bool(cs.charges.get("fees") or cs.charges.get("interest"))
+    split = balance.allocate(cs, amount, allocation)
     cs.payments_count += 1
     note: dict[str, Any] = {
         "amount": str(amount),
         "open_before": str(before),
         "open_after": str(cs.amount_open),
     }
-    if amount > before:
-        note["overpaid"] = str(amount - before)
+    if charged:  # a case without fees or interest notes what it always noted
+        note.update({k: v for k, v in split.items() if k != "overpaid"})
+    if "overpaid" in split:
+        note["overpaid"] = split["overpaid"]
     return note
 
 
@@ -92,7 +106,8 @@ def _opt_out(cs: CaseState, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 _HANDLERS = {
-    "payment_received": _payment,
+    "fee_charged": balance.charge_fee,
+    "interest_booked": balance.book_interest,
     "chargeback": _chargeback,
     "promise_to_pay": _promise,
     "contact_changed": _contact,

@@ -48,6 +48,21 @@ class FailedPaymentPayload(PaymentPayload):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
 
+class FeePayload(PaymentPayload):
+    """A fee charged on the case: its amount, and the name of the fee table or the reason."""
+
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
+class InterestPayload(PaymentPayload):
+    """Interest booked on the case for the days [from, to) at `rate` percent a year."""
+
+    from_ = fields.Date(load_default=None, allow_none=True, data_key="from")
+    to = fields.Date(load_default=None, allow_none=True)
+    rate = fields.Decimal(load_default=None, allow_none=True, as_string=True)
+    mode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+
+
 class PromisePayload(Schema):
     date = fields.Date(required=True)
     amount = fields.Decimal(
@@ -91,6 +106,8 @@ PAYLOADS: dict[str, type[Schema]] = {
     "contact_changed": ContactPayload,
     "consent_changed": ConsentPayload,
     "opted_out": ChannelPayload,
+    "fee_charged": FeePayload,
+    "interest_booked": InterestPayload,
 }
 
 
@@ -163,9 +180,12 @@ def unknown_case_message(case_external_id: str) -> str:
     return f"There is no case with the id '{case_external_id}'."
 
 
+_IN_CASE_CURRENCY = ("payment_received", *event_types.CHARGES)
+
+
 def currency_problem(kind: str, payload: dict[str, Any], currency: str) -> dict[str, Any] | None:
     """A payment in another currency than the case's; None when the event has no such problem."""
-    if kind == "payment_received" and payload.get("currency", currency) != currency:
+    if kind in _IN_CASE_CURRENCY and payload.get("currency", currency) != currency:
         return {"currency": [f"The case is in {currency}."]}
     return None
 

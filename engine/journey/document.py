@@ -246,11 +246,47 @@ class PortalSettingsSchema(Schema):
     )
 
 
+class InterestSettingsSchema(Schema):
+    """Interest the case earns (engine/money/): none, the statutory rate from data, or fixed."""
+
+    mode = fields.String(load_default="off", validate=validate.OneOf(("off", "statutory", "fixed")))
+    # Percent a year for `fixed`, as a string so the document keeps no float: "8" or "4.25".
+    rate = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^\d{1,2}(\.\d{1,4})?$", error="Give percent a year, e.g. 8 or 4.25."
+        ),
+    )
+    # "due_date": from the day after the due date; "default": `default_after_days` later.
+    from_ = fields.String(
+        load_default="due_date",
+        data_key="from",
+        attribute="from",
+        validate=validate.OneOf(("due_date", "default")),
+    )
+    default_after_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365))
+
+
+class BalanceSettingsSchema(Schema):
+    """How payments are allocated over fees, interest and principal, and when a case closes."""
+
+    allocation = fields.String(
+        load_default="costs_interest_principal",
+        validate=validate.OneOf(("costs_interest_principal", "principal_costs_interest")),
+    )
+    close_when = fields.String(
+        load_default="all_paid", validate=validate.OneOf(("all_paid", "principal_paid"))
+    )
+
+
 class JourneySettingsSchema(Schema):
     """Settings of a journey version beside its graph."""
 
     payments = fields.Nested(PaymentSettingsSchema)
     portal = fields.Nested(PortalSettingsSchema)
+    interest = fields.Nested(InterestSettingsSchema)
+    balance = fields.Nested(BalanceSettingsSchema)
 
 
 class JourneySchema(Schema):

@@ -13,6 +13,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from engine.core.messages import DEFAULT_LANG, Text, msg, pmsg
+from engine.money.balance import booked_total
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -72,6 +73,13 @@ CASE_FIELDS: dict[str, CaseField] = {
             pmsg("case field", "the open amount"),
             "currency",
             read=_number("amount_open"),
+        ),
+        CaseField(
+            "total_due",
+            "number",
+            pmsg("case field", "the total due (with fees and interest)"),
+            "currency",
+            read=lambda cs, now: float(booked_total(cs)),
         ),
         CaseField(
             "amount_original",
@@ -186,6 +194,14 @@ TEMPLATE_VARIABLES = frozenset(
         "format_date",
         "deadline",
         "counters",
+        # What is owed (engine/money/statement.py): from the rates data, never typed in a text.
+        "principal",
+        "fees",
+        "interest",
+        "total_due",
+        "interest_rate",
+        "interest_rate_words",
+        "interest_from",
     }
 )
 

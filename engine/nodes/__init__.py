@@ -6,6 +6,7 @@ from engine.nodes import (
     condition,
     count,
     end,
+    fee,
     promise,
     send,
     split,
@@ -18,7 +19,7 @@ from engine.nodes.base import NodeType
 
 NODE_TYPES: dict[str, NodeType] = {
     m.NODE_TYPE.name: m.NODE_TYPE
-    for m in (start, wait, send, condition, split, wait_event, promise, webhook, count, end)
+    for m in (start, wait, send, condition, split, wait_event, promise, webhook, count, fee, end)
 }
 
 

@@ -140,6 +140,7 @@ class Entry:
     # The message or notification may not leave before this moment (a step's allowed slot).
     not_before: datetime | None = None
     counters: dict[str, int] | None = None  # the case's counters from now on (`count` step)
+    fee: dict[str, Any] | None = None  # a `fee` step's params: the runtime books the fee
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from connectors.base import ConnectorError
 from connectors.payment import CheckoutRequest, PaymentError
 from engine.core.case_status import is_open
 from engine.core.clock import naive_utc
+from engine.money.balance import booked_total
+from engine.money.cases import case_owed
 from engine.payments import crash_points
 from engine.payments.providers import DEFAULT_PROVIDER, PaymentProviders
 from engine.storage.db import Database
@@ -94,9 +96,16 @@ def journey_payments(document: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def payment_options(
-    session: Session, case_id: int, providers: PaymentProviders | None = None
+    session: Session,
+    case_id: int,
+    providers: PaymentProviders | None = None,
+    now: datetime | None = None,
 ) -> PaymentOptions:
-    """What this case can pay, how, and, when it cannot, why."""
+    """What this case can pay, how, and, when it cannot, why.
+
+    The amount is all the case owes: the principal, its fees and interest (with `now`, the
+    interest accrued up to today too, engine/money/cases.py), so one payment can settle it.
+    """
     case = session.get(CaseRow, case_id)
     if case is None:
         raise LookupError(f"There is no case with the row id {case_id}.")
@@ -109,17 +118,20 @@ def payment_options(
         except ConnectorError:  # its settings are wrong: shown as not payable, logged by the hook
             configured, offered = False, ()
         methods = tuple(m for m in methods if m in offered)
-    amount = to_minor(case.amount_open, case.currency)
+    owed = booked_total(case)
+    if now is not None:
+        owed = case_owed(session, case, now).owed.total
+    amount_minor = to_minor(owed, case.currency)
     refused = None
     if not is_open(case.status):
         refused = "closed"
-    elif amount <= 0:
+    elif amount_minor <= 0:
         refused = "nothing_open"
     elif not configured:
         refused = "provider"
     elif not methods:
         refused = "method"
-    return PaymentOptions(case.id, provider, methods, amount, case.currency, refused)
+    return PaymentOptions(case.id, provider, methods, amount_minor, case.currency, refused)
 
 
 def intent_key(case_id: int, amount_minor: int, currency: str, attempt: int) -> str:
@@ -144,7 +156,7 @@ def start_checkout(
     temporary one leaves the intent to be retried with the same key.
     """
     with db.transaction() as session:
-        options = payment_options(session, case_id, providers)
+        options = payment_options(session, case_id, providers, now)
         if options.refused:
             raise PaymentRefused(options.refused)
         if method not in options.methods:

@@ -25,6 +25,8 @@ from engine.intake import event_effects
 from engine.intake.debtor_holds import DEBTOR_WIDE, FROM_CASE
 from engine.journey.calendar import letter_days, letter_slot
 from engine.journey.fields import CASE_FIELDS
+from engine.money import balance
+from engine.money.fees import fee_payload
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK
 from engine.rules import policy
@@ -51,6 +53,8 @@ from engine.storage.models import JourneyRow, VersionRow
 log = logging.getLogger(__name__)
 
 NO_TRIGGERS: frozenset[str] = frozenset()
+# Steps on whose entry interest is booked, so a demand and a fee see what is owed that day.
+BOOKS_INTEREST = frozenset({"send", "fee"})
 # Batches in a row that may lose their connection before the tick gives up (and the scheduler's
 # next run tries again): a database restarting fails the reconnect itself, not this count.
 RECONNECTS = 3
@@ -324,6 +328,12 @@ class Runtime:
         facts.step(cs, ENTERED)
         entry = NODE_TYPES[node.type].enter(node, cs, batch.now)
         cs.timer_at = entry.timer_at
+        if node.type in BOOKS_INTEREST:
+            self._book_interest(cs, version, batch)
+        if entry.fee is not None:
+            payload = fee_payload(entry.fee, version.journey, cs)
+            if payload is not None:
+                self._book(cs, "fee_charged", payload, f"fee:{cs.id}:{node_id}:{cs.visits}", batch)
         if entry.counters is not None:
             cs.counters = entry.counters
         if entry.assigned_arm is not None:
@@ -415,6 +425,24 @@ class Runtime:
         batch.report.errors += 1
         batch.audit(cs, "error", error=f"{type(exc).__name__}: {exc}")
 
+    # -- fees and interest ------------------------------------------------------------------
+
+    def _book_interest(self, cs: CaseState, version: LoadedVersion, batch: _Batch) -> None:
+        """Book the interest accrued up to today (the case's own day), if the journey charges it."""
+        today = batch.now.astimezone(ZoneInfo(cs.timezone)).date()
+        payload = balance.interest_payload(cs, version.journey, today)
+        if payload is not None:
+            self._book(cs, "interest_booked", payload, f"interest:{cs.id}:{today}", batch)
+
+    def _book(
+        self, cs: CaseState, kind: str, payload: dict[str, Any], event_id: str, batch: _Batch
+    ) -> None:
+        """A charge the journey books: the same effect and audit row as the host's own event,
+        so the timeline, the webhooks (`case.fee_charged`, `case.interest_booked`) and the
+        simulation see one kind of booking whoever made it."""
+        note = event_effects.apply(cs, kind, payload, batch.now)
+        batch.audit(cs, "event", event=kind, event_id=event_id, **note)
+
     # -- events ----------------------------------------------------------------------------
 
     def _apply_event(
@@ -434,7 +462,10 @@ class Runtime:
             )
             return None
         before = cs.amount_open
-        note = event_effects.apply(cs, event.type, event.payload or {}, batch.now)
+        if event.type == "payment_received":  # interest up to the payment, then § 367 BGB
+            self._book_interest(cs, version, batch)
+        allocation = balance.balance_settings(version.journey).allocation
+        note = event_effects.apply(cs, event.type, event.payload or {}, batch.now, allocation)
         if event.type == "payment_received":
             batch.writes.facts.payment(cs, before, batch.now)
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
@@ -443,7 +474,8 @@ class Runtime:
                 DebtorEvent(cs.id, cs.external_id, event.type, event.event_id, event.payload or {})
             )
         if event.type in policy.TRIGGERS:
-            rule_id = self.evaluator.evaluate(policy.RULESET, [_policy_message(cs, event.type)])[0]
+            message = _policy_message(cs, event.type, balance.left_to_close(cs, version.journey))
+            rule_id = self.evaluator.evaluate(policy.RULESET, [message])[0]
             if rule_id is not None and not self._apply_policy(cs, version, rule_id, batch):
                 return None
         if cs.status != "active":
@@ -532,10 +564,12 @@ def _transition_detail(
     return {**rule.audit_detail, "seen": seen}
 
 
-def _policy_message(cs: CaseState, event_type: str) -> dict[str, Any]:
+def _policy_message(cs: CaseState, event_type: str, owed: Any = None) -> dict[str, Any]:
+    """The policy rules' view: `amount_open` is what must be paid before a payment closes the
+    case (the principal, plus fees and interest unless the journey closes on the principal)."""
     return {
         "trigger": event_type,
-        "amount_open": float(cs.amount_open),
+        "amount_open": float(cs.amount_open if owed is None else owed),
         "hold_reason": cs.hold_reason or "",
     }
 

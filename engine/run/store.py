@@ -70,6 +70,7 @@ CLAIMED = (
     "visits",
     "counters",
     "payment_history",
+    "charges",
 )
 # Columns the runtime may change on a case, in the order of `case_values`.
 MUTABLE = (
@@ -94,6 +95,7 @@ MUTABLE = (
     "visits",
     "counters",
     "payment_history",
+    "charges",
 )
 # Written on every update besides the changed columns of MUTABLE.
 ALWAYS = ("due_at", "updated_at")
@@ -253,6 +255,7 @@ def state_from_row(row: list[Any]) -> CaseState:
     )
     cs.counters = dict(cs.counters or ())  # NULL on rows from before counters
     cs.payment_history = dict(cs.payment_history or ())
+    cs.charges = dict(cs.charges or ())  # NULL on rows from before fees and interest
     return cs
 
 
@@ -364,6 +367,7 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
         cs.visits,
         cs.counters,
         cs.payment_history,
+        cs.charges,
     )
 
 

@@ -209,6 +209,8 @@ class CaseRow(Base):
     # read (last_paid_on, last_failure_reason, failed_payments); NULL on rows from before them.
     counters: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     payment_history: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    # Fees and interest open and booked (engine/money/balance.py); NULL reads as none.
+    charges: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
 
 
 class EventRow(Base):

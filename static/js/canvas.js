@@ -834,8 +834,51 @@
     currency.addEventListener("input", () => setting("currency", currency.value.trim().toUpperCase()));
     box.append(el("div", { class: "field" }, el("label", { for: "s-currency" }, t.currency), currency));
     box.append(chooser("jurisdiction", t.jurisdiction, choices.jurisdictions || ["NONE"], jurisdictionWord));
+    box.append(renderInterest());
     box.append(el("p", { class: "help", id: "s-help" }, t.settingsHelp));
     form.append(box);
+  }
+
+  // Interest (docs/journeys.md, "Fees and interest"): settings.interest of the document; "off"
+  // leaves it out, so a journey without interest keeps the document it had.
+  function renderInterest() {
+    const current = ((baseSettings.settings || {}).interest) || {};
+    const wrap = el("div", { class: "interest-settings" });
+    const write = (interest) => {
+      const rest = { ...(baseSettings.settings || {}) };
+      if (interest.mode === "off") delete rest.interest; else rest.interest = interest;
+      baseSettings = { ...baseSettings, settings: Object.keys(rest).length ? rest : undefined };
+      if (baseSettings.settings === undefined) delete baseSettings.settings;
+      markDirty();
+    };
+    const select = (id, label, options, value, onChange) => {
+      const input = el("select", { id },
+        options.map(([v, w]) => el("option", { value: v, selected: v === value }, w)));
+      input.addEventListener("change", () => onChange(input.value));
+      return [el("div", { class: "field" }, el("label", { for: id }, label), input), input];
+    };
+    const [modeField, mode] = select("s-interest-mode", t.interest,
+      [["off", t.interestOff], ["statutory", t.interestStatutory], ["fixed", t.interestFixed]],
+      current.mode || "off", () => update());
+    const rate = el("input", { id: "s-interest-rate", type: "text", inputmode: "decimal",
+      size: "6", value: current.rate || "", pattern: "\\d{1,2}([.]\\d{1,4})?" });
+    rate.addEventListener("input", () => update());
+    const rateField = el("div", { class: "field" }, el("label", { for: "s-interest-rate" }, t.interestRate), rate);
+    const [fromField, from] = select("s-interest-from", t.interestFrom,
+      [["due_date", t.fromDueDate], ["default", t.fromDefault]], current.from || "due_date", () => update());
+    const show = () => { // .field is display: flex, which the hidden attribute would not beat
+      rateField.style.display = mode.value === "fixed" ? "" : "none";
+      fromField.style.display = mode.value === "off" ? "none" : "";
+    };
+    function update() {
+      const interest = { ...current, mode: mode.value, from: from.value };
+      if (mode.value === "fixed") interest.rate = rate.value.trim(); else delete interest.rate;
+      write(interest);
+      show();
+    }
+    show();
+    wrap.append(modeField, rateField, fromField);
+    return wrap;
   }
 
   function renderPorts(df) {

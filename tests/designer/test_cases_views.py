@@ -128,3 +128,21 @@ def test_the_timeline_names_events_in_words_in_both_languages(
     german = manager.get(f"/cases/{case_id}", headers={"Accept-Language": "de"})
     assert "Promise to pay</span>" in english.get_data(as_text=True)
     assert "Zahlungszusage</span>" in german.get_data(as_text=True)
+
+
+def test_case_page_shows_fees_interest_and_the_total(
+    app: Flask, manager: FlaskClient, case_id: int
+) -> None:
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            payload = {"amount": "2.50", "currency": "EUR", "name": "Porto"}
+            record_event(session, "INV-4711", "fee-1", "fee_charged", payload, now)
+        Runtime(db).tick(now + timedelta(minutes=5))
+
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+
+    assert "<dt>Fees</dt><dd>2.50 EUR</dd>" in page
+    assert "<dt>Total due</dt><dd>252.50 EUR</dd>" in page
+    assert "Fee charged" in page  # the booking on the timeline, in words

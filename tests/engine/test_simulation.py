@@ -159,3 +159,26 @@ def test_a_simulation_with_debtors_counts_each_persons_messages_together() -> No
     assert sum(shared.per_day[i]["messages"].get("email", 0) for i in range(8)) < sum(
         plain.per_day[i]["messages"].get("email", 0) for i in range(8)
     )
+
+
+def test_fees_and_interest_are_counted_in_the_collected_amounts() -> None:
+    from tests.engine.nodes.test_fee import fee_doc
+
+    with_charges = simulate(fee_doc(), cases=60, days=12, seed=3)
+    plain = fee_doc()
+    plain["nodes"] = [n for n in plain["nodes"] if n["type"] != "fee"]
+    plain["edges"] = [e for e in plain["edges"] if e["from"] != "fee"]
+    for e in plain["edges"]:
+        if e["to"] == "fee":
+            e["to"] = "demand"
+    del plain["settings"]
+    without = simulate(plain, cases=60, days=12, seed=3)
+
+    result = with_charges.to_json()
+    assert with_charges.collected_fees > 0 and with_charges.collected_interest > 0
+    assert result["collected_fees"] == str(with_charges.collected_fees)
+    assert "collected_fees" not in without.to_json()  # a journey without charges reads as before
+    principal_paid = (
+        with_charges.collected - with_charges.collected_fees - with_charges.collected_interest
+    )
+    assert principal_paid > 0

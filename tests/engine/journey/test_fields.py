@@ -47,6 +47,7 @@ def test_every_field_reads_its_value_from_a_case_state() -> None:
 
     assert values == {
         "amount_open": 60.0,
+        "total_due": 60.0,  # no fees or interest booked: the open amount
         "amount_original": 100.0,
         "amount_paid": 40.0,
         "days_overdue": 14,
@@ -65,6 +66,13 @@ def test_every_field_reads_its_value_from_a_case_state() -> None:
         "has_promise": True,
         "promise_kept": False,
     }
+
+
+def test_the_total_due_adds_booked_fees_and_interest() -> None:
+    cs = state()
+    cs.charges = {"fees": "2.50", "interest": "1.25", "interest_to": "2026-03-01"}
+
+    assert field_value(cs, None, "total_due", NOW) == 63.75  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_FIELDS))

@@ -103,7 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["CREDITOR_NAME"]:
         app.config["CREDITOR_NAME"] = _creditor()
 
-    from portal import payments, views
+    from portal import payments, plans, views
 
     db.init_app(app)
     csrf.init_app(app)
@@ -113,6 +113,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     headers.install(app, policy)
     app.register_blueprint(views.bp)
     app.register_blueprint(payments.bp)
+    app.register_blueprint(plans.bp)
     views.install_errors(app)
     return app
 

@@ -82,7 +82,7 @@ PLAN_LIMITS = {
 
 def plan_doc(provider: str = "sandbox", **limits: Any) -> dict[str, Any]:
     """start -> email with the portal link -> wait for a plan (14 days) -> wait for a missed
-    instalment or the plan's end; a missed instalment sends a firmer reminder."""
+    instalment (400 days); a missed instalment sends a firmer reminder and waits again."""
     body = "Dear {{ debtor_name }}, pay in instalments: {{ portal_url }}"
     doc = journey_doc(
         key="planning",
@@ -103,7 +103,7 @@ def plan_doc(provider: str = "sandbox", **limits: Any) -> dict[str, Any]:
             edge("offer", "again", "timeout"),
             edge("plan", "missed", "instalment_missed"),
             edge("plan", "done", "timeout"),
-            edge("missed", "done"),
+            edge("missed", "plan"),
             edge("again", "done"),
         ],
     )

@@ -13,7 +13,7 @@ from engine.payments.plan_book import Mandate, agree_plan, check_plans, plan_of
 from engine.payments.plans import PlanRefused
 from engine.storage.models import CaseRow, EventRow, PaymentPlanRow, VersionRow
 from tests.engine.payments.conftest import plan_doc
-from tests.factories import audit_rows, make_case, publish
+from tests.factories import audit_rows, make_case, outbox_rows, publish
 
 
 @pytest.fixture
@@ -96,7 +96,9 @@ def test_a_missed_instalment_after_the_grace_days_once_and_the_journey_branches(
         "currency": "EUR",
     }
     Runtime(db).tick(clock.now)
-    assert node_of(db, case_id)[0] in ("missed", "done")
+    assert node_of(db, case_id) == ("plan", "active")  # by 'missed', which sent a reminder
+    with db.transaction() as session:
+        assert [o.node_id for o in outbox_rows(session, case_id)] == ["remind", "missed"]
     with db.transaction() as session:
         assert plan_of(session, case_id).instalments[0][3] == "missed"
 

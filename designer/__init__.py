@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from designer import (
         analytics,  # the journey's numbers: canvas overlay and dashboard
         auth,
+        case_plans,
         cases,
         experiments,
         forms,
@@ -107,6 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
     app.register_blueprint(analytics.bp)
+    case_plans.install(app)  # the case page's instalment plan section
 
     @app.get("/")
     def index() -> Any:

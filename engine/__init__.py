@@ -239,6 +239,7 @@ _EXPORTS: dict[str, str] = {
     "plan_of": "engine.payments.plan_book",
     "plan_options": "engine.payments.plan_book",
     "propose_plan": "engine.payments.plan_book",
+    "collect_instalments": "engine.payments.plan_debits",
     "PlanLimits": "engine.payments.plans",
     "PlanRefused": "engine.payments.plans",
     "Accepted": "engine.payments.provider_events",
@@ -554,6 +555,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         plan_options,
         propose_plan,
     )
+    from engine.payments.plan_debits import collect_instalments
     from engine.payments.plans import PlanLimits, PlanRefused
     from engine.payments.provider_events import (
         Accepted,
@@ -787,6 +789,7 @@ __all__ = [
     "check_iban",
     "check_plans",
     "clean_payload",
+    "collect_instalments",
     "comment_version",
     "compile_journey",
     "connector_message",

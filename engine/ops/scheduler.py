@@ -20,6 +20,7 @@ from engine.experiments.auto import auto_promote
 from engine.ops.leader import Leadership
 from engine.payments.inbox import process_inbox
 from engine.payments.plan_book import check_plans
+from engine.payments.plan_debits import collect_instalments
 from engine.payments.provider_events import process_provider_events
 from engine.payments.providers import load_payment_providers
 from engine.run.runtime import Runtime
@@ -106,10 +107,10 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="payments",
         **common,
     )
-    # Instalment plans: payments allocated, missed instalments recorded. Safe in every worker:
-    # each event's id names the plan and the instalment.
+    # Instalment plans: debits started on their dates, payments allocated, missed instalments
+    # recorded. Safe in every worker: each key and event id names the plan and the instalment.
     scheduler.add_job(
-        _guarded("plans", lambda now: _plans(db, now), clock),
+        _guarded("plans", lambda now: _plans(db, providers, now), clock),
         "interval",
         seconds=settings.dispatch_seconds,
         id="plans",
@@ -135,10 +136,11 @@ def _experiments(db: Database, leadership: Leadership, now: datetime) -> Any:
         return auto_promote(session, now)
 
 
-def _plans(db: Database, now: datetime) -> Any:
-    """Check the active instalment plans against their payments and dates."""
+def _plans(db: Database, providers: Any, now: datetime) -> Any:
+    """Collect the instalments due by debit, then check the plans against payments and dates."""
+    debits = collect_instalments(db, providers, now)
     with db.transaction() as session:
-        return check_plans(session, now)
+        return debits, check_plans(session, now)
 
 
 def _webhooks(db: Database, leadership: Leadership, now: datetime) -> Any:

@@ -229,6 +229,7 @@ _EXPORTS: dict[str, str] = {
     "check_holder": "engine.payments.mandates",
     "check_iban": "engine.payments.mandates",
     "mask_iban": "engine.payments.mandates",
+    "provider_mandate": "engine.payments.mandates",
     "takes_debits": "engine.payments.mandates",
     "Mandate": "engine.payments.plan_book",
     "PlanOptions": "engine.payments.plan_book",
@@ -240,6 +241,7 @@ _EXPORTS: dict[str, str] = {
     "plan_options": "engine.payments.plan_book",
     "propose_plan": "engine.payments.plan_book",
     "collect_instalments": "engine.payments.plan_debits",
+    "schedule_instalments": "engine.payments.plan_debits",
     "PlanLimits": "engine.payments.plans",
     "PlanRefused": "engine.payments.plans",
     "Accepted": "engine.payments.provider_events",
@@ -542,6 +544,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         check_holder,
         check_iban,
         mask_iban,
+        provider_mandate,
         takes_debits,
     )
     from engine.payments.plan_book import (
@@ -555,7 +558,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         plan_options,
         propose_plan,
     )
-    from engine.payments.plan_debits import collect_instalments
+    from engine.payments.plan_debits import collect_instalments, schedule_instalments
     from engine.payments.plans import PlanLimits, PlanRefused
     from engine.payments.provider_events import (
         Accepted,
@@ -870,6 +873,7 @@ __all__ = [
     "promote_winner",
     "propose_plan",
     "prove_journey",
+    "provider_mandate",
     "public_delivery_error",
     "publish_preview",
     "publish_version",
@@ -900,6 +904,7 @@ __all__ = [
     "running_jobs",
     "save_draft",
     "save_version",
+    "schedule_instalments",
     "secure_cookies",
     "session_id",
     "session_user",

@@ -9,6 +9,7 @@ one-time value, so a double submit stores one plan and one `plan_agreed` event.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -27,8 +28,10 @@ from engine import (
     mask_iban,
     plan_options,
     propose_plan,
+    provider_mandate,
 )
 from mahnwerk_web import db
+from mahnwerk_web.payments import providers
 from portal import PREFIX, current_lang, now
 from portal.payments import locale_code, money
 from portal.views import ONCE, open_case
@@ -154,7 +157,7 @@ def _mandate(options: PlanOptions, errors: dict[str, str]) -> Mandate | None:
 @bp.post("/<token>/plan")
 def plan_post(token: str) -> Any:
     """Show the schedule of a choice (preview), or agree to it (confirm), once per form."""
-    access, _case = open_case(token)
+    access, case = open_case(token)
     options = _options(access.case_id)
     once = request.form.get("once", "")
     step = request.form.get("step", "")
@@ -178,12 +181,31 @@ def plan_post(token: str) -> Any:
     if step == "preview":
         return _page(token, options, preview=_rows(rows, options.currency), once=once)
     assert count is not None and first is not None
+    key = f"portal:{access.case_id}:plan:{once}"
+    if mandate is not None:
+        # A provider that keeps mandates (GoCardless) gets the entered account now, under the
+        # plan's key (outside any transaction; a retry makes no second mandate).
+        try:
+            made = provider_mandate(
+                providers(),
+                options.provider,
+                key,
+                mandate.account_holder,
+                check_iban(request.form.get("iban", "")),
+                options.currency,
+                case.external_id,
+            )
+        except MandateRefused as exc:
+            return _page(
+                token, options, {exc.field: exc.words.text(current_lang())}, 422, once=once
+            )
+        mandate = replace(mandate, provider_mandate=made)
     try:
         with db.transaction() as session:
             agree_plan(
                 session,
                 access.case_id,
-                f"portal:{access.case_id}:plan:{once}",
+                key,
                 count,
                 first,
                 now(),

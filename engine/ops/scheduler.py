@@ -20,7 +20,7 @@ from engine.experiments.auto import auto_promote
 from engine.ops.leader import Leadership
 from engine.payments.inbox import process_inbox
 from engine.payments.plan_book import check_plans
-from engine.payments.plan_debits import collect_instalments
+from engine.payments.plan_debits import collect_instalments, schedule_instalments
 from engine.payments.provider_events import process_provider_events
 from engine.payments.providers import load_payment_providers
 from engine.run.runtime import Runtime
@@ -138,7 +138,7 @@ def _experiments(db: Database, leadership: Leadership, now: datetime) -> Any:
 
 def _plans(db: Database, providers: Any, now: datetime) -> Any:
     """Collect the instalments due by debit, then check the plans against payments and dates."""
-    debits = collect_instalments(db, providers, now)
+    debits = collect_instalments(db, providers, now) + schedule_instalments(db, providers, now)
     with db.transaction() as session:
         return debits, check_plans(session, now)
 

@@ -17,7 +17,9 @@ from schwifty.exceptions import (
     SchwiftyException,
 )
 
+from connectors.payment import PaymentError
 from engine.core.messages import Text, msg
+from engine.payments.providers import PaymentProviders
 
 # Providers whose plans collect instalments by direct debit (the sandbox plays one out).
 DEBIT_PROVIDERS = ("gocardless", "sandbox")
@@ -114,6 +116,35 @@ def check_iban(raw: str) -> str:
     if iban.country_code not in SEPA:
         raise MandateRefused("iban", msg("Direct debits are possible from SEPA countries only."))
     return str(iban.compact)
+
+
+def provider_mandate(
+    providers: PaymentProviders,
+    provider: str,
+    key: str,
+    holder: str,
+    iban: str,
+    currency: str,
+    case_ref: str,
+) -> str | None:
+    """The mandate at a provider that keeps it (GoCardless), made from the entered details
+    under the plan's key (a retry makes no second); None for a provider that does not."""
+    if provider not in providers.profiles:
+        return None
+    make = getattr(providers.get(provider), "create_mandate", None)
+    if not callable(make):
+        return None
+    try:
+        return str(make(key, holder, iban, currency, f"Mandate {case_ref}", case_ref))
+    except PaymentError as exc:
+        if exc.temporary:
+            raise MandateRefused(
+                "plan",
+                msg("The payment service did not answer. Nothing was agreed; please try again."),
+            ) from exc
+        raise MandateRefused(
+            "iban", msg("The payment service refused this account. Please check the IBAN.")
+        ) from exc
 
 
 def mask_iban(compact: str) -> str:

@@ -49,6 +49,7 @@ class Mandate:
     provider: str
     account_holder: str
     iban_masked: str
+    provider_mandate: str | None = None  # the provider's mandate id (GoCardless: MD...)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ def agree_plan(
         account_holder=mandate.account_holder if mandate else None,
         iban_masked=mandate.iban_masked if mandate else None,
         mandate_reference=mandate_reference(case_id, key) if mandate else None,
+        provider_mandate=mandate.provider_mandate if mandate else None,
     )
     try:
         with session.begin_nested():

@@ -9,12 +9,18 @@ the debit is a payment like any other: its webhook is stored once, re-fetched, a
 becomes `payment_received` (engine/payments/provider_events.py), which the plan job allocates to
 the instalments; a failed one `payment_failed`, and the instalment is missed after its grace
 days. A crash after the intent is written asks the provider again with the same key (one debit).
+
+A provider that keeps the mandate and collects on its own schedule (GoCardless, whose mandate
+the portal made from the entered IBAN) gets the whole plan as an instalment schedule instead
+(`schedule_instalments`, key `mahnwerk-plan-<plan>-schedule`); once GoCardless made the
+schedule's payments, each gets the intent of its instalment (the same key as above, the
+provider's payment id), so its webhooks reach the case through the same path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +34,14 @@ from engine.payments.plan_book import case_today
 from engine.payments.providers import PaymentProviders
 from engine.storage.db import Database
 from engine.storage.models import CaseRow, PaymentIntentRow, PaymentPlanRow, PlanInstalmentRow
+
+
+@dataclass(frozen=True)
+class _Charge:
+    """One instalment as a schedule provider takes it (connectors' `Instalment` shape)."""
+
+    charge_date: date
+    amount_minor: int
 
 
 @dataclass(frozen=True)
@@ -140,3 +154,88 @@ def _intents(session: Session, providers: PaymentProviders, now: datetime) -> li
             )
         )
     return found
+
+
+def schedule_instalments(db: Database, providers: PaymentProviders, now: datetime) -> int:
+    """Give GoCardless (a provider with instalment schedules) its plans; returns how many."""
+    with db.transaction() as session:
+        plans = session.execute(
+            select(PaymentPlanRow.id, PaymentPlanRow.provider).where(
+                PaymentPlanRow.status == "active", PaymentPlanRow.provider_mandate.is_not(None)
+            )
+        ).all()
+    made = 0
+    for plan_id, name in plans:
+        if name not in providers.profiles:
+            continue
+        provider = providers.get(name)
+        if not callable(getattr(provider, "create_instalment_schedule", None)):
+            continue
+        try:
+            made += _schedule_one(db, provider, plan_id, now)
+        except ConnectorError:  # tried again on the next run with the same key
+            continue
+    return made
+
+
+def _schedule_one(db: Database, provider: object, plan_id: int, now: datetime) -> int:
+    with db.transaction() as session:
+        plan = session.get(PaymentPlanRow, plan_id)
+        assert plan is not None
+        case = session.get(CaseRow, plan.case_id)
+        assert case is not None
+        parts = session.scalars(
+            select(PlanInstalmentRow)
+            .where(PlanInstalmentRow.plan_id == plan_id)
+            .order_by(PlanInstalmentRow.seq)
+        ).all()
+        wanted = [(p.seq, p.due_date, p.amount_minor) for p in parts]
+        known = set(
+            session.scalars(
+                select(PaymentIntentRow.idempotency_key).where(
+                    PaymentIntentRow.idempotency_key.like(f"{PLAN_KEY_PREFIX}{plan_id}-%")
+                )
+            )
+        )
+        schedule_id, mandate = plan.provider_schedule, str(plan.provider_mandate)
+        currency, case_ref, name = plan.currency, case.external_id, str(plan.mandate_reference)
+    if len(known) == len(wanted):
+        return 0  # every instalment has its payment already
+    if schedule_id is None:
+        schedule = provider.create_instalment_schedule(  # type: ignore[attr-defined]
+            f"{PLAN_KEY_PREFIX}{plan_id}-schedule",
+            mandate,
+            name,
+            currency,
+            [_Charge(day, amount) for _seq, day, amount in wanted],
+            case_ref,
+        )
+    else:
+        schedule = provider.fetch_instalment_schedule(schedule_id)  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        plan = session.get(PaymentPlanRow, plan_id)
+        assert plan is not None
+        plan.provider_schedule = schedule.schedule_id
+        if len(schedule.payment_ids) != len(wanted):
+            return 0  # GoCardless makes the payments asynchronously: the next run looks again
+        for (seq, _day, amount), payment in zip(wanted, schedule.payment_ids, strict=True):
+            key = debit_key(plan_id, seq)
+            if key in known:
+                continue
+            session.add(
+                PaymentIntentRow(
+                    case_id=plan.case_id,
+                    provider=plan.provider,
+                    idempotency_key=key,
+                    attempt=1,
+                    method="sepa_debit",
+                    provider_payment_id=payment,
+                    amount_minor=amount,
+                    currency=plan.currency,
+                    state="pending",
+                    amount_refunded_minor=0,
+                    created_at=naive_utc(now),
+                    updated_at=naive_utc(now),
+                )
+            )
+    return 1

@@ -431,6 +431,9 @@ class PaymentPlanRow(Base):
     account_holder: Mapped[str | None] = mapped_column(String(70))
     iban_masked: Mapped[str | None] = mapped_column(String(40))
     mandate_reference: Mapped[str | None] = mapped_column(String(35))
+    # At a provider that keeps the mandate and collects on its own schedule (GoCardless).
+    provider_mandate: Mapped[str | None] = mapped_column(String(64))
+    provider_schedule: Mapped[str | None] = mapped_column(String(64))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("account_holder", sa.String(70)),
         sa.Column("iban_masked", sa.String(40)),
         sa.Column("mandate_reference", sa.String(35)),
+        sa.Column("provider_mandate", sa.String(64)),
+        sa.Column("provider_schedule", sa.String(64)),
         sa.Column("completed_at", sa.DateTime()),
     )
     op.create_index("ix_payment_plans_case_id", "payment_plans", ["case_id"])

@@ -161,3 +161,46 @@ def test_the_plan_page_in_german(
     link = sent_link(db, clock, plan_version, external_id="PL-DE", locale="de-DE")
     html = client.get(f"{link}/plan").get_data(as_text=True)
     assert "Ratenzahlung" in html and "Anzahl der Raten" in html
+
+
+def test_with_gocardless_the_entered_account_becomes_its_mandate(
+    db: Database, clock: VirtualClock, tmp_path: Any
+) -> None:
+    """A GoCardless journey: confirming makes the mandate at the (local, fake) GoCardless from
+    the entered IBAN, once however often the form is sent; a refused account names `iban`."""
+    import portal
+    from connectors.payment_gocardless import GoCardlessPayments
+    from engine import PaymentProviders
+    from tests.connectors.fake_gocardless import TOKEN, WEBHOOK_SECRET, FakeGoCardless
+    from tests.portal.conftest import SECRET
+
+    fake = FakeGoCardless()
+    fake.start()
+    try:
+        registry = PaymentProviders({})
+        registry.add(
+            "gocardless",
+            GoCardlessPayments(token=TOKEN, secret=WEBHOOK_SECRET, base_url=fake.base_url),
+        )
+        app = portal.create_app(
+            {
+                "PAYMENT_PROVIDERS": registry,
+                "TESTING": True,
+                "SECRET_KEY": SECRET,
+                "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+                "PORTAL_CLOCK": lambda: clock.now,
+            }
+        )
+        client = app.test_client()
+        with db.transaction() as session:
+            version = publish(session, plan_doc(provider="gocardless"), clock.now)
+        link = _link(db, clock, version, "PL-GC")
+        data = {**_form(client, link), **_choice(clock, iban=IBAN), "step": "confirm"}
+        assert client.post(f"{link}/plan", data=data).status_code == 303
+        assert client.post(f"{link}/plan", data=data).status_code == 303  # double submit
+        [plan] = _plans(db)
+        assert plan.provider_mandate and plan.provider_mandate.startswith("MD")
+        mandates = [o for o in fake.objects.values() if o["id"].startswith("BRQ")]
+        assert len(mandates) == 1 and mandates[0]["status"] == "fulfilled"
+    finally:
+        fake.stop()

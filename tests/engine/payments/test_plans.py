@@ -87,3 +87,18 @@ def test_a_journey_without_plans_allows_none() -> None:
     assert refused.value.field == "plan"
     chosen = PlanLimits.of({"settings": {"plans": {"allowed": True, "interval": "biweekly"}}})
     assert (chosen.allowed, chosen.interval, chosen.max_instalments) == (True, "biweekly", 6)
+
+
+def test_the_journeys_plan_settings_are_validated_naming_the_field() -> None:
+    from engine import validate_document
+    from tests.engine.payments.conftest import plan_doc
+
+    doc = plan_doc(interval="weekly", max_instalments=30, min_instalment_minor=0)
+    _, problems = validate_document(doc)
+    fields = {p.field for p in problems if p.severity == "error"}
+    assert fields == {
+        "settings.plans.interval",
+        "settings.plans.max_instalments",
+        "settings.plans.min_instalment_minor",
+    }
+    assert [p for p in validate_document(plan_doc())[1] if p.severity == "error"] == []

@@ -106,6 +106,26 @@ class SandboxPaymentProvider:
                 raise PaymentError("The sandbox did not answer in time.", temporary=True)
         return Checkout(self.name, payment_id, f"{self.checkout_url}/{payment_id}")
 
+    def collect_debit(self, request: CheckoutRequest) -> Checkout:
+        """A SEPA debit on a mandate (an instalment on its date): stored once per key as
+        `pending`, a debit in flight, until `complete` pays or fails it (as a bank would)."""
+        _check_request(request, ("sepa_debit",))
+        payment_id = self._id_for(request.idempotency_key)
+        with locked(self.directory):
+            stored = self._read(payment_id)
+            if stored is None:
+                stored = {**_new_payment(payment_id, request), "state": "pending"}
+                stored["method"] = "sepa_debit"
+                self._write(stored)
+            elif (stored["amount_minor"], stored["case_ref"]) != (
+                request.amount_minor,
+                request.case_ref,
+            ):
+                raise PaymentError(
+                    "The idempotency key was used before for another amount or case."
+                )
+        return Checkout(self.name, payment_id, "")
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderEvent:
         """Check the Sandbox-Signature (and its age) before the body is read."""
         header = _header(headers, HEADER)
@@ -170,7 +190,7 @@ class SandboxPaymentProvider:
             raise PaymentError(f"Unknown outcome {outcome!r}; expected pay, fail or abandon.")
         with locked(self.directory):
             stored = self.payment(payment_id)
-            if stored["state"] == "open":
+            if stored["state"] in ("open", "pending"):  # pending: a debit the bank decides
                 stored["state"] = STATE_FOR_OUTCOME[outcome]
                 stored["method"] = method if method in stored["methods"] else stored["methods"][0]
                 stored["failure_reason"] = FAILURE if outcome == "fail" else None

@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         analytics,  # the journey's numbers: canvas overlay and dashboard
         auth,
         case_actions,
+        case_plans,
         cases,
         debtors,  # the person: all their cases, contact history, holds
         experiments,
@@ -111,6 +112,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(analytics.bp)
     app.register_blueprint(case_actions.bp)  # staff record payments, promises, holds on a case
     app.register_blueprint(debtors.bp)
+    case_plans.install(app)  # the case page's instalment plan section
 
     @app.get("/")
     def index() -> Any:

@@ -108,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["CREDITOR_NAME"]:
         app.config["CREDITOR_NAME"] = _creditor()
 
-    from portal import factor, payments, views
+    from portal import factor, payments, plans, views
 
     db.init_app(app)
     csrf.init_app(app)
@@ -119,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(payments.bp)
     app.register_blueprint(factor.bp)
+    app.register_blueprint(plans.bp)
     views.install_errors(app)
     factor.install_errors(app)
     return app

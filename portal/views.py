@@ -160,6 +160,7 @@ def _page(
     done: str | None = None,
 ) -> tuple[str, int]:
     from portal.payments import pay_section  # it builds on this module
+    from portal.plans import plan_section
 
     lang = current_lang()
     locale = "de_DE" if lang == "de" else "en_GB"
@@ -188,6 +189,7 @@ def _page(
             form=request.form if request.method == "POST" else {},
             done=done,
             pay=pay_section(access_case_id),
+            plans=plan_section(access_case_id),
         ),
         status,
     )

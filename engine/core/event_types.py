@@ -20,6 +20,11 @@ WAITABLE = (
     "opted_out",
     "contact_changed",
     "callback_requested",
+    # instalment plans (engine/payments/plan_book.py)
+    "plan_agreed",
+    "instalment_paid",
+    "instalment_missed",
+    "plan_completed",
 )
 
 # Events the policy rules act on before any journey sees them.
@@ -69,6 +74,10 @@ EVENT_WORDS: dict[str, Text] = {
     "opted_out": msg("the debtor opts out of a channel"),
     "contact_changed": msg("the contact data change"),
     "callback_requested": msg("the debtor asks for a call back"),
+    "plan_agreed": msg("an instalment plan is agreed"),
+    "instalment_paid": msg("an instalment is paid"),
+    "instalment_missed": msg("an instalment is missed"),
+    "plan_completed": msg("every instalment is paid"),
 }
 
 # Every event's name as a case's timeline shows it (a noun phrase, not a clause).
@@ -87,6 +96,10 @@ EVENT_NAMES: dict[str, Text] = {
     "opted_out": msg("Opted out of a channel"),
     "contact_changed": msg("Contact data changed"),
     "callback_requested": msg("Call back requested"),
+    "plan_agreed": msg("Instalment plan agreed"),
+    "instalment_paid": msg("Instalment paid"),
+    "instalment_missed": msg("Instalment missed"),
+    "plan_completed": msg("Instalment plan completed"),
     "dispute_opened": msg("Dispute opened"),
     "dispute_resolved": msg("Dispute resolved"),
     "cease_contact": msg("Asked to stop contact"),
@@ -110,4 +123,11 @@ def event_name(event: str) -> Text:
 
 
 # What the debtor portal records (portal/): each action is one of these events.
-PORTAL = ("promise_to_pay", "dispute_opened", "callback_requested", "consent_changed", "opted_out")
+PORTAL = (
+    "promise_to_pay",
+    "dispute_opened",
+    "callback_requested",
+    "consent_changed",
+    "opted_out",
+    "plan_agreed",
+)

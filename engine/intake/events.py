@@ -79,6 +79,35 @@ class CallbackPayload(Schema):
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 
+class PlanPayload(Schema):
+    """A plan agreed: its row id, how many instalments, the total and first date, and by whom."""
+
+    plan = fields.Integer(required=True, validate=validate.Range(min=1))
+    instalments = fields.Integer(required=True, validate=validate.Range(min=2, max=24))
+    amount = fields.Decimal(
+        required=True, places=2, as_string=True, validate=validate.Range(min=0, min_inclusive=False)
+    )
+    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    first_date = fields.Date(required=True)
+    by = fields.String(load_default="portal", validate=validate.Length(max=254))
+
+
+class InstalmentPayload(Schema):
+    """One instalment of a plan: which, its date and amount."""
+
+    plan = fields.Integer(required=True, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, validate=validate.Range(min=1, max=24))
+    due_date = fields.Date(required=True)
+    amount = fields.Decimal(
+        required=True, places=2, as_string=True, validate=validate.Range(min=0, min_inclusive=False)
+    )
+    currency = fields.String(required=True, validate=validate.Length(equal=3))
+
+
+class PlanDonePayload(Schema):
+    plan = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class ContactPayload(Schema):
     email = fields.Email(allow_none=True)
     phone = fields.String(allow_none=True, validate=validate.Length(max=32))
@@ -108,6 +137,10 @@ PAYLOADS: dict[str, type[Schema]] = {
     "opted_out": ChannelPayload,
     "fee_charged": FeePayload,
     "interest_booked": InterestPayload,
+    "plan_agreed": PlanPayload,
+    "instalment_paid": InstalmentPayload,
+    "instalment_missed": InstalmentPayload,
+    "plan_completed": PlanDonePayload,
 }
 
 

@@ -280,6 +280,23 @@ class BalanceSettingsSchema(Schema):
     )
 
 
+PLAN_INTERVALS = ("monthly", "biweekly")
+
+
+class PlanSettingsSchema(Schema):
+    """The limits of an instalment plan a debtor of this journey may agree on the portal."""
+
+    allowed = fields.Boolean(load_default=False)
+    max_instalments = fields.Integer(load_default=6, validate=validate.Range(min=2, max=24))
+    # The smallest instalment, in the case currency's minor units (2000 = 20.00 EUR).
+    min_instalment_minor = fields.Integer(load_default=2000, validate=validate.Range(min=1))
+    # The first instalment falls today or within this many days.
+    first_within_days = fields.Integer(load_default=14, validate=validate.Range(min=0, max=90))
+    interval = fields.String(load_default="monthly", validate=validate.OneOf(PLAN_INTERVALS))
+    # Days after an instalment's date before it counts as missed (a debit takes days to arrive).
+    grace_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=30))
+
+
 class JourneySettingsSchema(Schema):
     """Settings of a journey version beside its graph."""
 
@@ -287,6 +304,7 @@ class JourneySettingsSchema(Schema):
     portal = fields.Nested(PortalSettingsSchema)
     interest = fields.Nested(InterestSettingsSchema)
     balance = fields.Nested(BalanceSettingsSchema)
+    plans = fields.Nested(PlanSettingsSchema)
 
 
 class JourneySchema(Schema):

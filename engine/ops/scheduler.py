@@ -19,6 +19,8 @@ from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
 from engine.experiments.auto import auto_promote
 from engine.ops.leader import Leadership
 from engine.payments.inbox import process_inbox
+from engine.payments.plan_book import check_plans
+from engine.payments.plan_debits import collect_instalments, schedule_instalments
 from engine.payments.provider_events import process_provider_events
 from engine.payments.providers import load_payment_providers
 from engine.run.runtime import Runtime
@@ -105,6 +107,15 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="payments",
         **common,
     )
+    # Instalment plans: debits started on their dates, payments allocated, missed instalments
+    # recorded. Safe in every worker: each key and event id names the plan and the instalment.
+    scheduler.add_job(
+        _guarded("plans", lambda now: _plans(db, providers, now), clock),
+        "interval",
+        seconds=settings.dispatch_seconds,
+        id="plans",
+        **common,
+    )
     inbox = settings.statement_inbox
     if inbox:
         scheduler.add_job(
@@ -123,6 +134,13 @@ def _experiments(db: Database, leadership: Leadership, now: datetime) -> Any:
         return None
     with db.transaction() as session:
         return auto_promote(session, now)
+
+
+def _plans(db: Database, providers: Any, now: datetime) -> Any:
+    """Collect the instalments due by debit, then check the plans against payments and dates."""
+    debits = collect_instalments(db, providers, now) + schedule_instalments(db, providers, now)
+    with db.transaction() as session:
+        return debits, check_plans(session, now)
 
 
 def _webhooks(db: Database, leadership: Leadership, now: datetime) -> Any:

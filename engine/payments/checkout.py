@@ -44,6 +44,8 @@ DEFAULT_METHODS = ("card",)
 UNFINISHED = ("new", "open", "pending")
 # Intents after which the debtor may try again with a new key.
 RETRYABLE = ("failed", "canceled")
+# The idempotency keys of instalment debits start so (engine/payments/plan_debits.py).
+PLAN_KEY_PREFIX = "mahnwerk-plan-"
 
 
 class PaymentRefused(ValueError):
@@ -207,6 +209,8 @@ def _intent(
         PaymentIntentRow.amount_minor == options.amount_minor,
         PaymentIntentRow.currency == options.currency,
         PaymentIntentRow.provider == options.provider,
+        # An instalment's debit (engine/payments/plan_debits.py) is not this checkout.
+        PaymentIntentRow.idempotency_key.not_like(f"{PLAN_KEY_PREFIX}%"),
     )
     found = session.scalar(
         select(PaymentIntentRow)

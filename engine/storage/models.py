@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -426,6 +427,63 @@ class ProviderEventRow(Base):
     # What processing made of it: recorded:<event type>, pending, refused:<reason>, ...
     outcome: Mapped[str | None] = mapped_column(String(200))
     tries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PaymentPlanRow(Base):
+    """An instalment plan a debtor (portal) or a person (case page) agreed for a case.
+
+    `key` is unique and made from the form's one-time value, so a double submit stores one
+    plan; at most one plan per case is active (the partial unique index). status: active,
+    completed (every instalment paid), ended (the case closed otherwise).
+    """
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        Index(
+            "ux_payment_plans_active",
+            "case_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(16))
+    grace_days: Mapped[int] = mapped_column(Integer)
+    agreed_by: Mapped[str] = mapped_column(String(254))  # "portal" or the person's address
+    agreed_at: Mapped[datetime] = mapped_column(DateTime)
+    # A SEPA mandate, when the journey's provider takes debits: never the whole IBAN.
+    provider: Mapped[str | None] = mapped_column(String(32))
+    account_holder: Mapped[str | None] = mapped_column(String(70))
+    iban_masked: Mapped[str | None] = mapped_column(String(40))
+    mandate_reference: Mapped[str | None] = mapped_column(String(35))
+    # At a provider that keeps the mandate and collects on its own schedule (GoCardless).
+    provider_mandate: Mapped[str | None] = mapped_column(String(64))
+    provider_schedule: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PlanInstalmentRow(Base):
+    """One instalment of a plan: due date, amount, and open, paid or missed."""
+
+    __tablename__ = "plan_instalments"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "seq"),
+        Index("ix_plan_instalments_due", "status", "due_date"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, paid, missed
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    missed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # Statement reconciliation looks cases up by the invoice reference a payer wrote

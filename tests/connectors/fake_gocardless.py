@@ -68,6 +68,10 @@ class FakeGoCardless(FakeServer):
         self.route("POST", r"/instalment_schedules(/create_with_dates)?", schedules)
         self.route("GET", r"/instalment_schedules/(?P<id>IS\w+)", self._get("instalment_schedules"))
         self.route("GET", r"/events", self._list_events)
+        # A billing request completed by our own page (the IBAN entered in the portal).
+        self.route(
+            "POST", r"/billing_requests/(?P<id>BRQ\w+)/actions/(?P<action>\w+)", self._action
+        )
 
     # -- what the debtor and the banks do ------------------------------------------------------
 
@@ -338,6 +342,54 @@ class FakeGoCardless(FakeServer):
             metadata=params.get("metadata") or {},
             links={"mandate": mandate, "payments": payments},
         )
+
+    def _action(self, request: Request, match: re.Match[str]) -> Reply:
+        """collect_customer_details, collect_bank_account, confirm_payer_details, fulfil."""
+        denied = self._auth(request)
+        if denied:
+            return denied
+        with self.lock:
+            billing = self.objects.get(match["id"])
+            if billing is None:
+                return gc_error(404, "invalid_api_usage", "Resource not found")
+            data = (request.json() or {}).get("data") or {}
+            action = match["action"]
+            actions = billing.setdefault("actions", [])
+            done = [a["type"] for a in actions if a["status"] == "completed"]
+            if billing["status"] == "fulfilled":
+                return gc_error(422, "invalid_state", "Billing request is already fulfilled")
+            if action == "collect_customer_details":
+                if not (data.get("customer") or {}).get("family_name"):
+                    return gc_error(
+                        422,
+                        "validation_failed",
+                        "Validation failed",
+                        [{"field": "family_name", "message": "is required"}],
+                    )
+            elif action == "collect_bank_account":
+                iban = str(data.get("iban") or "")
+                if len(iban) < 15 or not data.get("account_holder_name"):
+                    return gc_error(
+                        422,
+                        "validation_failed",
+                        "Validation failed",
+                        [{"field": "iban", "message": "is invalid"}],
+                    )
+                holder = data["account_holder_name"]
+                billing["bank_account"] = {"iban_ending": iban[-4:], "holder": holder}
+            elif action == "confirm_payer_details":
+                if {"collect_customer_details", "collect_bank_account"} - set(done):
+                    return gc_error(422, "invalid_state", "Payer details are not collected")
+            elif action == "fulfil":
+                if "confirm_payer_details" not in done:
+                    return gc_error(422, "invalid_state", "Payer details are not confirmed")
+                billing["status"] = "fulfilled"
+                billing["links"]["mandate_request_mandate"] = self._id("MD")
+            else:
+                return gc_error(404, "invalid_api_usage", "Unknown action")
+            if action != "fulfil":
+                actions.append({"type": action, "status": "completed"})
+            return Reply(200, {"billing_requests": json.loads(json.dumps(billing))})
 
     def _list_events(self, request: Request, _: re.Match[str]) -> Reply:
         wanted = request.query.get("payment")

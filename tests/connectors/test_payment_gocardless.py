@@ -368,3 +368,24 @@ def test_an_id_that_is_no_gocardless_id_is_refused_without_a_call(
     with pytest.raises(PaymentError, match="is not a GoCardless id"):
         provider(fake_gocardless).fetch_payment(payment_id)
     assert fake_gocardless.requests == []
+
+
+def test_a_mandate_from_bank_details_entered_on_our_page(fake_gocardless) -> None:
+    """A plan's form: the billing request's actions make the mandate; a retry makes no second."""
+    gc = provider(fake_gocardless)
+    args = ("plan-key-1", "Erika Mustermann", "DE89370400440532013000", "EUR", "Plan", "INV-1")
+    mandate = gc.create_mandate(*args)
+    assert mandate.startswith("MD")
+    assert gc.create_mandate(*args) == mandate  # same key: the same billing request, fulfilled
+    [billing] = [o for o in fake_gocardless.objects.values() if o["id"].startswith("BRQ")]
+    assert billing["bank_account"] == {"iban_ending": "3000", "holder": "Erika Mustermann"}
+    plan = [
+        Instalment(dt.date(2027, 1, 15), 10000),
+        Instalment(dt.date(2027, 2, 15), 10000),
+    ]
+    schedule = gc.create_instalment_schedule(
+        "plan-key-1:schedule", mandate, "Plan", "EUR", plan, "INV-1"
+    )
+    assert schedule.status == "active" and len(schedule.payment_ids) == 2
+    with pytest.raises(PaymentError, match="iban"):
+        gc.create_mandate("plan-key-2", "Erika Mustermann", "DE89", "EUR", "Plan", "INV-2")

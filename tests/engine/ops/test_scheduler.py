@@ -18,7 +18,7 @@ def test_the_scheduler_has_one_tick_dispatch_and_webhook_job(db: Database) -> No
 
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert set(jobs) == {"tick", "dispatch", "webhooks", "payments", "experiments"}
+    assert set(jobs) == {"tick", "dispatch", "webhooks", "payments", "plans", "experiments"}
     assert jobs["tick"].trigger.interval.total_seconds() == 7
     assert jobs["dispatch"].max_instances == 1
 
@@ -44,3 +44,15 @@ def test_the_tick_job_advances_due_cases(db: Database, published: VersionRow) ->
     with db.transaction() as session:
         case = session.query(CaseRow).filter_by(external_id="SCHED-1").one()
         assert case.visits >= 1
+
+
+def test_the_plans_job_collects_and_checks(db: Database) -> None:
+    """The plan job runs on the dispatch interval and answers (debits asked, the plan check)."""
+    scheduler = build_scheduler(db, Settings(tick_seconds=7, dispatch_seconds=3))
+    job = {job.id: job for job in scheduler.get_jobs()}["plans"]
+    assert job.trigger.interval.total_seconds() == 3
+    from engine.ops.scheduler import _plans
+    from engine.payments.plan_book import PlanCheck
+    from engine.payments.providers import PaymentProviders
+
+    assert _plans(db, PaymentProviders({}), datetime(2026, 3, 2, tzinfo=UTC)) == (0, PlanCheck())

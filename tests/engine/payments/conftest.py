@@ -68,3 +68,47 @@ def case(db: Database, clock: VirtualClock, version: VersionRow) -> CaseRow:
         session.expunge(row)
     Runtime(db).tick(clock.now)
     return row
+
+
+PLAN_LIMITS = {
+    "allowed": True,
+    "max_instalments": 6,
+    "min_instalment_minor": 2000,
+    "first_within_days": 14,
+    "interval": "monthly",
+    "grace_days": 3,
+}
+
+
+def plan_doc(provider: str = "sandbox", **limits: Any) -> dict[str, Any]:
+    """start -> email with the portal link -> wait for a plan (14 days) -> wait for a missed
+    instalment (400 days); a missed instalment sends a firmer reminder and waits again."""
+    body = "Dear {{ debtor_name }}, pay in instalments: {{ portal_url }}"
+    doc = journey_doc(
+        key="planning",
+        templates={"reminder": template(body=body)},
+        nodes=[
+            node("start", "start"),
+            node("remind", "send", channel="email", template="reminder", tone=1),
+            node("offer", "wait_event", events=["plan_agreed"], timeout_days=14),
+            node("plan", "wait_event", events=["instalment_missed"], timeout_days=400),
+            node("missed", "send", channel="email", template="reminder", tone=2),
+            node("again", "send", channel="email", template="reminder", tone=2),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[
+            edge("start", "remind"),
+            edge("remind", "offer"),
+            edge("offer", "plan", "plan_agreed"),
+            edge("offer", "again", "timeout"),
+            edge("plan", "missed", "instalment_missed"),
+            edge("plan", "done", "timeout"),
+            edge("missed", "plan"),
+            edge("again", "done"),
+        ],
+    )
+    doc["settings"] = {
+        "payments": {"provider": provider, "methods": ["card", "sepa_debit"]},
+        "plans": {**PLAN_LIMITS, **limits},
+    }
+    return doc

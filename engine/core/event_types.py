@@ -38,12 +38,17 @@ POLICY = (
     "case_closed",
 )
 
+# What a person records on a task (engine/nodes/task.py): each moves the case out of the port of
+# the same meaning. Not waitable: only a task step listens for them.
+TASK_OUTCOMES = ("task_done", "task_not_reached", "task_promise_taken", "task_escalated")
+
 ALL = tuple(
     dict.fromkeys(
         (
             *WAITABLE,
             *POLICY,
             "consent_changed",
+            *TASK_OUTCOMES,
         )
     )
 )
@@ -94,6 +99,10 @@ EVENT_NAMES: dict[str, Text] = {
     "deceased": msg("Debtor deceased"),
     "case_closed": msg("Case closed by the host"),
     "consent_changed": msg("Consent changed"),
+    "task_done": msg("Task done"),
+    "task_not_reached": msg("Task: debtor not reached"),
+    "task_promise_taken": msg("Task: promise taken"),
+    "task_escalated": msg("Task escalated"),
 }
 
 

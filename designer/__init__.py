@@ -76,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings,
         simulation,
         statements,
+        tasks,
         templates_view,
         tokens_view,
         webhooks_view,
@@ -107,6 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.bp)  # cases from CSV/XLSX
     app.register_blueprint(statements.bp)  # bank statements: CAMT.053, MT940
     app.register_blueprint(analytics.bp)
+    app.register_blueprint(tasks.bp)  # the task inbox
 
     @app.get("/")
     def index() -> Any:

@@ -49,6 +49,8 @@ ADMIN_ROLES = frozenset({"admin"})
 REVIEW_ROLES = frozenset({"reviewer"})
 PUBLISH_ROLES = frozenset({"manager", "admin"})
 COMMENT_ROLES = frozenset({"manager", "admin", "reviewer"})
+# The task inbox (designer/tasks.py): agents work the tasks, managers and admins too.
+TASK_ROLES = frozenset({"agent", "manager", "admin"})
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -92,6 +94,11 @@ class User(UserMixin):
     def can_comment(self) -> bool:
         """Whether this user may comment on a version."""
         return self.role in COMMENT_ROLES
+
+    @property
+    def can_work_tasks(self) -> bool:
+        """Whether this user sees the task inbox, claims tasks and records outcomes."""
+        return self.role in TASK_ROLES
 
     @property
     def is_admin(self) -> bool:

@@ -66,6 +66,7 @@ DATA_WORDS = (
     N_("reviewer"),
     N_("admin"),
     N_("viewer"),
+    N_("agent"),
     # tones 1-4
     N_("friendly"),
     N_("clear"),

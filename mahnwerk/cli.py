@@ -378,7 +378,7 @@ def user() -> None:
 @user.command(name="add")
 @click.argument("email")
 @click.option(
-    "--role", required=True, type=click.Choice(["manager", "reviewer", "admin", "viewer"])
+    "--role", required=True, type=click.Choice(["manager", "reviewer", "admin", "viewer", "agent"])
 )
 @click.option("--password", default=None, help="Default: a generated one, printed once.")
 def user_add(email: str, role: str, password: str | None) -> None:

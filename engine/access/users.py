@@ -13,7 +13,7 @@ from engine.access.passwords import NO_ONE, check_password, hash_password
 from engine.core.clock import naive_utc
 from engine.storage.models import UserRow
 
-ROLES = ("manager", "reviewer", "admin", "viewer")
+ROLES = ("manager", "reviewer", "admin", "viewer", "agent")  # agent: the task inbox
 
 
 class UserError(ValueError):

@@ -249,6 +249,10 @@ MOVED_ON = msg(
 )
 
 
+NO_DATE = msg("Give the promised payment date.")
+BAD_DATE = msg("Give the date as year-month-day, e.g. 2026-04-30.")
+
+
 def _why_not(task: TaskView, person: str) -> TaskConflict:
     if task.status == "done":
         words = OUTCOME_WORDS.get(task.outcome or "", msg("done"))
@@ -287,6 +291,15 @@ def record_task_outcome(
         raise _why_not(task, person)
     if not task.live:
         raise TaskConflict(MOVED_ON)
+    if outcome == "promise_taken" and promised in (None, ""):
+        raise TaskError(NO_DATE, "date")
+    if promised not in (None, ""):
+        try:
+            date.fromisoformat(str(promised))
+        except ValueError as exc:
+            raise TaskError(BAD_DATE, "date") from exc
+    if len(note or "") > 2000:
+        raise TaskError(msg("Keep the note to 2000 characters."), "note")
     kind = OUTCOME_EVENTS[outcome]
     payload: dict[str, Any] = {"task": task_id, "note": note or ""}
     if promised not in (None, ""):

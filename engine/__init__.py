@@ -266,6 +266,7 @@ _EXPORTS: dict[str, str] = {
     "rule_sentences": "engine.rules.sentences",
     "Runtime": "engine.run.runtime",
     "TickReport": "engine.run.runtime",
+    "AGENT_CAPACITY": "engine.simulation",
     "SimulationResult": "engine.simulation",
     "simulate": "engine.simulation",
     "WebhookSubscriptionRow": "engine.storage.api_models",
@@ -579,7 +580,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.rules.compiler import CompiledJourney, compile_journey
     from engine.rules.sentences import journey_sentences, policy_sentences, rule_sentences
     from engine.run.runtime import Runtime, TickReport
-    from engine.simulation import SimulationResult, simulate
+    from engine.simulation import AGENT_CAPACITY, SimulationResult, simulate
     from engine.storage import queries
     from engine.storage.api_models import WebhookSubscriptionRow
     from engine.storage.db import Database
@@ -621,6 +622,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     )
 
 __all__ = [
+    "AGENT_CAPACITY",
     "CACHE_SECONDS",
     "CASE_FIELDS",
     "CHANNELS",

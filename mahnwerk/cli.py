@@ -290,15 +290,22 @@ def import_cases_cmd(file: str, journey_key: str) -> None:
 @click.option("--cases", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--days", default=60, show_default=True, type=click.IntRange(1, 730))
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--agents",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="Tasks the agents work per queue and day (task steps).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None:
+def simulate(file: str, cases: int, days: int, seed: int, agents: int, as_json: bool) -> None:
     """Run a synthetic portfolio through a journey on a virtual clock."""
     from engine.authoring.versions import InvalidJourney
     from engine.simulation import simulate as run
 
     doc = _read_document(file)
     try:
-        result = run(doc, cases=cases, days=days, seed=seed)
+        result = run(doc, cases=cases, days=days, seed=seed, agents=agents)
     except InvalidJourney as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem}", err=True)
@@ -327,6 +334,8 @@ def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None
     click.echo(f"Suppressed by reason: {_pairs(data['suppressed'])}")
     click.echo(f"Cases stopped by an engine error: {_pairs(data['errors'])}")
     click.echo(f"Messages not sent (render failures, dead letters): {_pairs(data['failed'])}")
+    if data.get("tasks"):
+        click.echo(f"Tasks for people ({agents} per queue and day): {_pairs(data['tasks'])}")
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
 
 

@@ -106,3 +106,25 @@ def test_the_drain_twice_makes_one_task(db: Database) -> None:
     second = SandboxDispatcher(db, workers=1).dispatch(DAY + timedelta(seconds=1))
     assert (first.tasks, second.tasks) == (1, 0)
     assert len(calls(db)[0]) == 1
+
+
+def test_a_crash_before_the_drain_commits_leaves_no_task_and_the_next_run_makes_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.delivery import tasks as drain
+
+    start(db)
+    Runtime(db).tick(DAY)
+    real = drain._audit
+
+    def crash(*args: object, **kw: object) -> None:
+        raise RuntimeError("power cut after the task row was inserted")
+
+    monkeypatch.setattr(drain, "_audit", crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        SandboxDispatcher(db, workers=1).dispatch(DAY)
+    made, rows = calls(db)
+    assert made == [] and rows[0].status == "pending"  # rolled back together
+    monkeypatch.setattr(drain, "_audit", real)
+    assert SandboxDispatcher(db, workers=1).dispatch(DAY).tasks == 1
+    assert len(calls(db)[0]) == 1

@@ -140,6 +140,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         messages,
         payment_hooks,
         receipts,
+        tasks,
         webhooks,
     )
 
@@ -149,7 +150,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
     api.spec.components.schema("EventItemIn", schema=EventItemIn)  # BulkEventsIn's items
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
-    for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks):
+    for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks, tasks):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
     api.register_blueprint(analytics.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...

@@ -79,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings,
         simulation,
         statements,
+        tasks,
         templates_view,
         tokens_view,
         webhooks_view,
@@ -113,6 +114,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(case_actions.bp)  # staff record payments, promises, holds on a case
     app.register_blueprint(debtors.bp)
     case_plans.install(app)  # the case page's instalment plan section
+    app.register_blueprint(tasks.bp)  # the task inbox
 
     @app.get("/")
     def index() -> Any:

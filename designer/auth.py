@@ -54,6 +54,8 @@ COMMENT_ROLES = frozenset({"manager", "admin", "reviewer"})
 # managers and admins take a protection off again (release) or end the case (close).
 CASE_ACTION_ROLES = frozenset({"collector", "manager", "admin"})
 CASE_DECISION_ROLES = frozenset({"manager", "admin"})
+# The task inbox (designer/tasks.py): collectors work the tasks, managers and admins too.
+TASK_ROLES = frozenset({"collector", "manager", "admin"})
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -97,6 +99,11 @@ class User(UserMixin):
     def can_comment(self) -> bool:
         """Whether this user may comment on a version."""
         return self.role in COMMENT_ROLES
+
+    @property
+    def can_work_tasks(self) -> bool:
+        """Whether this user sees the task inbox, claims tasks and records outcomes."""
+        return self.role in TASK_ROLES
 
     @property
     def is_admin(self) -> bool:

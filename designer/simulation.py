@@ -19,6 +19,7 @@ from designer.auth import SIMULATE_ROLES, role_required
 from designer.i18n import _, current_lang, money, word
 from designer.render import page_or_partial
 from engine import (
+    AGENT_CAPACITY,
     InvalidJourney,
     Job,
     JobFailed,
@@ -92,6 +93,7 @@ def _work(doc: dict[str, Any], params: dict[str, Any], lang: str) -> Any:
                 days=params["days"],
                 seed=params["seed"],
                 progress=progress,
+                agents=params.get("agents", AGENT_CAPACITY),
             )
         except InvalidJourney as exc:
             # The job runs outside the request: problems in the language of who started it.
@@ -123,6 +125,8 @@ def start(key: str, number: int) -> Any:
         "cases": _bounded("cases", 200, 1, config["SIMULATION_MAX_CASES"]),
         "days": _bounded("days", 30, 1, config["SIMULATION_MAX_DAYS"]),
         "seed": _bounded("seed", 1, 0, 2**31 - 1),
+        # Simulated agents: tasks worked per queue per day (a journey's task steps).
+        "agents": _bounded("agents", AGENT_CAPACITY, 0, 10_000),
     }
     db, now = get_db(), utcnow()
     with db.transaction() as session:  # count and add together: two requests cannot both pass

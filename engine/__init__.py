@@ -215,6 +215,18 @@ _EXPORTS: dict[str, str] = {
     "guess_field": "engine.intake.importer",
     "import_cases": "engine.intake.importer",
     "read_rows": "engine.intake.importer",
+    "TASK_STATUSES": "engine.intake.tasks",
+    "TaskConflict": "engine.intake.tasks",
+    "TaskError": "engine.intake.tasks",
+    "TaskNotFound": "engine.intake.tasks",
+    "TaskView": "engine.intake.tasks",
+    "claim_task": "engine.intake.tasks",
+    "count_open_tasks": "engine.intake.tasks",
+    "get_task": "engine.intake.tasks",
+    "list_tasks": "engine.intake.tasks",
+    "record_task_outcome": "engine.intake.tasks",
+    "task_queues": "engine.intake.tasks",
+    "unclaim_task": "engine.intake.tasks",
     "upload_text": "engine.intake.importer",
     "STAFF_EVENTS": "engine.intake.staff_actions",
     "STAFF_KEY": "engine.intake.staff_actions",
@@ -301,6 +313,7 @@ _EXPORTS: dict[str, str] = {
     "rule_sentences": "engine.rules.sentences",
     "Runtime": "engine.run.runtime",
     "TickReport": "engine.run.runtime",
+    "AGENT_CAPACITY": "engine.simulation",
     "SimulationResult": "engine.simulation",
     "simulate": "engine.simulation",
     "WebhookSubscriptionRow": "engine.storage.api_models",
@@ -319,6 +332,7 @@ _EXPORTS: dict[str, str] = {
     "ImportMappingRow": "engine.storage.models",
     "JourneyRow": "engine.storage.models",
     "OutboxRow": "engine.storage.models",
+    "TaskRow": "engine.storage.models",
     "StatementLineRow": "engine.storage.models",
     "UploadRow": "engine.storage.models",
     "UserRow": "engine.storage.models",
@@ -573,6 +587,20 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         record_staff_action,
         release_event,
     )
+    from engine.intake.tasks import (
+        TASK_STATUSES,
+        TaskConflict,
+        TaskError,
+        TaskNotFound,
+        TaskView,
+        claim_task,
+        count_open_tasks,
+        get_task,
+        list_tasks,
+        record_task_outcome,
+        task_queues,
+        unclaim_task,
+    )
     from engine.journey.document import SCHEMA_VERSION, TONES, Journey, dump_journey, load_journey
     from engine.journey.templating import template_problems
     from engine.money.cases import CaseOwed, case_owed
@@ -656,7 +684,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.rules.policy import hold_kinds
     from engine.rules.sentences import journey_sentences, policy_sentences, rule_sentences
     from engine.run.runtime import Runtime, TickReport
-    from engine.simulation import SimulationResult, simulate
+    from engine.simulation import AGENT_CAPACITY, SimulationResult, simulate
     from engine.storage import queries
     from engine.storage.api_models import WebhookSubscriptionRow
     from engine.storage.audit_chain import ChainHead, audit_head
@@ -679,6 +707,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         JourneyRow,
         OutboxRow,
         StatementLineRow,
+        TaskRow,
         UploadRow,
         UserRow,
         VersionEventRow,
@@ -698,6 +727,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     )
 
 __all__ = [
+    "AGENT_CAPACITY",
     "CACHE_SECONDS",
     "CASE_FIELDS",
     "CHANNELS",
@@ -721,6 +751,7 @@ __all__ = [
     "STAFF_KEY",
     "STATUSES",
     "SYSTEM",
+    "TASK_STATUSES",
     "TOKEN_SCOPES",
     "TONES",
     "VERSION_STATUSES",
@@ -826,6 +857,11 @@ __all__ = [
     "StatementError",
     "StatementLineRow",
     "SubscriptionInactive",
+    "TaskConflict",
+    "TaskError",
+    "TaskNotFound",
+    "TaskRow",
+    "TaskView",
     "Text",
     "TextFinding",
     "TickReport",
@@ -873,12 +909,14 @@ __all__ = [
     "check_holder",
     "check_iban",
     "check_plans",
+    "claim_task",
     "clean_payload",
     "collect_instalments",
     "comment_version",
     "compile_journey",
     "connector_message",
     "content_hash",
+    "count_open_tasks",
     "create_job",
     "create_subscription",
     "create_token",
@@ -910,6 +948,7 @@ __all__ = [
     "get_case",
     "get_debtor",
     "get_job",
+    "get_task",
     "get_version",
     "get_webhook_delivery",
     "girocode_image",
@@ -931,6 +970,7 @@ __all__ = [
     "list_cases",
     "list_journeys",
     "list_outbox",
+    "list_tasks",
     "list_tokens",
     "list_versions",
     "list_webhook_deliveries",
@@ -978,6 +1018,7 @@ __all__ = [
     "record_host_event",
     "record_login_failure",
     "record_staff_action",
+    "record_task_outcome",
     "recount_facts",
     "register_channel",
     "register_country",
@@ -1010,10 +1051,12 @@ __all__ = [
     "surviving",
     "take_provider_webhook",
     "takes_debits",
+    "task_queues",
     "template_problems",
     "text_findings",
     "text_problem",
     "timeline",
+    "unclaim_task",
     "unmatched_lines",
     "unpause_journey",
     "unwaived",

@@ -8,6 +8,10 @@ Response model (deliberately simple, and the same for every journey, so results 
   the promise with probability 0.6 (paying in full on the promised day);
 - after each message, with probability 0.005 the debtor disputes the claim.
 `collected` counts principal, fees and interest paid (`collected_fees`, `collected_interest`).
+- tasks for people (a `task` step): agents work at most `agents` tasks per queue per day, oldest
+  due first (the rest wait for the next day, and time out when their due date passes first);
+  each worked task's outcome is drawn from TASK_OUTCOMES (or the shares given), a promise taken
+  on a call is kept with probability PROMISE_KEPT like any other.
 Random draws come from one seeded generator in message order, so a seed gives one result.
 Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
 deferrals and suppressions show as they would live. What would go wrong live shows too:
@@ -35,11 +39,12 @@ from engine.experiments.from_simulation import split_outcomes
 from engine.intake.cases import case_values
 from engine.intake.debtors import resolve_debtors
 from engine.intake.events import record_event
+from engine.intake.tasks import list_tasks, record_task_outcome
 from engine.money.balance import amount
 from engine.money.cases import case_owed
 from engine.run.runtime import Runtime
 from engine.storage.db import Database
-from engine.storage.models import AuditRow, CaseRow, OutboxRow
+from engine.storage.models import AuditRow, CaseRow, OutboxRow, TaskRow
 
 RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
@@ -53,6 +58,10 @@ PROBLEMS = {
 COUNTED = ("message", "suppression", *PROBLEMS)
 # A scheduled payment's mark: pay the fees and interest owed on the day it arrives too.
 WITH_CHARGES = "_with_charges"
+# Simulated agents: tasks worked per queue per day, and what comes of a worked task.
+AGENT_CAPACITY = 20
+TASK_OUTCOMES = {"done": 0.25, "not_reached": 0.45, "promise_taken": 0.2, "escalate": 0.1}
+AGENT = "simulated agent"
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 
 
@@ -77,6 +86,8 @@ class SimulationResult:
     # Per split node, its arms' outcomes (engine.experiments.outcomes.ExperimentOutcomes JSON):
     # the experiment page of the simulation reads them.
     experiments: list[dict[str, Any]] = field(default_factory=list)
+    # Tasks for people: created, worked, each outcome recorded, and still waiting at the end.
+    tasks: Counter[str] = field(default_factory=Counter)
 
     @property
     def render_errors(self) -> list[str]:
@@ -87,8 +98,10 @@ class SimulationResult:
     def to_json(self) -> dict[str, Any]:
         """The result as JSON (keys sorted within each count; render_errors only when any)."""
         errors = {"render_errors": self.render_errors} if self.render_errors else {}
+        tasks = {"tasks": dict(sorted(self.tasks.items()))} if self.tasks else {}
         return {
             **errors,
+            **tasks,
             "cases": self.cases,
             "days": self.days,
             "seed": self.seed,
@@ -266,6 +279,8 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     db: Database | None = None,
     cases_per_debtor: float = 0,
+    agents: int = AGENT_CAPACITY,
+    task_outcomes: dict[str, float] | None = None,
 ) -> SimulationResult:
     """Run `cases` synthetic cases through a journey document for `days` days.
 
@@ -273,7 +288,12 @@ def simulate(
     afterwards; by default an in-memory one, thrown away. `cases_per_debtor` (>= 1): the cases
     belong to debtors with that many invoices on average, so the contact policy counts each
     person's messages together (0: every case its own person, as the pinned results assume).
+    afterwards; by default an in-memory one, thrown away. `agents`: tasks worked per queue per
+    day; `task_outcomes`: the share of each outcome among worked tasks (TASK_OUTCOMES).
     """
+    shares = check_task_outcomes(task_outcomes)
+    if not 0 <= agents <= 100_000:
+        raise ValueError("agents: give 0 to 100000 tasks per queue per day.")
     rng = random.Random(seed)
     keep = db is not None
     if db is None:
@@ -294,8 +314,10 @@ def simulate(
     result = SimulationResult(cases=cases, days=days, seed=seed)
     scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     seen_outbox, seen_hooks, event_no = 0, 0, 0
+    agent = _Agents(agents, shares)
     for day in range(days):
         today = Counter[str]()
+        agent.worked.clear()  # a new day: every queue's capacity again
         for hour in range(0, 24, step_hours):
             moment = now + timedelta(days=day, hours=hour)
             due = [t for t in scheduled if t <= moment]
@@ -311,6 +333,7 @@ def simulate(
             today["closed"] += report.closed
             seen_outbox = _respond(db, seen_outbox, moment, rng, scheduled, result, today)
             seen_hooks = _count_webhooks(db, seen_hooks, result, today)
+            agent.work(db, moment, rng, scheduled, result, today)
         _close_day(db, result, day, today)
         if progress:
             progress(day + 1, days)
@@ -322,6 +345,89 @@ def simulate(
     if not keep:
         db.dispose()
     return result
+
+
+def check_task_outcomes(shares: dict[str, float] | None) -> dict[str, float]:
+    """The outcome shares of worked tasks: known outcomes, 0..1 each, adding up to 1."""
+    if shares is None:
+        return dict(TASK_OUTCOMES)
+    unknown = sorted(set(shares) - set(TASK_OUTCOMES))
+    if unknown:
+        known = ", ".join(TASK_OUTCOMES)
+        raise ValueError(f"task_outcomes: unknown outcome {unknown[0]!r}; known: {known}.")
+    if any(not 0 <= float(v) <= 1 for v in shares.values()):
+        raise ValueError("task_outcomes: each share lies between 0 and 1.")
+    if abs(sum(float(v) for v in shares.values()) - 1) > 1e-6:
+        raise ValueError("task_outcomes: the shares add up to 1.")
+    return {k: float(shares.get(k, 0.0)) for k in TASK_OUTCOMES}
+
+
+@dataclass
+class _Agents:
+    """Simulated agents: work open tasks, oldest due first, up to a capacity per queue per day."""
+
+    capacity: int
+    shares: dict[str, float]
+    worked: Counter[str] = field(default_factory=Counter)
+    seen: int = 0  # the last task id counted as created
+
+    def work(
+        self,
+        db: Database,
+        moment: datetime,
+        rng: random.Random,
+        scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]],
+        result: SimulationResult,
+        today: Counter[str],
+    ) -> None:
+        with db.transaction() as session:
+            new = session.scalar(select(func.max(TaskRow.id)).where(TaskRow.id > self.seen))
+            if new is None:
+                if not self.seen:
+                    return  # a journey without task steps: no draws, results as before
+            else:
+                created = int(
+                    session.scalar(
+                        select(func.count()).select_from(TaskRow).where(TaskRow.id > self.seen)
+                    )
+                    or 0
+                )
+                result.tasks["created"] += created
+                today["tasks:created"] += created
+                self.seen = new
+            for task in list_tasks(session, moment, limit=1000):
+                if self.worked[task.queue] >= self.capacity:
+                    continue
+                self.worked[task.queue] += 1
+                outcome = self._draw(task.outcomes, rng)
+                promised = (
+                    (moment + timedelta(days=7)).date() if outcome == "promise_taken" else None
+                )
+                record_task_outcome(session, task.id, outcome, AGENT, moment, promised=promised)
+                result.tasks["worked"] += 1
+                result.tasks[outcome] += 1
+                today["tasks:worked"] += 1
+                if promised is not None and rng.random() < PROMISE_KEPT:
+                    scheduled[moment + timedelta(days=7)].append(
+                        (
+                            task.case_external_id,
+                            "payment_received",
+                            {"amount": str(task.amount_open), "currency": task.currency},
+                        )
+                    )
+
+    def _draw(self, allowed: tuple[str, ...], rng: random.Random) -> str:
+        """An outcome by its share among the ones this task's kind allows."""
+        weights = [self.shares[o] for o in allowed]
+        total = sum(weights)
+        if total <= 0:
+            return allowed[0]
+        point, upto = rng.random() * total, 0.0
+        for outcome, weight in zip(allowed, weights, strict=True):
+            upto += weight
+            if point < upto:
+                return outcome
+        return allowed[-1]
 
 
 def _count_webhooks(db: Database, seen: int, result: SimulationResult, today: Counter[str]) -> int:
@@ -461,6 +567,11 @@ def _close_day(db: Database, result: SimulationResult, day: int, today: Counter[
             },
             "closed": today["closed"],
             "open": open_,
+            **(
+                {"tasks": {"created": today["tasks:created"], "worked": today["tasks:worked"]}}
+                if today["tasks:created"] or today["tasks:worked"]
+                else {}
+            ),
         }
     )
 
@@ -490,5 +601,8 @@ def _finish(db: Database, result: SimulationResult) -> None:
             result.collected_interest += amount(charges, "interest_charged") - amount(
                 charges, "interest"
             )
+        if result.tasks:  # tasks nobody recorded an outcome for, whether due or timed out
+            waiting = select(func.count()).select_from(TaskRow).where(TaskRow.status != "done")
+            result.tasks["not_worked"] = int(session.scalar(waiting) or 0)
     result.collected += result.collected_fees + result.collected_interest
     result.collected = result.collected.quantize(Decimal("0.01"))

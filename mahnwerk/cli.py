@@ -297,9 +297,22 @@ def import_cases_cmd(file: str, journey_key: str) -> None:
     type=click.FloatRange(0, 100),
     help="Give the cases debtors with this many invoices on average (0: one case, one person).",
 )
+@click.option(
+    "--agents",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="Tasks the agents work per queue and day (task steps).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def simulate(
-    file: str, cases: int, days: int, seed: int, cases_per_debtor: float, as_json: bool
+    file: str,
+    cases: int,
+    days: int,
+    seed: int,
+    cases_per_debtor: float,
+    agents: int,
+    as_json: bool,
 ) -> None:
     """Run a synthetic portfolio through a journey on a virtual clock."""
     from engine.authoring.versions import InvalidJourney
@@ -307,7 +320,14 @@ def simulate(
 
     doc = _read_document(file)
     try:
-        result = run(doc, cases=cases, days=days, seed=seed, cases_per_debtor=cases_per_debtor)
+        result = run(
+            doc,
+            cases=cases,
+            days=days,
+            seed=seed,
+            cases_per_debtor=cases_per_debtor,
+            agents=agents,
+        )
     except InvalidJourney as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem}", err=True)
@@ -336,6 +356,8 @@ def simulate(
     click.echo(f"Suppressed by reason: {_pairs(data['suppressed'])}")
     click.echo(f"Cases stopped by an engine error: {_pairs(data['errors'])}")
     click.echo(f"Messages not sent (render failures, dead letters): {_pairs(data['failed'])}")
+    if data.get("tasks"):
+        click.echo(f"Tasks for people ({agents} per queue and day): {_pairs(data['tasks'])}")
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
 
 

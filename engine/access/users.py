@@ -13,8 +13,9 @@ from engine.access.passwords import NO_ONE, check_password, hash_password
 from engine.core.clock import naive_utc
 from engine.storage.models import UserRow
 
-# A collector works cases on the phone (records payments, promises, disputes, holds: see
-# designer/case_actions.py) and otherwise reads like a viewer.
+# A collector works cases on the phone: records payments, promises, disputes and holds on the
+# case page (designer/case_actions.py) and works the task inbox (designer/tasks.py); otherwise
+# reads like a viewer.
 ROLES = ("manager", "reviewer", "admin", "viewer", "collector")
 
 

@@ -46,6 +46,9 @@ POLICY = (
 # What a case owes beside its principal (engine/money/balance.py): booked by a journey's `fee`
 # step and its interest settings, or sent by a host that charges them itself.
 CHARGES = ("fee_charged", "interest_booked")
+# What a person records on a task (engine/nodes/task.py): each moves the case out of the port of
+# the same meaning. Not waitable: only a task step listens for them.
+TASK_OUTCOMES = ("task_done", "task_not_reached", "task_promise_taken", "task_escalated")
 
 ALL = tuple(
     dict.fromkeys(
@@ -54,6 +57,7 @@ ALL = tuple(
             *POLICY,
             "consent_changed",
             *CHARGES,
+            *TASK_OUTCOMES,
         )
     )
 )
@@ -114,6 +118,10 @@ EVENT_NAMES: dict[str, Text] = {
     "consent_changed": msg("Consent changed"),
     "fee_charged": msg("Fee charged"),
     "interest_booked": msg("Interest booked"),
+    "task_done": msg("Task done"),
+    "task_not_reached": msg("Task: debtor not reached"),
+    "task_promise_taken": msg("Task: promise taken"),
+    "task_escalated": msg("Task escalated"),
 }
 
 

@@ -53,6 +53,7 @@ from engine.delivery.rendering import (
     render_message,
     template_limits,
 )
+from engine.delivery.tasks import Guard, drain_tasks
 from engine.storage.audit_chain import chain_dicts
 from engine.storage.db import Database
 from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
@@ -75,6 +76,7 @@ class DispatchReport(Counts):
     failed: int = 0
     retried: int = 0
     dead: int = 0
+    tasks: int = 0  # tasks made for people (engine/delivery/tasks.py)
 
     @property
     def sandboxed(self) -> int:
@@ -214,6 +216,10 @@ class Dispatcher:
         """
         report, lock, stop = DispatchReport(), threading.Lock(), threading.Event()
         run = _Pass(as_utc(now))
+        # Task steps first: a call made now counts as a contact for the messages claimed next.
+        made = drain_tasks(self.db, run.now, self._task_guard(), self.versions)
+        report.tasks, report.deferred = made.created, made.deferred
+        report.suppressed = made.suppressed
 
         def record(group: list[_Claimed]) -> None:
             done = _Pass(run.now)
@@ -333,7 +339,8 @@ class Dispatcher:
         rows = session.execute(
             query.where(
                 whose,
-                OutboxRow.channel.in_(tuple(CHANNELS)),  # a webhook tells the host, not the debtor
+                # A webhook tells the host, not the debtor; a call task reaches the debtor.
+                OutboxRow.channel.in_((*CHANNELS, "call")),
                 OutboxRow.status.in_(CONTACT_STATUSES),
                 or_(
                     OutboxRow.sent_at >= naive_utc(now - HISTORY),
@@ -429,6 +436,18 @@ class Dispatcher:
             }
         )
         return _Claimed(message, case, outgoing, attempt)
+
+    def _task_guard(self) -> Guard:
+        """What the task drain asks the guard with: this dispatcher's policies and history."""
+        return Guard(
+            policy=self._policy,
+            history=self._history,
+            person=person_of,
+            context=_context,
+            creditor=self.config.company.name,
+            portal_base_url=self.portal_base_url,
+            link=lambda case, now: portal_url(case, now, self.portal_base_url, self.link_secret),
+        )
 
     def _policy(self, jurisdiction: str, case: CaseRow) -> ContactPolicy:
         """The journey's jurisdiction profile (by the debtor's country when it has none)."""

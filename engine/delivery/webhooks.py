@@ -67,6 +67,8 @@ EVENT_TYPES = (
     "payment.charged_back",
     "case.fee_charged",
     "case.interest_booked",
+    "task.created",
+    "task.completed",
     "experiment.finished",
     "journey.published",
     "journey.paused",
@@ -92,6 +94,11 @@ EVENT_WEBHOOKS = {
     "chargeback": "payment.charged_back",
     "fee_charged": "case.fee_charged",
     "interest_booked": "case.interest_booked",
+    # A person recorded a task's outcome (engine/intake/tasks.py); the payload names the task.
+    "task_done": "task.completed",
+    "task_not_reached": "task.completed",
+    "task_promise_taken": "task.completed",
+    "task_escalated": "task.completed",
 }
 # Audit rows without a case that engine.authoring.lifecycle writes for a whole journey.
 JOURNEY_EVENTS = {
@@ -196,6 +203,8 @@ def map_audit(kind: str, detail: dict[str, Any], rule: str | None) -> str | None
         return "case.held"
     if kind == "transition" and detail.get("port") == "broken":
         return "promise.broken"
+    if kind == "task":  # the task drain made a task for a person (engine/delivery/tasks.py)
+        return "task.created"
     if kind == "experiment_finished":
         return "experiment.finished"
     return JOURNEY_EVENTS.get(kind)

@@ -110,6 +110,7 @@ _HANDLERS = {
     "interest_booked": balance.book_interest,
     "chargeback": _chargeback,
     "promise_to_pay": _promise,
+    "task_promise_taken": _promise,  # a promise taken on a call is a promise like any other
     "contact_changed": _contact,
     "consent_changed": _consent,
     "opted_out": _opt_out,

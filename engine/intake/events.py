@@ -125,6 +125,23 @@ class ChannelPayload(Schema):
     channel = fields.String(required=True, validate=channel_choice())
 
 
+class TaskOutcomePayload(Schema):
+    """A task's outcome as a person recorded it: which task, a note, a promised date."""
+
+    task = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    date = fields.Date(load_default=None, allow_none=True)
+    amount = fields.Decimal(
+        load_default=None, places=2, as_string=True, validate=validate.Range(min=0)
+    )
+
+
+class TaskPromisePayload(TaskOutcomePayload):
+    """A promise taken on a call: the promised date is required."""
+
+    date = fields.Date(required=True)
+
+
 PAYLOADS: dict[str, type[Schema]] = {
     "payment_received": PaymentPayload,
     "payment_failed": FailedPaymentPayload,
@@ -141,6 +158,10 @@ PAYLOADS: dict[str, type[Schema]] = {
     "instalment_paid": InstalmentPayload,
     "instalment_missed": InstalmentPayload,
     "plan_completed": PlanDonePayload,
+    "task_done": TaskOutcomePayload,
+    "task_not_reached": TaskOutcomePayload,
+    "task_promise_taken": TaskPromisePayload,
+    "task_escalated": TaskOutcomePayload,
 }
 
 

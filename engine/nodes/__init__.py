@@ -11,6 +11,7 @@ from engine.nodes import (
     send,
     split,
     start,
+    task,
     wait,
     wait_event,
     webhook,
@@ -19,7 +20,20 @@ from engine.nodes.base import NodeType
 
 NODE_TYPES: dict[str, NodeType] = {
     m.NODE_TYPE.name: m.NODE_TYPE
-    for m in (start, wait, send, condition, split, wait_event, promise, webhook, count, fee, end)
+    for m in (
+        start,
+        wait,
+        send,
+        condition,
+        split,
+        wait_event,
+        promise,
+        webhook,
+        count,
+        fee,
+        task,
+        end,
+    )
 }
 
 

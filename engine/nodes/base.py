@@ -128,6 +128,17 @@ class SendRequest:
     fallback_template: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """Work for a person the node asks for (a `task` step): made once by the task drain."""
+
+    kind: str
+    queue: str
+    assignee: str | None
+    instructions: str
+    due_at: datetime
+
+
 @dataclass(slots=True)
 class Entry:
     """What happens when a case enters a node."""
@@ -141,6 +152,7 @@ class Entry:
     not_before: datetime | None = None
     counters: dict[str, int] | None = None  # the case's counters from now on (`count` step)
     fee: dict[str, Any] | None = None  # a `fee` step's params: the runtime books the fee
+    task: TaskRequest | None = None  # work for a person (`task` step)
 
 
 @dataclass(frozen=True)

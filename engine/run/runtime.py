@@ -28,7 +28,7 @@ from engine.journey.fields import CASE_FIELDS
 from engine.money import balance
 from engine.money.fees import fee_payload
 from engine.nodes import NODE_TYPES
-from engine.nodes.base import MAX_STEPS_PER_TICK
+from engine.nodes.base import MAX_STEPS_PER_TICK, TaskRequest
 from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
@@ -356,6 +356,8 @@ class Runtime:
                 not_before=_release(entry.not_before, batch, version, "webhook", cs),
             )
             batch.writes.outbox.append(row)
+        if entry.task is not None:
+            batch.writes.outbox.append(_task_row(cs, node_id, entry.task, batch.stamp))
         if entry.outcome is not None:
             self._close(cs, entry.outcome, batch)
             return None
@@ -591,6 +593,30 @@ def _release(
             zone = ZoneInfo(cs.timezone)
             moment = slot.next_open(moment, zone, cs.country, cs.subdivision).astimezone(UTC)
     return naive_utc(moment) if moment > batch.now else batch.stamp
+
+
+def _task_row(cs: CaseState, node_id: str, task: TaskRequest, stamp: datetime) -> OutboxValues:
+    """The outbox row a task step leaves for the task drain (engine/delivery/tasks.py).
+
+    A call reaches the debtor, so its row is on the 'call' channel the contact policy knows;
+    other work is on 'task'. The drain makes the task from it, once (the row's key).
+    """
+    return _outbox(
+        cs,
+        node_id,
+        "call" if task.kind == "call" else "task",
+        stamp,
+        "pending",
+        purpose="reminder",
+        payload={
+            "kind": task.kind,
+            "queue": task.queue,
+            "assignee": task.assignee,
+            "instructions": task.instructions,
+            "due_at": naive_utc(task.due_at).isoformat(),
+            "visit": cs.visits,
+        },
+    )
 
 
 def _outbox(

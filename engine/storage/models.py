@@ -654,3 +654,37 @@ class ArmCountRow(Base):
     metric: Mapped[str] = mapped_column(String(24))
     bucket: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TaskRow(Base):
+    """Work for a person made by a journey's task step: call the debtor, check, approve.
+
+    One per case, step and visit (the unique key): the task drain creates it from the step's
+    outbox row in the transaction that marks that row done, so a crash or a second drain never
+    makes a second one. status: open, claimed, done; `outcome` is the port the case left by.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("case_id", "node_id", "visit"),
+        Index("ix_tasks_inbox", "status", "queue", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(64))
+    visit: Mapped[int] = mapped_column(Integer)
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    done_by: Mapped[str | None] = mapped_column(String(200))

@@ -197,3 +197,34 @@ def test_reasons_and_outcomes_are_words_in_both_languages(
     assert "open: held" in english and "handed over" in english
     assert "Message not sent: no address" in english and "<td>no address</td>" in english
     assert "keine Adresse" in german and "offen: angehalten" in german and "abgegeben" in german
+
+
+def test_a_run_with_tasks_shows_what_the_agents_worked(app: Flask, elsewhere: FlaskClient) -> None:
+    run_id = _job(app, days=1)
+    tasks = {"created": 9, "worked": 5, "done": 2, "not_reached": 3, "not_worked": 4}
+    result = {
+        "cases": 9,
+        "days": 1,
+        "seed": 1,
+        "messages": {},
+        "outcomes": {"open:active": 9},
+        "end_nodes": {},
+        "suppressed": {},
+        "errors": {},
+        "failed": {},
+        "collected": "0.00",
+        "open": 9,
+        "tasks": tasks,
+        "per_day": [{"day": 1, "messages": {}, "suppressed": {}, "closed": 0, "open": 9}],
+    }
+    with app.app_context():
+        finish_job(get_db(), run_id, result, utcnow())
+
+    text = elsewhere.get(f"/simulations/{run_id}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+
+    table = text[text.index('id="sim-tasks"') :]
+    assert "Tasks for people" in text
+    assert re.search(r"Worked by agents</td><td class=\"num\">5<", table)
+    assert re.search(r"Not worked \(waiting, or timed out\)</td><td class=\"num\">4<", table)

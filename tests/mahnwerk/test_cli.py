@@ -284,3 +284,18 @@ def test_analytics_recount_rebuilds_the_facts_of_a_demo_run(runner: CliRunner) -
     assert result.exit_code == 0, result.output
     assert "cases' facts" in result.output
     assert not result.output.startswith("0 ")
+
+
+def test_simulate_shows_the_tasks_the_agents_worked(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.engine.nodes.test_task import call_doc
+
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps(call_doc()))
+
+    result = runner.invoke(
+        main, ["simulate", str(path), "--cases", "20", "--days", "3", "--agents", "2"]
+    )
+
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("Tasks for people"))
+    assert line.startswith("Tasks for people (2 per queue and day): ") and line.endswith("worked 6")

@@ -126,6 +126,8 @@ class SendRequest:
     fallback_channel: str | None
     purpose: str
     fallback_template: str | None = None
+    # The fallback chain in order, (channel, template) per hop; `fallback_channel` is its first.
+    fallbacks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

@@ -7,6 +7,16 @@ Response model (deliberately simple, and the same for every journey, so results 
   the promise with probability 0.6 (paying in full on the promised day);
 - after each message, with probability 0.005 the debtor disputes the claim.
 Random draws come from one seeded generator in message order, so a seed gives one result.
+
+The portfolio (`synthetic_cases`):
+- pre-due steps: a journey with a wait relative to the due date before it (D-5) gets cases
+  whose due date lies ahead, by the earliest such step plus a spread of 0 to 6 days, so a D-5
+  step fires five days before each case's due date, not on day one; other journeys' cases are
+  already due (0 to 2 days overdue), as before;
+- consent: a share of debtors per channel has given explicit consent (CONSENT, or the
+  `consent` argument), so channels that need it (SMS in the US) show sends and suppressions
+  side by side instead of being suppressed throughout.
+These draws come from a generator of their own, so the response draws stay as they were.
 Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
 deferrals and suppressions show as they would live. What would go wrong live shows too:
 `errors` counts the cases the engine stopped, by error, and `failed` the messages that could
@@ -46,6 +56,9 @@ PROBLEMS = {
     "dead_letter": ("failed", "reason"),
 }
 COUNTED = ("message", "suppression", *PROBLEMS)
+# Share of debtors who gave explicit consent per channel (where a jurisdiction requires it).
+CONSENT = {"sms": 0.6, "whatsapp": 0.4}
+PRE_DUE_SPREAD = 6  # days: pre-due cases fall due this much later than the earliest step, at most
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 
 
@@ -68,6 +81,10 @@ class SimulationResult:
     # Per split node, its arms' outcomes (engine.experiments.outcomes.ExperimentOutcomes JSON):
     # the experiment page of the simulation reads them.
     experiments: list[dict[str, Any]] = field(default_factory=list)
+    # The portfolio: days before the due date the cases start (0: already due), and the
+    # debtors with consent on record per channel.
+    pre_due_days: int = 0
+    consented: Counter[str] = field(default_factory=Counter)
 
     @property
     def render_errors(self) -> list[str]:
@@ -93,6 +110,8 @@ class SimulationResult:
             "open": self.open,
             "per_day": self.per_day,
             "experiments": self.experiments,
+            "pre_due_days": self.pre_due_days,
+            "consented": dict(sorted(self.consented.items())),
         }
 
 
@@ -140,12 +159,36 @@ CREDITORS = ("Northwind Telecom", "Contoso Energy")
 TIERS = ("standard", "premium")
 
 
-def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date) -> list[dict]:
+def pre_due_days(doc: dict[str, Any]) -> int:
+    """How many days before the due date the journey's earliest step is (D-5: 5), else 0."""
+    found = [
+        -int(n.get("params", {}).get("days") or 0)
+        for n in doc.get("nodes", [])
+        if n.get("type") in ("wait", "wait_event")
+        and n.get("params", {}).get("mode") == "due_date"
+        and isinstance(n.get("params", {}).get("days"), int | float)
+    ]
+    return max([0, *found])
+
+
+def synthetic_cases(
+    doc: dict[str, Any],
+    n: int,
+    rng: random.Random,
+    start: date,
+    consent: dict[str, float] | None = None,
+    extra: random.Random | None = None,
+) -> list[dict]:
     """A portfolio that looks like the journey's market: country, currency, contact mix.
 
     The market is the journey's jurisdiction's country (the fallback's for a journey bound to
-    none), with debtors spread over that country's regions and their time zones.
+    none), with debtors spread over that country's regions and their time zones. Due dates
+    lie ahead for a journey with pre-due steps; consent per channel is drawn by `consent`
+    share, both from `extra` (a generator of their own, so `rng`'s sequence is unchanged).
     """
+    extra = extra or random.Random(0)
+    shares = CONSENT if consent is None else consent
+    lead = pre_due_days(doc)
     bound = jurisdiction_of(doc.get("jurisdiction", NONE)) or jurisdiction(FALLBACK)
     country = bound.country
     attributes = {a["name"]: a["type"] for a in doc.get("attributes", [])}
@@ -176,6 +219,12 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
                 "attributes": {k: _attribute(k, t, rng) for k, t in attributes.items()},
             }
         )
+    for case in cases:  # after the others, so their draws are the same with or without these
+        if lead:
+            case["due_date"] = start + timedelta(days=lead + extra.randint(0, PRE_DUE_SPREAD))
+        given = {ch: True for ch, share in sorted(shares.items()) if extra.random() < share}
+        if given:
+            case["contact_prefs"] = {"consent": given}
     return cases
 
 
@@ -196,12 +245,17 @@ def simulate(
     step_hours: int = 1,
     progress: Callable[[int, int], None] | None = None,
     db: Database | None = None,
+    consent: dict[str, float] | None = None,
 ) -> SimulationResult:
     """Run `cases` synthetic cases through a journey document for `days` days.
 
     `db`: run in this (empty) database and leave it open, e.g. to read the analytics facts
-    afterwards; by default an in-memory one, thrown away.
+    afterwards; by default an in-memory one, thrown away. `consent`: the share of debtors
+    with explicit consent per channel (default CONSENT).
     """
+    for channel, share in (consent or {}).items():
+        if not 0 <= share <= 1:
+            raise ValueError(f"consent share for {channel!r} must be between 0 and 1")
     rng = random.Random(seed)
     keep = db is not None
     if db is None:
@@ -211,11 +265,16 @@ def simulate(
     with db.transaction() as session:
         version = save_version(session, doc, now, status="simulation")
         version_id = version.id
-        rows = [case_values(c, version, now) for c in synthetic_cases(doc, cases, rng, now.date())]
+        portfolio = synthetic_cases(
+            doc, cases, rng, now.date(), consent, random.Random(f"portfolio-{seed}")
+        )
+        rows = [case_values(c, version, now) for c in portfolio]
         session.execute(insert(CaseRow), rows)
+    result = SimulationResult(cases=cases, days=days, seed=seed, pre_due_days=pre_due_days(doc))
+    for case in portfolio:
+        result.consented.update((case.get("contact_prefs") or {}).get("consent", {}).keys())
     runtime = Runtime(db)
     dispatcher = SandboxDispatcher(db, workers=1)
-    result = SimulationResult(cases=cases, days=days, seed=seed)
     scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     seen_outbox, seen_hooks, event_no = 0, 0, 0
     for day in range(days):

@@ -80,6 +80,23 @@ class SmsMessage:
 
 
 @dataclass(frozen=True)
+class WhatsAppMessage:
+    """One business-initiated WhatsApp message: an approved template and its body parameters.
+
+    A reminder opens the conversation, so WhatsApp allows only a pre-approved template; the
+    rendered Mahnwerk text travels as its body parameter(s). `body` is that text as the debtor
+    reads it (kept as evidence).
+    """
+
+    idempotency_key: str
+    to: str
+    template_name: str
+    language: str  # the template's language code at Meta, e.g. "de" or "en_US"
+    parameters: tuple[str, ...]
+    body: str = ""
+
+
+@dataclass(frozen=True)
 class LetterMessage:
     """One printed letter: the body is HTML + CSS, the frame (window, folds, pages) is ours."""
 
@@ -138,6 +155,17 @@ class SmsConnector(Protocol):
     channel: Literal["sms"]
 
     def send(self, msg: SmsMessage) -> SendResult:
+        """Hand the message to the provider and report the outcome."""
+        ...
+
+
+@runtime_checkable
+class WhatsAppConnector(Protocol):
+    """Sends one WhatsApp template message."""
+
+    channel: Literal["whatsapp"]
+
+    def send(self, msg: WhatsAppMessage) -> SendResult:
         """Hand the message to the provider and report the outcome."""
         ...
 

@@ -46,7 +46,7 @@ from engine.run.runtime import Runtime
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
-RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
+RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "whatsapp": 0.08, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
 PROMISE, PROMISE_KEPT, DISPUTE = 0.03, 0.6, 0.005
 # Audit kinds that are problems: which count of the result they go to, and the detail to show.

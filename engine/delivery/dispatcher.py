@@ -357,6 +357,10 @@ class Dispatcher:
                 message, case, "case_closed", f"The case is closed ({case.outcome}).", run
             )
             return None
+        if message.channel not in self.connectors:  # an opt-in channel nobody configured
+            text = f"The {message.channel} channel is not configured ([channels] in mahnwerk.toml)."
+            self._suppress(message, case, "channel_disabled", text, run)
+            return None
         version = self.versions.get(session, message.version_id)
         decision = decide(
             self._policy(version.journey.jurisdiction, case),
@@ -403,6 +407,7 @@ class Dispatcher:
             portal,
             run.now,
             status_callback_url=self.sms_status_callback_url,
+            whatsapp_template=self.config.profiles.get("whatsapp", {}).get("template_name"),
         )
         # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
         contacts.add(case.id, message.channel, run.now)
@@ -466,7 +471,9 @@ class Dispatcher:
         run.report.suppressed += 1
         run.updates.append({"id": message.id, "status": "suppressed", "reason": reason})
         run.audit(message, "suppression", reason=reason, message=text)
-        if reason in ("no_consent", "opted_out") or reason.startswith("invalid_address"):
+        if reason in ("no_consent", "opted_out", "channel_disabled") or reason.startswith(
+            "invalid_address"
+        ):
             self._fallback(message, case, run, reason)
 
     def _fallback(self, message: OutboxRow, case: CaseRow, run: _Pass, why: str) -> None:

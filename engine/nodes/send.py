@@ -38,7 +38,12 @@ PURPOSE_WORDS: dict[str, Text] = {
 }
 
 
-CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
+CHANNEL_WORDS: dict[str, Text] = {
+    "email": msg("email"),
+    "sms": msg("sms"),
+    "letter": msg("letter"),
+    "whatsapp": msg("WhatsApp"),
+}
 NO_TEMPLATE = msg("There is no template '{key}' in this journey.")
 
 

@@ -209,12 +209,14 @@ def _word(detail: dict[str, Any], key: str) -> Verbatim:
 _CHANNELS: dict[str, Text] = {
     "email": msg("email"),
     "sms": msg("SMS"),
+    "whatsapp": msg("WhatsApp"),
     "letter": msg("letter"),
     "webhook": msg("webhook"),
 }
 _THE_CHANNELS: dict[str, Text] = {
     "email": msg("the email"),
     "sms": msg("the SMS"),
+    "whatsapp": msg("the WhatsApp message"),
     "letter": msg("the letter"),
     "webhook": msg("the webhook"),
 }

@@ -143,6 +143,7 @@ class CloudApiWhatsAppConnector:
         keep_alive: bool = True,
         app_secret: str | None = None,
         template_name: str | None = None,
+        verify_token: str | None = None,
     ) -> None:
         if not str(phone_number_id).isdigit():
             raise ValueError("phone_number_id must be the numeric id Meta shows for the number")
@@ -154,6 +155,7 @@ class CloudApiWhatsAppConnector:
         self.default_region = default_region
         self.price_per_message = as_decimal("price_per_message", price_per_message)
         self.app_secret = app_secret  # checks status webhooks (api), never sent
+        self.verify_token = verify_token  # Meta's webhook subscription handshake (api)
         self.template_name = template_name  # the profile's default approved template
         self._http = HttpClient() if keep_alive else None
 

@@ -37,6 +37,7 @@ SECRET_KEYS = (
     "token",
     "access_token",
     "app_secret",
+    "verify_token",
 )
 # Channels that stay off (no sandbox either) until [channels] names a profile for them:
 # a journey's WhatsApp step then falls back or is suppressed `channel_disabled`.

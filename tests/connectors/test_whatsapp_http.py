@@ -264,3 +264,8 @@ def test_the_sandbox_applies_the_same_checks_and_stores_the_rest() -> None:
     assert sandbox.send(message(idempotency_key="x", template_name="Bad Name")).status == (
         "permanent_failure"
     )
+
+
+def test_a_profile_with_webhook_secrets_builds(cloud) -> None:
+    built = connector(cloud, app_secret=SECRET, verify_token="v", template_name="payment_reminder")
+    assert (built.app_secret, built.verify_token) == (SECRET, "v")

@@ -66,6 +66,8 @@ class EmailMessage:
     list_unsubscribe: str | None = None  # https URL (one-click) or mailto:
     portal_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Blind copies: envelope recipients only, never a header (an archive, a second reader).
+    bcc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

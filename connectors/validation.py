@@ -13,6 +13,9 @@ _ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Z
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
+MAX_BCC = 10  # blind copies per email: an archive or two, never a mailing list
+
+
 def email_addr_spec(field_name: str, value: str) -> str:
     """Return the bare address of 'Name <a@b.c>' or 'a@b.c', or raise."""
     if "\r" in value or "\n" in value:
@@ -31,6 +34,10 @@ def check_email_message(msg: EmailMessage) -> None:
         email_addr_spec("reply_to", msg.reply_to)
     if msg.list_unsubscribe is not None:
         check_unsubscribe("list_unsubscribe", msg.list_unsubscribe)
+    if len(msg.bcc) > MAX_BCC:
+        raise InvalidAddressError("bcc", len(msg.bcc), f"at most {MAX_BCC} blind copies")
+    for i, copy in enumerate(msg.bcc):
+        email_addr_spec(f"bcc.{i}", copy)
 
 
 def check_unsubscribe(field_name: str, value: str) -> None:

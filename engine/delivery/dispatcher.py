@@ -408,6 +408,7 @@ class Dispatcher:
             run.now,
             status_callback_url=self.sms_status_callback_url,
             whatsapp_template=self.config.profiles.get("whatsapp", {}).get("template_name"),
+            bcc=tuple(_bcc(message)),
         )
         # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
         contacts.add(case.id, message.channel, run.now)
@@ -677,6 +678,7 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
                 "fallbacks": [list(h) for h in rest],
                 "hop": int(done or 0) + i + 1,
                 "skipped": [h for h, _ in remaining[:i]],
+                "bcc": _bcc(message),
             },
             "status": "pending",
             "not_before": naive_utc(now),
@@ -684,6 +686,12 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
             "created_at": naive_utc(now),
         }
     return None
+
+
+def _bcc(message: OutboxRow) -> list[str]:
+    """The blind copies a send step asked for (they go with an email hop of its chain too)."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    return [str(b) for b in payload.get("bcc") or ()]
 
 
 def _remaining(message: OutboxRow) -> list[tuple[str, str | None]]:

@@ -40,6 +40,7 @@ def connector_message(
     now: datetime,
     status_callback_url: str | None = None,
     whatsapp_template: str | None = None,
+    bcc: tuple[str, ...] = (),
 ) -> EmailMessage | SmsMessage | WhatsAppMessage | LetterMessage:
     """The dataclass a channel's connector takes; the outbox id is the idempotency key.
 
@@ -57,6 +58,7 @@ def connector_message(
             html=rendered.html,
             list_unsubscribe=f"{portal_url}/contact",
             portal_url=portal_url,
+            bcc=bcc,
         )
     if channel == "whatsapp":
         return WhatsAppMessage(

@@ -128,6 +128,7 @@ class SendRequest:
     fallback_template: str | None = None
     # The fallback chain in order, (channel, template) per hop; `fallback_channel` is its first.
     fallbacks: tuple[tuple[str, str], ...] = ()
+    bcc: tuple[str, ...] = ()  # blind copies of an email (the step's or an email hop's)
 
 
 @dataclass(slots=True)

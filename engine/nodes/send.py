@@ -54,6 +54,7 @@ def channel_words(channel: object) -> Text:
 
 # At most this many fallbacks per step: every registered channel once is the longest useful chain.
 MAX_FALLBACKS = 4
+MAX_BCC = 5  # blind copies per email step: an archive or a second reader, not a list
 
 
 class FallbackSchema(Schema):
@@ -120,6 +121,15 @@ class SendParams(SlotParams):
             ),
         ),
     )
+    bcc = fields.List(
+        fields.Email(),
+        load_default=list,
+        validate=validate.Length(max=MAX_BCC),
+        metadata=param(
+            msg("Blind copies"),
+            msg("Email addresses that get a blind copy of an email (at most 5), e.g. an archive."),
+        ),
+    )
     purpose = fields.String(
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
@@ -163,6 +173,7 @@ class Send(NodeType):
                 fallback_template=p.get("fallback_template"),
                 purpose=p.get("purpose", "reminder"),
                 fallbacks=chain,
+                bcc=tuple(p.get("bcc") or ()),
             ),
             not_before=release_at(p, case, now),
         )

@@ -385,6 +385,8 @@ class Runtime:
         payload = (
             {"fallbacks": [list(h) for h in rest], "hop": reached} if rest or reached else None
         )
+        if getattr(send, "bcc", ()):  # the step's blind copies, for an email hop
+            payload = {**(payload or {}), "bcc": list(send.bcc)}
         row = _outbox(
             cs,
             node_id,

@@ -297,3 +297,39 @@ def test_an_idle_session_is_not_trusted(peer_server) -> None:
     smtp.send(reminder(key="b"))
 
     assert len(set(handler.peers)) == 2
+
+
+def test_blind_copies_are_envelope_recipients_and_never_headers(smtp_server) -> None:
+    from dataclasses import replace
+
+    server = smtp_server("plain")
+    sender = connector(server.port, security="plain", bcc=["archiv@shop.example"])
+
+    result = sender.send(
+        replace(reminder(), bcc=("Team <team@shop.example>", "archiv@shop.example"))
+    )
+
+    assert result.status == "accepted"
+    assert server.handler.messages[0][:2] == (
+        "billing@shop.example",
+        ["erika@example.org", "team@shop.example", "archiv@shop.example"],
+    )
+    content = server.handler.messages[0][2]
+    assert b"Bcc" not in content and b"team@shop.example" not in content
+    assert b"archiv@shop.example" not in content
+
+
+def test_bad_or_too_many_blind_copies_are_refused_naming_the_field(smtp_server) -> None:
+    from dataclasses import replace
+
+    server = smtp_server("plain")
+    sender = connector(server.port, security="plain")
+
+    bad = sender.send(replace(reminder(), bcc=("not an address",)))
+    many = sender.send(replace(reminder(), bcc=tuple(f"a{i}@shop.example" for i in range(11))))
+
+    assert bad.status == "permanent_failure" and "bcc.0" in (bad.reason or "")
+    assert many.status == "permanent_failure" and "bcc" in (many.reason or "")
+    assert server.handler.messages == []
+    with pytest.raises(ValueError, match=r"bcc\.0"):
+        connector(server.port, security="plain", bcc=["nope"])

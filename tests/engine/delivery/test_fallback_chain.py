@@ -155,3 +155,25 @@ def test_bounces_walk_the_chain_once_however_often_they_are_reported(
         ("sms", "bounced", "bounced"),
         ("letter", "bounced", "bounced"),
     ]
+
+
+def test_a_steps_blind_copies_reach_the_smtp_envelope_not_the_headers(
+    db, mailbox, make_dispatcher
+) -> None:
+    doc = base.send_doc(bcc=["archiv@shop.example"])
+    queue(db, base.MONDAY_MORNING, doc)
+
+    make_dispatcher().dispatch(base.MONDAY_MORNING)
+
+    ((_sender, recipients, content),) = mailbox[0].messages
+    assert recipients == ["erika@example.org", "archiv@shop.example"]
+    assert b"archiv@shop.example" not in content and b"Bcc" not in content
+    assert messages(db)[0].payload == {"bcc": ["archiv@shop.example"]}
+
+
+def test_a_bad_blind_copy_address_names_node_and_field() -> None:
+    from engine.authoring.validation import validate_document
+
+    _journey, problems = validate_document(base.send_doc(bcc=["not-an-address"]))
+
+    assert [(p.node, p.field) for p in problems] == [("remind", "params.bcc.0")]

@@ -53,6 +53,15 @@ class GiroPayment:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email, e.g. the invoice PDF the host supplied or the letter's PDF."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class EmailMessage:
     """One email to one recipient; the outbox row id is the idempotency key."""
 
@@ -68,6 +77,7 @@ class EmailMessage:
     headers: dict[str, str] = field(default_factory=dict)
     # Blind copies: envelope recipients only, never a header (an archive, a second reader).
     bcc: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

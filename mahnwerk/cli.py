@@ -328,6 +328,9 @@ def simulate(file: str, cases: int, days: int, seed: int, as_json: bool) -> None
     click.echo(f"Cases stopped by an engine error: {_pairs(data['errors'])}")
     click.echo(f"Messages not sent (render failures, dead letters): {_pairs(data['failed'])}")
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
+    lead = data["pre_due_days"]
+    start = f"{lead} to {lead + 6} days before their due date" if lead else "already due"
+    click.echo(f"Cases started {start}; consent on record: {_pairs(data['consented'])}")
 
 
 @main.group()

@@ -86,7 +86,9 @@ def simulation(data: dict[str, Any], key: str) -> Any:
         if version is None:
             abort(404, message=f"There is no such version of journey '{key}'.", kind="unknown")
         document, number = version.document, version.number
-    result = simulate(document, cases=data["cases"], days=data["days"], seed=data["seed"])
+    result = simulate(
+        document, cases=data["cases"], days=data["days"], seed=data["seed"], consent=data["consent"]
+    )
     experiments = [
         experiment_result(experiment_report(ExperimentOutcomes.from_json(e)), "simulation")
         for e in result.experiments

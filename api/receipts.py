@@ -1,4 +1,9 @@
-"""SMS delivery receipts: POST /hooks/sms/<provider>, signature checked, recorded as events.
+"""Delivery receipts: POST /hooks/sms/<provider> and /hooks/whatsapp, signatures checked,
+recorded as events.
+
+WhatsApp (Cloud API): GET /hooks/whatsapp answers Meta's subscription handshake with the
+profile's verify_token; POST takes status notifications signed X-Hub-Signature-256 with the
+profile's app_secret (connectors.whatsapp_http), each status a delivery report.
 
 `twilio` takes Twilio's status callback (form fields, X-Twilio-Signature made with the SMS
 profile's auth_token over the callback URL); `webhook` takes the generic JSON receipt
@@ -28,6 +33,14 @@ from connectors.sms_receipts import (
     parse_twilio_status,
     verify_twilio_signature,
 )
+from connectors.whatsapp_http import (
+    SIGNATURE_HEADER as WHATSAPP_SIGNATURE,
+)
+from connectors.whatsapp_http import (
+    WebhookError,
+    parse_statuses,
+    verify_signature,
+)
 from engine import (
     ConfigError,
     DeliveryConfig,
@@ -52,6 +65,66 @@ REPORT_FOR_RECEIPT: dict[str, str | None] = {
     "failed": "failed",
 }
 SECRET_FOR_PROVIDER = {"twilio": "auth_token", "webhook": "secret"}
+# WhatsApp Cloud API statuses -> delivery report ('read' is the debtor opening it). A failure
+# with code 131026 (undeliverable) is a hard bounce: the step's next fallback is queued.
+REPORT_FOR_WHATSAPP: dict[str, str | None] = {
+    "sent": None,
+    "delivered": "delivered",
+    "read": "opened",
+    "failed": "failed",
+}
+UNDELIVERABLE = "131026"
+
+
+@bp.get("/whatsapp")
+def whatsapp_subscribe() -> Any:
+    """Meta's subscription handshake: echo hub.challenge when hub.verify_token matches."""
+    profile = _whatsapp_profile()
+    token = str((profile or {}).get("verify_token") or "")
+    given = request.args.get("hub.verify_token", "")
+    if request.args.get("hub.mode") != "subscribe" or not token or given != token:
+        return _error(403, "hub.mode must be subscribe and hub.verify_token must match.")
+    return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
+
+
+@bp.post("/whatsapp")
+def whatsapp_status() -> Any:
+    """Check X-Hub-Signature-256 with the profile's app secret, then record each status."""
+    try:
+        profile = _whatsapp_profile()
+    except ConfigError as exc:
+        return _error(409, f"The delivery settings cannot be read: {exc}")
+    if profile is None:
+        return _error(404, "The WhatsApp channel is not configured for the Cloud API.")
+    secret = str(profile.get("app_secret") or "")
+    if not secret:
+        return _error(
+            403, "The WhatsApp profile has no app_secret, so statuses cannot be verified."
+        )
+    body = request.get_data(cache=True)
+    if not verify_signature(secret, body, request.headers.get(WHATSAPP_SIGNATURE)):
+        return _error(403, f"{WHATSAPP_SIGNATURE} does not match the body.")
+    try:
+        statuses = parse_statuses(body)
+    except WebhookError as exc:
+        return _error(400, f"The notification cannot be read: {exc}")
+    recorded = []
+    for item in statuses:
+        status = REPORT_FOR_WHATSAPP[item.status]
+        if status == "failed" and (item.detail or "").startswith(UNDELIVERABLE):
+            status = "bounced"
+        if status is None:
+            continue
+        answer = _report(item.provider_message_id, status, item.detail)
+        if isinstance(answer, tuple):  # an error: say it, the rest of the batch is not lost
+            return answer
+        recorded.append(answer.get_json())
+    return jsonify(recorded=recorded)
+
+
+def _whatsapp_profile() -> Mapping[str, Any] | None:
+    profile = _config().profiles.get("whatsapp", {})
+    return profile if profile.get("provider") == "cloud_api" else None
 
 
 @bp.post("/sms/<provider>")
@@ -98,14 +171,19 @@ def _record(receipt: DeliveryReceipt) -> Any:
     status = REPORT_FOR_RECEIPT[receipt.status]
     if status is None:
         return jsonify(recorded=False, status=receipt.status)
+    return _report(receipt.provider_message_id, status, receipt.error)
+
+
+def _report(provider_message_id: str, status: str, detail: str | None) -> Any:
+    """Record one delivery report for the message the provider's id names."""
     try:
         with transaction() as session:
             event = record_delivery(
                 session,
                 utcnow(),
-                provider_message_id=receipt.provider_message_id,
+                provider_message_id=provider_message_id,
                 status=status,
-                detail=receipt.error,
+                detail=detail,
             )
             event_id = event.event_id if event is not None else None
     except (UnknownMessage, UnknownCase) as exc:

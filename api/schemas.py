@@ -151,6 +151,16 @@ class SimulationIn(Schema):
     cases = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     days = fields.Integer(load_default=30, validate=validate.Range(1, 180))
     seed = fields.Integer(load_default=1, validate=validate.Range(0, 2**31 - 1))
+    consent = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("email", "sms", "letter", "whatsapp"))),
+        values=fields.Float(validate=validate.Range(0, 1)),
+        load_default=None,
+        metadata={
+            "description": "Share of debtors with explicit consent per channel, 0 to 1 "
+            "(default: sms 0.6, whatsapp 0.4); a channel that needs consent (SMS in the US) "
+            "goes out only to them."
+        },
+    )
 
 
 # -- responses ----------------------------------------------------------------------------------
@@ -517,6 +527,17 @@ class SimulationOut(Schema):
     collected = fields.String()
     open = fields.Integer()
     per_day = fields.List(fields.Dict())
+    pre_due_days = fields.Integer(
+        metadata={
+            "description": "Days before their due date the synthetic cases start (the "
+            "journey's earliest pre-due step, e.g. 5 for D-5; 0: they start overdue)."
+        }
+    )
+    consented = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Synthetic debtors with explicit consent on record, by channel."},
+    )
     experiments = fields.List(
         fields.Dict(),
         metadata={

@@ -1,4 +1,4 @@
-"""Mahnwerk channel connectors: email, SMS and letters, each with a sandbox twin."""
+"""Mahnwerk channel connectors: email, SMS, WhatsApp and letters, each with a sandbox twin."""
 
 from connectors.base import (
     ConnectorConfigError,
@@ -13,6 +13,8 @@ from connectors.base import (
     SendResult,
     SmsConnector,
     SmsMessage,
+    WhatsAppConnector,
+    WhatsAppMessage,
 )
 from connectors.registry import build_connector
 
@@ -29,5 +31,7 @@ __all__ = [
     "SendResult",
     "SmsConnector",
     "SmsMessage",
+    "WhatsAppConnector",
+    "WhatsAppMessage",
     "build_connector",
 ]

@@ -53,6 +53,15 @@ class GiroPayment:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email, e.g. the invoice PDF the host supplied or the letter's PDF."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class EmailMessage:
     """One email to one recipient; the outbox row id is the idempotency key."""
 
@@ -66,6 +75,9 @@ class EmailMessage:
     list_unsubscribe: str | None = None  # https URL (one-click) or mailto:
     portal_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Blind copies: envelope recipients only, never a header (an archive, a second reader).
+    bcc: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,23 @@ class SmsMessage:
     body: str
     sender: str | None = None
     status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class WhatsAppMessage:
+    """One business-initiated WhatsApp message: an approved template and its body parameters.
+
+    A reminder opens the conversation, so WhatsApp allows only a pre-approved template; the
+    rendered Mahnwerk text travels as its body parameter(s). `body` is that text as the debtor
+    reads it (kept as evidence).
+    """
+
+    idempotency_key: str
+    to: str
+    template_name: str
+    language: str  # the template's language code at Meta, e.g. "de" or "en_US"
+    parameters: tuple[str, ...]
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +167,17 @@ class SmsConnector(Protocol):
     channel: Literal["sms"]
 
     def send(self, msg: SmsMessage) -> SendResult:
+        """Hand the message to the provider and report the outcome."""
+        ...
+
+
+@runtime_checkable
+class WhatsAppConnector(Protocol):
+    """Sends one WhatsApp template message."""
+
+    channel: Literal["whatsapp"]
+
+    def send(self, msg: WhatsAppMessage) -> SendResult:
         """Hand the message to the provider and report the outcome."""
         ...
 

@@ -11,6 +11,7 @@ SMTP server. `build_mime()` returns the same message parsed, for callers that wa
 
 from __future__ import annotations
 
+import base64
 import binascii
 import email
 import hashlib
@@ -83,19 +84,48 @@ def mime_bytes(msg: EmailMessage, message_id_domain: str | None = None) -> MimeB
             raise ValueError(f"header name {name!r} is not a valid field name")
         lines.append(_header(name, value))
     lines.append(b"MIME-Version: 1.0\r\n")
+    body = _body(msg)
+    if msg.attachments:  # multipart/mixed: the text first, then each file as base64
+        files = [_attachment(a.filename, a.content_type, a.data) for a in msg.attachments]
+        boundary = _boundary(body, *files)
+        parts = b"".join(b"--" + boundary + b"\r\n" + p + b"\r\n" for p in (body, *files))
+        body = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary
+            + b'"\r\n\r\n'
+            + parts
+            + b"--"
+            + boundary
+            + b"--\r\n"
+        )
+    lines.append(body)
+    return MimeBytes(message_id, b"".join(lines))
+
+
+def _body(msg: EmailMessage) -> bytes:
+    """The text part, or text and HTML as multipart/alternative."""
     text = _part("plain", msg.text)
     if msg.html is None:
-        lines.append(text)
-        return MimeBytes(message_id, b"".join(lines))
+        return text
     html = _part("html", msg.html)
     boundary = _boundary(text, html)
-    lines.append(
+    return (
         b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n'
         b"--" + boundary + b"\r\n" + text + b"\r\n"
         b"--" + boundary + b"\r\n" + html + b"\r\n"
         b"--" + boundary + b"--\r\n"
     )
-    return MimeBytes(message_id, b"".join(lines))
+
+
+def _attachment(filename: str, content_type: str, data: bytes) -> bytes:
+    """A file part: base64 in 76-character lines, named for download (checked names only)."""
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    name = filename.encode("ascii")
+    return (
+        b"Content-Type: " + content_type.encode("ascii") + b'; name="' + name + b'"\r\n'
+        b'Content-Disposition: attachment; filename="' + name + b'"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded
+    )
 
 
 def build_mime(msg: EmailMessage, message_id_domain: str | None = None) -> MimeMessage:

@@ -76,6 +76,7 @@ class SmtpEmailConnector:
         reuse_session: bool = True,
         max_messages_per_session: int = 100,
         session_idle_seconds: float = 30.0,
+        bcc: list[str] | tuple[str, ...] = (),
     ) -> None:
         if security not in _DEFAULT_PORTS:
             raise ValueError(f"security must be one of {', '.join(_DEFAULT_PORTS)}")
@@ -94,6 +95,8 @@ class SmtpEmailConnector:
         self._local = threading.local()
         self._sessions: set[_Session] = set()
         self._lock = threading.Lock()
+        # The profile's blind copies (e.g. an archive mailbox), added to every message's own.
+        self.bcc = tuple(email_addr_spec(f"bcc.{i}", b) for i, b in enumerate(bcc))
 
     def send(self, msg: EmailMessage) -> SendResult:
         """Deliver one message to the SMTP server and map its answer to a SendResult."""
@@ -103,9 +106,11 @@ class SmtpEmailConnector:
         except ValueError as exc:  # InvalidAddressError is a ValueError too
             return permanent(f"Email not sent: {exc}")
         sender = email_addr_spec("from_addr", msg.from_addr)
-        recipient = email_addr_spec("to", msg.to)
+        copies = (email_addr_spec(f"bcc.{i}", b) for i, b in enumerate(msg.bcc))
+        # Envelope recipients: the debtor, then blind copies once each (never in a header).
+        recipients = list(dict.fromkeys((email_addr_spec("to", msg.to), *copies, *self.bcc)))
         try:
-            self._deliver(mime, sender, recipient)
+            self._deliver(mime, sender, recipients)
         except Exception as exc:  # every failure must become a SendResult, never a crash
             return _result_for(exc, f"{self.host}:{self.port}", self.timeout)
         return SendResult(status="accepted", provider_message_id=mime.message_id)
@@ -118,7 +123,7 @@ class SmtpEmailConnector:
             _close_quietly(session.smtp)
         self._local = threading.local()
 
-    def _deliver(self, mime: MimeBytes, sender: str, recipient: str) -> None:
+    def _deliver(self, mime: MimeBytes, sender: str, recipient: list[str]) -> None:
         """Hand the message over on this thread's session, replacing a stale one once."""
         session = self._current()
         if session is not None:
@@ -137,10 +142,12 @@ class SmtpEmailConnector:
             self._after_failure(session, exc)
             raise
 
-    def _transfer(self, session: _Session, mime: MimeBytes, sender: str, recipient: str) -> None:
+    def _transfer(
+        self, session: _Session, mime: MimeBytes, sender: str, recipient: list[str]
+    ) -> None:
         session.smtp.data_started = False
         # The bytes are final (7-bit, CRLF): sendmail() sends them without re-parsing headers.
-        session.smtp.sendmail(sender, [recipient], mime.data)
+        session.smtp.sendmail(sender, recipient, mime.data)
         session.messages += 1
         session.used_at = time.monotonic()
         if not self.reuse_session or session.messages >= self.max_messages_per_session:

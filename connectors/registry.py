@@ -21,6 +21,8 @@ BUILTINS: dict[str, str] = {
     "sms.twilio": "connectors.sms_http:twilio_from_profile",
     "sms.webhook": "connectors.sms_http:webhook_from_profile",
     "sms.sandbox": "connectors.sms_sandbox:from_profile",
+    "whatsapp.cloud_api": "connectors.whatsapp_http:from_profile",
+    "whatsapp.sandbox": "connectors.whatsapp_sandbox:from_profile",
     "letter.dropfolder": "connectors.letter_dropfolder:from_profile",
     "letter.sandbox": "connectors.letter_sandbox:from_profile",
     "payment.stripe": "connectors.payment_stripe:from_profile",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email.utils import parseaddr
+from typing import Any
 
 from connectors.base import EmailMessage, InvalidAddressError, PostalAddress
 
@@ -11,6 +12,9 @@ from connectors.base import EmailMessage, InvalidAddressError, PostalAddress
 # domain, which is what real debtor mailboxes look like and keeps typos out of the outbox.
 _ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+MAX_BCC = 10  # blind copies per email: an archive or two, never a mailing list
 
 
 def email_addr_spec(field_name: str, value: str) -> str:
@@ -31,6 +35,48 @@ def check_email_message(msg: EmailMessage) -> None:
         email_addr_spec("reply_to", msg.reply_to)
     if msg.list_unsubscribe is not None:
         check_unsubscribe("list_unsubscribe", msg.list_unsubscribe)
+    if len(msg.bcc) > MAX_BCC:
+        raise InvalidAddressError("bcc", len(msg.bcc), f"at most {MAX_BCC} blind copies")
+    for i, copy in enumerate(msg.bcc):
+        email_addr_spec(f"bcc.{i}", copy)
+    check_attachments(msg.attachments)
+
+
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # per file; providers refuse mails much above 20 MB
+MAX_ATTACHMENTS_BYTES = 15 * 1024 * 1024  # all files together (base64 adds a third)
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+ATTACHMENT_TYPES = ("application/pdf",)
+
+
+def check_attachments(attachments: tuple[Any, ...]) -> None:
+    """Raise InvalidAddressError naming `attachments.<n>.<field>` for an unusable file."""
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise InvalidAddressError(
+            "attachments", len(attachments), f"at most {MAX_ATTACHMENTS} files"
+        )
+    total = 0
+    for i, item in enumerate(attachments):
+        where = f"attachments.{i}"
+        if not _FILENAME.match(item.filename or ""):
+            raise InvalidAddressError(
+                f"{where}.filename", item.filename, "use letters, digits, space, . _ - only"
+            )
+        if item.content_type not in ATTACHMENT_TYPES:
+            raise InvalidAddressError(
+                f"{where}.content_type", item.content_type, "only application/pdf is sent"
+            )
+        if not item.data.startswith(b"%PDF-"):  # the magic bytes, not the name, say it is a PDF
+            raise InvalidAddressError(f"{where}.data", item.filename, "it is not a PDF file")
+        if len(item.data) > MAX_ATTACHMENT_BYTES:
+            raise InvalidAddressError(
+                f"{where}.data", f"{len(item.data)} bytes", f"at most {MAX_ATTACHMENT_BYTES}"
+            )
+        total += len(item.data)
+    if total > MAX_ATTACHMENTS_BYTES:
+        raise InvalidAddressError(
+            "attachments", f"{total} bytes", f"at most {MAX_ATTACHMENTS_BYTES} together"
+        )
 
 
 def check_unsubscribe(field_name: str, value: str) -> None:

@@ -59,6 +59,7 @@ DATA_WORDS = (
     # channels
     N_("email"),
     N_("sms"),
+    N_("whatsapp"),
     N_("letter"),
     N_("webhook"),
     # roles

@@ -29,6 +29,7 @@ from connectors import (
     PostalAddress,
     SendResult,
     SmsMessage,
+    WhatsAppMessage,
 )
 from designer import htmx
 from designer.auth import ADMIN_ROLES, role_required
@@ -90,7 +91,7 @@ def describe(config: DeliveryConfig) -> list[Profile]:
     profiles = []
     for channel in CHANNELS:
         raw = dict(config.profiles.get(channel, {}))
-        provider = str(raw.pop("provider", "?"))
+        provider = str(raw.pop("provider", "off"))  # an opt-in channel nobody configured
         shown = []
         for key in sorted(raw):
             if key in SECRET_KEYS:
@@ -136,7 +137,7 @@ def delivery() -> tuple[str, int]:
 
 def sample_message(
     channel: str, form: dict[str, str], config: DeliveryConfig, key: str
-) -> EmailMessage | SmsMessage | LetterMessage:
+) -> EmailMessage | SmsMessage | WhatsAppMessage | LetterMessage:
     """The message a test send hands to the channel's connector."""
     note = _(
         "Sent by %(user)s from Mahnwerk to check this connection. No action is needed.",
@@ -152,6 +153,16 @@ def sample_message(
         )
     if channel == "sms":
         return SmsMessage(idempotency_key=key, to=form["to"], body=f"Mahnwerk: {note}")
+    if channel == "whatsapp":  # the profile's approved template, else Meta's test template
+        template = config.profiles.get("whatsapp", {}).get("template_name")
+        return WhatsAppMessage(
+            idempotency_key=key,
+            to=form["to"],
+            template_name=str(template or "hello_world"),
+            language="en_US" if not template else whatsapp_test_language(),
+            parameters=(f"Mahnwerk: {note}",) if template else (),
+            body=note,
+        )
     company = config.company
     return LetterMessage(
         idempotency_key=key,
@@ -165,6 +176,11 @@ def sample_message(
         subject=_("Mahnwerk test letter"),
         language=current_lang(),
     )
+
+
+def whatsapp_test_language() -> str:
+    """The approved template's language code for the page's language (de, en_US)."""
+    return "de" if current_lang() == "de" else "en_US"
 
 
 def send_test(channel: str, message: Any, config: DeliveryConfig) -> SendResult:
@@ -210,6 +226,9 @@ def send() -> tuple[str, int]:
         status, context = 400, {**context, "error": problem, "error_channel": channel}
     elif config is None:
         status, context = 503, {**context, "error": config_error, "error_channel": channel}
+    elif channel not in config.profiles:
+        off = _("This channel is off: name a profile for it under [channels] in mahnwerk.toml.")
+        status, context = 400, {**context, "error": off, "error_channel": channel}
     else:
         key = f"test-{uuid.uuid4().hex[:24]}"
         try:

@@ -37,7 +37,7 @@ from mahnwerk_web.db import get_db, transaction
 
 bp = Blueprint("simulation", __name__)
 KIND = "simulation"
-CHANNEL_ORDER = ["email", "sms", "letter", "webhook"]
+CHANNEL_ORDER = ["email", "sms", "whatsapp", "letter", "webhook"]
 
 
 @dataclass(frozen=True)

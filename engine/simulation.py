@@ -13,6 +13,16 @@ Response model (deliberately simple, and the same for every journey, so results 
   each worked task's outcome is drawn from TASK_OUTCOMES (or the shares given), a promise taken
   on a call is kept with probability PROMISE_KEPT like any other.
 Random draws come from one seeded generator in message order, so a seed gives one result.
+
+The portfolio (`synthetic_cases`):
+- pre-due steps: a journey with a wait relative to the due date before it (D-5) gets cases
+  whose due date lies ahead, by the earliest such step plus a spread of 0 to 6 days, so a D-5
+  step fires five days before each case's due date, not on day one; other journeys' cases are
+  already due (0 to 2 days overdue), as before;
+- consent: a share of debtors per channel has given explicit consent (CONSENT, or the
+  `consent` argument), so channels that need it (SMS in the US) show sends and suppressions
+  side by side instead of being suppressed throughout.
+These draws come from a generator of their own, so the response draws stay as they were.
 Messages go through the real dispatcher with sandbox connectors, so the contact-policy guard's
 deferrals and suppressions show as they would live. What would go wrong live shows too:
 `errors` counts the cases the engine stopped, by error, and `failed` the messages that could
@@ -46,7 +56,7 @@ from engine.run.runtime import Runtime
 from engine.storage.db import Database
 from engine.storage.models import AuditRow, CaseRow, OutboxRow, TaskRow
 
-RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "webhook": 0.0}
+RESPOND = {"email": 0.06, "sms": 0.08, "letter": 0.10, "whatsapp": 0.08, "webhook": 0.0}
 TONE = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3}
 PROMISE, PROMISE_KEPT, DISPUTE = 0.03, 0.6, 0.005
 # Audit kinds that are problems: which count of the result they go to, and the detail to show.
@@ -62,6 +72,9 @@ WITH_CHARGES = "_with_charges"
 AGENT_CAPACITY = 20
 TASK_OUTCOMES = {"done": 0.25, "not_reached": 0.45, "promise_taken": 0.2, "escalate": 0.1}
 AGENT = "simulated agent"
+# Share of debtors who gave explicit consent per channel (where a jurisdiction requires it).
+CONSENT = {"sms": 0.6, "whatsapp": 0.4}
+PRE_DUE_SPREAD = 6  # days: pre-due cases fall due this much later than the earliest step, at most
 DEFAULT_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)  # a Monday
 
 
@@ -88,6 +101,10 @@ class SimulationResult:
     experiments: list[dict[str, Any]] = field(default_factory=list)
     # Tasks for people: created, worked, each outcome recorded, and still waiting at the end.
     tasks: Counter[str] = field(default_factory=Counter)
+    # The portfolio: days before the due date the cases start (0: already due), and the
+    # debtors with consent on record per channel.
+    pre_due_days: int = 0
+    consented: Counter[str] = field(default_factory=Counter)
 
     @property
     def render_errors(self) -> list[str]:
@@ -116,6 +133,8 @@ class SimulationResult:
             "open": self.open,
             "per_day": self.per_day,
             "experiments": self.experiments,
+            "pre_due_days": self.pre_due_days,
+            "consented": dict(sorted(self.consented.items())),
         }
 
     def _charges_json(self) -> dict[str, str]:
@@ -172,12 +191,36 @@ CREDITORS = ("Northwind Telecom", "Contoso Energy")
 TIERS = ("standard", "premium")
 
 
-def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date) -> list[dict]:
+def pre_due_days(doc: dict[str, Any]) -> int:
+    """How many days before the due date the journey's earliest step is (D-5: 5), else 0."""
+    found = [
+        -int(n.get("params", {}).get("days") or 0)
+        for n in doc.get("nodes", [])
+        if n.get("type") in ("wait", "wait_event")
+        and n.get("params", {}).get("mode") == "due_date"
+        and isinstance(n.get("params", {}).get("days"), int | float)
+    ]
+    return max([0, *found])
+
+
+def synthetic_cases(
+    doc: dict[str, Any],
+    n: int,
+    rng: random.Random,
+    start: date,
+    consent: dict[str, float] | None = None,
+    extra: random.Random | None = None,
+) -> list[dict]:
     """A portfolio that looks like the journey's market: country, currency, contact mix.
 
     The market is the journey's jurisdiction's country (the fallback's for a journey bound to
-    none), with debtors spread over that country's regions and their time zones.
+    none), with debtors spread over that country's regions and their time zones. Due dates
+    lie ahead for a journey with pre-due steps; consent per channel is drawn by `consent`
+    share, both from `extra` (a generator of their own, so `rng`'s sequence is unchanged).
     """
+    extra = extra or random.Random(0)
+    shares = CONSENT if consent is None else consent
+    lead = pre_due_days(doc)
     bound = jurisdiction_of(doc.get("jurisdiction", NONE)) or jurisdiction(FALLBACK)
     country = bound.country
     attributes = {a["name"]: a["type"] for a in doc.get("attributes", [])}
@@ -208,6 +251,12 @@ def synthetic_cases(doc: dict[str, Any], n: int, rng: random.Random, start: date
                 "attributes": {k: _attribute(k, t, rng) for k, t in attributes.items()},
             }
         )
+    for case in cases:  # after the others, so their draws are the same with or without these
+        if lead:
+            case["due_date"] = start + timedelta(days=lead + extra.randint(0, PRE_DUE_SPREAD))
+        given = {ch: True for ch, share in sorted(shares.items()) if extra.random() < share}
+        if given:
+            case["contact_prefs"] = {"consent": given}
     return cases
 
 
@@ -281,6 +330,7 @@ def simulate(
     cases_per_debtor: float = 0,
     agents: int = AGENT_CAPACITY,
     task_outcomes: dict[str, float] | None = None,
+    consent: dict[str, float] | None = None,
 ) -> SimulationResult:
     """Run `cases` synthetic cases through a journey document for `days` days.
 
@@ -288,12 +338,16 @@ def simulate(
     afterwards; by default an in-memory one, thrown away. `cases_per_debtor` (>= 1): the cases
     belong to debtors with that many invoices on average, so the contact policy counts each
     person's messages together (0: every case its own person, as the pinned results assume).
-    afterwards; by default an in-memory one, thrown away. `agents`: tasks worked per queue per
-    day; `task_outcomes`: the share of each outcome among worked tasks (TASK_OUTCOMES).
+    `agents`: tasks worked per queue per day; `task_outcomes`: the share of each outcome among
+    worked tasks (TASK_OUTCOMES). `consent`: the share of debtors with explicit consent per
+    channel (default CONSENT).
     """
     shares = check_task_outcomes(task_outcomes)
     if not 0 <= agents <= 100_000:
         raise ValueError("agents: give 0 to 100000 tasks per queue per day.")
+    for channel, share in (consent or {}).items():
+        if not 0 <= share <= 1:
+            raise ValueError(f"consent share for {channel!r} must be between 0 and 1")
     rng = random.Random(seed)
     keep = db is not None
     if db is None:
@@ -303,15 +357,19 @@ def simulate(
     with db.transaction() as session:
         version = save_version(session, doc, now, status="simulation")
         version_id = version.id
-        portfolio = synthetic_cases(doc, cases, rng, now.date())
+        portfolio = synthetic_cases(
+            doc, cases, rng, now.date(), consent, random.Random(f"portfolio-{seed}")
+        )
         if cases_per_debtor:
             with_debtors(portfolio, cases_per_debtor, random.Random(seed + 17))
             resolve_debtors(session, portfolio, now, "simulation")
         rows = [case_values(c, version, now) for c in portfolio]
         session.execute(insert(CaseRow), rows)
+    result = SimulationResult(cases=cases, days=days, seed=seed, pre_due_days=pre_due_days(doc))
+    for case in portfolio:
+        result.consented.update((case.get("contact_prefs") or {}).get("consent", {}).keys())
     runtime = Runtime(db)
     dispatcher = SandboxDispatcher(db, workers=1)
-    result = SimulationResult(cases=cases, days=days, seed=seed)
     scheduled: dict[datetime, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     seen_outbox, seen_hooks, event_no = 0, 0, 0
     agent = _Agents(agents, shares)

@@ -359,6 +359,9 @@ def simulate(
     if data.get("tasks"):
         click.echo(f"Tasks for people ({agents} per queue and day): {_pairs(data['tasks'])}")
     click.echo(f"Collected: {data['collected']}; still open: {data['open']}")
+    lead = data["pre_due_days"]
+    start = f"{lead} to {lead + 6} days before their due date" if lead else "already due"
+    click.echo(f"Cases started {start}; consent on record: {_pairs(data['consented'])}")
 
 
 @main.group()

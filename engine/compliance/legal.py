@@ -24,7 +24,7 @@ from engine.compliance.lint import plain
 from engine.compliance.packs import LegalCheck, Pack, packs_for
 from engine.compliance.patterns import Words, search
 from engine.compliance.proofs import NEVER, ZERO, JourneyGraph, max_delay
-from engine.journey.document import Journey, Node, Template
+from engine.journey.document import Journey, Node, Template, send_templates
 
 DEBTOR_TYPES = ("consumer", "business")
 VALIDATION_DAYS = timedelta(days=5)  # US-07: 12 CFR 1006.34(a)(1)(i)(B)
@@ -179,7 +179,7 @@ def _language(locale: str) -> str:
 
 
 def _templates(journey: Journey, node: Node) -> Iterator[Template]:
-    for key in dict.fromkeys((node.params.get("template"), node.params.get("fallback_template"))):
+    for key in send_templates(node.params):
         template = journey.templates.get(key or "")
         if template is not None:
             yield template

@@ -35,7 +35,7 @@ from engine.compliance.patterns import Words, search
 from engine.contact_policy.policy import ContactPolicy
 from engine.contact_policy.profiles import jurisdiction_profiles
 from engine.core.jurisdictions import jurisdiction_of
-from engine.journey.document import Journey, Node
+from engine.journey.document import Journey, Node, send_channels, send_templates
 
 ZERO = timedelta(0)
 PROOFS = ("caps", "gaps", "hours", "consequences", "holds", "promises", "time")
@@ -215,10 +215,8 @@ class JourneyGraph:
         return {n: NEVER for n in latest}  # a loop keeps adding time: nothing is bounded
 
     def channels(self, node_id: str) -> frozenset[str]:
-        """The channels a send step may use (its own, or its fallback)."""
-        node = self.sends[node_id]
-        found = {node.params.get("channel"), node.params.get("fallback_channel")}
-        return frozenset(c for c in found if c)
+        """The channels a send step may use (its own, or one of its fallbacks)."""
+        return frozenset(send_channels(self.sends[node_id].params))
 
     def prefix(self, target: str) -> Path:
         """A shortest path (in steps) from the start to `target`, ending before it."""
@@ -486,7 +484,7 @@ def template_contexts(journey: Journey) -> dict[str, TemplateContext]:
 def _announced(journey: Journey, node: Node) -> Iterator[tuple[Consequence, str, str]]:
     """Each consequence a send step's templates announce, once, with the words that do."""
     seen: set[str] = set()
-    for key in (node.params.get("template"), node.params.get("fallback_template")):
+    for key in send_templates(node.params):
         template = journey.templates.get(key or "")
         if template is None:
             continue

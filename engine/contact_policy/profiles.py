@@ -57,9 +57,12 @@ DE = ContactPolicy(
         FrequencyCap(None, 5, WEEK),  # DE-11 (design: number not in law)
         FrequencyCap("call", 3, WEEK),  # DE-11 (design)
         FrequencyCap("sms", 3, WEEK),  # DE-11 (design)
+        FrequencyCap("whatsapp", 3, WEEK),  # DE-11 (design), as SMS
     ),
     min_gap=timedelta(hours=12),  # DE-11 (design): no two immediate messages within half a day
-    channels_requiring_consent=frozenset(),  # DE-13: collection needs no consent (interp.)
+    # DE-13: collection needs no consent (interp.); WhatsApp's Business policy requires an
+    # opt-in before a business may message a person, in every country.
+    channels_requiring_consent=frozenset({"whatsapp"}),
     holds=_HOLDS,
     deferral_horizon=timedelta(days=14),  # design: a reminder older than two weeks is stale
 )
@@ -76,13 +79,15 @@ US = ContactPolicy(
         # particular debt"), so counted per debt, not per person.
         FrequencyCap("call", 7, WEEK, scope="debt"),
         FrequencyCap("sms", 7, WEEK, scope="debt"),  # US-02 extended to texts (design)
+        FrequencyCap("whatsapp", 7, WEEK, scope="debt"),  # as SMS (design)
     ),
     min_gap=timedelta(hours=4),  # design: Reg F sets no gap across channels; per person
     # US-02: no call within 7 days after a conversation "in connection with the collection of
     # such debt" (1006.14(b)(2)(ii)): per debt.
     conversation_cooldown=WEEK,
     conversation_scope="debt",
-    channels_requiring_consent=frozenset({"sms"}),  # US-12: TCPA prior express consent
+    # US-12: TCPA prior express consent; WhatsApp's opt-in policy.
+    channels_requiring_consent=frozenset({"sms", "whatsapp"}),
     holds=_HOLDS,  # US-05 cease, US-07 dispute, X-01
     deferral_horizon=timedelta(days=14),  # design
 )
@@ -98,9 +103,11 @@ UK = ContactPolicy(
         FrequencyCap(None, 5, WEEK),  # UK-02/UK-03: no pressure (design numbers)
         FrequencyCap("call", 3, WEEK),  # design
         FrequencyCap("sms", 3, WEEK),  # design
+        FrequencyCap("whatsapp", 3, WEEK),  # design, as SMS
     ),
     min_gap=timedelta(hours=12),  # design
-    channels_requiring_consent=frozenset(),  # CONC 7 needs no consent for collection contact
+    # CONC 7 needs no consent for collection contact; WhatsApp's opt-in policy does.
+    channels_requiring_consent=frozenset({"whatsapp"}),
     holds=_HOLDS,  # UK-07 breathing space, X-01
     deferral_horizon=timedelta(days=14),  # design
 )
@@ -111,7 +118,11 @@ UK = ContactPolicy(
 US_MA = tighten(
     US,
     name="US-MA",
-    caps=(FrequencyCap("call", 2, WEEK), FrequencyCap("sms", 2, WEEK)),
+    caps=(
+        FrequencyCap("call", 2, WEEK),
+        FrequencyCap("sms", 2, WEEK),
+        FrequencyCap("whatsapp", 2, WEEK),
+    ),
 )
 
 _PROFILES: dict[str, ContactPolicy] = {}

@@ -89,3 +89,5 @@ def postal_recipient(case: Any) -> str:
 register_channel(Channel("email", "email"))
 register_channel(Channel("sms", "phone"))
 register_channel(Channel("letter", "street", recipient=postal_recipient))
+# WhatsApp reaches the same mobile number as SMS; delivery is off unless a profile is configured.
+register_channel(Channel("whatsapp", "phone"))

@@ -29,7 +29,19 @@ from engine.contact_policy import (
 from engine.core.channels import CHANNELS
 from engine.core.jurisdictions import FALLBACK, JURISDICTIONS, NONE, jurisdiction, jurisdiction_of
 
-SECRET_KEYS = ("password", "auth_token", "secret", "api_key", "token")
+SECRET_KEYS = (
+    "password",
+    "auth_token",
+    "secret",
+    "api_key",
+    "token",
+    "access_token",
+    "app_secret",
+    "verify_token",
+)
+# Channels that stay off (no sandbox either) until [channels] names a profile for them:
+# a journey's WhatsApp step then falls back or is suppressed `channel_disabled`.
+OPT_IN = frozenset({"whatsapp"})
 
 
 class ConfigError(ValueError):
@@ -106,6 +118,10 @@ class PolicyOverride:
     def apply(self, profile: ContactPolicy) -> ContactPolicy:
         """The profile tightened; raises LoosenedPolicyError when a value would loosen it."""
         overrides = dict(self.fields)
+        if "channels_requiring_consent" in overrides:  # adds channels; the profile's stay
+            overrides["channels_requiring_consent"] = (
+                profile.channels_requiring_consent | overrides["channels_requiring_consent"]
+            )
         if self.hours or self.hours_all_days is not None:
             overrides["allowed_hours"] = tuple(
                 self._window(day, window) for day, window in enumerate(profile.allowed_hours)
@@ -267,7 +283,7 @@ class DeliveryConfig:
     """Connector profile per channel, the company, and contact-policy tightenings."""
 
     profiles: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {c: {"provider": "sandbox"} for c in CHANNELS}
+        default_factory=lambda: {c: {"provider": "sandbox"} for c in CHANNELS if c not in OPT_IN}
     )
     company: Company = field(default_factory=Company)
     # [policy.X] sections, parsed and checked; a plain dict given here is read the same way.
@@ -285,8 +301,12 @@ class DeliveryConfig:
         object.__setattr__(self, "policy_overrides", parsed)
 
     def connectors(self) -> dict[str, Any]:
-        """Build one connector per channel from its profile."""
-        return {channel: build_connector(channel, self.profiles[channel]) for channel in CHANNELS}
+        """Build one connector per channel from its profile (a channel without one is off)."""
+        return {
+            channel: build_connector(channel, self.profiles[channel])
+            for channel in CHANNELS
+            if channel in self.profiles
+        }
 
 
 def load_delivery_config(
@@ -314,7 +334,9 @@ def _parse(data: dict[str, Any], source: str, env: Mapping[str, str]) -> Deliver
     channels = data.get("channels", {})
     profiles: dict[str, dict[str, Any]] = {}
     for channel in CHANNELS:
-        name = channels.get(channel, "sandbox")
+        name = channels.get(channel, None if channel in OPT_IN else "sandbox")
+        if name is None or name == "off":  # an opt-in channel nobody configured: disabled
+            continue
         if name == "sandbox" and name not in profiles_section:
             profiles[channel] = {"provider": "sandbox"}
             continue

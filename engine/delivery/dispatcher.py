@@ -368,6 +368,10 @@ class Dispatcher:
                 message, case, "case_closed", f"The case is closed ({case.outcome}).", run
             )
             return None
+        if message.channel not in self.connectors:  # an opt-in channel nobody configured
+            text = f"The {message.channel} channel is not configured ([channels] in mahnwerk.toml)."
+            self._suppress(message, case, "channel_disabled", text, run)
+            return None
         version = self.versions.get(session, message.version_id)
         decision = decide(
             self._policy(version.journey.jurisdiction, case),
@@ -419,6 +423,8 @@ class Dispatcher:
             portal,
             run.now,
             status_callback_url=self.sms_status_callback_url,
+            whatsapp_template=self.config.profiles.get("whatsapp", {}).get("template_name"),
+            bcc=tuple(_bcc(message)),
         )
         # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
         contacts.add(case.id, message.channel, run.now)
@@ -494,15 +500,17 @@ class Dispatcher:
         run.report.suppressed += 1
         run.updates.append({"id": message.id, "status": "suppressed", "reason": reason})
         run.audit(message, "suppression", reason=reason, message=text)
-        if reason in ("no_consent", "opted_out") or reason.startswith("invalid_address"):
-            self._fallback(message, case, run)
+        if reason in ("no_consent", "opted_out", "channel_disabled") or reason.startswith(
+            "invalid_address"
+        ):
+            self._fallback(message, case, run, reason)
 
-    def _fallback(self, message: OutboxRow, case: CaseRow, run: _Pass) -> None:
-        """Queue the send node's fallback channel once, where the case has an address for it."""
+    def _fallback(self, message: OutboxRow, case: CaseRow, run: _Pass, why: str) -> None:
+        """Queue the next hop of the send's fallback chain once, where the case can be reached."""
         row = fallback_row(message, case, run.now)
         if row is not None:
             run.new_rows.append(row)
-            run.audit(message, "fallback", fallback=row["channel"])
+            run.audit(message, "fallback", **fallback_audit(row, why))
 
     def _dead(self, message: OutboxRow, reason: str, run: _Pass, set_aside: bool = False) -> None:
         """Dead-letter a message whose template went over its render budget."""
@@ -587,7 +595,7 @@ class Dispatcher:
             else:
                 self._fail(message, result.reason or "the provider refused the message", run)
                 if "invalid" in (result.reason or "").lower():
-                    self._fallback(message, item.case, run)
+                    self._fallback(message, item.case, run, "refused")
         with self.db.transaction() as session:
             self._flush(session, run)
             if claimed:
@@ -669,32 +677,71 @@ def insert_new_messages(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, Any] | None:
-    """The outbox row for a send's fallback channel, or None when there is none to queue.
+    """The outbox row for the next hop of a send's fallback chain, or None when there is none.
 
-    None when the send names no fallback (or the same channel), when the message is itself a
-    fallback (one hop only), or when the case has no address for the fallback channel. The key
-    is the first message's key plus '-fb', so the fallback is queued once, whoever asks.
+    The chain's rest rides on the row (payload `fallbacks`, written by the runtime); a row from
+    before chains names one `fallback_channel` and, once it is itself a fallback ('-fb'), none.
+    Hops whose channel the case has no address for are skipped (the row's payload lists them).
+    The key is this message's key plus '-fb': each message has at most one next hop, whoever
+    asks (a bounce report, a refusal, a suppression), so a step visit sends one message, ever.
     """
-    fallback = message.fallback_channel
-    if not fallback or fallback == message.channel or message.idempotency_key.endswith("-fb"):
-        return None
-    channel = CHANNELS.get(fallback)
-    if channel is None or not channel.reaches(case):
-        return None
+    remaining = _remaining(message)
+    for i, (hop, template) in enumerate(remaining):
+        channel = CHANNELS.get(hop)
+        if channel is None or hop == message.channel or not channel.reaches(case):
+            continue
+        rest = remaining[i + 1 :]
+        done = message.payload.get("hop") if isinstance(message.payload, dict) else 0
+        return {
+            "idempotency_key": f"{message.idempotency_key}-fb",
+            "case_id": message.case_id,
+            "version_id": message.version_id,
+            "node_id": message.node_id,
+            "channel": hop,
+            "template": template or message.template,
+            "tone": message.tone,
+            "purpose": message.purpose,
+            "fallback_channel": rest[0][0] if rest else None,
+            "payload": {
+                "fallbacks": [list(h) for h in rest],
+                "hop": int(done or 0) + i + 1,
+                "skipped": [h for h, _ in remaining[:i]],
+                "bcc": _bcc(message),
+            },
+            "status": "pending",
+            "not_before": naive_utc(now),
+            "attempts": 0,
+            "created_at": naive_utc(now),
+        }
+    return None
+
+
+def _bcc(message: OutboxRow) -> list[str]:
+    """The blind copies a send step asked for (they go with an email hop of its chain too)."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    return [str(b) for b in payload.get("bcc") or ()]
+
+
+def _remaining(message: OutboxRow) -> list[tuple[str, str | None]]:
+    """The hops still to try after this message, in order."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    chain = payload.get("fallbacks")
+    if isinstance(chain, list):
+        return [(str(h[0]), h[1] if len(h) > 1 else None) for h in chain if h]
+    fallback = message.fallback_channel  # a row from before chains: one hop, never from a '-fb'
+    if not fallback or message.idempotency_key.endswith("-fb"):
+        return []
+    return [(fallback, payload.get("fallback_template"))]
+
+
+def fallback_audit(row: dict[str, Any], why: str) -> dict[str, Any]:
+    """What a fallback's audit row says: which hop was taken, why, and the hops skipped."""
+    payload = row["payload"]
     return {
-        "idempotency_key": f"{message.idempotency_key}-fb",
-        "case_id": message.case_id,
-        "version_id": message.version_id,
-        "node_id": message.node_id,
-        "channel": fallback,
-        "template": message.template,
-        "tone": message.tone,
-        "purpose": message.purpose,
-        "fallback_channel": None,
-        "status": "pending",
-        "not_before": naive_utc(now),
-        "attempts": 0,
-        "created_at": naive_utc(now),
+        "fallback": row["channel"],
+        "hop": payload["hop"],
+        "reason": why,
+        "skipped": payload["skipped"],
     }
 
 

@@ -6,7 +6,14 @@ import html as html_lib
 from datetime import datetime
 from typing import Any
 
-from connectors import EmailMessage, GiroPayment, LetterMessage, PostalAddress, SmsMessage
+from connectors import (
+    EmailMessage,
+    GiroPayment,
+    LetterMessage,
+    PostalAddress,
+    SmsMessage,
+    WhatsAppMessage,
+)
 from engine.delivery.config import Company
 from engine.journey.templating import Rendered
 from engine.payments.references import giro_payment
@@ -32,10 +39,14 @@ def connector_message(
     portal_url: str,
     now: datetime,
     status_callback_url: str | None = None,
-) -> EmailMessage | SmsMessage | LetterMessage:
+    whatsapp_template: str | None = None,
+    bcc: tuple[str, ...] = (),
+) -> EmailMessage | SmsMessage | WhatsAppMessage | LetterMessage:
     """The dataclass a channel's connector takes; the outbox id is the idempotency key.
 
-    `status_callback_url` goes on an SMS (see `sms_status_callback_url`).
+    `status_callback_url` goes on an SMS (see `sms_status_callback_url`). A WhatsApp message is
+    the approved template the Mahnwerk template's subject names (else the profile's
+    `template_name`, `whatsapp_template`), with the rendered text as its body parameter.
     """
     if channel == "email":
         return EmailMessage(
@@ -47,6 +58,16 @@ def connector_message(
             html=rendered.html,
             list_unsubscribe=f"{portal_url}/contact",
             portal_url=portal_url,
+            bcc=bcc,
+        )
+    if channel == "whatsapp":
+        return WhatsAppMessage(
+            idempotency_key=key,
+            to=case.phone,
+            template_name=(rendered.subject or whatsapp_template or "").strip(),
+            language=whatsapp_language(case.locale),
+            parameters=(rendered.body,),
+            body=rendered.body,
         )
     if channel == "sms":
         return SmsMessage(
@@ -70,6 +91,15 @@ def connector_message(
         giro=_giro(case, company),
         language=case.locale.split("-")[0] if case.locale.startswith(("de", "en")) else "en",
     )
+
+
+def whatsapp_language(locale: str) -> str:
+    """Meta's template language code for a locale: 'de' for de-DE, 'en_US' and 'en_GB' (English
+    templates are approved per region), the bare language otherwise."""
+    language, _, region = locale.replace("_", "-").partition("-")
+    if language == "en" and region.upper() in ("US", "GB"):
+        return f"en_{region.upper()}"
+    return language.lower() or "en"
 
 
 def _paragraphs(text: str) -> str:

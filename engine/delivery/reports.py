@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.clock import naive_utc
-from engine.delivery.dispatcher import fallback_row, insert_new_messages
+from engine.delivery.dispatcher import fallback_audit, fallback_row, insert_new_messages
 from engine.intake.events import record_event
 from engine.storage.models import AuditRow, CaseRow, EventRow, OutboxRow
 
@@ -116,7 +116,7 @@ def _message(session: Session, outbox_id: int | None, provider_message_id: str |
 
 
 def _queue_fallback(session: Session, message: OutboxRow, case: CaseRow, now: datetime) -> None:
-    """A hard bounce: try the send node's fallback channel, once."""
+    """A hard bounce: try the next hop of the send's fallback chain, once."""
     row = fallback_row(message, case, now)
     if row is None:
         return
@@ -126,7 +126,7 @@ def _queue_fallback(session: Session, message: OutboxRow, case: CaseRow, now: da
     if taken is not None:
         return
     insert_new_messages(session, [row])
-    session.add(_audit(message, now, "fallback", fallback=row["channel"], after="bounced"))
+    session.add(_audit(message, now, "fallback", after="bounced", **fallback_audit(row, "bounced")))
 
 
 def _audit(message: OutboxRow, now: datetime, kind: str, **detail: Any) -> AuditRow:

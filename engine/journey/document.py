@@ -80,6 +80,35 @@ def channel_choice(*extra: Any) -> OneOfRegistered:
     return OneOfRegistered(lambda: (*CHANNELS, *extra))
 
 
+def fallback_chain(params: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    """A send step's fallbacks in order as (channel, template or None): the list `fallbacks`, or
+    the single `fallback_channel` of journeys written before chains (both are accepted)."""
+    hops = params.get("fallbacks")
+    if isinstance(hops, list) and hops:
+        return tuple(
+            (str(h["channel"]), h.get("template") or None)
+            for h in hops
+            if isinstance(h, dict) and h.get("channel")
+        )
+    single = params.get("fallback_channel")
+    if single and single != params.get("channel"):
+        return ((str(single), str(params.get("fallback_template") or "") or None),)
+    return ()
+
+
+def send_channels(params: dict[str, Any]) -> tuple[str, ...]:
+    """Every channel a send step may use: its own, then its fallbacks."""
+    found = (params.get("channel"), *(hop for hop, _ in fallback_chain(params)))
+    return tuple(dict.fromkeys(str(c) for c in found if c))
+
+
+def send_templates(params: dict[str, Any]) -> tuple[str, ...]:
+    """Every template a send step may send: its own, then its fallbacks' texts."""
+    found = (params.get("template"), params.get("fallback_template"))
+    found += tuple(text for _, text in fallback_chain(params))
+    return tuple(dict.fromkeys(str(k) for k in found if k))
+
+
 @dataclass(frozen=True)
 class Node:
     """One step of a journey; `position` is layout only and never affects behaviour."""

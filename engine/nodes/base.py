@@ -126,6 +126,9 @@ class SendRequest:
     fallback_channel: str | None
     purpose: str
     fallback_template: str | None = None
+    # The fallback chain in order, (channel, template) per hop; `fallback_channel` is its first.
+    fallbacks: tuple[tuple[str, str], ...] = ()
+    bcc: tuple[str, ...] = ()  # blind copies of an email (the step's or an email hop's)
 
 
 @dataclass(frozen=True, slots=True)

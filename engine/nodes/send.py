@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
-from engine.core.messages import Text, Verbatim, msg, pmsg
-from engine.journey.document import TONES, channel_choice
+from engine.core.messages import Joined, Text, Verbatim, msg, pmsg
+from engine.journey.document import TONES, channel_choice, fallback_chain
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 from engine.nodes.window import SlotParams, release_at, with_slot
 
@@ -38,13 +38,41 @@ PURPOSE_WORDS: dict[str, Text] = {
 }
 
 
-CHANNEL_WORDS: dict[str, Text] = {"email": msg("email"), "sms": msg("sms"), "letter": msg("letter")}
+CHANNEL_WORDS: dict[str, Text] = {
+    "email": msg("email"),
+    "sms": msg("sms"),
+    "letter": msg("letter"),
+    "whatsapp": msg("WhatsApp"),
+}
 NO_TEMPLATE = msg("There is no template '{key}' in this journey.")
 
 
 def channel_words(channel: object) -> Text:
     """A channel as a manager reads it ('E-Mail', 'Brief'); an unknown one as given."""
     return CHANNEL_WORDS.get(str(channel)) or Verbatim(str(channel))
+
+
+# At most this many fallbacks per step: every registered channel once is the longest useful chain.
+MAX_FALLBACKS = 4
+MAX_BCC = 5  # blind copies per email step: an archive or a second reader, not a list
+
+
+class FallbackSchema(Schema):
+    """One hop of a fallback chain: a channel and, optionally, its own template."""
+
+    channel = fields.String(
+        required=True,
+        validate=channel_choice(),
+        metadata=param(msg("Channel"), msg("The channel tried at this hop.")),
+    )
+    template = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata=param(
+            msg("Template"),
+            msg("The text for this channel; empty: the step's own template."),
+        ),
+    )
 
 
 class SendParams(SlotParams):
@@ -81,6 +109,27 @@ class SendParams(SlotParams):
             msg("The text for the fallback channel (an SMS needs other words than a letter)."),
         ),
     )
+    fallbacks = fields.List(
+        fields.Nested(FallbackSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_FALLBACKS),
+        metadata=param(
+            msg("Fallback chain"),
+            msg(
+                "Channels tried in order when the one before cannot reach the debtor (no "
+                "address, no consent, opted out, a hard bounce); one message goes out per step."
+            ),
+        ),
+    )
+    bcc = fields.List(
+        fields.Email(),
+        load_default=list,
+        validate=validate.Length(max=MAX_BCC),
+        metadata=param(
+            msg("Blind copies"),
+            msg("Email addresses that get a blind copy of an email (at most 5), e.g. an archive."),
+        ),
+    )
     purpose = fields.String(
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
@@ -102,23 +151,29 @@ class Send(NodeType):
 
     def compile(self, node: Node, journey: Journey) -> list[RuleSpec]:
         channel = channel_words(node.params.get("channel", "message"))
-        queued = msg(
+        queued: Text = msg(
             "the {channel} '{template}' has been queued",
             channel=channel,
             template=node.params.get("template", "?"),
         )
+        chain = fallback_chain(node.params)
+        if chain:
+            queued = msg("{queued} ({chain})", queued=queued, chain=chain_words(node.params))
         return [rule_spec(node.id, "enter", "next", with_slot(queued, node.params))]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
         p = node.params
+        chain = tuple((hop, text or p["template"]) for hop, text in fallback_chain(p))
         return Entry(
             send=SendRequest(
                 channel=p["channel"],
                 template=p["template"],
                 tone=int(p.get("tone", 1)),
-                fallback_channel=p.get("fallback_channel"),
+                fallback_channel=chain[0][0] if chain else None,
                 fallback_template=p.get("fallback_template"),
                 purpose=p.get("purpose", "reminder"),
+                fallbacks=chain,
+                bcc=tuple(p.get("bcc") or ()),
             ),
             not_before=release_at(p, case, now),
         )
@@ -144,6 +199,52 @@ class Send(NodeType):
         if node.params.get("fallback_channel") == channel:
             same = msg("The fallback channel is the same as the channel.")
             problems.append(Problem.of(same, node.id, "fallback_channel"))
+        problems += self._check_chain(node, journey)
+        return problems
+
+    @staticmethod
+    def _check_chain(node: Node, journey: Journey) -> list[Problem]:
+        """The list of fallbacks: each channel once (no way back to one tried), texts that fit."""
+        hops = node.params.get("fallbacks") or []
+        if not isinstance(hops, list):
+            return []
+        problems = []
+        if hops and node.params.get("fallback_channel"):
+            both = msg(
+                "Use either the fallback channel or the fallback chain, not both; the chain "
+                "can hold the fallback channel as its first hop."
+            )
+            problems.append(Problem.of(both, node.id, "params.fallbacks"))
+        seen = [node.params.get("channel")]
+        for i, hop in enumerate(hops):
+            if not isinstance(hop, dict):
+                continue
+            where, channel = f"params.fallbacks.{i}", hop.get("channel")
+            if channel in seen:
+                again = msg(
+                    "Fallback {n} goes back to {channel}, which this step already tries; "
+                    "each channel may appear once in a chain.",
+                    n=i + 1,
+                    channel=channel_words(channel),
+                )
+                problems.append(Problem.of(again, node.id, f"{where}.channel"))
+            seen.append(channel)
+            key = hop.get("template")
+            if not key:
+                continue
+            template = journey.templates.get(key)
+            if template is None:
+                no_text = NO_TEMPLATE.with_params(key=key)
+                problems.append(Problem.of(no_text, node.id, f"{where}.template"))
+            elif template.channel != channel:
+                mismatch = msg(
+                    "Template '{key}' is for {template_channel}, but fallback {n} sends {channel}.",
+                    key=key,
+                    template_channel=channel_words(template.channel),
+                    n=i + 1,
+                    channel=channel_words(channel),
+                )
+                problems.append(Problem.of(mismatch, node.id, f"{where}.template"))
         return problems
 
     @staticmethod
@@ -185,6 +286,13 @@ class Send(NodeType):
             )
             return [Problem.of(mismatch, node.id, "fallback_template")]
         return []
+
+
+def chain_words(params: dict[str, object]) -> Text:
+    """'by email, else SMS, else letter' in the reader's language."""
+    first = msg("by {channel}", channel=channel_words(params.get("channel")))
+    rest = [msg("else {channel}", channel=channel_words(c)) for c, _ in fallback_chain(params)]
+    return Joined((first, *rest), ", ")
 
 
 NODE_TYPE = Send()

@@ -146,12 +146,7 @@ def _explain(
     if kind == "message":
         return _sent(detail, v)
     if kind == "fallback":
-        summary = msg(
-            "The fallback channel {fallback} was queued instead of {channel}.",
-            fallback=_channel(detail, "fallback"),
-            channel=_channel(detail),
-        )
-        return summary, [], None
+        return _fallback(detail)
     if kind == "closed":
         outcome = outcome_text(str(detail.get("outcome") or "closed"))
         return msg("The journey ended: {outcome}.", outcome=outcome), [], None
@@ -178,6 +173,41 @@ def _explain(
     return words, [], None
 
 
+# Why a fallback hop was taken: the reason codes the runtime, dispatcher and reports write.
+_FALLBACK_WHY: dict[str, Text] = {
+    "no_consent": msg("There is no consent on record for contact by {channel}."),
+    "opted_out": msg("The debtor opted out of contact by {channel}."),
+    "bounced": msg("The {channel} message bounced."),
+    "refused": msg("The provider refused the {channel} message as undeliverable."),
+}
+
+
+def _fallback(detail: dict[str, Any]) -> Explained:
+    """Which hop of the fallback chain went out instead, and why the ones before did not."""
+    summary = msg(
+        "The fallback channel {fallback} was queued instead of {channel}.",
+        fallback=_channel(detail, "fallback"),
+        channel=_channel(detail),
+    )
+    hop = detail.get("hop")
+    if not isinstance(hop, int):  # a row from before fallback chains
+        return summary, [], None
+    reasons: list[Text] = [msg("It is fallback {hop} of the step's chain.", hop=hop)]
+    why = str(detail.get("reason") or "")
+    if why.startswith("no_address") or why.startswith("invalid_address"):
+        reasons.append(msg("There is no usable address for {channel}.", channel=_channel(detail)))
+    elif why in _FALLBACK_WHY:
+        reasons.append(_FALLBACK_WHY[why].with_params(channel=_channel(detail)))
+    for skipped in detail.get("skipped") or ():
+        reasons.append(
+            msg(
+                "{channel} was skipped: there is no address for it.",
+                channel=_Capitalized(_channel({"channel": skipped})),
+            )
+        )
+    return summary, reasons, None
+
+
 def _word(detail: dict[str, Any], key: str) -> Verbatim:
     return Verbatim(str(detail.get(key) or "?"))
 
@@ -186,12 +216,14 @@ def _word(detail: dict[str, Any], key: str) -> Verbatim:
 _CHANNELS: dict[str, Text] = {
     "email": msg("email"),
     "sms": msg("SMS"),
+    "whatsapp": msg("WhatsApp"),
     "letter": msg("letter"),
     "webhook": msg("webhook"),
 }
 _THE_CHANNELS: dict[str, Text] = {
     "email": msg("the email"),
     "sms": msg("the SMS"),
+    "whatsapp": msg("the WhatsApp message"),
     "letter": msg("the letter"),
     "webhook": msg("the webhook"),
 }

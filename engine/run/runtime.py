@@ -377,16 +377,30 @@ class Runtime:
         batch: _Batch,
         not_before: datetime | None = None,
     ) -> None:
-        channel, template = send.channel, send.template
+        hops = ((send.channel, send.template), *_hops(send))
         status, reason = "pending", None
-        if not cs.has_channel(channel):
-            if send.fallback_channel and cs.has_channel(send.fallback_channel):
-                batch.audit(cs, "fallback", channel=channel, fallback=send.fallback_channel)
-                channel, template = send.fallback_channel, send.fallback_template or template
-            else:
-                status, reason = "suppressed", f"no_address:{channel}"
-        # The payload keeps the fallback's own text for the dispatcher's later fallbacks.
-        payload = {"fallback_template": send.fallback_template} if send.fallback_template else None
+        reached = next((i for i, (ch, _) in enumerate(hops) if cs.has_channel(ch)), None)
+        if reached is None:
+            channel, template, rest = send.channel, send.template, ()
+            status, reason = "suppressed", f"no_address:{channel}"
+        else:
+            (channel, template), rest = hops[reached], hops[reached + 1 :]
+        if reached:  # a hop further down the chain: say which and why the ones before were not
+            batch.audit(
+                cs,
+                "fallback",
+                channel=send.channel,
+                fallback=channel,
+                hop=reached,
+                reason=f"no_address:{send.channel}",
+                skipped=[ch for ch, _ in hops[1:reached]],
+            )
+        # The payload keeps the rest of the chain for the dispatcher's later hops.
+        payload = (
+            {"fallbacks": [list(h) for h in rest], "hop": reached} if rest or reached else None
+        )
+        if getattr(send, "bcc", ()):  # the step's blind copies, for an email hop
+            payload = {**(payload or {}), "bcc": list(send.bcc)}
         row = _outbox(
             cs,
             node_id,
@@ -397,7 +411,7 @@ class Runtime:
             template=template,
             tone=send.tone,
             purpose=send.purpose,
-            fallback_channel=send.fallback_channel,
+            fallback_channel=rest[0][0] if rest else None,
             payload=payload,
             not_before=_release(not_before, batch, version, channel, cs),
         )
@@ -574,6 +588,15 @@ def _policy_message(cs: CaseState, event_type: str, owed: Any = None) -> dict[st
         "amount_open": float(cs.amount_open if owed is None else owed),
         "hold_reason": cs.hold_reason or "",
     }
+
+
+def _hops(send: Any) -> tuple[tuple[str, str], ...]:
+    """A send's fallbacks: its chain, or a single fallback channel (a SendRequest made by hand)."""
+    if send.fallbacks:
+        return tuple(send.fallbacks)
+    if send.fallback_channel and send.fallback_channel != send.channel:
+        return ((send.fallback_channel, send.fallback_template or send.template),)
+    return ()
 
 
 def _release(

@@ -265,3 +265,88 @@ def test_providers_need_no_csrf_token(database: Database) -> None:
     answer = twilio_post(program.test_client(), {"MessageSid": "SM1", "MessageStatus": "delivered"})
 
     assert answer.status_code == 200
+
+
+# -- WhatsApp (Cloud API) ---------------------------------------------------------------------
+
+
+APP_SECRET = "meta-app-secret"
+
+
+def whatsapp_config(**extra: Any) -> DeliveryConfig:
+    whatsapp = {
+        "provider": "cloud_api",
+        "phone_number_id": "106540352242922",
+        "access_token": "t",
+        "app_secret": APP_SECRET,
+        "verify_token": "verify-me",
+        **extra,
+    }
+    return DeliveryConfig(profiles={"email": {"provider": "sandbox"}, "whatsapp": whatsapp})
+
+
+def whatsapp_post(c: FlaskClient, status: str, secret: str = APP_SECRET, **extra: Any) -> Any:
+    import hashlib
+    import hmac
+
+    item = {"id": "SM1", "status": status, "timestamp": "1767600000", **extra}
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"id": "W", "changes": [{"field": "messages", "value": {"statuses": [item]}}]}
+            ],
+        }
+    ).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    return c.post("/hooks/whatsapp", data=body, headers=headers)
+
+
+def test_a_signed_whatsapp_read_status_is_recorded_as_opened(database: Database) -> None:
+    c = client(database, whatsapp_config())
+
+    answer = whatsapp_post(c, "read")
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["recorded"][0]["status"] == "opened"
+    assert stored(database)[0] == "opened"
+
+
+def test_an_undeliverable_whatsapp_failure_is_a_bounce(database: Database) -> None:
+    c = client(database, whatsapp_config())
+
+    answer = whatsapp_post(c, "failed", errors=[{"code": 131026, "title": "Undeliverable"}])
+
+    assert answer.status_code == 200, answer.get_json()
+    assert stored(database)[0] == "bounced"
+
+
+def test_a_whatsapp_status_with_a_bad_signature_is_refused(database: Database) -> None:
+    c = client(database, whatsapp_config())
+
+    answer = whatsapp_post(c, "delivered", secret="wrong")
+
+    assert answer.status_code == 403 and "X-Hub-Signature-256" in answer.get_json()["error"]
+    assert stored(database) == (None, [])
+
+
+def test_whatsapp_statuses_without_a_configured_profile_are_404(database: Database) -> None:
+    c = client(database, DeliveryConfig(profiles={"email": {"provider": "sandbox"}}))
+
+    assert whatsapp_post(c, "delivered").status_code == 404
+
+
+def test_the_whatsapp_subscription_handshake_echoes_the_challenge(database: Database) -> None:
+    c = client(database, whatsapp_config())
+    query = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": "verify-me",
+        "hub.challenge": "1158201444",
+    }
+
+    ok = c.get("/hooks/whatsapp", query_string=query)
+    refused = c.get("/hooks/whatsapp", query_string={**query, "hub.verify_token": "nope"})
+
+    assert (ok.status_code, ok.get_data(as_text=True)) == (200, "1158201444")
+    assert refused.status_code == 403

@@ -32,6 +32,7 @@ def test_every_builtin_resolves_and_builds_for_its_channel(name: str, tmp_path: 
         "email.smtp": {"host": "mail.example"},
         "sms.twilio": {"account_sid": "AC1", "auth_token": "t", "from_number": "+4930123456"},
         "sms.webhook": {"url": "https://sms.example/send"},
+        "whatsapp.cloud_api": {"phone_number_id": "106540352242922", "access_token": "t"},
         "letter.dropfolder": {"path": str(tmp_path)},
         "payment.stripe": {"api_key": "sk_test_1", "secret": "whsec_1"},
         "payment.mollie": {"api_key": "test_" + "a" * 30},

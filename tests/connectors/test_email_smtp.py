@@ -297,3 +297,92 @@ def test_an_idle_session_is_not_trusted(peer_server) -> None:
     smtp.send(reminder(key="b"))
 
     assert len(set(handler.peers)) == 2
+
+
+def test_blind_copies_are_envelope_recipients_and_never_headers(smtp_server) -> None:
+    from dataclasses import replace
+
+    server = smtp_server("plain")
+    sender = connector(server.port, security="plain", bcc=["archiv@shop.example"])
+
+    result = sender.send(
+        replace(reminder(), bcc=("Team <team@shop.example>", "archiv@shop.example"))
+    )
+
+    assert result.status == "accepted"
+    assert server.handler.messages[0][:2] == (
+        "billing@shop.example",
+        ["erika@example.org", "team@shop.example", "archiv@shop.example"],
+    )
+    content = server.handler.messages[0][2]
+    assert b"Bcc" not in content and b"team@shop.example" not in content
+    assert b"archiv@shop.example" not in content
+
+
+def test_bad_or_too_many_blind_copies_are_refused_naming_the_field(smtp_server) -> None:
+    from dataclasses import replace
+
+    server = smtp_server("plain")
+    sender = connector(server.port, security="plain")
+
+    bad = sender.send(replace(reminder(), bcc=("not an address",)))
+    many = sender.send(replace(reminder(), bcc=tuple(f"a{i}@shop.example" for i in range(11))))
+
+    assert bad.status == "permanent_failure" and "bcc.0" in (bad.reason or "")
+    assert many.status == "permanent_failure" and "bcc" in (many.reason or "")
+    assert server.handler.messages == []
+    with pytest.raises(ValueError, match=r"bcc\.0"):
+        connector(server.port, security="plain", bcc=["nope"])
+
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + bytes(range(256)) * 40
+
+
+def test_a_pdf_attachment_goes_as_a_mime_part_beside_text_and_html(smtp_server) -> None:
+    from dataclasses import replace
+
+    from connectors.base import Attachment
+
+    server = smtp_server("plain")
+    invoice = Attachment("Rechnung 4711.pdf", "application/pdf", PDF)
+
+    result = connector(server.port, security="plain").send(
+        replace(reminder(), attachments=(invoice,))
+    )
+
+    assert result.status == "accepted"
+    message = received(server)
+    assert message.get_content_type() == "multipart/mixed"
+    body, attached = list(message.iter_parts())
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename() == "Rechnung 4711.pdf"
+    assert attached.get_content_disposition() == "attachment"
+    assert attached.get_content() == PDF
+
+
+@pytest.mark.parametrize(
+    ("attachment", "field"),
+    [
+        (("x.pdf", "application/pdf", b"<html>not a pdf</html>"), "attachments.0.data"),
+        (("x.exe", "application/x-msdownload", PDF), "attachments.0.content_type"),
+        (("../etc/passwd", "application/pdf", PDF), "attachments.0.filename"),
+        (
+            ("big.pdf", "application/pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024)),
+            "attachments.0.data",
+        ),
+    ],
+)
+def test_unusable_attachments_are_refused_naming_the_field(smtp_server, attachment, field) -> None:
+    from dataclasses import replace
+
+    from connectors.base import Attachment
+
+    server = smtp_server("plain")
+
+    result = connector(server.port, security="plain").send(
+        replace(reminder(), attachments=(Attachment(*attachment),))
+    )
+
+    assert result.status == "permanent_failure" and field in (result.reason or "")
+    assert server.handler.messages == []

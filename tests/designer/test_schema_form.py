@@ -23,7 +23,12 @@ def _field(type_name: str, name: str) -> dict[str, Any]:
 
 
 def test_choices_come_from_one_of(ctx: Any) -> None:
-    assert [c["value"] for c in _field("send", "channel")["choices"]] == ["email", "sms", "letter"]
+    assert [c["value"] for c in _field("send", "channel")["choices"]] == [
+        "email",
+        "sms",
+        "letter",
+        "whatsapp",
+    ]
 
 
 def test_choices_come_from_metadata_with_labels(ctx: Any) -> None:
@@ -128,3 +133,15 @@ def test_outcomes_and_purposes_are_words_not_codes(
     assert outcomes["handed_over"] == handed_over
     assert purposes["demand"] == demand
     assert "validation_notice" not in purposes.values()
+
+
+def test_the_fallback_chain_and_blind_copies_render_as_lists_in_german(ctx_de: Any) -> None:
+    chain = _field("send", "fallbacks")
+    assert (chain["kind"], chain["label"]) == ("list_nested", "Ersatzkette")
+    assert [f["name"] for f in chain["fields"]] == ["channel", "template"]
+    channels = {c["value"]: c["label"] for c in chain["fields"][0]["choices"]}
+    assert channels["whatsapp"] == "WhatsApp" and channels["letter"] == "Brief"
+    assert (_field("send", "bcc")["kind"], _field("send", "bcc")["label"]) == (
+        "list",
+        "Blindkopien",
+    )

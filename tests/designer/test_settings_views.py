@@ -344,3 +344,11 @@ def test_test_send_needs_the_csrf_token(app: Flask) -> None:
     assert response.status_code == 200 and result(response.text)["Status"] == "accepted"
     with guarded.app_context():
         get_db().dispose()
+
+
+def test_a_whatsapp_test_while_it_is_off_says_so(admin: FlaskClient) -> None:
+    page = admin.post(
+        "/settings/delivery/test", data={"channel": "whatsapp", "to": "+49 151 23456789"}
+    )
+    assert page.status_code == 400
+    assert "This channel is off" in page.get_data(as_text=True)

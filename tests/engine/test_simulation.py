@@ -182,3 +182,99 @@ def test_fees_and_interest_are_counted_in_the_collected_amounts() -> None:
         with_charges.collected - with_charges.collected_fees - with_charges.collected_interest
     )
     assert principal_paid > 0
+
+
+def pre_due_doc() -> dict:
+    """start -> wait until D-5 -> a friendly email -> wait until D+3 -> an email -> end."""
+    from tests.factories import edge, node
+
+    return journey_doc(
+        key="pre-due",
+        nodes=[
+            node("start", "start"),
+            node("d5", "wait", mode="due_date", days=-5),
+            node("early", "send", channel="email", template="reminder"),
+            node("d3", "wait", mode="due_date", days=3),
+            node("late", "send", channel="email", template="reminder"),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[
+            edge("start", "d5"),
+            edge("d5", "early"),
+            edge("early", "d3"),
+            edge("d3", "late"),
+            edge("late", "done"),
+        ],
+    )
+
+
+def test_pre_due_steps_fire_before_the_due_date_not_on_day_one() -> None:
+    import random
+    from datetime import date
+
+    from engine.simulation import DEFAULT_START, PRE_DUE_SPREAD, pre_due_days, synthetic_cases
+
+    doc = pre_due_doc()
+    result = simulate(doc, cases=40, days=20, seed=3, step_hours=6)
+
+    assert pre_due_days(doc) == 5 and result.to_json()["pre_due_days"] == 5
+    early = [d["messages"].get("email", 0) for d in result.per_day[:7]]
+    # Each case's D-5 email goes out five days before its own due date (5 to 11 days ahead):
+    # spread over the first week, not all on day one.
+    assert sum(1 for n in early if n) >= 4 and early[0] < sum(early) / 2
+    cases = synthetic_cases(doc, 40, random.Random(3), date(2026, 1, 5), extra=random.Random(1))
+    leads = {(c["due_date"] - date(2026, 1, 5)).days for c in cases}
+    assert min(leads) >= 5 and max(leads) <= 5 + PRE_DUE_SPREAD and len(leads) > 1
+    assert DEFAULT_START.date() == date(2026, 1, 5)
+
+
+def test_a_journey_without_pre_due_steps_keeps_its_overdue_portfolio() -> None:
+    import random
+    from datetime import date
+
+    from engine.simulation import synthetic_cases
+
+    start = date(2026, 1, 5)
+    cases = synthetic_cases(journey_doc(), 30, random.Random(1), start)
+    assert {(start - c["due_date"]).days for c in cases} <= {0, 1, 2}
+
+
+def us_sms_doc() -> dict:
+    from tests.factories import edge, node
+
+    return journey_doc(
+        key="us-sms",
+        jurisdiction="US",
+        currency="USD",
+        locale="en-US",
+        templates={"text": template(channel="sms", body="Please pay.", locale="en-US")},
+        nodes=[
+            node("start", "start"),
+            node("text", "send", channel="sms", template="text"),
+            node("wait", "wait", mode="duration", days=3),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[edge("start", "text"), edge("text", "wait"), edge("wait", "done")],
+    )
+
+
+def test_us_sms_goes_out_to_the_share_with_consent_and_is_suppressed_for_the_rest() -> None:
+    result = simulate(us_sms_doc(), cases=60, days=5, seed=2, step_hours=2)
+
+    consented = result.consented["sms"]
+    assert 0 < consented < 60 and result.to_json()["consented"]["sms"] == consented
+    assert result.messages["sms"] > 0 and result.suppressed["no_consent"] > 0
+    # Only a debtor with consent and a phone number is texted.
+    assert result.messages["sms"] <= consented
+
+
+def test_no_consent_share_suppresses_every_us_sms_as_before() -> None:
+    result = simulate(us_sms_doc(), cases=30, days=5, seed=2, step_hours=2, consent={"sms": 0})
+
+    assert result.messages.get("sms", 0) == 0 and result.consented == {}
+    assert result.suppressed["no_consent"] > 0
+
+
+def test_a_consent_share_outside_0_to_1_is_refused() -> None:
+    with pytest.raises(ValueError, match="consent share for 'sms'"):
+        simulate(us_sms_doc(), cases=1, days=1, consent={"sms": 1.5})

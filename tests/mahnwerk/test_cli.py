@@ -172,6 +172,14 @@ def test_simulate_json_has_the_documented_keys(runner: CliRunner) -> None:
     assert sum(data["outcomes"].values()) == 50
 
 
+def test_simulate_says_how_the_portfolio_started(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["simulate", str(MINIMAL), "--cases", "20", "--days", "2"])
+
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Cases started already due; consent on record: sms ")
+
+
 def test_simulate_is_reproducible_with_a_seed(runner: CliRunner) -> None:
     args = ["simulate", str(MINIMAL), "--cases", "40", "--days", "20", "--seed", "9", "--json"]
     assert runner.invoke(main, args).output == runner.invoke(main, args).output

@@ -64,6 +64,7 @@ def test_the_built_in_channels_in_their_order() -> None:
         ("email", "email"),
         ("sms", "phone"),
         ("letter", "street"),
+        ("whatsapp", "phone"),
     ]
 
 
@@ -119,7 +120,7 @@ def test_a_second_different_channel_under_a_taken_name_is_refused(registry: None
 def test_registering_the_same_channel_again_changes_nothing(registry: None) -> None:
     register_channel(CHANNELS["sms"])
 
-    assert list(CHANNELS) == ["email", "sms", "letter"]
+    assert list(CHANNELS) == ["email", "sms", "letter", "whatsapp"]
 
 
 def test_a_registered_channel_is_valid_everywhere_a_channel_is_named(registry: None) -> None:
@@ -136,7 +137,7 @@ def test_a_channel_that_is_not_registered_is_refused_with_the_known_ones() -> No
     with pytest.raises(ValidationError) as error:
         SendParams().load({"channel": "fax", "template": "t"})
 
-    assert error.value.messages == {"channel": ["Must be one of: email, sms, letter."]}
+    assert error.value.messages == {"channel": ["Must be one of: email, sms, letter, whatsapp."]}
 
 
 @pytest.mark.parametrize("name", list(CHANNELS))

@@ -72,7 +72,8 @@ def test_profiles_company_and_policy_come_from_the_file_and_secrets_from_the_env
         "no_sundays": True,
         "channels_requiring_consent": ["sms"],
     }
-    assert config.policy_overrides["DE"].apply(DE).channels_requiring_consent == {"sms"}
+    # The section adds SMS to the profile's own (WhatsApp's opt-in stays).
+    assert config.policy_overrides["DE"].apply(DE).channels_requiring_consent == {"sms", "whatsapp"}
     assert config.source == str(tmp_path / "mahnwerk.toml")
 
 

@@ -397,7 +397,15 @@ def test_an_opted_out_channel_is_suppressed_with_the_reason_and_the_fallback_goe
     assert suppression["reason"] == "opted_out"
     assert suppression["message"] == "The debtor opted out of contact by email."
     assert audits(db, "fallback") == [
-        {"outbox_id": email.id, "channel": "email", "template": "reminder", "fallback": "sms"}
+        {
+            "outbox_id": email.id,
+            "channel": "email",
+            "template": "reminder",
+            "fallback": "sms",
+            "hop": 1,
+            "reason": "opted_out",
+            "skipped": [],
+        }
     ]
 
 

@@ -130,6 +130,9 @@ def test_a_hard_bounce_queues_the_fallback_channel_once(db, twilio, make_dispatc
             "template": "reminder",
             "fallback": "sms",
             "after": "bounced",
+            "hop": 1,
+            "reason": "bounced",
+            "skipped": [],
         }
     ]
 

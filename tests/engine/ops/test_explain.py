@@ -308,3 +308,39 @@ def test_an_opt_out_suppression_by_the_guard_says_so_in_both_languages(db, clock
     assert german.summary == (
         "Die E-Mail „friendly“ wurde nicht gesendet: der Schuldner hat diesem Kanal widersprochen."
     )
+
+
+def test_a_fallback_says_which_hop_of_the_chain_went_out_and_why(db, clock) -> None:
+    from sqlalchemy import update
+
+    from tests.engine.nodes.test_send_fallbacks import CHAIN, doc_with
+
+    with db.transaction() as session:
+        version = publish(session, doc_with(fallbacks=CHAIN), clock.now)
+        address = {"street": "Hauptstr. 1", "postcode": "10115", "city": "Berlin"}
+        case = make_case(
+            session, version, clock.now, email=None, phone="+49 151 23456789", **address
+        )
+        case_id = case.id
+        session.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id)
+            .values(contact_prefs={"opted_out": ["sms"]})
+        )
+    Runtime(db).tick(clock.now)
+    SandboxDispatcher(db, portal_base_url="https://pay.example").dispatch(clock.now)
+
+    steps = explained(db, case_id)
+    first, second = [s for s in steps if s.kind == "fallback"]
+    assert first.summary == "The fallback channel SMS was queued instead of email."
+    assert first.reasons == (
+        "It is fallback 1 of the step's chain.",
+        "There is no usable address for email.",
+    )
+    assert second.summary == "The fallback channel letter was queued instead of SMS."
+    assert second.reasons == (
+        "It is fallback 2 of the step's chain.",
+        "The debtor opted out of contact by SMS.",
+    )
+    german = [s for s in explained(db, case_id, "de") if s.kind == "fallback"][1]
+    assert german.reasons[1] == "Der Schuldner hat den Kontakt per SMS abbestellt."

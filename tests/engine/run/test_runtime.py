@@ -417,7 +417,75 @@ def test_the_fallback_channel_is_used_when_there_is_no_email(
         rows = outbox_rows(session)
         fallbacks = audit_rows(session, case_row(session, case).id, kind="fallback")
     assert [(r.channel, r.status) for r in rows] == [("sms", "pending")]
-    assert [a.detail for a in fallbacks] == [{"channel": "email", "fallback": "sms"}]
+    assert [a.detail for a in fallbacks] == [
+        {
+            "channel": "email",
+            "fallback": "sms",
+            "hop": 1,
+            "reason": "no_address:email",
+            "skipped": [],
+        }
+    ]
+
+
+@pytest.fixture
+def chain_version(db: Database, clock: VirtualClock) -> VersionRow:
+    """email, else SMS (its own text), else letter."""
+    doc = journey_doc(
+        key="chain",
+        templates={
+            "reminder": template(channel="email"),
+            "short": template(channel="sms", body="Please pay."),
+        },
+        nodes=[
+            node("start", "start"),
+            node(
+                "remind",
+                "send",
+                channel="email",
+                template="reminder",
+                fallbacks=[{"channel": "sms", "template": "short"}, {"channel": "letter"}],
+            ),
+            node("wait", "wait", days=3),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[edge("start", "remind"), edge("remind", "wait"), edge("wait", "done")],
+    )
+    return _publish(db, clock, doc)
+
+
+def test_a_chain_takes_the_first_hop_with_an_address_and_says_which_it_skipped(
+    db: Database, clock: VirtualClock, chain_version: VersionRow
+) -> None:
+    case = open_cases(db, chain_version, clock, email=None, phone=None, street="Hauptstr. 1")
+
+    Runtime(db).tick(clock.now)
+
+    with db.transaction() as session:
+        (row,) = outbox_rows(session)
+        (fallback,) = audit_rows(session, case_row(session, case).id, kind="fallback")
+    assert (row.channel, row.template, row.status) == ("letter", "reminder", "pending")
+    assert (row.fallback_channel, row.payload) == (None, {"fallbacks": [], "hop": 2})
+    assert fallback.detail == {
+        "channel": "email",
+        "fallback": "letter",
+        "hop": 2,
+        "reason": "no_address:email",
+        "skipped": ["sms"],
+    }
+
+
+def test_a_chain_keeps_its_rest_on_the_row_for_the_dispatcher(
+    db: Database, clock: VirtualClock, chain_version: VersionRow
+) -> None:
+    open_cases(db, chain_version, clock, phone="+49 151 23456789")
+
+    Runtime(db).tick(clock.now)
+
+    with db.transaction() as session:
+        (row,) = outbox_rows(session)
+    assert (row.channel, row.fallback_channel) == ("email", "sms")
+    assert row.payload == {"fallbacks": [["sms", "short"], ["letter", "reminder"]], "hop": 0}
 
 
 def test_the_first_channel_is_used_when_it_has_an_address(

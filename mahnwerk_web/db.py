@@ -28,3 +28,10 @@ def transaction() -> Iterator[Session]:
     """A session for one request's work, committed on success."""
     with get_db().transaction() as session:
         yield session
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A session for a request that only reads (no write lock on SQLite)."""
+    with get_db().reading() as session:
+        yield session

@@ -63,7 +63,7 @@ def require(token: str, access: PortalAccess, settings: FactorSettings) -> None:
 
 def settings_of(case_id: int) -> FactorSettings:
     """The second factor of a case's journey."""
-    with db.transaction() as session:
+    with db.reading() as session:
         return factor_settings(session, case_id)
 
 

@@ -64,7 +64,7 @@ def money(amount_minor: int, currency: str) -> str:
 
 def pay_section(case_id: int) -> dict[str, Any]:
     """What the case page's "Pay now" section shows."""
-    with db.transaction() as session:
+    with db.reading() as session:
         options = payment_options(session, case_id, providers(), now())
     words = method_words()
     return {

@@ -43,7 +43,7 @@ STEPS = ("preview", "confirm")
 
 def plan_section(case_id: int) -> dict[str, Any]:
     """What the case page's "Pay in instalments" section needs: offered, or agreed already."""
-    with db.transaction() as session:
+    with db.reading() as session:
         options = plan_options(session, case_id, now())
     agreed = options.plan is not None and options.plan.status == "active"
     return {"offered": options.refused is None or agreed, "agreed": agreed}
@@ -113,7 +113,7 @@ def _page(
 
 
 def _options(case_id: int) -> PlanOptions:
-    with db.transaction() as session:
+    with db.reading() as session:
         return plan_options(session, case_id, now())
 
 

@@ -102,7 +102,7 @@ def open_case(
 
     With `factor` (every page that shows or changes the case), a journey's second factor must
     have been answered for this case first (portal.factor.FactorRequired otherwise)."""
-    with db.transaction() as s:
+    with db.reading() as s:
         config = current_app.config
         days, secret = config["PORTAL_LINK_DAYS"], config["SECRET_KEY"]
         access = open_portal(s, token, now(), days, secret, closed_ok=closed_ok)
@@ -165,7 +165,7 @@ def _page(
     lang = current_lang()
     locale = "de_DE" if lang == "de" else "en_GB"
     access_case_id = g.case_id
-    with db.transaction() as session:  # principal, fees and interest, from the journey's data
+    with db.reading() as session:  # principal, fees and interest, from the journey's data
         owed = case_owed(session, access_case_id, now(), lang)
     return (
         render_template(
@@ -208,7 +208,7 @@ def girocode(token: str) -> Any:
     """The case's GiroCode image; the page links it with the amount, so a new amount is new."""
     _access, case = open_case(token)
     image = None
-    with db.transaction() as session:
+    with db.reading() as session:
         total = case_owed(session, g.case_id, now()).owed.total
     if total > 0:
         company = load_delivery_config().company

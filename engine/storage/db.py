@@ -37,8 +37,11 @@ class Database:
         self.engine: Engine = create_engine(url, **engine_kw)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads only (a page): on SQLite a deferred BEGIN, which in WAL mode never waits for
+        # the write lock, so readers go on beside a writer and beside each other.
+        self._readers = self.engine.execution_options(**{_READ_ONLY: True})
         # Registers the flush hook that hashes every new audit row into its chain.
         import engine.storage.audit_chain  # noqa: F401
 
@@ -51,6 +54,17 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together or not at all."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock.
+
+        Every transaction() takes SQLite's write lock at BEGIN (a read-then-write must not lose
+        an update), which queues readers behind writers and each other; a page that only reads
+        uses this instead. A write inside would take the lock late: keep writes in transaction().
+        """
+        with self.sessions(bind=self._readers) as session, session.begin():
             yield session
 
     def create_all(self) -> None:
@@ -75,9 +89,16 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take the write lock at BEGIN, so read-then-write transactions cannot lose an update."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+_READ_ONLY = "mahnwerk_read_only"
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take the write lock at BEGIN, so read-then-write transactions cannot lose an update.
+
+    A `reading()` session begins deferred: it only reads, so it needs no lock at all in WAL.
+    """
+    read_only = connection.get_execution_options().get(_READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _json_default(value: Any) -> Any:

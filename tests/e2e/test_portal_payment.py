@@ -180,3 +180,33 @@ def test_a_failed_payment_shows_a_clear_page(staff: Any, phone: Any, shop: Shop)
     phone.get_by_role("link", name="Back to your case").click()
     assert phone.get_by_role("heading", name="Pay now").is_visible()
     assert shop.case(case_id).status == "active"
+
+
+def test_dispute_and_contact_stops(staff: Any, phone: Any, shop: Shop) -> None:
+    """Issue 11: the debtor disputes from the message's link; the journey sends nothing more."""
+    case_id = shop.sent_case("E2E-DISPUTE-1")
+    phone.goto(link_from_outbox(staff, "E2E-DISPUTE-1"))
+    phone.get_by_label("Reason").select_option(label="The amount is wrong")
+    phone.get_by_label("What should we know? (optional)").fill("I returned one item.")
+    phone.get_by_role("button", name="Send the dispute").click()
+    assert phone.get_by_text("Thank you. We have received your message.").is_visible()
+    # The tick applies the dispute: the case is held, and the page says why.
+    Runtime(shop.db).tick(shop.clock.now)
+    held = shop.case(case_id)
+    assert (held.status, held.hold_reason) == ("held", "dispute")
+    phone.reload()
+    assert phone.get_by_text("You have disputed this claim.").is_visible()
+    # Three weeks of ticks and dispatches: the second reminder (after 14 days) never goes out.
+    for _ in range(21):
+        Runtime(shop.db).tick(shop.clock.advance(timedelta(days=1)))
+        dispatcher = SandboxDispatcher(
+            shop.db, portal_base_url=f"{shop.base}/p", link_secret=SECRET
+        )
+        try:
+            dispatcher.dispatch(shop.clock.now)
+        finally:
+            dispatcher.close()
+    assert shop.messages(case_id) == 1
+    # Staff see the dispute on the case page.
+    staff.goto(f"/cases/{case_id}")
+    assert staff.get_by_text("dispute").first.is_visible()

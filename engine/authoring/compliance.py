@@ -43,6 +43,11 @@ READABILITY = msg(
     "Template '{key}' ({channel}, {locale}, tone {tone}) is hard to read: {measure} {score}, "
     "target {target} (COMPLIANCE-READABILITY, MED)."
 )
+READABILITY_JOURNEY = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) is hard to read: {measure} {score}, "
+    "the journey's target {target} (settings.readability.{language}) "
+    "(COMPLIANCE-READABILITY, MED)."
+)
 NO_PACK = msg(
     "Template '{key}' ({channel}, {locale}, tone {tone}): no compliance rule pack for language "
     "'{language}'; its wording is not checked (COMPLIANCE-NO-PACK, MED)."
@@ -326,7 +331,11 @@ def _problem(f: JourneyFinding) -> Problem:
         words = LADDER.with_params(**params)
     elif f.kind == "readability":
         language = f.where.locale.split("-")[0].lower() if f.where else ""
-        words = READABILITY.with_params(**params, measure=MEASURES.get(language, language))
+        measure = MEASURES.get(language, language)
+        if params.pop("set_by", None) == "journey":
+            words = READABILITY_JOURNEY.with_params(**params, measure=measure, language=language)
+        else:
+            words = READABILITY.with_params(**params, measure=measure)
     else:
         words = NO_PACK.with_params(**params)
     code = {

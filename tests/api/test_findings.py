@@ -4,9 +4,11 @@ each wording finding marks; 404 problems for an unknown journey or version."""
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from engine import Database, VirtualClock
 from engine.authoring.versions import save_version
+from engine.storage.models import VersionRow
 from tests.factories import journey_doc
 
 BODY = (
@@ -95,3 +97,21 @@ def test_an_unknown_journey_or_version_is_a_404_problem(
 
 def test_findings_need_a_token(client: FlaskClient) -> None:
     assert client.get("/api/v1/journeys/minimal/versions/1/findings").status_code == 401
+
+
+def test_a_stored_document_that_no_longer_reads_is_a_422_naming_the_field(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    """A document stored before a stricter schema (here a readability target out of range)."""
+    with api_db.transaction() as session:
+        row = save_version(session, doc(), clock.now, author="tests", allow_problems=True)
+        number, version_id = row.number, row.id
+    with api_db.engine.begin() as connection:
+        broken = {**doc(), "settings": {"readability": {"de": 99}}}
+        connection.execute(
+            update(VersionRow).where(VersionRow.id == version_id).values(document=broken)
+        )
+    response = client.get(f"/api/v1/journeys/test-journey/versions/{number}/findings", headers=auth)
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert "settings.readability.de" in response.json["errors"]

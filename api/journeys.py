@@ -1,10 +1,11 @@
-"""Journeys: list them and their versions, put a case on one, run a small simulation."""
+"""Journeys: list them and their versions, a version's compliance findings, put a case on one,
+run a small simulation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import abort
 
 from api import schemas
@@ -18,17 +19,21 @@ from engine import (
     ExperimentOutcomes,
     JourneyClosed,
     JourneyNotFound,
+    TextFinding,
     assign_journey,
     experiment_report,
     experiment_result,
     get_version,
     journey_by_key,
+    journey_text_findings,
     list_journeys,
     list_versions,
     simulate,
+    validate_document,
 )
 from mahnwerk_web.db import transaction
 
+MAX_VERSION = 2**31 - 1  # versions.number is a 32-bit integer on PostgreSQL
 blp = Blueprint("api_journeys", __name__, description="Journeys and their versions.")
 blp.before_request(check_request)
 
@@ -49,6 +54,51 @@ def versions(key: str) -> Any:
         if journey_by_key(session, key) is None:
             abort(404, message=f"There is no journey '{key}'.", kind="unknown-journey")
         return {"items": list_versions(session, key)}
+
+
+@blp.get("/journeys/<key>/versions/<int:number>/findings")
+@blp.response(200, schemas.FindingsOut)
+def findings(key: str, number: int) -> Any:
+    """The compliance findings of every template variant of a version, with the characters
+    each wording finding marks; words in the Accept-Language (English or German)."""
+    with transaction() as session:
+        # A number beyond the column's range is no version (and no database error).
+        version = get_version(session, key, number) if number <= MAX_VERSION else None
+        if version is None:
+            abort(404, message=f"There is no version {number} of journey '{key}'.", kind="unknown")
+        document = version.document
+    journey, problems = validate_document(document)
+    lang = request.accept_languages.best_match(["en", "de"]) or "en"
+    if journey is None:  # a draft saved with errors in its document's shape
+        errors = {p.field or "document": [p.text(lang)] for p in problems}
+        abort(422, message="The version's document has errors; fix them first.", errors=errors)
+    items = [
+        {
+            "template": v.template,
+            "channel": v.channel,
+            "locale": v.locale,
+            "tone": v.tone,
+            "field": v.field,
+            "findings": [_finding_out(f, lang) for f in v.findings],
+        }
+        for v in journey_text_findings(journey)
+    ]
+    return {"journey": key, "version": number, "items": items}
+
+
+def _finding_out(f: TextFinding, lang: str) -> dict[str, Any]:
+    marked = f.part is not None
+    return {
+        "rule": f.code,
+        "severity": f.grade,
+        "source": f.source or None,
+        "message": f.words.text(lang),
+        "suggestion": f.suggestion or None,
+        "field": f.part,
+        "start": f.start if marked else None,
+        "end": f.end if marked else None,
+        "text": f.text if marked else None,
+    }
 
 
 @blp.put("/cases/<external_id>/journey")

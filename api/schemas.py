@@ -502,6 +502,50 @@ class VersionsOut(Schema):
     items = fields.List(fields.Nested(VersionOut))
 
 
+class FindingOut(Schema):
+    """One compliance finding of a template variant (docs/compliance.md)."""
+
+    rule = fields.String(metadata={"description": "The rule id, e.g. EN-TONE-ARREST."})
+    severity = fields.String(metadata={"description": "BLOCK, HIGH or MED."})
+    source = _nullable(fields.String(metadata={"description": "The legal source of the rule."}))
+    message = fields.String(metadata={"description": "The finding in words (Accept-Language)."})
+    suggestion = _nullable(fields.String())
+    field = _nullable(
+        fields.String(
+            metadata={
+                "description": "The part the words are in: subject or body; null for a finding "
+                "about the whole text (its tone, its readability)."
+            }
+        )
+    )
+    start = _nullable(
+        fields.Integer(metadata={"description": "Character offset of the words in the part."})
+    )
+    end = _nullable(fields.Integer(metadata={"description": "Offset after the words (exclusive)."}))
+    text = _nullable(
+        fields.String(metadata={"description": "The template's own characters [start, end)."})
+    )
+
+
+class VariantFindingsOut(Schema):
+    """A template variant with its findings (an empty list when it is clean)."""
+
+    template = fields.String()
+    channel = fields.String()
+    locale = fields.String()
+    tone = fields.Integer()
+    field = fields.String(metadata={"description": "e.g. templates.reminder.de-DE.tone1"})
+    findings = fields.List(fields.Nested(FindingOut))
+
+
+class FindingsOut(Schema):
+    """The compliance findings of a version's template variants, in document order."""
+
+    journey = fields.String()
+    version = fields.Integer()
+    items = fields.List(fields.Nested(VariantFindingsOut))
+
+
 class SimulationOut(Schema):
     """Figures of a simulation run."""
 

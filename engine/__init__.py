@@ -352,6 +352,8 @@ _EXPORTS: dict[str, str] = {
     "PROOF_CODES": "engine.authoring.compliance",
     "TextFinding": "engine.authoring.compliance",
     "text_findings": "engine.authoring.compliance",
+    "VariantFindings": "engine.authoring.compliance",
+    "journey_text_findings": "engine.authoring.compliance",
     "legal_findings": "engine.compliance.legal",
     "ChainHead": "engine.storage.audit_chain",
     "audit_head": "engine.storage.audit_chain",
@@ -431,7 +433,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from engine.analytics.dashboard import Dashboard, journey_dashboard
     from engine.analytics.numbers import JourneyNumbers, PeriodError, journey_numbers
     from engine.analytics.recount import rebuild_facts, recount_facts
-    from engine.authoring.compliance import TextFinding, text_findings
+    from engine.authoring.compliance import (
+        TextFinding,
+        VariantFindings,
+        journey_text_findings,
+        text_findings,
+    )
     from engine.authoring.lifecycle import (
         JOURNEY_STATES,
         SYSTEM,
@@ -875,6 +882,7 @@ __all__ = [
     "UploadRow",
     "UserError",
     "UserRow",
+    "VariantFindings",
     "Verdict",
     "VersionCache",
     "VersionEventRow",
@@ -965,6 +973,7 @@ __all__ = [
     "journey_numbers",
     "journey_sentences",
     "journey_state",
+    "journey_text_findings",
     "legal_findings",
     "line_reason",
     "list_cases",

@@ -43,6 +43,11 @@ READABILITY = msg(
     "Template '{key}' ({channel}, {locale}, tone {tone}) is hard to read: {measure} {score}, "
     "target {target} (COMPLIANCE-READABILITY, MED)."
 )
+READABILITY_JOURNEY = msg(
+    "Template '{key}' ({channel}, {locale}, tone {tone}) is hard to read: {measure} {score}, "
+    "the journey's target {target} (settings.readability.{language}) "
+    "(COMPLIANCE-READABILITY, MED)."
+)
 NO_PACK = msg(
     "Template '{key}' ({channel}, {locale}, tone {tone}): no compliance rule pack for language "
     "'{language}'; its wording is not checked (COMPLIANCE-NO-PACK, MED)."
@@ -151,6 +156,22 @@ class TextFinding:
     reason: str = ""
     suggestion: str = ""
     source: str = ""
+    text: str = ""  # the template's own characters [start, end) of its part
+
+
+@dataclass(frozen=True)
+class VariantFindings:
+    """One template variant of a journey and its findings (the API's findings of a version)."""
+
+    template: str
+    channel: str
+    locale: str
+    tone: int
+    findings: tuple[TextFinding, ...]
+
+    @property
+    def field(self) -> str:
+        return f"templates.{self.template}.{self.locale}.tone{self.tone}"
 
 
 def text_findings(journey: Journey, key: str, locale: str, tone: int) -> list[TextFinding]:
@@ -158,25 +179,63 @@ def text_findings(journey: Journey, key: str, locale: str, tone: int) -> list[Te
     try:
         found = variant_findings(journey, key, locale, tone)
     except PackError as exc:
-        words = BROKEN_PACK.with_params(problem=Verbatim(str(exc)))
-        return [TextFinding("COMPLIANCE-PACK", "MED", words)]
-    out = []
+        return [_broken_pack(exc)]
+    return _in_text_order([_text_finding(journey, f) for f in found])
+
+
+def journey_text_findings(journey: Journey) -> list[VariantFindings]:
+    """Every template variant of a journey with its own findings in text order (none when it is
+    clean), in document order; findings about steps (the ladder, a step's tone) are Check's."""
+    try:
+        found = lint_journey(journey)
+        broken: tuple[TextFinding, ...] = ()
+    except PackError as exc:
+        found, broken = [], (_broken_pack(exc),)
+    per_variant: dict[tuple[str, str, int], list[TextFinding]] = {}
     for f in found:
-        problem = _problem(f)
-        code, grade = problem.code or "", problem.grade or f.severity
-        words = problem.words or Verbatim(problem.message)
-        if f.kind == "rule" and f.finding is not None and f.where is not None:
-            hit = f.finding
-            out.append(
-                TextFinding(
-                    code, grade, words, f.where.part, hit.start, hit.end, hit.excerpt,
-                    hit.reason, hit.suggestion, hit.source,
-                )
-            )  # fmt: skip
-        else:
-            out.append(TextFinding(code, grade, words))
+        if f.where is not None and f.node is None:
+            where = (f.where.template, f.where.locale, f.where.tone)
+            per_variant.setdefault(where, []).append(_text_finding(journey, f))
+    return [
+        VariantFindings(
+            t.key,
+            t.channel,
+            v.locale,
+            v.tone,
+            broken or tuple(_in_text_order(per_variant.get((t.key, v.locale, v.tone), []))),
+        )
+        for t in journey.templates.values()
+        for v in t.variants
+    ]
+
+
+def _broken_pack(exc: PackError) -> TextFinding:
+    return TextFinding(
+        "COMPLIANCE-PACK", "MED", BROKEN_PACK.with_params(problem=Verbatim(str(exc)))
+    )
+
+
+def _text_finding(journey: Journey, f: JourneyFinding) -> TextFinding:
+    problem = _problem(f)
+    code, grade = problem.code or "", problem.grade or f.severity
+    words = problem.words or Verbatim(problem.message)
+    if f.kind != "rule" or f.finding is None or f.where is None:
+        return TextFinding(code, grade, words)
+    hit, where = f.finding, f.where
+    variant = next(
+        v for v in journey.templates[where.template].variants
+        if (v.locale, v.tone) == (where.locale, where.tone)
+    )  # fmt: skip
+    own = (getattr(variant, where.part) or "")[hit.start : hit.end]
+    return TextFinding(
+        code, grade, words, where.part, hit.start, hit.end, hit.excerpt,
+        hit.reason, hit.suggestion, hit.source, own,
+    )  # fmt: skip
+
+
+def _in_text_order(found: list[TextFinding]) -> list[TextFinding]:
     order = {"subject": 0, "body": 1}
-    return sorted(out, key=lambda t: (t.part is None, order.get(t.part or "", 2), t.start))
+    return sorted(found, key=lambda t: (t.part is None, order.get(t.part or "", 2), t.start))
 
 
 def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Problem]:
@@ -326,7 +385,11 @@ def _problem(f: JourneyFinding) -> Problem:
         words = LADDER.with_params(**params)
     elif f.kind == "readability":
         language = f.where.locale.split("-")[0].lower() if f.where else ""
-        words = READABILITY.with_params(**params, measure=MEASURES.get(language, language))
+        measure = MEASURES.get(language, language)
+        if params.pop("set_by", None) == "journey":
+            words = READABILITY_JOURNEY.with_params(**params, measure=measure, language=language)
+        else:
+            words = READABILITY.with_params(**params, measure=measure)
     else:
         words = NO_PACK.with_params(**params)
     code = {

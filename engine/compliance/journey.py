@@ -119,12 +119,29 @@ def _variant(
         out.append(
             JourneyFinding("firmness", severity, base, values={"measured": level, "marker": marker})
         )
-    out += _readability(base, texts["body"], packs)
+    out += _readability(base, texts["body"], packs, journey_target(journey, variant.locale))
     return out
 
 
-def _readability(where: Where, text: str, packs: tuple[Pack, ...]) -> list[JourneyFinding]:
-    target = packs[0].readability
+# Which way a language's readability measure points: German's Wiener Sachtextformel is a school
+# grade (at most), English's Flesch reading ease a score (at least).
+DIRECTION = {"de": "max", "en": "min"}
+
+
+def journey_target(journey: Journey, locale: str) -> dict[str, int]:
+    """The journey's own readability target for a locale's language (settings.readability),
+    as a pack writes it ({"max": 10} or {"min": 60}); empty when the journey sets none."""
+    language = _language(locale)
+    value = ((journey.settings or {}).get("readability") or {}).get(language)
+    return {DIRECTION[language]: value} if value is not None and language in DIRECTION else {}
+
+
+def _readability(
+    where: Where, text: str, packs: tuple[Pack, ...], own: dict[str, int] | None = None
+) -> list[JourneyFinding]:
+    default = packs[0].readability
+    # The journey's target replaces the pack's limit; the pack still says how long a text must be.
+    target = {k: v for k, v in default.items() if k == "min_words"} | own if own else default
     if len(text.split()) < target.get("min_words", 40):
         return []
     score = readability(text, _language(where.locale))
@@ -136,11 +153,10 @@ def _readability(where: Where, text: str, packs: tuple[Pack, ...]) -> list[Journ
     if not too_hard:
         return []
     limit = target.get("max", target.get("min"))
-    return [
-        JourneyFinding(
-            "readability", "MED", where, values={"score": round(score, 1), "target": limit}
-        )
-    ]
+    values: dict[str, object] = {"score": round(score, 1), "target": limit}
+    if own:
+        values["set_by"] = "journey"
+    return [JourneyFinding("readability", "MED", where, values=values)]
 
 
 def _steps(journey: Journey, measured: dict[tuple[str, str, int], int]) -> list[JourneyFinding]:

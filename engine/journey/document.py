@@ -326,6 +326,15 @@ class PlanSettingsSchema(Schema):
     grace_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=30))
 
 
+class ReadabilitySettingsSchema(Schema):
+    """The journey's readability targets per language, replacing the rule pack's default
+    (engine/compliance/): German a Wiener Sachtextformel school grade the text may reach at
+    most, English a Flesch reading ease score it must reach at least."""
+
+    de = fields.Integer(strict=True, validate=validate.Range(min=4, max=15))
+    en = fields.Integer(strict=True, validate=validate.Range(min=0, max=100))
+
+
 class JourneySettingsSchema(Schema):
     """Settings of a journey version beside its graph."""
 
@@ -334,6 +343,7 @@ class JourneySettingsSchema(Schema):
     interest = fields.Nested(InterestSettingsSchema)
     balance = fields.Nested(BalanceSettingsSchema)
     plans = fields.Nested(PlanSettingsSchema)
+    readability = fields.Nested(ReadabilitySettingsSchema)
 
 
 class JourneySchema(Schema):

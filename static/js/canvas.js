@@ -835,6 +835,7 @@
     box.append(el("div", { class: "field" }, el("label", { for: "s-currency" }, t.currency), currency));
     box.append(chooser("jurisdiction", t.jurisdiction, choices.jurisdictions || ["NONE"], jurisdictionWord));
     box.append(renderInterest());
+    box.append(renderReadability());
     box.append(el("p", { class: "help", id: "s-help" }, t.settingsHelp));
     form.append(box);
   }
@@ -878,6 +879,29 @@
     }
     show();
     wrap.append(modeField, rateField, fromField);
+    return wrap;
+  }
+
+  // Readability targets (docs/compliance.md, "Readability"): settings.readability, one whole
+  // number per language; an empty field keeps the rule pack's default.
+  function renderReadability() {
+    const current = ((baseSettings.settings || {}).readability) || {};
+    const wrap = el("div", { class: "readability-settings" });
+    [["de", t.readabilityDe, 4, 15], ["en", t.readabilityEn, 0, 100]].forEach(([lang, label, min, max]) => {
+      const id = "s-readability-" + lang;
+      const input = el("input", { id, type: "number", min: String(min), max: String(max), step: "1",
+        value: current[lang] ?? "", placeholder: t.packDefault });
+      input.addEventListener("input", () => {
+        const rest = { ...(baseSettings.settings || {}) };
+        const targets = { ...(rest.readability || {}) };
+        if (input.value.trim() === "") delete targets[lang]; else targets[lang] = Number(input.value);
+        if (Object.keys(targets).length) rest.readability = targets; else delete rest.readability;
+        baseSettings = { ...baseSettings, settings: rest };
+        if (!Object.keys(rest).length) delete baseSettings.settings;
+        markDirty();
+      });
+      wrap.append(el("div", { class: "field" }, el("label", { for: id }, label), input));
+    });
     return wrap;
   }
 

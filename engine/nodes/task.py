@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from engine.core.messages import Text, from_english, msg
 from engine.journey.calendar import add_business_days
@@ -34,6 +34,7 @@ from engine.nodes.base import (
     param,
     rule_spec,
 )
+from engine.nodes.window import SlotParams, release_at
 
 if TYPE_CHECKING:
     from engine.core.state import CaseState
@@ -77,7 +78,7 @@ def outcomes(kind: str) -> tuple[str, ...]:
     return tuple(o for o in OUTCOME_EVENTS if kind == "call" or o not in CALL_ONLY)
 
 
-class TaskParams(Schema):
+class TaskParams(SlotParams):  # allowed weekdays and hours, as send steps
     kind = fields.String(
         required=True,
         validate=validate.OneOf(KINDS),
@@ -162,7 +163,7 @@ class Task(NodeType):
             instructions=node.params["instructions"],
             due_at=due,
         )
-        return Entry(timer_at=due, task=request)
+        return Entry(timer_at=due, task=request, not_before=release_at(node.params, case, now))
 
     def check(self, node: Node, journey: Journey) -> list[Problem]:
         source = node.params.get("instructions")

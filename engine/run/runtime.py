@@ -357,7 +357,9 @@ class Runtime:
             )
             batch.writes.outbox.append(row)
         if entry.task is not None:
-            batch.writes.outbox.append(_task_row(cs, node_id, entry.task, batch.stamp))
+            channel = "call" if entry.task.kind == "call" else "task"
+            opens = _release(entry.not_before, batch, version, channel, cs)
+            batch.writes.outbox.append(_task_row(cs, node_id, entry.task, batch.stamp, opens))
         if entry.outcome is not None:
             self._close(cs, entry.outcome, batch)
             return None
@@ -618,11 +620,14 @@ def _release(
     return naive_utc(moment) if moment > batch.now else batch.stamp
 
 
-def _task_row(cs: CaseState, node_id: str, task: TaskRequest, stamp: datetime) -> OutboxValues:
+def _task_row(
+    cs: CaseState, node_id: str, task: TaskRequest, stamp: datetime, opens: datetime
+) -> OutboxValues:
     """The outbox row a task step leaves for the task drain (engine/delivery/tasks.py).
 
     A call reaches the debtor, so its row is on the 'call' channel the contact policy knows;
-    other work is on 'task'. The drain makes the task from it, once (the row's key).
+    other work is on 'task'. The drain makes the task from it, once (the row's key), not before
+    `opens` (the step's allowed weekdays and hours, like a send's).
     """
     return _outbox(
         cs,
@@ -639,6 +644,7 @@ def _task_row(cs: CaseState, node_id: str, task: TaskRequest, stamp: datetime) -
             "due_at": naive_utc(task.due_at).isoformat(),
             "visit": cs.visits,
         },
+        not_before=opens,
     )
 
 

@@ -128,3 +128,16 @@ def test_a_crash_before_the_drain_commits_leaves_no_task_and_the_next_run_makes_
     monkeypatch.setattr(drain, "_audit", real)
     assert SandboxDispatcher(db, workers=1).dispatch(DAY).tasks == 1
     assert len(calls(db)[0]) == 1
+
+
+def test_a_call_waits_for_the_steps_allowed_weekdays_and_hours(db: Database) -> None:
+    """Issue 18 item 2: the calendar applies to tasks where the journey says so."""
+    doc = call_doc(allowed_weekdays=["mon", "tue", "wed", "thu"], allowed_from="09:00")
+    start(db, doc)
+    friday = datetime(2026, 3, 13, 10, 0, tzinfo=UTC)  # 11:00 in Berlin, but a Friday
+    Runtime(db).tick(friday)
+    assert SandboxDispatcher(db, workers=1).dispatch(friday).tasks == 0
+    made, rows = calls(db)
+    opens = rows[0].not_before.replace(tzinfo=UTC)
+    assert made == [] and opens == datetime(2026, 3, 16, 8, 0, tzinfo=UTC)  # Monday 09:00 CET
+    assert SandboxDispatcher(db, workers=1).dispatch(opens).tasks == 1

@@ -177,7 +177,7 @@ _EXPORTS: dict[str, str] = {
     "debtor_cases": "engine.intake.debtors",
     "get_debtor": "engine.intake.debtors",
     "update_debtor": "engine.intake.debtors",
-    "DOCUMENT_KINDS": "engine.intake.documents",
+    "DOCUMENT_KINDS": "engine.journey.document",
     "DocumentRefused": "engine.intake.documents",
     "StoredDocument": "engine.intake.documents",
     "load_document": "engine.intake.documents",

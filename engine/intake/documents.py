@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.clock import naive_utc
+from engine.journey.document import DOCUMENT_KINDS
 from engine.storage.models import AuditRow, CaseDocumentRow, CaseRow
 
-DOCUMENT_KINDS = ("invoice",)
 PDF_MAGIC = b"%PDF-"  # the first bytes of every PDF file; the name or header proves nothing
 # What the SMTP connector accepts as a file name (connectors/validation.py).
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import email
 from typing import Any
 
-from engine import NODE_TYPES, Database, store_document
+from engine import NODE_TYPES, Database, Runtime, explain_case, store_document
 from engine.authoring.validation import validate_document
-from engine.storage.models import CaseRow
+from engine.storage.models import CaseRow, VersionRow
 from tests.engine.delivery import test_dispatcher as base
 from tests.engine.delivery.test_dispatcher import MONDAY_MORNING, audits, messages, queue
+from tests.factories import make_case
 
 # The real SMTP server (aiosmtpd) and dispatcher fixtures of the dispatcher tests.
 mailbox, twilio, make_dispatcher = base.mailbox, base.twilio, base.make_dispatcher
@@ -91,3 +92,29 @@ def test_the_rule_sentence_names_the_attachment_in_both_languages() -> None:
     assert spec.words is not None
     assert "with the invoice PDF attached" in spec.words.text("en")
     assert "mit der Rechnung als PDF im Anhang" in spec.words.text("de")
+
+
+def test_the_case_explanation_says_what_was_attached_and_what_was_missing(
+    db, mailbox, make_dispatcher
+) -> None:
+    with_file = queue(db, MONDAY_MORNING, base.send_doc(attach=["invoice"]), external_id="A")
+    store_invoice(db, with_file)
+    with db.transaction() as session:
+        version = session.get(CaseRow, with_file).version_id
+        without = make_case(session, session.get(VersionRow, version), MONDAY_MORNING).id
+    Runtime(db).tick(MONDAY_MORNING)
+    make_dispatcher().dispatch(MONDAY_MORNING)
+
+    def summaries(case_id: int, lang: str) -> list[str]:
+        with db.transaction() as session:
+            return [s.summary for s in explain_case(session, case_id, lang, 50, None)]
+
+    assert f"The host stored the case's invoice PDF ({len(PDF)} bytes)." in summaries(
+        with_file, "en"
+    )
+    assert f"Die E-Mail enthielt die Rechnung als PDF ({len(PDF)} Bytes)." in summaries(
+        with_file, "de"
+    )
+    assert "The email went without the invoice PDF: the host stored none." in summaries(
+        without, "en"
+    )

@@ -140,6 +140,7 @@ class SendParams(SlotParams):
                 "Files of the case an email carries: 'invoice' (the PDF the host stored). "
                 "A case without it gets the email without it, and the audit says so."
             ),
+            choices={"invoice": msg("Invoice (PDF)")},
         ),
     )
     purpose = fields.String(

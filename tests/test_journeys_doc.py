@@ -30,6 +30,8 @@ def test_erp_follow_up_levels_validate_without_problems() -> None:
     assert {"wait", "send", "fee", "task", "webhook"} <= types
     waits = [n["params"]["days"] for n in doc["nodes"] if n["type"] == "wait"]
     assert waits == [5, 15, 30]  # the ERP's levels, in days after the due date
+    level2 = next(n for n in doc["nodes"] if n["id"] == "level2")
+    assert level2["params"]["attach"] == ["invoice"]  # the ERP sends the invoice along
 
 
 def test_erp_follow_up_levels_break_when_a_template_goes_missing() -> None:

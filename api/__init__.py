@@ -134,6 +134,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         analytics,  # the journey's numbers (engine/analytics)
         cases,
         debtors,
+        documents,
         events,
         journeys,
         lifecycle,
@@ -150,7 +151,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema("ItemResultOut", schema=ItemResultOut)  # BulkOut's items
     api.spec.components.schema("EventItemIn", schema=EventItemIn)  # BulkEventsIn's items
     api.spec.components.schema("EventItemResultOut", schema=EventItemResultOut)
-    for module in (cases, debtors, events, messages, journeys, lifecycle, webhooks, tasks):
+    for module in (
+        cases,
+        documents,
+        debtors,
+        events,
+        messages,
+        journeys,
+        lifecycle,
+        webhooks,
+        tasks,
+    ):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
     api.register_blueprint(analytics.blp, url_prefix=PREFIX)
     app.register_blueprint(receipts.bp)  # providers' delivery receipts, signed: /hooks/sms/...

@@ -783,3 +783,15 @@ class HistoryOut(Schema):
     """A version's history, oldest first."""
 
     items = fields.List(fields.Nested(HistoryEntryOut))
+
+
+class DocumentOut(Schema):
+    """A file stored with a case (the invoice PDF) and what the request did."""
+
+    case = fields.String(metadata={"description": "The case's external id."})
+    kind = fields.String(metadata={"description": "invoice"})
+    filename = fields.String(metadata={"description": "The name the email attachment gets."})
+    bytes = fields.Integer()
+    sha256 = fields.String()
+    stored_at = UtcDateTime()
+    result = fields.String(metadata={"description": "created, replaced or unchanged"})

@@ -177,6 +177,11 @@ _EXPORTS: dict[str, str] = {
     "debtor_cases": "engine.intake.debtors",
     "get_debtor": "engine.intake.debtors",
     "update_debtor": "engine.intake.debtors",
+    "DOCUMENT_KINDS": "engine.journey.document",
+    "DocumentRefused": "engine.intake.documents",
+    "StoredDocument": "engine.intake.documents",
+    "load_document": "engine.intake.documents",
+    "store_document": "engine.intake.documents",
     "EventItemSchema": "engine.intake.event_bulk",
     "MAX_BULK_EVENTS": "engine.intake.event_bulk",
     "bulk_record_events": "engine.intake.event_bulk",
@@ -548,6 +553,13 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
         get_debtor,
         update_debtor,
     )
+    from engine.intake.documents import (
+        DOCUMENT_KINDS,
+        DocumentRefused,
+        StoredDocument,
+        load_document,
+        store_document,
+    )
     from engine.intake.event_bulk import MAX_BULK_EVENTS, EventItemSchema, bulk_record_events
     from engine.intake.event_intake import Answer, EventIntake, KeyedAnswer, NewEvent
     from engine.intake.events import (
@@ -740,6 +752,7 @@ __all__ = [
     "CHANNELS",
     "COUNTRIES",
     "DEFERRED",
+    "DOCUMENT_KINDS",
     "EVENT_ID_LENGTH",
     "EVENT_TYPES",
     "JOURNEY_STATES",
@@ -793,6 +806,7 @@ __all__ = [
     "DeliveryReportError",
     "DispatchReport",
     "Dispatcher",
+    "DocumentRefused",
     "EventIntake",
     "EventItemSchema",
     "EventRow",
@@ -863,6 +877,7 @@ __all__ = [
     "StartedCheckout",
     "StatementError",
     "StatementLineRow",
+    "StoredDocument",
     "SubscriptionInactive",
     "TaskConflict",
     "TaskError",
@@ -986,6 +1001,7 @@ __all__ = [
     "list_webhook_subscriptions",
     "live_outcomes",
     "load_delivery_config",
+    "load_document",
     "load_journey",
     "load_json",
     "load_payment_providers",
@@ -1056,6 +1072,7 @@ __all__ = [
     "start_job",
     "state_words",
     "store_answer",
+    "store_document",
     "submit_version",
     "surviving",
     "take_provider_webhook",

@@ -135,6 +135,12 @@ class Settings:
     template_chars: int = field(
         default_factory=lambda: int(os.environ.get("MAHNWERK_TEMPLATE_CHARS", "200000"))
     )
+    # The largest case document (the invoice PDF) the API stores, in bytes (docs/api.md).
+    document_max_bytes: int = field(
+        default_factory=lambda: int(
+            os.environ.get("MAHNWERK_DOCUMENT_MAX_BYTES", str(5 * 1024 * 1024))
+        )
+    )
     # None until `mahnwerk init` wrote one; the program refuses to serve without (mahnwerk.wsgi).
     secret_key: str | None = field(default_factory=read_secret_key)
 

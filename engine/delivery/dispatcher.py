@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from connectors.base import temporary
+from connectors.base import Attachment, temporary
 from engine.access import portal_links
 from engine.access.portal_links import portal_url
 from engine.analytics.writes import add_messages
@@ -54,6 +54,7 @@ from engine.delivery.rendering import (
     template_limits,
 )
 from engine.delivery.tasks import Guard, drain_tasks
+from engine.intake.documents import load_document
 from engine.storage.audit_chain import chain_dicts
 from engine.storage.db import Database
 from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
@@ -425,6 +426,7 @@ class Dispatcher:
             status_callback_url=self.sms_status_callback_url,
             whatsapp_template=self.config.profiles.get("whatsapp", {}).get("template_name"),
             bcc=tuple(_bcc(message)),
+            attachments=self._attachments(session, message, case, run),
         )
         # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
         contacts.add(case.id, message.channel, run.now)
@@ -493,6 +495,27 @@ class Dispatcher:
                 until=as_utc(decision.until).isoformat(),
                 zone=zone,  # the debtor's time zone then, to say the moment in it (ops.explain)
             )
+
+    @staticmethod
+    def _attachments(
+        session: Session, message: OutboxRow, case: CaseRow, run: _Pass
+    ) -> tuple[Attachment, ...]:
+        """The stored files an email step attaches; a missing one is audited, the email goes on.
+
+        A reminder without its invoice still reminds; holding it back for a file the host may
+        never upload would leave the debtor unreminded, so the audit row says what was missing.
+        """
+        if message.channel != "email":
+            return ()
+        files = []
+        for kind in _attach(message):
+            row = load_document(session, case.id, kind)
+            if row is None:
+                run.audit(message, "attachment_missing", document=kind)
+                continue
+            files.append(Attachment(row.filename, row.content_type, bytes(row.data)))
+            run.audit(message, "attachment", document=kind, bytes=row.size, sha256=row.sha256)
+        return tuple(files)
 
     def _suppress(
         self, message: OutboxRow, case: CaseRow, reason: str, text: str, run: _Pass
@@ -707,6 +730,7 @@ def fallback_row(message: OutboxRow, case: CaseRow, now: datetime) -> dict[str, 
                 "hop": int(done or 0) + i + 1,
                 "skipped": [h for h, _ in remaining[:i]],
                 "bcc": _bcc(message),
+                "attach": _attach(message),
             },
             "status": "pending",
             "not_before": naive_utc(now),
@@ -720,6 +744,12 @@ def _bcc(message: OutboxRow) -> list[str]:
     """The blind copies a send step asked for (they go with an email hop of its chain too)."""
     payload = message.payload if isinstance(message.payload, dict) else {}
     return [str(b) for b in payload.get("bcc") or ()]
+
+
+def _attach(message: OutboxRow) -> list[str]:
+    """The case documents a send step attaches (they go with an email hop of its chain too)."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    return [str(kind) for kind in payload.get("attach") or ()]
 
 
 def _remaining(message: OutboxRow) -> list[tuple[str, str | None]]:

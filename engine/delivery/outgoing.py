@@ -14,6 +14,7 @@ from connectors import (
     SmsMessage,
     WhatsAppMessage,
 )
+from connectors.base import Attachment
 from engine.delivery.config import Company
 from engine.journey.templating import Rendered
 from engine.payments.references import giro_payment
@@ -41,6 +42,7 @@ def connector_message(
     status_callback_url: str | None = None,
     whatsapp_template: str | None = None,
     bcc: tuple[str, ...] = (),
+    attachments: tuple[Attachment, ...] = (),
 ) -> EmailMessage | SmsMessage | WhatsAppMessage | LetterMessage:
     """The dataclass a channel's connector takes; the outbox id is the idempotency key.
 
@@ -59,6 +61,7 @@ def connector_message(
             list_unsubscribe=f"{portal_url}/contact",
             portal_url=portal_url,
             bcc=bcc,
+            attachments=attachments,
         )
     if channel == "whatsapp":
         return WhatsAppMessage(

@@ -18,6 +18,8 @@ from engine.journey.fields import ATTRIBUTE_TYPES
 
 SCHEMA_VERSION = 3
 TONES = (1, 2, 3, 4)
+# Files a host stores with a case (API: PUT /cases/<id>/documents/<kind>) that an email may carry.
+DOCUMENT_KINDS = ("invoice",)
 # Who collects: the creditor itself (first party) or a collection agency or debt buyer (third
 # party); the law asks more of the second (§13a RDG, FDCPA/Reg F) and the legal checks know it.
 COLLECTORS = ("creditor", "agency")

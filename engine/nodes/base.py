@@ -129,6 +129,7 @@ class SendRequest:
     # The fallback chain in order, (channel, template) per hop; `fallback_channel` is its first.
     fallbacks: tuple[tuple[str, str], ...] = ()
     bcc: tuple[str, ...] = ()  # blind copies of an email (the step's or an email hop's)
+    attach: tuple[str, ...] = ()  # the case's documents an email carries (`invoice`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from marshmallow import Schema, fields, validate
 
 from engine.core.messages import Joined, Text, Verbatim, msg, pmsg
-from engine.journey.document import TONES, channel_choice, fallback_chain
+from engine.journey.document import DOCUMENT_KINDS, TONES, channel_choice, fallback_chain
 from engine.nodes.base import Entry, NodeType, Problem, RuleSpec, SendRequest, param, rule_spec
 from engine.nodes.window import SlotParams, release_at, with_slot
 
@@ -130,6 +130,19 @@ class SendParams(SlotParams):
             msg("Email addresses that get a blind copy of an email (at most 5), e.g. an archive."),
         ),
     )
+    attach = fields.List(
+        fields.String(validate=validate.OneOf(DOCUMENT_KINDS)),
+        load_default=list,
+        validate=validate.Length(max=len(DOCUMENT_KINDS)),
+        metadata=param(
+            msg("Attachments"),
+            msg(
+                "Files of the case an email carries: 'invoice' (the PDF the host stored). "
+                "A case without it gets the email without it, and the audit says so."
+            ),
+            choices={"invoice": msg("Invoice (PDF)")},
+        ),
+    )
     purpose = fields.String(
         load_default="reminder",
         validate=validate.OneOf(PURPOSES),
@@ -159,6 +172,8 @@ class Send(NodeType):
         chain = fallback_chain(node.params)
         if chain:
             queued = msg("{queued} ({chain})", queued=queued, chain=chain_words(node.params))
+        if node.params.get("attach"):
+            queued = msg("{queued} with the invoice PDF attached", queued=queued)
         return [rule_spec(node.id, "enter", "next", with_slot(queued, node.params))]
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
@@ -174,6 +189,7 @@ class Send(NodeType):
                 purpose=p.get("purpose", "reminder"),
                 fallbacks=chain,
                 bcc=tuple(p.get("bcc") or ()),
+                attach=tuple(p.get("attach") or ()),
             ),
             not_before=release_at(p, case, now),
         )
@@ -200,7 +216,19 @@ class Send(NodeType):
             same = msg("The fallback channel is the same as the channel.")
             problems.append(Problem.of(same, node.id, "fallback_channel"))
         problems += self._check_chain(node, journey)
+        problems += self._check_attach(node)
         return problems
+
+    @staticmethod
+    def _check_attach(node: Node) -> list[Problem]:
+        """Files go only with an email: the step's channel or a hop of its chain (each kind once:
+        the list is as long as the kinds at most)."""
+        attach = node.params.get("attach") or []
+        channels = [node.params.get("channel")] + [ch for ch, _ in fallback_chain(node.params)]
+        if attach and "email" not in channels:
+            only = msg("Attachments go only with an email; this step sends no email.")
+            return [Problem.of(only, node.id, "params.attach")]
+        return []
 
     @staticmethod
     def _check_chain(node: Node, journey: Journey) -> list[Problem]:

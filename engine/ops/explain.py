@@ -127,6 +127,11 @@ def explain_row(row: Any, version: _Version | None, lang: str = DEFAULT_LANG) ->
 
 
 Explained = tuple[Text, list[Text], Text | None]
+DOCUMENT_WORDS = {
+    "document_stored": msg("The host stored the case's invoice PDF ({bytes} bytes)."),
+    "attachment": msg("The email carried the invoice PDF ({bytes} bytes)."),
+    "attachment_missing": msg("The email went without the invoice PDF: the host stored none."),
+}
 POLICY_ANCHOR = "policy-rules"  # the id of the policy rules' list on the rules page
 
 
@@ -147,6 +152,8 @@ def _explain(
         return _sent(detail, v)
     if kind == "fallback":
         return _fallback(detail)
+    if kind in DOCUMENT_WORDS:  # the invoice PDF: stored by the host, carried or missing
+        return DOCUMENT_WORDS[kind].with_params(bytes=_word(detail, "bytes")), [], None
     if kind == "closed":
         outcome = outcome_text(str(detail.get("outcome") or "closed"))
         return msg("The journey ended: {outcome}.", outcome=outcome), [], None

@@ -403,6 +403,8 @@ class Runtime:
         )
         if getattr(send, "bcc", ()):  # the step's blind copies, for an email hop
             payload = {**(payload or {}), "bcc": list(send.bcc)}
+        if getattr(send, "attach", ()):  # the case's documents, for an email hop
+            payload = {**(payload or {}), "attach": list(send.attach)}
         row = _outbox(
             cs,
             node_id,

@@ -688,3 +688,23 @@ class TaskRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     done_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class CaseDocumentRow(Base):
+    """A file the host attached to a case (the invoice PDF), stored once per case and kind.
+
+    Replacing it overwrites the row (the unique key keeps one); the audit row `document_stored`
+    keeps each version's size and SHA-256, so what a message carried can be shown later.
+    """
+
+    __tablename__ = "case_documents"
+    __table_args__ = (UniqueConstraint("case_id", "kind"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(100))
+    content_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_at: Mapped[datetime] = mapped_column(DateTime)

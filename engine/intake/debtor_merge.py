@@ -203,19 +203,7 @@ def move_cases(
             )
         )
     for case in cases:
-        session.add(
-            AuditRow(
-                at=naive_utc(now),
-                case_id=case.id,
-                version_id=case.version_id,
-                kind="case_moved",
-                detail={
-                    "from": source.external_id if source is not None else None,
-                    "to": target.external_id,
-                    "source": how,
-                },
-            )
-        )
+        session.add(_moved(case, source, target, how, now))
         if case.status in OPEN_STATUSES:
             _align(session, case, target, now)
     session.flush()
@@ -261,24 +249,29 @@ def _consent(session: Session, row: DebtorRow, stays: DebtorRow, now: datetime) 
         change_debtor(session, stays, {"consent": consent, "opted_out": opted}, now, "merge")
 
 
+def _moved(
+    case: CaseRow, before: DebtorRow | None, after: DebtorRow, source: str, now: datetime
+) -> AuditRow:
+    """The audit row of a case that now belongs to another debtor (a merge or an upsert)."""
+    return AuditRow(
+        at=naive_utc(now),
+        case_id=case.id,
+        version_id=case.version_id,
+        kind="case_moved",
+        detail={
+            "from": before.external_id if before is not None else None,
+            "to": after.external_id,
+            "source": source,
+        },
+    )
+
+
 def case_moved(
     session: Session, case: CaseRow, before: int | None, after: DebtorRow, now: datetime
 ) -> None:
     """An upsert gave a case another debtor: audited, and the new debtor's holds reach it."""
     old = session.get(DebtorRow, before) if before is not None else None
-    session.add(
-        AuditRow(
-            at=naive_utc(now),
-            case_id=case.id,
-            version_id=case.version_id,
-            kind="case_moved",
-            detail={
-                "from": old.external_id if old is not None else None,
-                "to": after.external_id,
-                "source": "upsert",
-            },
-        )
-    )
+    session.add(_moved(case, old, after, "upsert", now))
     others = session.scalars(
         select(CaseRow.id).where(CaseRow.debtor_id == after.id, CaseRow.id != case.id)
     ).all()

@@ -51,14 +51,20 @@ def test_block_phrase_marked_in_the_editor_badged_on_the_canvas_and_gone_when_fi
     item = page.locator("#findings li.sev-block")
     assert "EN-TONE-ARREST" in item.inner_text() and "Threatens arrest" in item.inner_text()
     assert "Legal source:" in item.inner_text()
-    # The keyboard reaches it: the finding's button selects the words in the field.
-    item.get_by_role("button", name="Select it in the Text field").focus()
+    # The keyboard reaches it: the finding's button selects the words in the field. Leaving the
+    # field sends `change`, which fetches the preview (and its findings) once more: wait for
+    # that swap, then focus the fresh button.
+    select_it = item.get_by_role("button", name="Select it in the Text field")
+    with page.expect_response(lambda r: r.url.endswith("/preview")) as answer:
+        select_it.focus()
+    answer.value.finished()
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling')")
+    select_it.focus()
     page.keyboard.press("Enter")
-    selected = page.evaluate(
+    page.wait_for_function(
         "() => { const f = document.getElementById('t-body');"
-        " return f.value.slice(f.selectionStart, f.selectionEnd); }"
+        " return f.value.slice(f.selectionStart, f.selectionEnd) === 'ARRESTED'; }"
     )
-    assert selected == "ARRESTED"
     assert_no_serious_axe_violations(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Save in this draft").click()

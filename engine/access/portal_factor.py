@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from engine.access.signing import timed_serializer
 from engine.core.clock import naive_utc
 from engine.journey.document import PortalSettingsSchema
 from engine.storage.models import CaseRow, PortalFactorFailureRow, VersionRow
@@ -243,13 +244,7 @@ def _count(session: Session, key: str, since: datetime) -> int:
 
 
 def _serializer(secret: str, now: datetime) -> URLSafeTimedSerializer:
-    stamp = int(naive_utc(now).timestamp()) if now.tzinfo is None else int(now.timestamp())
-
-    class AtNow(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return stamp
-
-    return URLSafeTimedSerializer(secret, salt=SALT, signer=AtNow)
+    return timed_serializer(secret, SALT, now)
 
 
 def factor_pass(case_id: int, generation: int, now: datetime, secret: str) -> str:

@@ -25,10 +25,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.access.signing import timed_serializer
 from engine.core.case_status import is_open
 from engine.core.clock import naive_utc
 from engine.core.settings import load_settings
@@ -74,14 +75,8 @@ def link_days() -> int:
 
 
 def _serializer(secret: str, now: datetime) -> URLSafeTimedSerializer:
-    """itsdangerous's timed serializer, its clock set to the engine's `now`."""
-    stamp = int(naive_utc(now).timestamp()) if now.tzinfo is None else int(now.timestamp())
-
-    class AtNow(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return stamp
-
-    return URLSafeTimedSerializer(secret, salt=SALT, signer=AtNow)
+    """The links' serializer, its clock set to the engine's `now`."""
+    return timed_serializer(secret, SALT, now)
 
 
 def portal_token(case_id: int, generation: int, now: datetime, secret: str | None = None) -> str:

@@ -67,6 +67,11 @@ def secret_key_problem(key: str | None) -> Message | None:
     return None
 
 
+def rf_prefix_setting() -> str:
+    """MAHNWERK_RF_PREFIX as set (default MW): read alone, as every message's reference needs it."""
+    return os.environ.get("MAHNWERK_RF_PREFIX", "MW")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the engine and the designer read from the environment."""
@@ -98,7 +103,7 @@ class Settings:
     )
     # The fixed start of every case's RF creditor reference (engine.payments.references):
     # letters and digits, at most 8; changing it leaves references already sent unmatched.
-    rf_prefix: str = field(default_factory=lambda: os.environ.get("MAHNWERK_RF_PREFIX", "MW"))
+    rf_prefix: str = field(default_factory=rf_prefix_setting)
     # A folder the worker watches for bank statements (CAMT.053, MT940); read files move to
     # done/ or failed/ inside it (engine.payments.inbox). None: no folder is watched.
     statement_inbox: str | None = field(

@@ -19,7 +19,7 @@ from stdnum.iso7064 import mod_97_10
 
 from connectors import GiroPayment, InvalidAddressError
 from connectors.girocode import epc_payload, girocode_svg, girocode_svg_data_uri
-from engine.core.settings import load_settings
+from engine.core.settings import rf_prefix_setting
 from engine.delivery.config import Company
 
 _PREFIX = re.compile(r"^[A-Z0-9]{0,8}$")
@@ -33,7 +33,7 @@ class ReferencePrefixError(ValueError):
 
 def reference_prefix(prefix: str | None = None) -> str:
     """The prefix given, else MAHNWERK_RF_PREFIX, upper case; ReferencePrefixError if unusable."""
-    value = (load_settings().rf_prefix if prefix is None else prefix).strip().upper()
+    value = (rf_prefix_setting() if prefix is None else prefix).strip().upper()
     if not _PREFIX.match(value):
         raise ReferencePrefixError(
             f"MAHNWERK_RF_PREFIX {value!r} must be at most 8 letters and digits (A-Z, 0-9)."

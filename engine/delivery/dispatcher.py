@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -229,22 +229,40 @@ class Dispatcher:
                 report.add(done.report)
 
         commits = GroupCommit(record)
-        claimed, seen = self._claim(run)
-        while seen:
+        # Where each status's next read starts (behind the last row this run looked at), and
+        # whether a claim since the last look from the queue's start began behind it.
+        after: dict[str, tuple[datetime, int]] = {}
+        behind = False
+
+        def claim(run: _Pass) -> tuple[list[_Claimed], int]:
+            nonlocal behind
+            behind = behind or bool(after)
+            return self._claim(run, after)
+
+        claimed, seen = claim(run)
+        while seen or behind:
+            if not seen:  # the reads behind the start found the end: rows before it are left
+                after.clear()
+                behind = False
+                claimed, seen = claim(run)
+                continue
             with lock:
                 report.add(run.report)
             sending = [self._pool.submit(self._hand_over, c, commits, stop) for c in claimed]
             if seen < self.batch_size:
                 _collect(sending)
-                if not claimed:
+                if not claimed and not behind:
                     break
-                # What was just handed over may be what a case's next message waited for.
+                # What was just handed over may be what a case's next message waited for, and
+                # rows before the reads' start were not looked at: once more, from the start.
+                after.clear()
+                behind = False
                 run = _Pass(run.now, over_budget=run.over_budget)
-                claimed, seen = self._claim(run)
+                claimed, seen = claim(run)
                 continue
             run = _Pass(run.now, over_budget=run.over_budget)
             try:
-                claimed, seen = self._claim(run)
+                claimed, seen = claim(run)
             except Exception:  # the batch in flight still records itself; then give up
                 _collect(sending)
                 raise
@@ -253,9 +271,14 @@ class Dispatcher:
 
     # -- claim: guard, render, lease ---------------------------------------------------------
 
-    def _claim(self, run: _Pass) -> tuple[list[_Claimed], int]:
+    def _claim(
+        self, run: _Pass, after: dict[str, tuple[datetime, int]]
+    ) -> tuple[list[_Claimed], int]:
         with self.db.transaction() as session:
-            rows = self._due(session, run.now)
+            rows = self._due(session, run.now, after)
+            for message, _ in rows:  # the next claim of this run starts behind these
+                key = (message.not_before, message.id)
+                after[message.status] = max(after.get(message.status, key), key)
             history = self._history(session, rows, run.now)
             claimed = []
             for message, case in rows:
@@ -267,7 +290,12 @@ class Dispatcher:
             crash_points.reached("claimed")
         return claimed, len(rows)
 
-    def _due(self, session: Session, now: datetime) -> list[tuple[OutboxRow, CaseRow]]:
+    def _due(
+        self,
+        session: Session,
+        now: datetime,
+        after: dict[str, tuple[datetime, int]] | None = None,
+    ) -> list[tuple[OutboxRow, CaseRow]]:
         """Due rows, each its case's earliest unresolved message: a case's messages go in order.
 
         The earliest `batch_size` of each unresolved status, merged: each status reads the
@@ -275,6 +303,13 @@ class Dispatcher:
         both statuses would read, join and sort every due row for each claim. The earliest of
         the merged lists are the earliest of all; the few extra rows locked on PostgreSQL
         (expired leases, rarely any) are left as they are when the claim commits.
+
+        Within one run each status's read starts behind the last row the run looked at
+        (`after`): on PostgreSQL every claimed row leaves a dead entry in that index which
+        cannot be cleaned while another worker's claim transaction is open, so a read from
+        the queue's start walked over every message claimed so far, each claim longer than
+        the last. A row queued behind the start meanwhile waits for the run's final look from
+        the start, or the next run.
         """
         channels = tuple(CHANNELS)  # webhooks go their own way
         earlier = aliased(OutboxRow)
@@ -296,6 +331,7 @@ class Dispatcher:
                     OutboxRow.channel.in_(channels),
                     ~behind_earlier,
                 )
+                .where(*_behind((after or {}).get(status)))
                 .order_by(OutboxRow.not_before, OutboxRow.id)
                 .limit(self.batch_size)
             )
@@ -319,6 +355,40 @@ class Dispatcher:
         found: dict[Person, _Contacts] = defaultdict(_Contacts)
         if not due:
             return found
+        deciding = {message.id for message, _ in due}
+        persons: dict[int, Person] = {case.id: person_of(case) for _, case in due}
+        debtor_ids = sorted({case.debtor_id for _, case in due if case.debtor_id is not None})
+        # Two reads by index, not one join: PostgreSQL planned the join of the outbox with the
+        # persons' cases as a hash join over a scan of every case, per claim.
+        for chunk in _chunks(debtor_ids):  # the debtors' other cases, by the debtor index
+            query = select(CaseRow.id, CaseRow.debtor_id).where(CaseRow.debtor_id.in_(chunk))
+            for case_id, debtor_id in session.execute(query):
+                persons[case_id] = ("d", debtor_id)
+        for chunk in _chunks(sorted(persons)):  # their messages, by the outbox's case index
+            rows = session.execute(
+                select(
+                    OutboxRow.id,
+                    OutboxRow.case_id,
+                    OutboxRow.channel,
+                    OutboxRow.status,
+                    OutboxRow.sent_at,
+                    OutboxRow.not_before,
+                ).where(
+                    OutboxRow.case_id.in_(chunk),
+                    # A webhook tells the host, not the debtor; a call task reaches the debtor.
+                    OutboxRow.channel.in_((*CHANNELS, "call")),
+                    OutboxRow.status.in_(CONTACT_STATUSES),
+                    or_(
+                        OutboxRow.sent_at >= naive_utc(now - HISTORY),
+                        OutboxRow.status == "sending",
+                    ),
+                )
+            )
+            for outbox_id, case_id, channel, status, sent_at, not_before in rows:
+                if outbox_id not in deciding:  # a lapsed lease claimed again is not its own gap
+                    at = not_before - LEASE if status == "sending" else sent_at
+                    found[persons[case_id]].add(case_id, channel, as_utc(at))
+        return found
         deciding = {message.id for message, _ in due}
         case_ids = {case.id for _, case in due if case.debtor_id is None}
         debtor_ids = {case.debtor_id for _, case in due if case.debtor_id is not None}
@@ -663,6 +733,18 @@ class Dispatcher:
                     )
                 )
         return bool(changed)
+
+
+def _chunks(ids: list[Any], size: int = 500) -> list[list[Any]]:
+    """`ids` in lists of at most `size`: SQLite takes at most 999 parameters in one IN."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _behind(key: tuple[datetime, int] | None) -> list[Any]:
+    """The condition 'after this (not_before, id) in index order', if there is a key."""
+    if key is None:
+        return []
+    return [tuple_(OutboxRow.not_before, OutboxRow.id) > tuple_(*key)]
 
 
 def _collect(sending: list[Future[Any]]) -> None:

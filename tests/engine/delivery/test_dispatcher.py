@@ -676,3 +676,44 @@ def test_an_in_process_kill_after_the_send_is_healed_by_the_next_dispatcher(
     for row in rows:
         (only,) = twilio.created(str(row.id))
         assert row.provider_message_id == only["resource"]["sid"]
+
+
+def test_a_cases_second_message_is_decided_in_the_same_run_behind_the_claims(
+    db, twilio, mailbox, make_dispatcher
+) -> None:
+    """Each claim of a run starts behind the rows it looked at; a case's second message, held
+    back until its first is handed over, lies before that point and is decided at the run's
+    final look from the start (here: deferred by the minimum gap to the next day)."""
+    doc = journey_doc(
+        key="two-at-once",
+        templates={
+            "mail": template(channel="email", body="Please pay.", locale="en-GB"),
+            "text": template(channel="sms", body="Please pay.", locale="en-GB"),
+        },
+        nodes=[
+            node("start", "start"),
+            node("mail", "send", channel="email", template="mail"),
+            node("text", "send", channel="sms", template="text"),
+            node("wait", "wait", mode="duration", days=3),
+            node("done", "end", outcome="closed"),
+        ],
+        edges=[
+            edge("start", "mail"),
+            edge("mail", "text"),
+            edge("text", "wait"),
+            edge("wait", "done"),
+        ],
+    )
+    for _ in range(5):
+        queue(db, MONDAY_MORNING, doc, phone=PHONE_DE)
+    assert len(messages(db)) == 10
+
+    report = make_dispatcher(batch_size=2, workers=2).dispatch(MONDAY_MORNING)
+
+    rows = messages(db)
+    assert (report.sent, report.deferred) == (5, 5)
+    assert {r.status for r in rows if r.channel == "email"} == {"sent"}
+    assert all(
+        r.not_before > MONDAY_MORNING.replace(tzinfo=None) for r in rows if r.channel == "sms"
+    )
+    assert len(mailbox[0].messages) == 5 and not twilio.posts

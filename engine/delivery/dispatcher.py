@@ -277,7 +277,7 @@ class Dispatcher:
                 if item is not None:
                     claimed.append(item)
                 elif combine is not None and message.id in combine.linked:
-                    self._release_unless_waiting(message, combine.linked[message.id], run)
+                    self._release_if_suppressed(message, combine.linked[message.id], run)
             self._flush(session, run)
         if claimed:
             crash_points.reached("claimed")
@@ -420,6 +420,7 @@ class Dispatcher:
         variant = (message.version_id, message.template, message.tone, case.locale)
         if variant in run.over_budget:
             self._dead(message, run.over_budget[variant], run, set_aside=True)
+            self._release(message, members[1:], run)
             return None
         context = case_context(
             case,
@@ -475,13 +476,9 @@ class Dispatcher:
         contacts.add(case.id, message.channel, run.now, riders)
         attempt = message.attempts + 1
         for member in members[1:]:  # leased with their carrier, never sent on their own
+            # Their own not_before stays: released, they are due when they were before.
             run.updates.append(
-                {
-                    "id": member.message.id,
-                    "status": COMBINING,
-                    "combined_into": message.id,
-                    "not_before": naive_utc(run.now + LEASE),
-                }
+                {"id": member.message.id, "status": COMBINING, "combined_into": message.id}
             )
         run.updates.append(
             {
@@ -528,29 +525,31 @@ class Dispatcher:
 
     # -- outcomes ------------------------------------------------------------------------------
 
-    def _release_unless_waiting(self, carrier: OutboxRow, linked: list[Member], run: _Pass) -> None:
-        """A carrier claimed again and not sent (suppressed, failed): its rows go on alone.
+    def _release_if_suppressed(self, carrier: OutboxRow, linked: list[Member], run: _Pass) -> None:
+        """A carrier claimed again and suppressed by the guard: its rows go on alone.
 
         A deferred carrier keeps its group for later; its last update in this pass says which.
+        (A carrier that fails to render releases its group where it fails, in `_prepare`.)
         """
         status = next((u["status"] for u in reversed(run.updates) if u["id"] == carrier.id), None)
-        if status not in (None, "pending"):
+        if status == "suppressed":
             self._release(carrier, linked, run)
 
     @staticmethod
-    def _release(carrier: OutboxRow, members: list[Member], run: _Pass) -> None:
-        """Rows whose carrier did not go out: they are due again on their own, unsent."""
+    def _release(
+        carrier: OutboxRow, members: list[Member], run: _Pass, leased: bool = False
+    ) -> None:
+        """Rows whose carrier did not go out go on alone, unsent, due when they were before.
+
+        Rows grouped in this very claim (not `leased`, not read as 'combining') were never
+        written as absorbed: nothing to undo for them.
+        """
         for member in members:
-            run.updates.append(
-                {
-                    "id": member.message.id,
-                    "status": "pending",
-                    "combined_into": None,
-                    "not_before": naive_utc(run.now),
-                }
-            )
-            if member.message.status == COMBINING:  # it was leased in an earlier pass
-                run.audit(member.message, "combine_released", carrier=carrier.id)
+            if not leased and member.message.status != COMBINING:
+                continue
+            update_row = {"id": member.message.id, "status": "pending", "combined_into": None}
+            run.updates.append(update_row)
+            run.audit(member.message, "combine_released", carrier=carrier.id)
 
     def _defer(self, message: OutboxRow, decision: Defer, zone: str | None, run: _Pass) -> None:
         run.report.deferred += 1
@@ -693,10 +692,10 @@ class Dispatcher:
                 run.report.dead += 1
                 run.updates.append({"id": message.id, "status": "dead", "reason": result.reason})
                 run.audit(message, "dead_letter", reason=result.reason, attempts=attempts)
-                self._release(message, item.absorbed, run)
+                self._release(message, item.absorbed, run, leased=True)
             else:
                 self._fail(message, result.reason or "the provider refused the message", run)
-                self._release(message, item.absorbed, run)
+                self._release(message, item.absorbed, run, leased=True)
                 if "invalid" in (result.reason or "").lower():
                     self._fallback(message, item.case, run, "refused")
         with self.db.transaction() as session:

@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from engine import Database, Runtime, SandboxDispatcher, VirtualClock
+from connectors.base import SendResult, permanent, temporary
+from engine import Database, Dispatcher, Runtime, SandboxDispatcher, VirtualClock
 from engine.contact_policy import DE
 from engine.core.clock import naive_utc
+from engine.delivery.config import DeliveryConfig
 from engine.journey.document import load_journey
+from engine.ops.explain import explain_case
 from engine.storage.audit_chain import verify
 from engine.storage.models import OutboxRow
 from tests.factories import (
@@ -149,6 +152,11 @@ def test_two_cases_of_a_debtor_go_as_one_message_listing_both_items(db: Database
         assert [r.detail["carrier"] for r in combined] == [carrier.id]
         assert combined[0].detail["outbox_id"] == absorbed.id
         assert verify(session.connection()).ok
+        said = [step.summary for step in explain_case(session, a, "de")]
+        assert (
+            "Die E-Mail „reminder“ ging in einer Nachricht mit den anderen offenen Posten des "
+            f"Schuldners hinaus: Nachricht {carrier.id} von Fall {b}."
+        ) in said
 
     # Later runs never send the absorbed row on its own.
     for hours in (1, 6, 30):
@@ -297,3 +305,48 @@ def test_combined_messages_keep_the_persons_caps_and_gaps(
     assert all(later - earlier >= DE.min_gap for earlier, later in pairwise(moments))
     for i, start in enumerate(moments):
         assert sum(1 for m in moments[i:] if m < start + timedelta(days=7)) <= 5  # DE's cap
+
+
+class Scripted:
+    """An email connector answering from a script, keeping the outbox id of each call."""
+
+    def __init__(self, *answers: SendResult) -> None:
+        self.answers, self.calls = list(answers), []
+
+    def send(self, message: Any) -> SendResult:
+        self.calls.append(int(message.idempotency_key))
+        return self.answers.pop(0)
+
+
+def test_a_retried_carrier_keeps_its_group_and_a_failed_one_releases_it(db: Database) -> None:
+    with db.transaction() as session:
+        version = publish(session, consolidating(), NOW)
+        for ext in ("INV-A", "INV-B"):
+            make_case(session, version, NOW, external_id=ext, debtor_id="CUST-1")
+    Runtime(db).tick(NOW)
+    a, b = ids(db, "INV-A", "INV-B")
+    email = Scripted(
+        temporary("try later"), permanent("mailbox full"), SendResult("accepted", "p-1")
+    )
+    config = DeliveryConfig(profiles={"email": {"provider": "smtp"}}, source="test")
+    dispatcher = Dispatcher(db, config=config, connectors={"email": email}, portal_base_url=PORTAL)
+    try:
+        assert dispatcher.dispatch(NOW).retried == 1
+        rows = rows_by_case(db)
+        carrier, absorbed = rows[a], rows[b]
+        assert (carrier.status, absorbed.status) == ("pending", "combining")
+        assert absorbed.combined_into == carrier.id
+
+        # The retry goes with the same group; it fails for good and releases the absorbed row,
+        # which goes on alone in the same run (the dispatcher looks at the due rows once more):
+        # its content was never sent.
+        report = dispatcher.dispatch(NOW + timedelta(minutes=2))
+        assert (report.failed, report.sent) == (1, 1)
+        rows = rows_by_case(db)
+        assert (rows[a].status, rows[b].status, rows[b].combined_into) == ("failed", "sent", None)
+        with db.transaction() as session:
+            assert len(audit_rows(session, b, "combine_released")) == 1
+    finally:
+        dispatcher.close()
+    assert email.calls == [carrier.id, carrier.id, absorbed.id]
+    assert rows_by_case(db)[b].status == "sent"

@@ -158,6 +158,21 @@ def test_two_cases_of_a_debtor_go_as_one_message_listing_both_items(db: Database
             f"Schuldners hinaus: Nachricht {carrier.id} von Fall {b}."
         ) in said
 
+    # The guard's history: one contact for the person, about both debts (per-debt counts).
+    dispatcher = SandboxDispatcher(db, portal_base_url=PORTAL)
+    try:
+        with db.transaction() as session:
+            deciding = OutboxRow(id=-1, case_id=a)  # a later message of case A being decided
+            history = dispatcher._history(
+                session, [(deciding, case_row(session, "INV-A"))], NOW + timedelta(hours=1)
+            )
+    finally:
+        dispatcher.close()
+    (records,) = history.values()
+    assert [(r.same_debt, r.channel) for r in records.records_for(a)] == [(True, "email")]
+    assert [r.same_debt for r in records.records_for(b)] == [True]
+    assert [r.same_debt for r in records.records_for(b + 1000)] == [False]
+
     # Later runs never send the absorbed row on its own.
     for hours in (1, 6, 30):
         again = dispatch(db, NOW + timedelta(hours=hours))

@@ -109,7 +109,14 @@ def test_the_option_is_validated_naming_its_field() -> None:
     assert load_journey(consolidating(window=None)).consolidation_window is None
 
 
-def test_two_cases_of_a_debtor_go_as_one_message_listing_both_items(db: Database) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def either_db(request: pytest.FixtureRequest) -> Database:
+    """SQLite, and PostgreSQL where the claim locks its rows (FOR UPDATE SKIP LOCKED)."""
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
+def test_two_cases_of_a_debtor_go_as_one_message_listing_both_items(either_db: Database) -> None:
+    db = either_db
     with db.transaction() as session:
         friendly = publish(session, consolidating("telco", tone=1), NOW)
         firm = publish(session, consolidating("telco-firm", tone=3), NOW)
@@ -333,7 +340,10 @@ class Scripted:
         return self.answers.pop(0)
 
 
-def test_a_retried_carrier_keeps_its_group_and_a_failed_one_releases_it(db: Database) -> None:
+def test_a_retried_carrier_keeps_its_group_and_a_failed_one_releases_it(
+    either_db: Database,
+) -> None:
+    db = either_db
     with db.transaction() as session:
         version = publish(session, consolidating(), NOW)
         for ext in ("INV-A", "INV-B"):

@@ -38,7 +38,17 @@ from engine import (
 from mahnwerk_web.db import get_db, transaction
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
-STATUSES = ("pending", "sending", "sent", "sandboxed", "deferred", "suppressed", "failed", "dead")
+STATUSES = (
+    "pending",
+    "sending",
+    "sent",
+    "sandboxed",
+    "combined",  # carried by another row's message (docs/debtors.md, "Consolidation")
+    "deferred",
+    "suppressed",
+    "failed",
+    "dead",
+)
 RETRYABLE = frozenset({"dead", "failed"})
 DISPATCHER_KEY = "mahnwerk_retry_dispatcher"
 _dispatcher_lock = threading.Lock()

@@ -43,13 +43,15 @@ from engine.core.clock import as_utc, naive_utc
 from engine.core.counts import Counts
 from engine.core.jurisdictions import FALLBACK, jurisdiction_of
 from engine.core.settings import load_settings
-from engine.delivery import crash_points
+from engine.delivery import consolidation, crash_points
 from engine.delivery.config import DeliveryConfig, PolicyOverride, load_delivery_config
+from engine.delivery.consolidation import COMBINED, COMBINING, Member, Plan
 from engine.delivery.group_commit import GroupCommit
 from engine.delivery.outgoing import connector_message, sms_status_callback_url
 from engine.delivery.rendering import (
     RenderError,
     case_context,
+    case_item,
     render_message,
     template_limits,
 )
@@ -94,6 +96,8 @@ class _Claimed:
     # message.attempts in the session, so message.attempts + 1 later would count it twice.
     attempt: int
     result: Any = None
+    # The rows whose content this message carries besides its own (engine/delivery/consolidation).
+    absorbed: list[Member] = field(default_factory=list)
 
 
 @dataclass
@@ -141,18 +145,20 @@ def person_of(case: CaseRow) -> Person:
 
 @dataclass
 class _Contacts:
-    """One person's recent contacts, each with the case it was about."""
+    """One person's recent contacts, each with the cases it was about (a combined message
+    speaks for several: one contact for the person, one for each of its debts)."""
 
-    sent: list[tuple[int, str, datetime]] = field(default_factory=list)
+    sent: list[tuple[frozenset[int], str, datetime]] = field(default_factory=list)
 
-    def add(self, case_id: int, channel: str, at: datetime) -> None:
-        self.sent.append((case_id, channel, at))
+    def add(
+        self, case_id: int, channel: str, at: datetime, also: frozenset[int] = frozenset()
+    ) -> None:
+        self.sent.append((also | {case_id}, channel, at))
 
     def records_for(self, case_id: int) -> list[SentRecord]:
         """The history as the guard reads it for one case: same_debt marks that case's own."""
         return [
-            SentRecord(channel, at, same_debt=sent_case == case_id)
-            for sent_case, channel, at in self.sent
+            SentRecord(channel, at, same_debt=case_id in cases) for cases, channel, at in self.sent
         ]
 
 
@@ -280,11 +286,21 @@ class Dispatcher:
                 key = (message.not_before, message.id)
                 after[message.status] = max(after.get(message.status, key), key)
             history = self._history(session, rows, run.now)
+            combine = consolidation.plan(
+                session, rows, run.now, lambda v: self.versions.get(session, v).journey
+            )
             claimed = []
             for message, case in rows:
-                item = self._prepare(session, message, case, history[person_of(case)], run)
+                if combine is not None:
+                    if message.id in combine.taken:  # it goes out in another row's message
+                        continue
+                    combine.taken.add(message.id)
+                contacts = history[person_of(case)]
+                item = self._prepare(session, message, case, contacts, run, combine)
                 if item is not None:
                     claimed.append(item)
+                elif combine is not None and message.id in combine.linked:
+                    self._release_if_suppressed(message, combine.linked[message.id], run)
             self._flush(session, run)
         if claimed:
             crash_points.reached("claimed")
@@ -317,7 +333,7 @@ class Dispatcher:
             earlier.case_id == OutboxRow.case_id,
             earlier.id < OutboxRow.id,
             earlier.channel.in_(channels),
-            earlier.status.in_(UNRESOLVED),
+            earlier.status.in_((*UNRESOLVED, COMBINING)),
         )
         postgres = session.get_bind().dialect.name == "postgresql"
         found: list[tuple[OutboxRow, CaseRow]] = []
@@ -364,6 +380,8 @@ class Dispatcher:
             query = select(CaseRow.id, CaseRow.debtor_id).where(CaseRow.debtor_id.in_(chunk))
             for case_id, debtor_id in session.execute(query):
                 persons[case_id] = ("d", debtor_id)
+        contacts: dict[int, tuple[int, str, datetime]] = {}
+        riders: dict[int, set[int]] = defaultdict(set)
         for chunk in _chunks(sorted(persons)):  # their messages, by the outbox's case index
             rows = session.execute(
                 select(
@@ -373,57 +391,27 @@ class Dispatcher:
                     OutboxRow.status,
                     OutboxRow.sent_at,
                     OutboxRow.not_before,
+                    OutboxRow.combined_into,
                 ).where(
                     OutboxRow.case_id.in_(chunk),
                     # A webhook tells the host, not the debtor; a call task reaches the debtor.
                     OutboxRow.channel.in_((*CHANNELS, "call")),
-                    OutboxRow.status.in_(CONTACT_STATUSES),
+                    # A combined row names its carrier: the carrier's contact speaks for it too.
+                    OutboxRow.status.in_((*CONTACT_STATUSES, COMBINED, COMBINING)),
                     or_(
                         OutboxRow.sent_at >= naive_utc(now - HISTORY),
-                        OutboxRow.status == "sending",
+                        OutboxRow.status.in_(("sending", COMBINING)),
                     ),
                 )
             )
-            for outbox_id, case_id, channel, status, sent_at, not_before in rows:
-                if outbox_id not in deciding:  # a lapsed lease claimed again is not its own gap
+            for outbox_id, case_id, channel, status, sent_at, not_before, into in rows:
+                if into is not None:
+                    riders[into].add(case_id)
+                elif outbox_id not in deciding:  # a lapsed lease claimed again is no gap
                     at = not_before - LEASE if status == "sending" else sent_at
-                    found[persons[case_id]].add(case_id, channel, as_utc(at))
-        return found
-        deciding = {message.id for message, _ in due}
-        case_ids = {case.id for _, case in due if case.debtor_id is None}
-        debtor_ids = {case.debtor_id for _, case in due if case.debtor_id is not None}
-        whose_cases = CaseRow.id.in_(case_ids)
-        if debtor_ids:  # one more clause only when a debtor is among the due cases
-            whose_cases = or_(whose_cases, CaseRow.debtor_id.in_(debtor_ids))
-        # The persons' cases first (by the cases' primary key and debtor index), then their
-        # messages by the outbox's case index: an OR across the join would read every message.
-        whose = OutboxRow.case_id.in_(select(CaseRow.id).where(whose_cases).scalar_subquery())
-        query = select(
-            OutboxRow.id,
-            OutboxRow.case_id,
-            OutboxRow.channel,
-            OutboxRow.status,
-            OutboxRow.sent_at,
-            OutboxRow.not_before,
-            CaseRow.debtor_id,
-        ).join(CaseRow, CaseRow.id == OutboxRow.case_id)
-        rows = session.execute(
-            query.where(
-                whose,
-                # A webhook tells the host, not the debtor; a call task reaches the debtor.
-                OutboxRow.channel.in_((*CHANNELS, "call")),
-                OutboxRow.status.in_(CONTACT_STATUSES),
-                or_(
-                    OutboxRow.sent_at >= naive_utc(now - HISTORY),
-                    OutboxRow.status == "sending",
-                ),
-            )
-        )
-        for outbox_id, case_id, channel, status, sent_at, not_before, debtor_id in rows:
-            if outbox_id not in deciding:  # a lapsed lease being claimed again is not its own gap
-                at = not_before - LEASE if status == "sending" else sent_at
-                person: Person = ("d", debtor_id) if debtor_id is not None else ("c", case_id)
-                found[person].add(case_id, channel, as_utc(at))
+                    contacts[outbox_id] = (case_id, channel, as_utc(at))
+        for outbox_id, (case_id, channel, at) in contacts.items():
+            found[persons[case_id]].add(case_id, channel, at, frozenset(riders.get(outbox_id, ())))
         return found
 
     def _prepare(
@@ -433,6 +421,7 @@ class Dispatcher:
         case: CaseRow,
         contacts: _Contacts,
         run: _Pass,
+        combine: Plan | None = None,
     ) -> _Claimed | None:
         if case.status == "closed":  # paid or closed since the step queued it: never remind
             self._suppress(
@@ -456,10 +445,16 @@ class Dispatcher:
         if isinstance(decision, Suppress):
             self._suppress(message, case, decision.reason, decision.message, run)
             return None
+        members = [Member(message, case, version.journey)]
+        if combine is not None:  # the debtor's other messages due within the window join it
+            members = combine.group(members[0], run.now)
+            message, case = members[0].message, members[0].case  # the carrier
+            version = self.versions.get(session, message.version_id)
         portal = portal_url(case, run.now, self.portal_base_url, self.link_secret)
         variant = (message.version_id, message.template, message.tone, case.locale)
         if variant in run.over_budget:
             self._dead(message, run.over_budget[variant], run, set_aside=True)
+            self._release(message, members[1:], run)
             return None
         context = case_context(
             case,
@@ -469,6 +464,9 @@ class Dispatcher:
             link=portal,
             journey=version.journey,
         )
+        if len(members) > 1:
+            items = [case_item(m.case, run.now, m.journey) for m in members]
+            context.update(consolidation.items_of(members, items))
         try:
             rendered = render_message(
                 version.journey,
@@ -478,12 +476,20 @@ class Dispatcher:
                 context,
                 self.template_limits,
             )
+            template_key, tone = message.template or "", message.tone or 1
+            if len(members) > 1 and not consolidation.mentions_items(
+                version.journey, template_key, case.locale, tone
+            ):
+                rendered = consolidation.with_items_block(
+                    rendered, message.channel, context, case.locale
+                )
         except RenderError as exc:
             if exc.over_budget:  # it would go over again: dead letter, retried by hand
                 run.over_budget[variant] = str(exc)
                 self._dead(message, str(exc), run)
             else:
                 self._fail(message, str(exc), run)
+            self._release(message, members[1:], run)
             return None
         outgoing = connector_message(
             message.channel,
@@ -498,9 +504,16 @@ class Dispatcher:
             bcc=tuple(_bcc(message)),
             attachments=self._attachments(session, message, case, run),
         )
-        # Caps and gaps count this one at once, for the debtor's other cases in this batch too.
-        contacts.add(case.id, message.channel, run.now)
+        # Caps and gaps count this one at once, for the debtor's other cases in this batch too:
+        # a combined message is one contact for the person, and one for each debt it names.
+        riders = frozenset(m.case.id for m in members[1:])
+        contacts.add(case.id, message.channel, run.now, riders)
         attempt = message.attempts + 1
+        for member in members[1:]:  # leased with their carrier, never sent on their own
+            # Their own not_before stays: released, they are due when they were before.
+            run.updates.append(
+                {"id": member.message.id, "status": COMBINING, "combined_into": message.id}
+            )
         run.updates.append(
             {
                 "id": message.id,
@@ -513,7 +526,7 @@ class Dispatcher:
                 "html": rendered.html,
             }
         )
-        return _Claimed(message, case, outgoing, attempt)
+        return _Claimed(message, case, outgoing, attempt, absorbed=members[1:])
 
     def _task_guard(self) -> Guard:
         """What the task drain asks the guard with: this dispatcher's policies and history."""
@@ -545,6 +558,32 @@ class Dispatcher:
         return policy
 
     # -- outcomes ------------------------------------------------------------------------------
+
+    def _release_if_suppressed(self, carrier: OutboxRow, linked: list[Member], run: _Pass) -> None:
+        """A carrier claimed again and suppressed by the guard: its rows go on alone.
+
+        A deferred carrier keeps its group for later; its last update in this pass says which.
+        (A carrier that fails to render releases its group where it fails, in `_prepare`.)
+        """
+        status = next((u["status"] for u in reversed(run.updates) if u["id"] == carrier.id), None)
+        if status == "suppressed":
+            self._release(carrier, linked, run)
+
+    @staticmethod
+    def _release(
+        carrier: OutboxRow, members: list[Member], run: _Pass, leased: bool = False
+    ) -> None:
+        """Rows whose carrier did not go out go on alone, unsent, due when they were before.
+
+        Rows grouped in this very claim (not `leased`, not read as 'combining') were never
+        written as absorbed: nothing to undo for them.
+        """
+        for member in members:
+            if not leased and member.message.status != COMBINING:
+                continue
+            update_row = {"id": member.message.id, "status": "pending", "combined_into": None}
+            run.updates.append(update_row)
+            run.audit(member.message, "combine_released", carrier=carrier.id)
 
     def _defer(self, message: OutboxRow, decision: Defer, zone: str | None, run: _Pass) -> None:
         run.report.deferred += 1
@@ -668,8 +707,10 @@ class Dispatcher:
                     provider_id=result.provider_message_id,
                     locale=item.case.locale,
                     tone=message.tone,
+                    **_combined_detail(item),
                 )
                 run.sent.append((message.case_id, message.channel, result.cost))
+                self._combined(item, status, run)
             elif result.status == "temporary_failure" and attempts < self.max_attempts:
                 run.report.retried += 1
                 run.updates.append(
@@ -685,8 +726,10 @@ class Dispatcher:
                 run.report.dead += 1
                 run.updates.append({"id": message.id, "status": "dead", "reason": result.reason})
                 run.audit(message, "dead_letter", reason=result.reason, attempts=attempts)
+                self._release(message, item.absorbed, run, leased=True)
             else:
                 self._fail(message, result.reason or "the provider refused the message", run)
+                self._release(message, item.absorbed, run, leased=True)
                 if "invalid" in (result.reason or "").lower():
                     self._fallback(message, item.case, run, "refused")
         with self.db.transaction() as session:
@@ -695,6 +738,29 @@ class Dispatcher:
                 crash_points.reached("recording")
         if claimed:
             crash_points.reached("recorded")
+
+    @staticmethod
+    def _combined(item: _Claimed, status: str, run: _Pass) -> None:
+        """The absorbed rows went out in the carrier's message: terminal, each case audited."""
+        carrier = item.message
+        for member in item.absorbed:
+            run.updates.append(
+                {
+                    "id": member.message.id,
+                    "status": COMBINED,
+                    "combined_into": carrier.id,
+                    "sent_at": naive_utc(run.now),
+                    "reason": None,
+                }
+            )
+            run.audit(
+                member.message,
+                "message_combined",
+                carrier=carrier.id,
+                carrier_case=carrier.case_id,
+                carrier_template=carrier.template,
+                status=status,
+            )
 
     def _flush(self, session: Session, run: _Pass) -> None:
         """Write this pass's row updates, new fallback rows and audit rows."""
@@ -745,6 +811,11 @@ def _behind(key: tuple[datetime, int] | None) -> list[Any]:
     if key is None:
         return []
     return [tuple_(OutboxRow.not_before, OutboxRow.id) > tuple_(*key)]
+
+
+def _combined_detail(item: _Claimed) -> dict[str, Any]:
+    """A combined message's audit row names the rows it carried (docs/debtors.md)."""
+    return {"combined": [m.message.id for m in item.absorbed]} if item.absorbed else {}
 
 
 def _collect(sending: list[Future[Any]]) -> None:

@@ -63,6 +63,8 @@ def case_context(
     """
     locale = case.locale
     amount_paid = case.amount_original - case.amount_open
+    owed = owed_values(case, journey, now.date(), locale.split("-")[0])
+    item = open_item(case, now, owed)
     return {
         "debtor_name": case.debtor_name,
         "reference": case.reference or case.external_id,
@@ -90,7 +92,32 @@ def case_context(
             deadline_day(now.date(), int(days), bool(business), *_region(case)), locale
         ),
         # What is owed: principal, fees, interest (booked + accrued), total_due, the rate.
-        **owed_values(case, journey, now.date(), locale.split("-")[0]),
+        **owed,
+        # The open items this message speaks for: this case alone, unless the dispatcher
+        # combines a debtor's messages (engine/delivery/consolidation.py replaces these).
+        "items": [item],
+        "items_count": 1,
+        "items_total": item["total_due"],
+    }
+
+
+def case_item(case: Any, now: datetime, journey: Journey | None) -> dict[str, Any]:
+    """One case as an open item of a combined message, with what its own journey charges."""
+    return open_item(case, now, owed_values(case, journey, now.date(), case.locale.split("-")[0]))
+
+
+def open_item(case: Any, now: datetime, owed: dict[str, Any]) -> dict[str, Any]:
+    """One open item of a message: the case's amounts and dates, for `{% for item in items %}`."""
+    return {
+        "reference": case.reference or case.external_id,
+        "amount_open": case.amount_open,
+        "principal": owed["principal"],
+        "fees": owed["fees"],
+        "interest": owed["interest"],
+        "total_due": owed["total_due"],
+        "currency": case.currency,
+        "due_date": case.due_date,
+        "days_overdue": (now.date() - case.due_date).days,
     }
 
 

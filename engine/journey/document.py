@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, get_args
 
@@ -191,6 +192,14 @@ class Journey:
         """The node with this id."""
         return self._nodes[node_id]
 
+    @cached_property
+    def consolidation_window(self) -> timedelta | None:
+        """How far ahead a debtor's messages join a combined one; None: each goes alone."""
+        options = (self.settings or {}).get("consolidate")
+        if not isinstance(options, dict):
+            return None
+        return timedelta(hours=int(options.get("window_hours", 24)))
+
     def nodes_by_id(self) -> dict[str, Node]:
         """Nodes keyed by id."""
         return dict(self._nodes)
@@ -337,6 +346,16 @@ class ReadabilitySettingsSchema(Schema):
     en = fields.Integer(strict=True, validate=validate.Range(min=0, max=100))
 
 
+class ConsolidateSettingsSchema(Schema):
+    """Combine a debtor's messages of several cases due on one channel within a window into one
+    (engine/delivery/consolidation.py)."""
+
+    # Messages due up to this many hours after the first one join it (1 hour to 14 days).
+    window_hours = fields.Integer(
+        load_default=24, strict=True, validate=validate.Range(min=1, max=14 * 24)
+    )
+
+
 class JourneySettingsSchema(Schema):
     """Settings of a journey version beside its graph."""
 
@@ -346,6 +365,7 @@ class JourneySettingsSchema(Schema):
     balance = fields.Nested(BalanceSettingsSchema)
     plans = fields.Nested(PlanSettingsSchema)
     readability = fields.Nested(ReadabilitySettingsSchema)
+    consolidate = fields.Nested(ConsolidateSettingsSchema)
 
 
 class JourneySchema(Schema):

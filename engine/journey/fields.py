@@ -202,6 +202,12 @@ TEMPLATE_VARIABLES = frozenset(
         "interest_rate",
         "interest_rate_words",
         "interest_from",
+        # The open items of the message (docs/debtors.md, "Consolidation"): one per case it
+        # speaks for, each with reference, amount_open, principal, fees, interest, total_due,
+        # currency, due_date and days_overdue; a message for one case lists that case.
+        "items",
+        "items_count",
+        "items_total",
     }
 )
 

@@ -149,7 +149,31 @@ def _explain(
     if kind in ("deferral", "suppression"):
         return _held_back(kind, detail, v), [], None
     if kind == "message":
-        return _sent(detail, v)
+        summary, reasons, anchor = _sent(detail, v)
+        if detail.get("combined"):  # engine/delivery/consolidation.py: it carried other cases
+            ids = ", ".join(str(i) for i in detail["combined"])
+            carried = msg(
+                "It also listed the open items of the debtor's other cases (messages {ids}).",
+                ids=Verbatim(ids),
+            )
+            reasons = [carried, *reasons]
+        return summary, reasons, anchor
+    if kind == "message_combined":
+        words = msg(
+            "{what} went out in one message with the debtor's other open items: message "
+            "{carrier} of case {case}.",
+            what=_what(detail),
+            carrier=_word(detail, "carrier"),
+            case=_word(detail, "carrier_case"),
+        )
+        return words, [], None
+    if kind == "combine_released":
+        words = msg(
+            "{what} goes out on its own: the combined message {carrier} did not go out.",
+            what=_what(detail),
+            carrier=_word(detail, "carrier"),
+        )
+        return words, [], None
     if kind == "fallback":
         return _fallback(detail)
     if kind in DOCUMENT_WORDS:  # the invoice PDF: stored by the host, carried or missing

@@ -273,6 +273,8 @@ class OutboxRow(Base):
     segments: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The carrier row whose combined message carried this row's content (0024_consolidation).
+    combined_into: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class AuditRow(Base):

@@ -101,7 +101,7 @@ def items_section(found: PortalMoney, errors: dict[str, str]) -> dict[str, Any]:
                 "amount": money(item.amount_minor, item.currency),
                 "amount_minor": item.amount_minor,
                 "currency": item.currency,
-                "due": format_date(item.due_date, "long", locale=locale_code()),
+                "due": format_date(item.due_date, "medium", locale=locale_code()),
                 "status": _status_words(item),
                 "current": item.current,
                 # One checkout takes one currency: the page case's.

@@ -168,9 +168,10 @@ def _page(
     locale = "de_DE" if lang == "de" else "en_GB"
     access_case_id = g.case_id
     # One read for the money: principal, fees and interest computed once for the page, the
-    # payment options from that total, and the person's other open items and credits.
+    # payment options from that total, the person's other open items and credits, the plan.
     with db.reading() as session:
         money = portal_money(session, access_case_id, providers(), now(), lang)
+        plans = plan_section(access_case_id, session)
     owed = money.owed
     return (
         render_template(
@@ -195,7 +196,7 @@ def _page(
             done=done,
             pay=pay_section(money.options),
             items=items_section(money, errors or {}),
-            plans=plan_section(access_case_id),
+            plans=plans,
         ),
         status,
     )

@@ -394,7 +394,9 @@ def book_allocation(
     whose transaction was rolled back) finds the shares on the rows and records the same
     events with the same ids, which the intake stores once.
     """
-    session.refresh(intent, with_for_update=True)  # two workers: one decides the shares
+    # Two workers: one decides the shares, the other waits and finds them (the intent's state
+    # update serialises them already; this lock says it where it matters).
+    session.refresh(intent, with_for_update=True)
     rows = list(
         session.scalars(
             select(PaymentAllocationRow)

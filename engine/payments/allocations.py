@@ -126,12 +126,16 @@ def debtor_items(
     with all it owes today (principal, fees, interest); [] for a case without a debtor."""
     if case.debtor_id is None:
         return []
-    rows = session.scalars(
-        select(CaseRow)
-        .where(CaseRow.debtor_id == case.debtor_id, CaseRow.status.in_(OPEN_STATUSES))
-        .order_by(CaseRow.due_date, CaseRow.id)
-        .limit(MAX_ITEMS)
-    ).all()
+    rows = list(
+        session.scalars(
+            select(CaseRow)
+            .where(CaseRow.debtor_id == case.debtor_id, CaseRow.status.in_(OPEN_STATUSES))
+            .order_by(CaseRow.due_date, CaseRow.id)
+            .limit(MAX_ITEMS)
+        )
+    )
+    if case.id not in {row.id for row in rows} and is_open(case.status):
+        rows = [case, *rows[: MAX_ITEMS - 1]]  # more than the page shows: the link's is one
     items = []
     for row in rows:
         if row.id == case.id and current_minor is not None:

@@ -393,3 +393,15 @@ def test_against_the_local_stripe(
     Runtime(db).tick(clock.now)
     assert state(db, "A-MAR") == ("closed", "paid", 0)
     assert state(db, "A-JAN") == ("closed", "paid", 0)
+
+
+def test_a_person_with_more_invoices_than_a_page_still_sees_the_links_one(
+    db: Database, clock: VirtualClock, version: VersionRow, providers: Any
+) -> None:
+    with db.transaction() as session:
+        for _n in range(55):
+            make_case(session, version, clock.now, due_date="2026-01-01", debtor_id="MANY")
+        newest = make_case(session, version, clock.now, due_date="2026-06-01", debtor_id="MANY")
+        money = portal_money(session, newest.id, providers, clock.now)
+    assert len(money.items) == 50
+    assert money.items[0].case_id == newest.id and money.items[0].current

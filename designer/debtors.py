@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from designer.i18n import _
-from engine import debtor_page
+from engine import debtor_credits, debtor_page, from_minor
 from mahnwerk_web.db import transaction
 
 bp = Blueprint("debtors", __name__, url_prefix="/debtors")
@@ -29,4 +29,11 @@ def show(debtor_id: int) -> str:
         page = debtor_page(session, debtor_id)
         if page is None:
             abort(404)
-        return render_template("debtors/show.html", page=page, hold_words=hold_words())
+        # Overpayments kept for the person (docs/payments.md, "Overpayment"): staff pay them back.
+        credits = [
+            (from_minor(c.amount_minor, c.currency), c.currency)
+            for c in debtor_credits(session, page.debtor.id)
+        ]
+        return render_template(
+            "debtors/show.html", page=page, hold_words=hold_words(), credits=credits
+        )

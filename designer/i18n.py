@@ -89,6 +89,8 @@ DATA_WORDS = (
     N_("payment_started"),
     N_("payment_refused"),
     N_("payment_for_closed_case"),
+    N_("payment_allocated"),
+    N_("debtor_credit_kept"),
     N_("reopened"),
     N_("staff_action"),
     # outbox and webhook delivery statuses, connector results

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,16 +23,21 @@ from flask_babel import gettext as _
 from connectors.base import ConnectorError
 from connectors.payment import PaymentError
 from engine import (
+    DebtorItem,
+    ItemsRefused,
+    PaymentOptions,
     PaymentRefused,
+    PortalMoney,
     intent_status,
-    payment_options,
+    parse_amount,
     start_checkout,
+    start_items_checkout,
     take_provider_webhook,
 )
 from mahnwerk_web import db
 from mahnwerk_web.payments import providers
 from portal import PREFIX, current_lang, now
-from portal.views import ONCE, open_case
+from portal.views import ONCE, _page, open_case
 
 bp = Blueprint("portal_payments", __name__, url_prefix=PREFIX)
 
@@ -62,17 +68,88 @@ def money(amount_minor: int, currency: str) -> str:
     return format_currency(amount, currency, locale=locale_code())
 
 
-def pay_section(case_id: int) -> dict[str, Any]:
-    """What the case page's "Pay now" section shows."""
-    with db.reading() as session:
-        options = payment_options(session, case_id, providers(), now())
+def pay_section(options: PaymentOptions) -> dict[str, Any]:
+    """What the case page's "Pay now" section shows (options read with the page's money)."""
     words = method_words()
     return {
         "refused": options.refused,
         "amount": money(options.amount_minor, options.currency),
+        "amount_minor": options.amount_minor,
+        "currency": options.currency,
         "methods": [(m, words.get(m, m)) for m in options.methods],
         "provider": options.provider,
     }
+
+
+def _status_words(item: DebtorItem) -> str:
+    if item.hold_reason == "dispute":
+        return _("Disputed")
+    if item.status == "held":
+        return _("On hold")
+    return _("Open")
+
+
+def items_section(found: PortalMoney, errors: dict[str, str]) -> dict[str, Any]:
+    """The person's open items for "What is owed" and the checkout of several: shown when the
+    debtor owes more than this case (or has a credit); a case alone looks as it always did."""
+    items = []
+    for item in found.items:
+        items.append(
+            {
+                "id": item.case_id,
+                "reference": item.reference,
+                "amount": money(item.amount_minor, item.currency),
+                "amount_minor": item.amount_minor,
+                "currency": item.currency,
+                "due": format_date(item.due_date, "medium", locale=locale_code()),
+                "status": _status_words(item),
+                "current": item.current,
+                # One checkout takes one currency: the page case's.
+                "payable": item.amount_minor > 0 and item.currency == found.options.currency,
+            }
+        )
+    if request.method == "POST" and request.form.get("items") == "1":
+        chosen = set(request.form.getlist("item"))  # the form again, as the debtor sent it
+    else:
+        chosen = {str(i["id"]) for i in items if i["current"]}
+    for item in items:
+        item["checked"] = item["payable"] and str(item["id"]) in chosen
+    total = sum(i["amount_minor"] for i in items if i["checked"])
+    credits = [money(c.amount_minor, c.currency) for c in found.credits]
+    shown = len(items) > 1 or bool(credits)
+    return {
+        "shown": shown,
+        "list": items,
+        "credits": credits,
+        "total": money(total, found.options.currency),
+        "lang": locale_code().replace("_", "-"),
+        "amount": request.form.get("amount", "") if request.method == "POST" else "",
+        "errors": {k: v for k, v in errors.items() if k in ("item", "amount")},
+    }
+
+
+def item_error_words(exc: ItemsRefused) -> str:
+    """What the debtor is told about a choice that cannot be paid, naming the field."""
+    if exc.field == "amount":
+        if exc.reason == "range" and exc.limit is not None:
+            return _(
+                "Amount to pay: please enter an amount between %(low)s and %(high)s.",
+                low=money(1, current_currency()),
+                high=money(exc.limit, current_currency()),
+            )
+        return _("Amount to pay: please enter an amount such as 120.50.")
+    if exc.reason == "none":
+        return _("Invoices to pay: please choose at least one invoice.")
+    if exc.reason == "too_many":
+        return _("Invoices to pay: please choose at most %(n)s invoices.", n=exc.limit)
+    if exc.reason == "currency":
+        return _("Invoices to pay: please choose invoices in one currency.")
+    return _("Invoices to pay: please choose among the invoices shown.")
+
+
+def current_currency() -> str:
+    """The page case's currency (the one checkout's)."""
+    return str(getattr(g, "case_currency", "EUR"))
 
 
 def _message(title: str, text: str, status: int, token: str | None = None) -> tuple[str, int]:
@@ -108,7 +185,8 @@ def refused_page(reason: str, token: str) -> tuple[str, int]:
 
 @bp.post("/<token>/pay")
 def pay(token: str) -> Any:
-    """Start the checkout for the whole open amount and send the debtor to the provider."""
+    """Start the checkout (the whole open amount, or the chosen items of the person) and send
+    the debtor to the provider."""
     access, case = open_case(token)
     if not ONCE.match(request.form.get("once", "")):
         return _message(_("The form is incomplete"), _("Please try again."), 400, token)
@@ -119,17 +197,23 @@ def pay(token: str) -> Any:
         ),
         url_for("portal.case_page", token=token, _external=True),
     )
+    description = _("Reference %(ref)s", ref=case.reference)
     try:
-        started = start_checkout(
-            db.get_db(),
-            providers(),
-            access.case_id,
-            method,
-            urls,
-            now(),
-            description=_("Reference %(ref)s", ref=case.reference),
-            locale=current_lang(),
-        )
+        if request.form.get("items") == "1":  # the form listing the person's open items
+            g.case_currency = case.currency
+            chosen = request.form.getlist("item")
+            amount = parse_amount(request.form.get("amount", ""), case.currency)
+            started = start_items_checkout(
+                db.get_db(), providers(), access.case_id, chosen, amount, method, urls, now(),
+                locale=current_lang(),
+            )  # fmt: skip
+        else:
+            started = start_checkout(
+                db.get_db(), providers(), access.case_id, method, urls, now(),
+                description=description, locale=current_lang(),
+            )  # fmt: skip
+    except ItemsRefused as exc:
+        return _page(token, case, {exc.field: item_error_words(exc), "action": "pay"}, 422)
     except PaymentRefused as exc:
         return refused_page(exc.reason, token)
     except ConnectorError as exc:  # PaymentError, or a provider whose settings are wrong

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date
 from flask import Blueprint, g, redirect, render_template, request, url_for
@@ -36,15 +36,21 @@ from portal import PREFIX, current_lang, now
 from portal.payments import locale_code, money
 from portal.views import ONCE, open_case
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 bp = Blueprint("portal_plans", __name__, url_prefix=PREFIX)
 
 STEPS = ("preview", "confirm")
 
 
-def plan_section(case_id: int) -> dict[str, Any]:
-    """What the case page's "Pay in instalments" section needs: offered, or agreed already."""
-    with db.reading() as session:
-        options = plan_options(session, case_id, now())
+def plan_section(case_id: int, session: Session | None = None) -> dict[str, Any]:
+    """What the case page's "Pay in instalments" section needs: offered, or agreed already
+    (read in the caller's transaction when it passes one: the page reads once)."""
+    if session is None:
+        with db.reading() as reading:
+            return plan_section(case_id, reading)
+    options = plan_options(session, case_id, now())
     agreed = options.plan is not None and options.plan.status == "active"
     return {"offered": options.refused is None or agreed, "agreed": agreed}
 

@@ -46,9 +46,11 @@ from engine import (
     load_delivery_config,
     open_portal,
     portal_case,
+    portal_money,
     record_event,
 )
 from mahnwerk_web import db
+from mahnwerk_web.payments import providers
 from portal import LANGUAGES, PREFIX, current_lang, now
 
 bp = Blueprint("portal", __name__, url_prefix=PREFIX)
@@ -159,14 +161,18 @@ def _page(
     status: int = 200,
     done: str | None = None,
 ) -> tuple[str, int]:
-    from portal.payments import pay_section  # it builds on this module
+    from portal.payments import items_section, pay_section  # they build on this module
     from portal.plans import plan_section
 
     lang = current_lang()
     locale = "de_DE" if lang == "de" else "en_GB"
     access_case_id = g.case_id
-    with db.reading() as session:  # principal, fees and interest, from the journey's data
-        owed = case_owed(session, access_case_id, now(), lang)
+    # One read for the money: principal, fees and interest computed once for the page, the
+    # payment options from that total, the person's other open items and credits, the plan.
+    with db.reading() as session:
+        money = portal_money(session, access_case_id, providers(), now(), lang)
+        plans = plan_section(access_case_id, session)
+    owed = money.owed
     return (
         render_template(
             "portal/case.html",
@@ -188,8 +194,9 @@ def _page(
             errors=errors or {},
             form=request.form if request.method == "POST" else {},
             done=done,
-            pay=pay_section(access_case_id),
-            plans=plan_section(access_case_id),
+            pay=pay_section(money.options),
+            items=items_section(money, errors or {}),
+            plans=plans,
         ),
         status,
     )

@@ -46,6 +46,8 @@ UNFINISHED = ("new", "open", "pending")
 RETRYABLE = ("failed", "canceled")
 # The idempotency keys of instalment debits start so (engine/payments/plan_debits.py).
 PLAN_KEY_PREFIX = "mahnwerk-plan-"
+# The idempotency keys of checkouts for several cases of a debtor start so (allocations.py).
+ITEMS_KEY_PREFIX = "mahnwerk-debtor-"
 
 
 class PaymentRefused(ValueError):
@@ -102,11 +104,13 @@ def payment_options(
     case_id: int,
     providers: PaymentProviders | None = None,
     now: datetime | None = None,
+    owed: Decimal | None = None,
 ) -> PaymentOptions:
     """What this case can pay, how, and, when it cannot, why.
 
     The amount is all the case owes: the principal, its fees and interest (with `now`, the
     interest accrued up to today too, engine/money/cases.py), so one payment can settle it.
+    A caller that computed the case's owed total already passes it as `owed` (computed once).
     """
     case = session.get(CaseRow, case_id)
     if case is None:
@@ -120,9 +124,8 @@ def payment_options(
         except ConnectorError:  # its settings are wrong: shown as not payable, logged by the hook
             configured, offered = False, ()
         methods = tuple(m for m in methods if m in offered)
-    owed = booked_total(case)
-    if now is not None:
-        owed = case_owed(session, case, now).owed.total
+    if owed is None:
+        owed = booked_total(case) if now is None else case_owed(session, case, now).owed.total
     amount_minor = to_minor(owed, case.currency)
     refused = None
     if not is_open(case.status):
@@ -211,6 +214,8 @@ def _intent(
         PaymentIntentRow.provider == options.provider,
         # An instalment's debit (engine/payments/plan_debits.py) is not this checkout.
         PaymentIntentRow.idempotency_key.not_like(f"{PLAN_KEY_PREFIX}%"),
+        # Nor is a checkout for several cases of the debtor (engine/payments/allocations.py).
+        PaymentIntentRow.idempotency_key.not_like(f"{ITEMS_KEY_PREFIX}%"),
     )
     found = session.scalar(
         select(PaymentIntentRow)

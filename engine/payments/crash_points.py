@@ -12,6 +12,9 @@ import os
 import threading
 
 POINTS = ("intent_written", "checkout_created", "event_stored", "event_recording")
+# Reached only by a payment for several cases (allocations.py): after each case's share is
+# written, inside the transaction that books them all.
+ALLOCATION_POINTS = ("allocation_recording",)
 
 _armed: tuple[str, int, str] | None = None
 _count = 0
@@ -25,8 +28,9 @@ class SimulatedCrash(RuntimeError):
 def arm(point: str, nth: int = 1, mode: str = "raise") -> None:
     """Crash the nth time `point` is reached: raise SimulatedCrash, or ("exit") os._exit(137)."""
     global _armed, _count
-    if point not in POINTS:
-        raise ValueError(f"unknown crash point {point!r}; known: {', '.join(POINTS)}")
+    if point not in (*POINTS, *ALLOCATION_POINTS):
+        known = ", ".join((*POINTS, *ALLOCATION_POINTS))
+        raise ValueError(f"unknown crash point {point!r}; known: {known}")
     if mode not in ("raise", "exit"):
         raise ValueError("mode must be 'raise' or 'exit'")
     _armed, _count = (point, max(1, nth), mode), 0

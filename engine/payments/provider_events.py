@@ -38,6 +38,7 @@ from engine.core.case_status import due_now, is_open
 from engine.core.clock import naive_utc
 from engine.intake.events import record_event
 from engine.payments import crash_points
+from engine.payments.allocations import book_allocation, charge_back_allocation, has_allocation
 from engine.payments.checkout import from_minor
 from engine.payments.providers import PaymentProviders
 from engine.storage.db import Database
@@ -243,6 +244,8 @@ def _record(
         _audit(session, case, now, "payment_refused", reason=problem, **_facts(row, status))
         return f"refused: {problem}"
     intent.state, intent.updated_at = status.state, naive_utc(now)
+    if has_allocation(session, intent.id):
+        return _record_allocated(session, case, intent, row, status, now)
     recorded = []
     if status.state in ("paid", "refunded", "charged_back"):
         recorded.append(_case_event(session, case, row, status, "paid", "payment_received", now))
@@ -258,6 +261,41 @@ def _record(
     if status.state == "charged_back":
         reopen_for_chargeback(session, case, f"{row.provider}:{status.payment_id}", now)
         recorded.append(_case_event(session, case, row, status, "charged_back", "chargeback", now))
+    return "recorded: " + ", ".join(recorded) if recorded else status.state
+
+
+def _record_allocated(
+    session: Session,
+    case: CaseRow,
+    intent: PaymentIntentRow,
+    row: ProviderEventRow,
+    status: PaymentStatus,
+    now: datetime,
+) -> str:
+    """A payment for several cases of a debtor: each case its own share and events, once."""
+    recorded = []
+    if status.state in ("paid", "refunded", "charged_back"):
+        recorded += book_allocation(session, intent, row.provider, status, now)
+    if status.state == "failed":
+        recorded.append(_case_event(session, case, row, status, "failed", "payment_failed", now))
+    if status.state == "refunded" and status.amount_refunded_minor > intent.amount_refunded_minor:
+        # A refund is the creditor's own decision (staff): noted on the page case, as for one.
+        amount = status.amount_refunded_minor - intent.amount_refunded_minor
+        state = f"refunded-{status.amount_refunded_minor}"
+        recorded.append(
+            _case_event(session, case, row, status, state, "payment_refunded", now, amount)
+        )
+        intent.amount_refunded_minor = status.amount_refunded_minor
+    if status.state == "charged_back":
+        payment = f"{row.provider}:{status.payment_id}"
+        for paid_case, share, event_id in charge_back_allocation(
+            session, intent, row.provider, status.payment_id, now
+        ):
+            reopen_for_chargeback(session, paid_case, payment, now)
+            amount = str(from_minor(share, paid_case.currency))
+            payload = {"amount": amount, "currency": paid_case.currency}
+            record_event(session, paid_case.external_id, event_id, "chargeback", payload, now)
+            recorded.append("chargeback")
     return "recorded: " + ", ".join(recorded) if recorded else status.state
 
 

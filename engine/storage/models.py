@@ -710,3 +710,35 @@ class CaseDocumentRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     stored_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PaymentAllocationRow(Base):
+    """One case of a checkout that pays several: written with the intent, before the provider
+    is asked (`planned_minor`, what the debtor saw), and booked once when the provider confirms
+    the money (`booked_minor`, what the case got then: engine/payments/allocations.py)."""
+
+    __tablename__ = "payment_allocations"
+    __table_args__ = (UniqueConstraint("intent_id", "case_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    intent_id: Mapped[int] = mapped_column(ForeignKey("payment_intents.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # the order the money goes: oldest first
+    planned_minor: Mapped[int] = mapped_column(BigInteger)
+    booked_minor: Mapped[int | None] = mapped_column(BigInteger)
+    booked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DebtorCreditRow(Base):
+    """Money a debtor paid beyond what their chosen cases owed: kept, never dropped, once per
+    payment (unique intent), until staff pay it back (no automatic refund)."""
+
+    __tablename__ = "debtor_credits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("debtors.id"), index=True
+    )
+    intent_id: Mapped[int] = mapped_column(ForeignKey("payment_intents.id"), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(16), default="kept")  # kept, charged_back
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -83,3 +83,30 @@ def test_the_debtor_page_needs_a_signed_in_user(
 ) -> None:
     answer = client.get(f"/debtors/{case_ids[0]}")
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_the_debtor_page_shows_a_kept_credit(
+    app: Flask, manager: FlaskClient, case_ids: tuple[int, int, int]
+) -> None:
+    """An overpayment kept for the person (engine/payments/allocations.py) is shown to staff."""
+    from engine.storage.models import DebtorCreditRow, PaymentIntentRow
+
+    debtor, first, _second = case_ids
+    now = datetime(2026, 3, 12, 9)
+    with app.app_context(), get_db().transaction() as session:
+        intent = PaymentIntentRow(
+            case_id=first, provider="sandbox", idempotency_key="mahnwerk-debtor-test",
+            attempt=1, method="card", amount_minor=30000, currency="EUR", state="paid",
+            amount_refunded_minor=0, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(intent)
+        session.flush()
+        session.add(
+            DebtorCreditRow(
+                debtor_id=debtor, intent_id=intent.id, amount_minor=1250, currency="EUR",
+                state="kept", created_at=now,
+            )
+        )  # fmt: skip
+    page = manager.get(f"/debtors/{debtor}").get_data(as_text=True)
+    assert "Credit" in page and "12.50 EUR" in page
+    assert "nothing is paid back automatically" in page

@@ -3,9 +3,11 @@
 Setup (not timed): a fresh database, a published journey version, N open cases bulk-inserted,
 one tick so every case enters its first wait, and the clock set to when that wait is over for
 all of them. Timed: `Runtime(db).tick(now)` advancing every due case (rules, SQL, outbox,
-audit). The floor does the same reads and writes on a copy of the same state with no engine:
-the same claim SELECT, a dict {(node, trigger): next node}, the same case columns updated, the
-same outbox and audit rows inserted, one commit per batch.
+audit). The floor writes the same rows on a copy of the same state, the fastest way measured
+for its database: on SQLite the bare sqlite3 driver (`RawSqliteFloor`: the same case columns,
+outbox rows and hash-chained audit rows, one prepared executemany per table, one commit per
+batch); on PostgreSQL set-based SQL on the driver (`pg_floor_write`). On SQLite the engine's
+own SQL path without rules (`Floor`) is timed too, as the "engine-path floor".
 
 Debtors (issue 17): `--cases-per-debtor K` gives the cases debtors, K cases each on average
 (1 + a geometric number, so most have one to three and some many), and `--dispatch` also
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import json
 import os
 import pstats
@@ -49,7 +52,7 @@ from engine.core.jurisdictions import case_time_zone
 from engine.delivery.sandbox import SandboxDispatcher
 from engine.intake.cases import case_values
 from engine.rules.compiler import CompiledJourney
-from engine.run.bulk import insert_rows, update_rows
+from engine.run.bulk import insert_rows, sqlite_datetime, update_rows
 from engine.run.runtime import Runtime
 from engine.run.store import (
     AUDIT_COLUMNS,
@@ -62,6 +65,7 @@ from engine.run.store import (
     outbox_values,
 )
 from engine.simulation import debtor_spread
+from engine.storage.audit_chain import CHAINED, canonical
 from engine.storage.db import Database, dumps
 from engine.storage.models import AuditRow, CaseRow, DebtorRow, OutboxRow
 
@@ -251,15 +255,15 @@ def pgserver_database(workdir: Path, name: str = "mahnwerk_bench") -> Iterator[s
         server.cleanup()
 
 
-def copy_database(db: Database, workdir: Path) -> Database:
-    """A second database holding the same state, for the floor."""
+def copy_database(db: Database, workdir: Path, suffix: str = "floor") -> Database:
+    """A second database holding the same state, for a floor."""
     url = make_url(db.url)
     db.dispose()
     if url.get_backend_name() == "sqlite":
         source = Path(url.database or "")
         with sqlite3.connect(source) as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        target = source.with_name(f"{source.stem}-floor.sqlite")
+        target = source.with_name(f"{source.stem}-{suffix}.sqlite")
         shutil.copyfile(source, target)
         return Database(f"sqlite:///{target}")
     if url.get_backend_name() == "postgresql":
@@ -368,7 +372,7 @@ class Floor:
     """The bare work of a daily run: claim, look up the next node in a dict, write, commit.
 
     On SQLite it reads and writes through the engine's own SQL (`engine.run.store.claim_due`,
-    `engine.run.bulk`: plain tuples on the driver, the fastest way measured there). On
+    `engine.run.bulk`): the engine-path floor; `RawSqliteFloor` is the faster raw one. On
     PostgreSQL it uses hand-written set-based SQL on the driver's cursor (`pg_floor_write`), so
     the floor is the fastest way to write the work, not the engine's path; the ratio shows what
     the engine adds on top: rules, state, bookkeeping, SQLAlchemy.
@@ -511,6 +515,216 @@ def _audit(
     )
 
 
+# -- the raw floor: the same rows on the bare driver, the fastest way measured ----------------
+
+# SQLite settings for the raw floor on top of the engine's (WAL, synchronous=NORMAL, foreign
+# keys, a 64 MB page cache): each one safe for the engine too (bench/README.md, "The floors").
+RAW_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
+# The claim reads what the rows need: the case, its address columns and its audit chain head.
+_RAW_CLAIM = (
+    "SELECT id, version_id, node_id, visits, messages_sent, email, phone, street, "
+    "COALESCE((SELECT hash FROM audit WHERE audit.case_id = cases.id "
+    "ORDER BY audit.id DESC LIMIT 1), zeroblob(32)) FROM cases "
+    "WHERE status = 'active' AND due_at <= ? ORDER BY due_at LIMIT ?"
+)
+
+
+class RawSqliteFloor:
+    """The same rows as the engine writes, on the bare sqlite3 driver with nothing else.
+
+    Each case's path through the journey is worked out once per node it waits at (the engine
+    works it out per case: that is its rules); per row only the address decides send or
+    suppress. The rows are built in their stored forms (DATETIME text, JSON text) and written
+    with one prepared executemany per table: the UPDATE sets only the columns that change, so
+    SQLite rewrites only the indexes that hold them (the engine does the same). The audit rows
+    carry the real hash chain (`mahnwerk audit verify` passes on the floor's database).
+    """
+
+    def __init__(self, doc: dict[str, Any], compiled: CompiledJourney) -> None:
+        self.plan = Floor(doc, compiled)
+        self._paths: dict[tuple[str, int], Any] = {}
+
+    def _path(self, node: str, version_id: int, now: datetime, at: datetime) -> Any:
+        """What a case waiting at `node` goes through: audit rows, the send, where it parks."""
+        key = (node, version_id)
+        found = self._paths.get(key)
+        if found is not None:
+            return found
+        table, nodes = self.plan.table, self.plan.nodes
+        trigger, steps, send, due, closed, hops = "timer", [], None, None, None, 0
+        while (rule := table.get((node, trigger))) is not None:
+            rule_id, target, detail = rule
+            steps.append((node, "transition", rule_id, detail))
+            if target is None:
+                closed = "closed"
+                break
+            node, hops = target, hops + 1
+            spec = nodes[node]
+            if spec["type"] == "send":
+                send = (node, hops, spec["params"], len(steps))
+            if spec["type"] == "end":
+                closed = spec["params"]["outcome"]
+                steps.append((node, "closed", None, {"outcome": closed}))
+                break
+            if (node, "enter") in table:
+                trigger = "enter"
+                continue
+            params = spec["params"]
+            due = now + timedelta(days=int(params.get("days") or params.get("timeout_days") or 1))
+            break
+        if closed is not None:
+            raise SystemExit("the raw floor covers journeys whose timed step parks the case")
+        stamp = sqlite_datetime(at)
+        hashed = [
+            (
+                node_id,
+                kind,
+                rule_id,
+                dumps(detail),
+                _hash_prefix(at, version_id, node_id, kind, rule_id, detail),
+            )
+            for node_id, kind, rule_id, detail in steps
+        ]
+        suppress = None
+        if send is not None:
+            channel = send[2]["channel"]
+            why = {"reason": f"no_address:{channel}", "template": send[2]["template"]}
+            suppress = (dumps(why), _hash_prefix(at, version_id, send[0], "suppression", None, why))
+        found = self._paths[key] = (
+            node,
+            sqlite_datetime(naive_utc(due)),
+            stamp,
+            hashed,
+            send,
+            suppress,
+        )
+        return found
+
+    def run(self, path: Path, now: datetime, batch_size: int) -> dict[str, int]:
+        """Advance every due case with bare SQL; returns counts comparable to the engine's."""
+        counts = {"cases": 0, "transitions": 0, "outbox_rows": 0, "audit_rows": 0}
+        at = naive_utc(now)
+        raw = sqlite3.connect(path, isolation_level=None)
+        for pragma in RAW_SQLITE_PRAGMAS:
+            raw.execute(pragma)
+        update = (
+            "UPDATE cases SET node_id = ?, timer_at = ?, messages_sent = ?, visits = ?, "
+            "due_at = ?, updated_at = ? WHERE id = ?"
+        )
+        insert_outbox = (
+            f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in OUTBOX_COLUMNS)})"
+        )
+        insert_audit = (
+            f"INSERT INTO audit ({', '.join(CHAINED)}) VALUES ({', '.join('?' for _ in CHAINED)})"
+        )
+        stamp_at = sqlite_datetime(at)
+        try:
+            while True:
+                raw.execute("BEGIN IMMEDIATE")
+                rows = raw.execute(_RAW_CLAIM, (stamp_at, batch_size)).fetchall()
+                if not rows:
+                    raw.execute("COMMIT")
+                    break
+                cases, outbox, audit, transitions = [], [], [], 0
+                for case_id, version_id, node, visits, sent, email, phone, street, head in rows:
+                    target, due, stamp, hashed, send, suppress = self._path(
+                        node, version_id, now, at
+                    )
+                    tail = b"%d}" % case_id
+                    prev, reason = bytes(head), None
+                    if send is not None:
+                        node_id, hops, params, after = send
+                        channel = params["channel"]
+                        address = (
+                            email if channel == "email" else phone if channel == "sms" else street
+                        )
+                        reason = None if address else f"no_address:{channel}"
+                        outbox.append(
+                            (
+                                f"c{case_id}-v{visits + hops}-{node_id}",
+                                case_id,
+                                version_id,
+                                node_id,
+                                channel,
+                                "suppressed" if reason else "pending",
+                                reason,
+                                params["template"],
+                                int(params.get("tone", 1)),
+                                params.get("purpose", "reminder"),
+                                params.get("fallback_channel"),
+                                None,
+                                stamp,
+                                stamp,
+                                0,
+                            )
+                        )
+                        sent += reason is None
+                    for index, (node_id, kind, rule_id, detail, prefix) in enumerate(hashed):
+                        if reason is not None and index == after:  # the send's suppression
+                            state = suppress[1].copy()
+                            state.update(tail + prev)
+                            digest = state.digest()
+                            audit.append(
+                                (
+                                    stamp,
+                                    case_id,
+                                    version_id,
+                                    send[0],
+                                    "suppression",
+                                    None,
+                                    suppress[0],
+                                    prev,
+                                    digest,
+                                )
+                            )
+                            prev = digest
+                        state = prefix.copy()
+                        state.update(tail + prev)
+                        digest = state.digest()
+                        audit.append(
+                            (
+                                stamp,
+                                case_id,
+                                version_id,
+                                node_id,
+                                kind,
+                                rule_id,
+                                detail,
+                                prev,
+                                digest,
+                            )
+                        )
+                        prev = digest
+                    transitions += len(hashed)
+                    cases.append((target, due, sent, visits + len(hashed), due, stamp, case_id))
+                raw.executemany(update, cases)
+                raw.executemany(insert_outbox, outbox)
+                raw.executemany(insert_audit, audit)
+                raw.execute("COMMIT")
+                counts["cases"] += len(rows)
+                counts["transitions"] += transitions
+                counts["outbox_rows"] += len(outbox)
+                counts["audit_rows"] += len(audit)
+        finally:
+            raw.close()
+        return counts
+
+
+def _hash_prefix(
+    at: datetime, version_id: int, node_id: str, kind: str, rule: str | None, detail: Any
+) -> Any:
+    """The sha256 state of an audit row's canonical form up to its case id."""
+    form = canonical(at, 0, version_id, node_id, kind, rule, detail)
+    return hashlib.sha256(form[: -len("0}")].encode())
+
+
 # -- measuring --------------------------------------------------------------------------------
 
 
@@ -615,6 +829,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     now = enter_journeys(db, args.batch_size)
     progress(f"daily run at {now.isoformat()}")
     floor_db = copy_database(db, workdir) if not args.skip_floor else None
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    raw_db = copy_database(db, workdir, "raw") if sqlite and not args.skip_floor else None
     before_outbox, before_audit = count_rows(db)
 
     progress("timing the engine's daily run")
@@ -650,7 +866,6 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     db.dispose()
 
     if floor_db is not None:
-        progress("timing the SQL floor")
         with floor_db.transaction() as session:
             row = session.execute(select(CASES.c.version_id).limit(1)).one()
             compiled = session.execute(
@@ -659,11 +874,39 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         assert row.version_id == version_id
         if isinstance(compiled, str):
             compiled = json.loads(compiled)
-        floor = Floor(doc, CompiledJourney.from_json(compiled))
+        compiled = CompiledJourney.from_json(compiled)
+        floor = Floor(doc, compiled)
         floor_profile = args.profile.with_suffix(".floor.prof") if args.profile else None
-        counts, floor_seconds, floor_cpu, _ = timed(
-            lambda: floor.run(floor_db, now, args.batch_size), floor_profile
-        )
+        if raw_db is not None:  # SQLite: the floor is the raw driver; the engine's path too
+            raw_path = Path(make_url(raw_db.url).database or "")
+            raw_db.dispose()
+            progress("timing the raw SQL floor (the same rows on the bare driver)")
+            raw_floor = RawSqliteFloor(doc, compiled)
+            counts, floor_seconds, floor_cpu, _ = timed(
+                lambda: raw_floor.run(raw_path, now, args.batch_size), floor_profile
+            )
+            raw_waited = timed.waited  # type: ignore[attr-defined]
+            if not args.skip_engine_floor:
+                progress("timing the engine-path floor (the engine's SQL, no rules)")
+                path_counts, path_seconds, path_cpu, _ = timed(
+                    lambda: floor.run(floor_db, now, args.batch_size), None
+                )
+                figures.update(
+                    engine_path_floor_seconds=round(path_seconds, 3),
+                    engine_path_floor_cpu_seconds=round(path_cpu, 3),
+                    engine_path_floor_case_steps_per_s=round(
+                        path_counts["cases"] / path_seconds, 1
+                    ),
+                    engine_path_floor_case_steps_per_cpu_s=round(
+                        path_counts["cases"] / path_cpu, 1
+                    ),
+                )
+            timed.waited = raw_waited  # type: ignore[attr-defined]
+        else:
+            progress("timing the SQL floor")
+            counts, floor_seconds, floor_cpu, _ = timed(
+                lambda: floor.run(floor_db, now, args.batch_size), floor_profile
+            )
         floor_db.dispose()
         figures.update(
             floor_cases=counts["cases"],
@@ -676,6 +919,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             floor_case_steps_per_cpu_s=round(counts["cases"] / floor_cpu, 1),
             floor_cpu_wait_seconds=round(timed.waited, 3),  # type: ignore[attr-defined]
             ratio=round((report.cases / seconds) / (counts["cases"] / floor_seconds), 3),
+            cpu_ratio=round((report.cases / cpu) / (counts["cases"] / floor_cpu), 3),
         )
     else:
         figures.update(floor_case_steps_per_s=None, ratio=None)
@@ -701,6 +945,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="cases claimed per batch")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic portfolio")
     parser.add_argument("--skip-floor", action="store_true", help="time the engine only")
+    parser.add_argument(
+        "--skip-engine-floor",
+        action="store_true",
+        help="SQLite: time only the raw floor, not also the engine's own SQL path without rules",
+    )
     parser.add_argument(
         "--cases-per-debtor",
         type=float,
@@ -756,7 +1005,16 @@ def main() -> None:
             f"SQL floor:       {figures['floor_case_steps_per_s']:,.0f} case steps/s "
             f"({figures['floor_seconds']} s, {figures['floor_cpu_seconds']} s CPU)"
         )
-        print(f"ratio:           {figures['ratio']} (engine / floor)")
+        print(
+            f"ratio:           {figures['ratio']} (engine / floor; by CPU {figures['cpu_ratio']})"
+        )
+        if "engine_path_floor_seconds" in figures:
+            print(
+                "engine-path floor: "
+                f"{figures['engine_path_floor_case_steps_per_s']:,.0f} case steps/s "
+                f"({figures['engine_path_floor_seconds']} s, "
+                f"{figures['engine_path_floor_cpu_seconds']} s CPU; the engine's SQL, no rules)"
+            )
     if "dispatch_seconds" in figures:
         print(
             f"dispatch:        {figures['dispatch_messages_per_s']:,.0f} messages/s "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from typing import Any
 
@@ -234,6 +235,42 @@ def test_rerunning_a_failed_tick_sends_exactly_once(
 
     with db.transaction() as session:
         assert [(r.node_id, r.status) for r in outbox_rows(session)] == [("reminder", "pending")]
+
+
+def test_the_cycle_collector_waits_during_a_batch_and_runs_again_after_it(
+    db: Database, clock: VirtualClock, case_due_to_send: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    during: list[bool] = []
+
+    def watching_write(session: Any, writes: Any, now: Any) -> None:
+        during.append(gc.isenabled())
+        real_write(session, writes, now)
+
+    monkeypatch.setattr(engine.run.runtime, "write", watching_write)
+    Runtime(db).tick(clock.now)
+
+    assert during == [False] and gc.isenabled()
+
+
+def test_a_failing_batch_turns_the_cycle_collector_back_on(
+    db: Database, clock: VirtualClock, case_due_to_send: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine.run.runtime, "write", failing_audit_write)
+    with pytest.raises(OSError):
+        Runtime(db).tick(clock.now)
+
+    assert gc.isenabled()
+
+
+def test_a_host_that_turned_the_cycle_collector_off_keeps_it_off(
+    db: Database, clock: VirtualClock, case_due_to_send: str
+) -> None:
+    gc.disable()
+    try:
+        Runtime(db).tick(clock.now)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # -- one broken case does not stop the others ---------------------------------------------

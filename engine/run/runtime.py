@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from engine.money import balance
 from engine.money.fees import fee_payload
 from engine.nodes import NODE_TYPES
 from engine.nodes.base import MAX_STEPS_PER_TICK, TaskRequest
+from engine.payments.credits import Overpayment
 from engine.rules import policy
 from engine.rules.evaluator import Evaluator, get_evaluator
 from engine.rules.model import CompiledRule, message_key
@@ -491,6 +493,9 @@ class Runtime:
         note = event_effects.apply(cs, event.type, event.payload or {}, batch.now, allocation)
         if event.type == "payment_received":
             batch.writes.facts.payment(cs, before, batch.now)
+            if "overpaid" in note:  # kept as the debtor's credit with this batch's writes
+                surplus = Overpayment(cs.id, event.event_id, Decimal(note["overpaid"]), cs.currency)
+                batch.writes.overpayments.append(surplus)
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
         if event.type in DEBTOR_WIDE and not (event.payload or {}).get(FROM_CASE):
             batch.writes.debtor_events.append(

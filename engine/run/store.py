@@ -19,6 +19,7 @@ from engine.core.case_status import OPEN_STATUSES, next_due_at
 from engine.core.clock import naive_utc
 from engine.core.state import CaseState
 from engine.intake.debtor_holds import spread_debtor_events
+from engine.payments.credits import Overpayment, keep_overpayments
 from engine.run.bulk import (
     aware_utc,
     decode,
@@ -217,6 +218,8 @@ class Writes:
     # Events about the person (insolvency, death, ...) applied to a case: each goes to the
     # debtor's other open cases after this batch is written (engine/intake/debtor_holds.py).
     debtor_events: list[DebtorEvent] = field(default_factory=list)
+    # Payments beyond a case's debt, kept as the debtor's credit (engine/payments/credits.py).
+    overpayments: list[Overpayment] = field(default_factory=list)
     # The claimed cases' audit chain heads where the claim read them (SQLite).
     heads: dict[int, bytes] | None = None
     # Outcome facts and step counts (engine/analytics), written with the rest of the batch.
@@ -413,5 +416,7 @@ def write(session: Session, writes: Writes, now: datetime) -> None:
         ("id", "applied_at"),
         [(event_id, stamp) for event_id in writes.applied_events],
     )
+    if writes.overpayments:  # rare: a payment beyond its case's debt
+        keep_overpayments(connection, writes.overpayments, stamp)
     if writes.debtor_events:  # rare: after the cases' writes, so their due_at stays as set here
         spread_debtor_events(session, writes.debtor_events, now)

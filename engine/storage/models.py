@@ -729,15 +729,18 @@ class PaymentAllocationRow(Base):
 
 
 class DebtorCreditRow(Base):
-    """Money a debtor paid beyond what their chosen cases owed: kept, never dropped, once per
-    payment (unique intent), until staff pay it back (no automatic refund)."""
+    """Money a debtor paid beyond what their cases owed: kept, never dropped, once per payment
+    (unique intent or payment event), until staff pay it back (no automatic refund)."""
 
     __tablename__ = "debtor_credits"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     debtor_id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("debtors.id"), index=True
     )
-    intent_id: Mapped[int] = mapped_column(ForeignKey("payment_intents.id"), unique=True)
+    # The payment it came from: a portal checkout's intent, or one case's payment event.
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("payment_intents.id"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"))
+    event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(16), default="kept")  # kept, charged_back

@@ -41,9 +41,13 @@ def upgrade() -> None:
         "debtor_credits",
         sa.Column("id", BigId, primary_key=True),
         sa.Column("debtor_id", BigId, sa.ForeignKey("debtors.id"), nullable=False),
+        # One credit per payment: a portal checkout (its intent) or, for a payment the host or a
+        # bank statement brought for one case, that case's payment event.
         sa.Column(
-            "intent_id", BigId, sa.ForeignKey("payment_intents.id"), nullable=False, unique=True
+            "intent_id", BigId, sa.ForeignKey("payment_intents.id"), nullable=True, unique=True
         ),
+        sa.Column("case_id", BigId, sa.ForeignKey("cases.id"), nullable=True),
+        sa.Column("event_id", sa.String(100), nullable=True, unique=True),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),

@@ -19,6 +19,8 @@ from engine import (
     UnknownDebtor,
     active_holds,
     debtor_cases,
+    debtor_credits,
+    from_minor,
     get_debtor,
     merge_debtors,
     record_debtor_event,
@@ -56,6 +58,10 @@ def debtor_out(session: Any, external_id: str) -> dict[str, Any]:
             for c in cases
         ],
         "holds": sorted(active_holds(session, [c.id for c in cases])),
+        "credits": [
+            {"amount": from_minor(c.amount_minor, c.currency), "currency": c.currency}
+            for c in debtor_credits(session, row.id)
+        ],
         "merged_into": merged_into,
     }
 

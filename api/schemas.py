@@ -242,6 +242,13 @@ class DebtorCaseOut(Schema):
     amount_open = fields.Decimal(as_string=True)
 
 
+class DebtorCreditOut(Schema):
+    """A credit kept for a debtor: the amount beyond their debts, in one currency."""
+
+    amount = fields.Decimal(as_string=True)
+    currency = fields.String()
+
+
 class DebtorOut(Schema):
     """A debtor: the host's customer id, contact data, choices, and their cases."""
 
@@ -261,6 +268,8 @@ class DebtorOut(Schema):
     # The holds on the person in force (insolvency, deceased, breathing_space, cease_contact,
     # attorney), and the debtor this one was merged into (null: it stands for itself).
     holds = fields.List(fields.String())
+    # What the person paid beyond their debts, kept per currency until staff pay it back.
+    credits = fields.List(fields.Nested(DebtorCreditOut))
     merged_into = _nullable(fields.String())
     created_at = UtcDateTime()
     updated_at = UtcDateTime()

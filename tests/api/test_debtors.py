@@ -134,3 +134,25 @@ def test_bad_events_about_the_person_are_named(client: FlaskClient, auth: dict[s
 
     assert dispute.status_code == 422 and "type" in dispute.json["errors"]
     assert unknown.status_code == 404
+
+
+def test_a_payment_beyond_the_case_shows_as_the_debtors_credit(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    _post(client, auth, external_id="CR-1", debtor_id="C-CREDIT", amount="40.00")
+    _post(client, auth, external_id="CR-2", debtor_id="C-CREDIT", amount="60.00")
+    Runtime(api_db).tick(clock.now)
+    event = {
+        "event_id": "bank:77",
+        "type": "payment_received",
+        "payload": {"amount": "65.50", "currency": "EUR"},
+    }
+    assert client.post("/api/v1/cases/CR-1/events", json=event, headers=auth).status_code == 202
+
+    before = client.get("/api/v1/debtors/C-CREDIT", headers=auth).json["credits"]
+    Runtime(api_db).tick(clock.now)
+    debtor = client.get("/api/v1/debtors/C-CREDIT", headers=auth).json
+
+    assert before == []
+    assert debtor["credits"] == [{"amount": "25.50", "currency": "EUR"}]
+    assert {c["external_id"]: c["status"] for c in debtor["cases"]}["CR-1"] == "closed"

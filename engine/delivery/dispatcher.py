@@ -58,7 +58,7 @@ from engine.delivery.rendering import (
 from engine.delivery.tasks import Guard, drain_tasks
 from engine.intake.documents import load_document
 from engine.storage.audit_chain import chain_dicts
-from engine.storage.db import Database
+from engine.storage.db import Database, in_chunks
 from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -376,13 +376,13 @@ class Dispatcher:
         debtor_ids = sorted({case.debtor_id for _, case in due if case.debtor_id is not None})
         # Two reads by index, not one join: PostgreSQL planned the join of the outbox with the
         # persons' cases as a hash join over a scan of every case, per claim.
-        for chunk in _chunks(debtor_ids):  # the debtors' other cases, by the debtor index
+        for chunk in in_chunks(debtor_ids):  # the debtors' other cases, by the debtor index
             query = select(CaseRow.id, CaseRow.debtor_id).where(CaseRow.debtor_id.in_(chunk))
             for case_id, debtor_id in session.execute(query):
                 persons[case_id] = ("d", debtor_id)
         contacts: dict[int, tuple[int, str, datetime]] = {}
         riders: dict[int, set[int]] = defaultdict(set)
-        for chunk in _chunks(sorted(persons)):  # their messages, by the outbox's case index
+        for chunk in in_chunks(sorted(persons)):  # their messages, by the outbox's case index
             rows = session.execute(
                 select(
                     OutboxRow.id,
@@ -799,11 +799,6 @@ class Dispatcher:
                     )
                 )
         return bool(changed)
-
-
-def _chunks(ids: list[Any], size: int = 500) -> list[list[Any]]:
-    """`ids` in lists of at most `size`: SQLite takes at most 999 parameters in one IN."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _behind(key: tuple[datetime, int] | None) -> list[Any]:

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.payment import CheckoutRequest, PaymentError, PaymentStatus
+from connectors.payment import CheckoutRequest, PaymentStatus
 from engine.core.case_status import OPEN_STATUSES, is_open
 from engine.core.clock import naive_utc
 from engine.intake.events import record_event
@@ -39,8 +39,8 @@ from engine.payments.checkout import (
     PaymentOptions,
     PaymentRefused,
     StartedCheckout,
-    _keep_error,
     from_minor,
+    open_checkout,
     payment_options,
     to_minor,
 )
@@ -291,22 +291,7 @@ def start_items_checkout(
         locale=locale,
         metadata={"case": references[0][:100], "intent": str(intent_id)},
     )
-    try:
-        checkout = providers.get(options.provider).create_checkout(request)
-    except PaymentError as exc:
-        _keep_error(db, intent_id, exc, now)
-        raise
-    crash_points.reached("checkout_created")
-    with db.transaction() as session:
-        row = session.get(PaymentIntentRow, intent_id)
-        assert row is not None
-        if row.state == "new":
-            row.state = "open"
-        row.provider_payment_id = checkout.payment_id
-        row.redirect_url = checkout.redirect_url
-        row.last_error = None
-        row.updated_at = naive_utc(now)
-    return StartedCheckout(intent_id, checkout.redirect_url, checkout.payment_id, reused)
+    return open_checkout(db, providers.get(options.provider), request, intent_id, now, reused)
 
 
 def _items_intent(

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError
-from connectors.payment import CheckoutRequest, PaymentError
+from connectors.payment import CheckoutRequest, PaymentError, PaymentProvider
 from engine.core.case_status import is_open
 from engine.core.clock import naive_utc
 from engine.money.balance import booked_total
@@ -185,6 +185,21 @@ def start_checkout(
         locale=locale,
         metadata={"case": str(reference), "intent": str(intent_id)},
     )
+    return open_checkout(db, provider, request, intent_id, now, reused)
+
+
+def open_checkout(
+    db: Database,
+    provider: PaymentProvider,
+    request: CheckoutRequest,
+    intent_id: int,
+    now: datetime,
+    reused: bool,
+) -> StartedCheckout:
+    """Ask the provider for the checkout of a written intent and keep its answer on it.
+
+    A PaymentError is kept on the intent and raised (a temporary one leaves the intent to be
+    retried with the same key)."""
     try:
         checkout = provider.create_checkout(request)
     except PaymentError as exc:

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from engine.payments.checkout import to_minor
+from engine.storage.db import in_chunks
 from engine.storage.models import CaseRow, DebtorCreditRow
 
 
@@ -39,9 +40,9 @@ def keep_overpayments(connection: Connection, found: list[Overpayment], at: date
     """
     ids = sorted({o.case_id for o in found})
     debtors: dict[int, int] = {}
-    for start in range(0, len(ids), 500):  # SQLite takes at most 999 parameters in one IN
+    for chunk in in_chunks(ids):
         query = select(CaseRow.id, CaseRow.debtor_id).where(
-            CaseRow.id.in_(ids[start : start + 500]), CaseRow.debtor_id.is_not(None)
+            CaseRow.id.in_(chunk), CaseRow.debtor_id.is_not(None)
         )
         debtors.update((case_id, debtor_id) for case_id, debtor_id in connection.execute(query))
     rows = [

@@ -47,6 +47,7 @@ from engine.core.clock import naive_utc
 from engine.core.messages import Message, msg
 from engine.intake.events import record_event
 from engine.payments.references import case_id_of_reference, find_references
+from engine.storage.db import in_chunks
 from engine.storage.models import (
     AuditRow,
     CaseRow,
@@ -216,18 +217,13 @@ def _lighten(session: Session, decided: list[StatementLineRow]) -> None:
 
 def _known_lines(session: Session, line_ids: list[str]) -> set[str]:
     known: set[str] = set()
-    for chunk in _chunks(line_ids):
+    for chunk in in_chunks(line_ids):
         known.update(
             session.scalars(
                 select(StatementLineRow.line_id).where(StatementLineRow.line_id.in_(chunk))
             )
         )
     return known
-
-
-def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
-    """Bounded IN lists (SQLite's variable limit, PostgreSQL's plan cache)."""
-    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def _line_row(import_id: int, line: StatementLine) -> StatementLineRow:
@@ -301,10 +297,10 @@ class CaseLookup:
                 if case_id is not None:
                     ids.add(case_id)
             tokens.update(_tokens(" ".join(t for t in (line.reference, line.remittance) if t)))
-        for chunk in _chunks(sorted(ids)):
+        for chunk in in_chunks(sorted(ids)):
             for case in _case_infos(session, CaseRow.id.in_(chunk)):
                 lookup.by_id[case.id] = case
-        for chunk in _chunks(sorted(tokens)):
+        for chunk in in_chunks(sorted(tokens)):
             for case in _case_infos(session, CaseRow.external_id.in_(chunk)):
                 lookup.by_external_id[case.external_id] = case
             for case in _case_infos(session, CaseRow.reference.in_(chunk)):

@@ -130,3 +130,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # grows as pages are read, so a connection that reads little stays small.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def in_chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    """Bounded IN lists (SQLite's variable limit, PostgreSQL's plan cache)."""
+    return [values[start : start + size] for start in range(0, len(values), size)]

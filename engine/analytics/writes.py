@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from engine.analytics.facts import GUARDRAIL_COLUMNS, PAID, CaseChange, FactWrites
 from engine.core.clock import naive_utc
 from engine.run.bulk import insert_rows, sqlite_datetime
+from engine.storage.db import in_chunks
 from engine.storage.models import AuditRow, CaseFactRow, ExposureRow, VersionRow
 
 FACTS = CaseFactRow.__table__
@@ -245,8 +246,8 @@ def _upsert_add(
 def _fact_states(connection: Connection, case_ids: list[int]) -> dict[int, Any]:
     """These cases' fact rows as stored (before this batch's changes are added)."""
     found: dict[int, Any] = {}
-    for at in range(0, len(case_ids), 500):
-        rows = connection.execute(select(FACTS).where(FACTS.c.case_id.in_(case_ids[at : at + 500])))
+    for chunk in in_chunks(case_ids):
+        rows = connection.execute(select(FACTS).where(FACTS.c.case_id.in_(chunk)))
         found.update((row.case_id, row) for row in rows)
     return found
 
@@ -254,10 +255,8 @@ def _fact_states(connection: Connection, case_ids: list[int]) -> dict[int, Any]:
 def _exposures_of(connection: Connection, case_ids: list[int]) -> dict[int, list[Any]]:
     """Each case's experiment exposures (by the unique (case_id, experiment) index)."""
     found: dict[int, list[Any]] = defaultdict(list)
-    for at in range(0, len(case_ids), 500):
-        rows = connection.execute(
-            select(EXPOSURES).where(EXPOSURES.c.case_id.in_(case_ids[at : at + 500]))
-        )
+    for chunk in in_chunks(case_ids):
+        rows = connection.execute(select(EXPOSURES).where(EXPOSURES.c.case_id.in_(chunk)))
         for row in rows:
             found[row.case_id].append(row)
     return found

@@ -42,7 +42,7 @@ from connectors import signing
 from engine.core.clock import as_utc, naive_utc
 from engine.core.messages import Text, Verbatim, msg
 from engine.storage.api_models import WebhookCursorRow, WebhookDeliveryRow, WebhookSubscriptionRow
-from engine.storage.db import Database
+from engine.storage.db import Database, in_chunks
 from engine.storage.models import AuditRow, CaseRow, OutboxRow
 
 EVENT_TYPES = (
@@ -231,8 +231,7 @@ def _cursor(session: Session, name: str) -> WebhookCursorRow:
 def _external_ids(session: Session, case_ids: set[int]) -> dict[int, str]:
     ids = [i for i in case_ids if i is not None]
     found: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in in_chunks(ids):
         query = select(CaseRow.id, CaseRow.external_id).where(CaseRow.id.in_(chunk))
         found.update({r.id: r.external_id for r in session.execute(query)})
     return found

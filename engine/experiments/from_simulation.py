@@ -23,6 +23,7 @@ from engine.core.clock import as_utc
 from engine.experiments.cycle import minimum_runtime
 from engine.experiments.outcomes import ArmOutcomes, ExperimentOutcomes
 from engine.nodes.split import HOLDOUT, arm_weights
+from engine.storage.db import in_chunks
 from engine.storage.models import CONTACT_STATUSES, AuditRow, CaseRow, OutboxRow
 
 # What a message costs when the connector reports nothing (sandboxes): typical German prices,
@@ -104,9 +105,7 @@ def _facts(session: Session, case_ids: set[int]) -> dict[int, dict[str, Any]]:
     facts: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"original": Decimal(0), "payments": [], "messages": [], "events": []}
     )
-    ids = sorted(case_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in in_chunks(sorted(case_ids)):
         for case_id, original in session.execute(
             select(CaseRow.id, CaseRow.amount_original).where(CaseRow.id.in_(chunk))
         ):

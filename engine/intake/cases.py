@@ -23,6 +23,7 @@ from engine.core.messages import Joined, Message, Text, from_english, msg
 from engine.intake.debtor_merge import holds_for_new_cases
 from engine.intake.debtors import DEBTOR_ID, DebtorSchema, normal_phone, resolve_debtors
 from engine.storage.audit_chain import chain_dicts
+from engine.storage.db import in_chunks
 from engine.storage.models import AuditRow, CaseRow, VersionRow
 
 _AUDIT_CHUNK = 10_000  # external ids per INSERT ... SELECT (SQLite binds at most 32,766)
@@ -242,8 +243,7 @@ def audit_opened(session: Session, external_ids: Sequence[str], now: datetime, s
     A new case of a debtor under a hold on the person takes the hold (`holds_for_new_cases`).
     """
     stamp = naive_utc(now)
-    for start in range(0, len(external_ids), _AUDIT_CHUNK):
-        chunk = external_ids[start : start + _AUDIT_CHUNK]
+    for chunk in in_chunks(external_ids, _AUDIT_CHUNK):
         opened = session.execute(
             select(CaseRow.id, CaseRow.version_id, CaseRow.node_id)
             .where(CaseRow.external_id.in_(chunk))

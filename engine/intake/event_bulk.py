@@ -41,6 +41,7 @@ from engine.intake.events import (
     mark_due,
     record_event,
 )
+from engine.storage.db import in_chunks
 from engine.storage.models import CaseRow, EventRow
 
 MAX_BULK_EVENTS = 10_000
@@ -194,8 +195,8 @@ def _write_chunk(session: Session, chunk: list[_Item], now: datetime) -> None:
     if rows:
         session.execute(insert(_EVENTS), rows)
     ids = sorted(due)
-    for start in range(0, len(ids), IN_LIMIT):
-        session.execute(mark_due(_CASES.c.id.in_(ids[start : start + IN_LIMIT]), due=stamp))
+    for chunk in in_chunks(ids, IN_LIMIT):
+        session.execute(mark_due(_CASES.c.id.in_(chunk), due=stamp))
 
 
 # The bulk result of each outcome.
@@ -211,10 +212,9 @@ _STATUS = {
 
 def _cases(session: Session, external_ids: set[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    ordered = sorted(external_ids)
-    for start in range(0, len(ordered), IN_LIMIT):
+    for chunk in in_chunks(sorted(external_ids), IN_LIMIT):
         query = select(_CASES.c.id, _CASES.c.external_id, _CASES.c.currency, _CASES.c.status).where(
-            _CASES.c.external_id.in_(ordered[start : start + IN_LIMIT])
+            _CASES.c.external_id.in_(chunk)
         )
         found.update({row.external_id: row for row in session.execute(query)})
     return found
@@ -222,11 +222,11 @@ def _cases(session: Session, external_ids: set[str]) -> dict[str, Any]:
 
 def _known_events(session: Session, event_ids: list[str]) -> dict[str, KnownEvent]:
     found: dict[str, KnownEvent] = {}
-    for start in range(0, len(event_ids), IN_LIMIT):
+    for chunk in in_chunks(event_ids, IN_LIMIT):
         query = (
             select(_EVENTS.c.event_id, _EVENTS.c.type, _CASES.c.external_id)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-            .where(_EVENTS.c.event_id.in_(event_ids[start : start + IN_LIMIT]))
+            .where(_EVENTS.c.event_id.in_(chunk))
         )
         found.update(
             {row.event_id: KnownEvent(row.external_id, row.type) for row in session.execute(query)}

@@ -37,6 +37,7 @@ from engine.intake.events import (
     mark_due,
     record_event,
 )
+from engine.storage.db import in_chunks
 from engine.storage.models import CaseRow, DebtorRow, EventRow, JourneyRow, VersionRow
 
 MAX_BULK = 10_000
@@ -312,8 +313,7 @@ def _write_chunk(
 
 def _existing(session: Session, external_ids: list[str]) -> dict[str, CaseRow]:
     found: dict[str, CaseRow] = {}
-    for start in range(0, len(external_ids), CHUNK):
-        chunk = external_ids[start : start + CHUNK]
+    for chunk in in_chunks(external_ids, CHUNK):
         for row in session.scalars(select(CaseRow).where(CaseRow.external_id.in_(chunk))):
             found[row.external_id] = row
     return found

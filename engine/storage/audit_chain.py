@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from engine.storage.db import _json_default
+from engine.storage.db import _json_default, in_chunks
 from engine.storage.models import AuditRow
 
 GENESIS = bytes(32)  # the predecessor of a chain's first row (hashes are 32 raw bytes)
@@ -137,8 +137,7 @@ def heads(
             select(AUDIT.c.hash).where(AUDIT.c.case_id.is_(None)).order_by(AUDIT.c.id.desc())
         ).first()
         found[None] = _raw(last[0]) if last else GENESIS
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in in_chunks(wanted, _CHUNK):
         if postgres and not locked:  # in id order: two writers never lock in opposite orders
             connection.execute(
                 text("SELECT id FROM cases WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),

@@ -12,6 +12,7 @@ before, one connection per request.
 from __future__ import annotations
 
 import http.client
+import json
 import ssl
 import threading
 import time
@@ -19,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.base import SendResult, permanent, temporary
 
@@ -177,6 +179,25 @@ def post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
 
 
 post = post_once  # the one-shot function under its old name
+
+
+def post_with(
+    client: HttpClient | None, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> HttpAnswer:
+    """POST on the kept-alive `client`, or on a new connection when a connector keeps none."""
+    if client is None:
+        return post_once(url, body, headers, timeout)
+    return client.post(url, body, headers, timeout)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A provider's JSON answer; providers sometimes answer errors in HTML: anything but a
+    JSON object reads as {}."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,7 +16,8 @@ from connectors.http_post import (
     HttpClient,
     TransportError,
     failure_for_status,
-    post_once,
+    json_object,
+    post_with,
 )
 from connectors.phone import to_e164, to_sender_id
 from connectors.settings import as_decimal, from_settings
@@ -83,10 +84,7 @@ class _HttpSmsConnector:
             self._http.close()
 
     def _post(self, body: bytes, headers: dict[str, str]) -> HttpAnswer:
-        """POST on the kept-alive connection, or on a new one per message without keep-alive."""
-        if self._http is None:
-            return post_once(self.url, body, headers, self.timeout)
-        return self._http.post(self.url, body, headers, self.timeout)
+        return post_with(self._http, self.url, body, headers, self.timeout)
 
 
 class TwilioSmsConnector(_HttpSmsConnector):
@@ -155,7 +153,7 @@ class TwilioSmsConnector(_HttpSmsConnector):
         }
 
     def _result(self, answer: HttpAnswer, sms: PreparedSms) -> SendResult:
-        data = _json_or_empty(answer.body)
+        data = json_object(answer.body)
         if not 200 <= answer.status < 300:
             detail = data.get("message") or answer.body[:200].decode("utf-8", "replace")
             code = f", error {data['code']}" if data.get("code") else ""
@@ -207,7 +205,7 @@ class WebhookSmsConnector(_HttpSmsConnector):
             detail = answer.body[:200].decode("utf-8", "replace")
             reason = f"SMS webhook refused the message (HTTP {answer.status}): {detail}"
             return failure_for_status(answer.status, reason)
-        data = _json_or_empty(answer.body)
+        data = json_object(answer.body)
         return SendResult(
             status="accepted",
             provider_message_id=str(data.get("id") or msg.idempotency_key),
@@ -239,15 +237,6 @@ def _payload(msg: SmsMessage, sms: PreparedSms) -> dict[str, Any]:
         "segments": sms.encoding.segments,
         "status_callback_url": msg.status_callback_url,
     }
-
-
-def _json_or_empty(body: bytes) -> dict[str, Any]:
-    """Providers sometimes answer errors in HTML; treat anything but a JSON object as {}."""
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def twilio_from_profile(settings: Mapping[str, Any]) -> TwilioSmsConnector:

@@ -38,7 +38,13 @@ from connectors.base import (
     permanent,
     temporary,
 )
-from connectors.http_post import HttpAnswer, HttpClient, TransportError, post_once
+from connectors.http_post import (
+    HttpAnswer,
+    HttpClient,
+    TransportError,
+    json_object,
+    post_with,
+)
 from connectors.phone import to_e164
 from connectors.settings import as_decimal, from_settings
 
@@ -184,12 +190,10 @@ class CloudApiWhatsAppConnector:
         return self._result(answer)
 
     def _post(self, body: bytes, headers: dict[str, str]) -> HttpAnswer:
-        if self._http is None:
-            return post_once(self.url, body, headers, self.timeout)
-        return self._http.post(self.url, body, headers, self.timeout)
+        return post_with(self._http, self.url, body, headers, self.timeout)
 
     def _result(self, answer: HttpAnswer) -> SendResult:
-        data = _json_or_empty(answer.body)
+        data = json_object(answer.body)
         if not 200 <= answer.status < 300:
             return failure_for_error(answer.status, data)
         messages = data.get("messages")
@@ -254,14 +258,6 @@ def _list(value: Any, name: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise WebhookError(f"{name} must be a list of objects")
     return value
-
-
-def _json_or_empty(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def from_profile(settings: Mapping[str, Any]) -> CloudApiWhatsAppConnector:

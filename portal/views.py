@@ -108,7 +108,7 @@ def open_case(
         config = current_app.config
         days, secret = config["PORTAL_LINK_DAYS"], config["SECRET_KEY"]
         access = open_portal(s, token, now(), days, secret, closed_ok=closed_ok)
-        case = portal_case(s, access)
+        case = portal_case(s, access, load_delivery_config().profiles)
         settings = factor_settings(s, access.case_id) if factor else None
     g.case_id = access.case_id
     g.case_lang = case.locale.split("_")[0].split("-")[0].lower()
@@ -188,7 +188,12 @@ def _page(
             ),
             limits=_limits(case),
             reasons=[(r, _reason_words(r)) for r in DISPUTE_REASONS],
-            channel_words={"email": _("Email"), "sms": _("SMS"), "letter": _("Letter")},
+            channel_words={
+                "email": _("Email"),
+                "sms": _("SMS"),
+                "letter": _("Letter"),
+                "whatsapp": _("WhatsApp"),
+            },
             once=secrets.token_urlsafe(16),
             transfer=_bank_transfer(case, owed.owed.total),
             errors=errors or {},

@@ -19,6 +19,7 @@ external id never appears in it, so a guessed or known external id opens nothing
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from engine.access.signing import timed_serializer
 from engine.core.case_status import is_open
+from engine.core.channels import CHANNELS
 from engine.core.clock import naive_utc
 from engine.core.settings import load_settings
 from engine.storage.models import AuditRow, CaseRow
@@ -186,19 +188,19 @@ class PortalCase:
     opted_out: tuple[str, ...]
 
 
-def portal_case(session: Session, access: PortalAccess) -> PortalCase:
-    """The case a valid token opened, as the portal shows it."""
+def portal_case(
+    session: Session, access: PortalAccess, in_use: Collection[str] | None = None
+) -> PortalCase:
+    """The case a valid token opened, as the portal shows it; `in_use`: the channels the company
+    sends on (None: every registered channel), the ones the person may opt out of."""
     case = session.get(CaseRow, access.case_id)
     if case is None:
         raise PortalLinkError("revoked")
+    # Every channel that reaches the person (WhatsApp and a plugin's too): the one registry.
     channels = tuple(
-        channel
-        for channel, address in (
-            ("email", case.email),
-            ("sms", case.phone),
-            ("letter", case.street),
-        )
-        if address
+        name
+        for name, channel in CHANNELS.items()
+        if channel.reaches(case) and (in_use is None or name in in_use)
     )
     return PortalCase(
         external_id=case.external_id,

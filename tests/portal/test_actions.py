@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -164,3 +166,30 @@ def test_german_from_the_case_locale_and_english_on_request(
     fresh = client.application.test_client()
     expired = fresh.get("/p/nonsense", headers={"Accept-Language": "de"})
     assert "Dieser Link funktioniert nicht" in expired.get_data(as_text=True)
+
+
+def test_whatsapp_is_offered_for_opting_out_once_the_company_sends_on_it(
+    db: Database,
+    clock: VirtualClock,
+    version: VersionRow,
+    client: FlaskClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    link = sent_link(db, clock, version, external_id="INV-W", phone="+4915112345678")
+    case = case_of(db, "INV-W")
+    off = client.get(link).get_data(as_text=True)
+    settings = tmp_path / "mahnwerk.toml"
+    settings.write_text('[channels]\nwhatsapp = "wa"\n\n[profiles.wa]\nprovider = "sandbox"\n')
+    monkeypatch.setenv("MAHNWERK_CONFIG", str(settings))
+
+    on = client.get(link).get_data(as_text=True)
+    page = _post(client, link, "contact", opt_out="whatsapp")
+
+    # WhatsApp is off until [channels] names a profile: no choice the company never uses.
+    assert 'value="whatsapp"' not in off and 'value="sms"' in off
+    assert 'id="opt_out_whatsapp"' in on and ">WhatsApp</label>" in on
+    assert page.status_code == 303
+    assert [(e.type, e.payload) for e in _events(db, case.id)] == [
+        ("opted_out", {"channel": "whatsapp"})
+    ]

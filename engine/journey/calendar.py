@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import calendar as _calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -66,6 +67,17 @@ def add_business_days(start: date, n: int, country: str, subdivision: str | None
         if is_business_day(day, country, subdivision):
             n -= 1
     return day
+
+
+def days_later(now: datetime, days: int, business: bool, case: Any) -> datetime:
+    """`days` days after `now`, or `days` business days in the debtor's region at the same local
+    time of day (a timeout, a task's due moment); never before `now`. `case`: a case state or row
+    (its time zone, country and subdivision)."""
+    if not business:
+        return now + timedelta(days=days)
+    local = now.astimezone(ZoneInfo(case.timezone))
+    day = add_business_days(local.date(), days, case.country, case.subdivision)
+    return max(datetime.combine(day, local.time(), local.tzinfo).astimezone(UTC), now)
 
 
 def shift(day: date, direction: str, country: str, subdivision: str | None) -> date:

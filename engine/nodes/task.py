@@ -8,14 +8,13 @@ contact-policy guard before it makes the task, exactly as a send is asked.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import fields, validate
 
 from engine.core.messages import Text, from_english, msg
-from engine.journey.calendar import add_business_days
+from engine.journey.calendar import days_later
 from engine.journey.document import name_pattern
 from engine.journey.templating import (
     SYNTAX_ERROR,
@@ -181,12 +180,7 @@ class Task(NodeType):
 
 def due_at(params: dict[str, Any], case: CaseState, now: datetime) -> datetime:
     """When the task is due: n days (or business days in the debtor's region) from `now`."""
-    days = int(params["due_days"])
-    if not params.get("due_business"):
-        return now + timedelta(days=days)
-    local = now.astimezone(ZoneInfo(case.timezone))
-    day = add_business_days(local.date(), days, case.country, case.subdivision)
-    return max(datetime.combine(day, local.time(), local.tzinfo).astimezone(UTC), now)
+    return days_later(now, int(params["due_days"]), bool(params.get("due_business")), case)
 
 
 NODE_TYPE = Task()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, validate
 
 from engine.core.event_types import EVENT_WORDS, WAITABLE
 from engine.core.messages import Text, Verbatim, msg
-from engine.journey.calendar import add_business_days
+from engine.journey.calendar import days_later
 from engine.nodes.base import Entry, NodeType, Port, RuleSpec, WholeDays, param, rule_spec
 
 if TYPE_CHECKING:
@@ -77,14 +76,9 @@ class WaitEvent(NodeType):
         return rules
 
     def enter(self, node: Node, case: CaseState, now: datetime) -> Entry:
-        days = int(node.params["timeout_days"])
-        if not node.params.get("timeout_business"):
-            return Entry(timer_at=now + timedelta(days=days))
-        # n business days later at the same local time of day, in the debtor's region.
-        local = now.astimezone(ZoneInfo(case.timezone))
-        day = add_business_days(local.date(), days, case.country, case.subdivision)
-        moment = datetime.combine(day, local.time(), local.tzinfo).astimezone(UTC)
-        return Entry(timer_at=max(moment, now))
+        params = node.params
+        business = bool(params.get("timeout_business"))
+        return Entry(timer_at=days_later(now, int(params["timeout_days"]), business, case))
 
     def instant_ports(self, params: dict[str, Any]) -> frozenset[str]:
         """A timeout of zero days is taken at once; events come in a later tick."""

@@ -22,8 +22,7 @@ VARIANT = {"template": "reminder", "channel": "email", "locale": "en-GB", "tone"
 THREAT = "Dear {{ debtor_name }}, we will get an ARREST warrant. Please pay."
 ARREST_EN = ("Threatens arrest or jail", "Name only the next real step and offer help.")
 ARREST_DE = (
-    "Droht mit Verhaftung oder Gefängnis, obwohl eine Verbraucherschuld zu keinem von beidem "
-    "führt.",
+    "Droht mit Verhaftung oder Gefängnis, obwohl eine Verbraucherschuld nie dazu führt.",
     "Nennen Sie nur den tatsächlich nächsten Schritt und bieten Sie Hilfe an.",
 )
 

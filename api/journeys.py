@@ -34,6 +34,7 @@ from engine import (
 from mahnwerk_web.db import transaction
 
 MAX_VERSION = 2**31 - 1  # versions.number is a 32-bit integer on PostgreSQL
+LANGUAGES = ("en", "de")  # a finding's words come in each (`translations`)
 blp = Blueprint("api_journeys", __name__, description="Journeys and their versions.")
 blp.before_request(check_request)
 
@@ -68,7 +69,7 @@ def findings(key: str, number: int) -> Any:
             abort(404, message=f"There is no version {number} of journey '{key}'.", kind="unknown")
         document = version.document
     journey, problems = validate_document(document)
-    lang = request.accept_languages.best_match(["en", "de"]) or "en"
+    lang = request.accept_languages.best_match(LANGUAGES) or "en"
     if journey is None:  # a draft saved with errors in its document's shape
         errors = {p.field or "document": [p.text(lang)] for p in problems}
         abort(422, message="The version's document has errors; fix them first.", errors=errors)
@@ -92,12 +93,21 @@ def _finding_out(f: TextFinding, lang: str) -> dict[str, Any]:
         "rule": f.code,
         "severity": f.grade,
         "source": f.source or None,
-        "message": f.words.text(lang),
-        "suggestion": f.suggestion or None,
+        **_words(f, lang),
+        "translations": {code: _words(f, code) for code in LANGUAGES},
         "field": f.part,
         "start": f.start if marked else None,
         "end": f.end if marked else None,
         "text": f.text if marked else None,
+    }
+
+
+def _words(f: TextFinding, lang: str) -> dict[str, str | None]:
+    """The finding's message, and a wording finding's reason and suggestion, in `lang`."""
+    return {
+        "message": f.words.text(lang),
+        "reason": f.reason.text(lang) if f.reason is not None else None,
+        "suggestion": f.suggestion.text(lang) if f.suggestion is not None else None,
     }
 
 

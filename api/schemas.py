@@ -511,6 +511,18 @@ class VersionsOut(Schema):
     items = fields.List(fields.Nested(VersionOut))
 
 
+class FindingWordsOut(Schema):
+    """A finding's words in one language."""
+
+    message = fields.String(metadata={"description": "The whole finding in words."})
+    reason = _nullable(
+        fields.String(metadata={"description": "Why the rule fired; null but for a rule's."})
+    )
+    suggestion = _nullable(
+        fields.String(metadata={"description": "What to write instead; null but for a rule's."})
+    )
+
+
 class FindingOut(Schema):
     """One compliance finding of a template variant (docs/compliance.md)."""
 
@@ -518,7 +530,27 @@ class FindingOut(Schema):
     severity = fields.String(metadata={"description": "BLOCK, HIGH or MED."})
     source = _nullable(fields.String(metadata={"description": "The legal source of the rule."}))
     message = fields.String(metadata={"description": "The finding in words (Accept-Language)."})
-    suggestion = _nullable(fields.String())
+    reason = _nullable(
+        fields.String(
+            metadata={
+                "description": "A wording finding's reason (Accept-Language); null for a "
+                "finding about the whole text."
+            }
+        )
+    )
+    suggestion = _nullable(
+        fields.String(
+            metadata={"description": "A wording finding's suggestion (Accept-Language), or null."}
+        )
+    )
+    translations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FindingWordsOut),
+        metadata={
+            "description": "message, reason and suggestion in every language: "
+            '{"en": {...}, "de": {...}}, whatever the Accept-Language.'
+        },
+    )
     field = _nullable(
         fields.String(
             metadata={

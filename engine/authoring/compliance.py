@@ -153,8 +153,8 @@ class TextFinding:
     start: int = 0
     end: int = 0
     excerpt: str = ""
-    reason: str = ""
-    suggestion: str = ""
+    reason: Text | None = None  # a wording finding's, in English and German
+    suggestion: Text | None = None
     source: str = ""
     text: str = ""  # the template's own characters [start, end) of its part
 
@@ -251,12 +251,12 @@ def legal_problems(journey: Journey, findings: list[LegalFinding]) -> list[Probl
             "tone": f.tone,
             "rule": check.id,
             "severity": check.severity,
-            "reason": Verbatim(check.reason),
-            "suggestion": Verbatim(check.suggestion),
+            "reason": check.reason,
+            "suggestion": check.suggestion,
             "source": Verbatim(check.source),
         }
         if check.kind == "required":
-            words = LEGAL_MISSING.with_params(**params, missing=Verbatim("; ".join(f.missing)))
+            words = LEGAL_MISSING.with_params(**params, missing=Joined(f.missing))
         else:
             words = LEGAL_FORBIDDEN.with_params(**params, excerpt=Verbatim(f.excerpt))
         field = f"templates.{f.template}.{f.locale}.tone{f.tone}"
@@ -372,9 +372,9 @@ def _problem(f: JourneyFinding) -> Problem:
             **params,
             part=f.where.part if f.where else "",
             rule=found.rule,
-            reason=Verbatim(found.reason),
+            reason=found.reason,
             excerpt=Verbatim(found.excerpt),
-            suggestion=Verbatim(found.suggestion),
+            suggestion=found.suggestion,
             source=Verbatim(found.source),
         )
     elif f.kind == "firmness":

@@ -24,6 +24,7 @@ from engine.compliance.lint import plain
 from engine.compliance.packs import LegalCheck, Pack, packs_for
 from engine.compliance.patterns import Words, search
 from engine.compliance.proofs import NEVER, ZERO, JourneyGraph, max_delay
+from engine.core.messages import Bilingual
 from engine.journey.document import Journey, Node, Template, send_templates
 
 DEBTOR_TYPES = ("consumer", "business")
@@ -39,7 +40,7 @@ class LegalFinding:
     template: str
     locale: str
     tone: int
-    missing: tuple[str, ...] = ()  # the items' words, e.g. "how to opt out"
+    missing: tuple[Bilingual, ...] = ()  # the items' words, e.g. "how to opt out"
     excerpt: str = ""  # the forbidden words found
     values: dict[str, object] = field(default_factory=dict)
 
@@ -212,7 +213,9 @@ def _applies(
     return True
 
 
-def _finding(check: LegalCheck, words: Words, source: str) -> tuple[tuple[str, ...], str] | None:
+def _finding(
+    check: LegalCheck, words: Words, source: str
+) -> tuple[tuple[Bilingual, ...], str] | None:
     """(missing items, forbidden words) when the text fails the check, else None."""
     if check.kind == "required":
         missing = tuple(

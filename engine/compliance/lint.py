@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.compliance.packs import Pack, Rule
 from engine.compliance.patterns import Pattern, Words, search
+from engine.core.messages import Bilingual
 
 # Template code is not wording: statements vanish, each placeholder reads as one word.
 _STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
@@ -22,8 +23,8 @@ class Finding:
 
     rule: str
     severity: str
-    reason: str
-    suggestion: str
+    reason: Bilingual  # in English and German, as the pack writes them
+    suggestion: Bilingual
     source: str
     excerpt: str
     start: int = 0  # the words found: characters [start, end) of the linted text

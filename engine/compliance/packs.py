@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.compliance.patterns import Pattern, PatternError, compile_pattern, trigger
+from engine.core.messages import LANGUAGES, Bilingual
 
 PACK_DIR = Path(__file__).parent / "packs"
 SEVERITIES = ("BLOCK", "HIGH", "MED")
@@ -23,6 +24,8 @@ _LEGAL_FIELDS = {"id", "severity", "source", "reason", "suggestion", "steps", "c
 _LEGAL_FIELDS |= {"collectors", "debtor_types", "items", "patterns", "unless", "examples"}
 _ITEM_FIELDS = {"id", "words", "patterns", "variables"}
 STEPS = ("every", "first")  # or "purpose:<purpose>[,<purpose>...]"
+# A finding's words are read in English and German: each is written in both (`reason.en`, ...).
+LANGUAGE_NAMES = {"en": "English", "de": "German"}
 
 
 class PackError(ValueError):
@@ -45,8 +48,8 @@ class Rule:
     id: str
     severity: str
     source: str
-    reason: str
-    suggestion: str
+    reason: Bilingual
+    suggestion: Bilingual
     patterns: tuple[Pattern, ...]
     unless: tuple[Pattern, ...] = ()
     channels: tuple[str, ...] = ()  # empty: every channel
@@ -83,7 +86,7 @@ class LegalItem:
     """Something a message must carry: found by a pattern or by printing one of `variables`."""
 
     id: str
-    words: str  # what is missing, as the finding says it ("how to opt out")
+    words: Bilingual  # what is missing, as the finding says it ("how to opt out")
     patterns: tuple[Pattern, ...] = ()
     variables: tuple[str, ...] = ()
 
@@ -96,8 +99,8 @@ class LegalCheck:
     id: str
     severity: str
     source: str
-    reason: str
-    suggestion: str
+    reason: Bilingual
+    suggestion: Bilingual
     steps: str = "every"  # every | first | purpose:<p>[,<p>]
     channels: tuple[str, ...] = ()
     collectors: tuple[str, ...] = ()  # creditor, agency; empty: both
@@ -206,9 +209,10 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         raise PackError(path, rule_id, sorted(unknown)[0], "unknown field")
     if raw.get("severity") not in SEVERITIES:
         raise PackError(path, rule_id, "severity", "must be BLOCK, HIGH or MED")
-    for field in ("source", "reason", "suggestion"):
-        if not isinstance(raw.get(field), str) or not raw[field].strip():
-            raise PackError(path, rule_id, field, "a non-empty string is required")
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        raise PackError(path, rule_id, "source", "a non-empty string is required")
+    reason = _bilingual(path, rule_id, "reason", raw.get("reason"))
+    suggestion = _bilingual(path, rule_id, "suggestion", raw.get("suggestion"))
     examples = raw.get("examples", {})
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
         raise PackError(path, rule_id, "examples", "a table with 'match' and 'no_match' lists")
@@ -229,8 +233,8 @@ def _rule(path: Path, raw: dict[str, Any], index: int) -> Rule:
         id=rule_id,
         severity=raw["severity"],
         source=raw["source"],
-        reason=raw["reason"],
-        suggestion=raw["suggestion"],
+        reason=reason,
+        suggestion=suggestion,
         patterns=_patterns(path, rule_id, "patterns", raw.get("patterns")),
         unless=_patterns(path, rule_id, "unless", raw.get("unless", []), empty_ok=True),
         channels=tuple(raw.get("channels", [])),
@@ -283,9 +287,10 @@ def _legal(path: Path, kind: str, raw: dict[str, Any], index: int) -> LegalCheck
         raise PackError(path, name, sorted(unknown)[0], "unknown field")
     if raw.get("severity") not in SEVERITIES:
         raise PackError(path, name, "severity", "must be BLOCK, HIGH or MED")
-    for key in ("source", "reason", "suggestion"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise PackError(path, name, key, "a non-empty string is required")
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        raise PackError(path, name, "source", "a non-empty string is required")
+    reason = _bilingual(path, name, "reason", raw.get("reason"))
+    suggestion = _bilingual(path, name, "suggestion", raw.get("suggestion"))
     steps = raw.get("steps", "every")
     if not isinstance(steps, str) or not (steps in STEPS or steps.startswith("purpose:")):
         raise PackError(path, name, "steps", "must be 'every', 'first' or 'purpose:<purpose>'")
@@ -316,8 +321,8 @@ def _legal(path: Path, kind: str, raw: dict[str, Any], index: int) -> LegalCheck
         id=name,
         severity=raw["severity"],
         source=raw["source"],
-        reason=raw["reason"],
-        suggestion=raw["suggestion"],
+        reason=reason,
+        suggestion=suggestion,
         steps=steps,
         channels=tuple(raw.get("channels", [])),
         collectors=tuple(raw.get("collectors", [])),
@@ -335,20 +340,37 @@ def _item(path: Path, check: str, raw: dict[str, Any], index: int) -> LegalItem:
     unknown = set(raw) - _ITEM_FIELDS
     if unknown:
         raise PackError(path, check, f"{where}.{sorted(unknown)[0]}", "unknown field")
-    if not isinstance(raw.get("id"), str) or not isinstance(raw.get("words"), str):
+    if not isinstance(raw.get("id"), str) or "words" not in raw:
         raise PackError(path, check, where, "an item needs an id and its words")
+    words = _bilingual(path, check, f"{where}.words", raw["words"])
     if not _strings(raw.get("variables", [])):
         raise PackError(path, check, f"{where}.variables", "must be a list of variable names")
     if not raw.get("patterns") and not raw.get("variables"):
         raise PackError(path, check, where, "an item needs patterns or variables")
     return LegalItem(
         id=raw["id"],
-        words=raw["words"],
+        words=words,
         patterns=_patterns(
             path, check, f"{where}.patterns", raw.get("patterns", []), empty_ok=True
         ),
         variables=tuple(raw.get("variables", [])),
     )
+
+
+def _bilingual(path: Path, rule: str, field: str, value: Any) -> Bilingual:
+    """Words a finding shows, written in every language: `reason.en = "..."`, `reason.de`."""
+    if not isinstance(value, dict):
+        written = " and ".join(f'{field}.{lang} = "..."' for lang in LANGUAGES)
+        raise PackError(path, rule, field, f"write it in every language: {written}")
+    for lang in LANGUAGES:
+        if lang not in value:
+            raise PackError(path, rule, f"{field}.{lang}", f"the {LANGUAGE_NAMES[lang]} is missing")
+        if not isinstance(value[lang], str) or not value[lang].strip():
+            raise PackError(path, rule, f"{field}.{lang}", "a non-empty string is required")
+    unknown = sorted(set(value) - set(LANGUAGES))
+    if unknown:
+        raise PackError(path, rule, f"{field}.{unknown[0]}", "unknown language (en, de)")
+    return Bilingual(en=value["en"].strip(), de=value["de"].strip())
 
 
 def _strings(value: Any) -> bool:

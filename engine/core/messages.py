@@ -104,6 +104,21 @@ class Verbatim:
 
 
 @dataclass(frozen=True)
+class Bilingual:
+    """Words written out in each language, not in the catalog: a rule pack's reason, say."""
+
+    en: str
+    de: str
+
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        """The words of `lang`; any language but German reads the English."""
+        return self.de if language(lang) == "de" else self.en
+
+    def __str__(self) -> str:
+        return self.en
+
+
+@dataclass(frozen=True)
 class Joined:
     """Several texts shown as one (marshmallow may report two errors for one field)."""
 

@@ -81,6 +81,34 @@ def test_the_words_follow_accept_language(
     assert tone["message"].startswith("Die Vorlage 'reminder'")
 
 
+def test_a_wording_finding_gives_its_reason_and_suggestion_in_both_languages(
+    client: FlaskClient, auth: dict[str, str], api_db: Database, clock: VirtualClock
+) -> None:
+    with api_db.transaction() as session:
+        number = draft(session, clock)
+    url = f"/api/v1/journeys/test-journey/versions/{number}/findings"
+    for accept, lang in ((None, "en"), ("de-DE,de;q=0.9", "de")):
+        headers = {**auth, **({"Accept-Language": accept} if accept else {})}
+        found = client.get(url, headers=headers).json["items"][0]["findings"]
+        arrest = next(f for f in found if f["rule"] == "EN-TONE-ARREST")
+        both = arrest["translations"]
+        assert sorted(both) == ["de", "en"]
+        # the top-level words are the Accept-Language's (English without one), as before
+        assert {k: arrest[k] for k in ("message", "reason", "suggestion")} == both[lang]
+        assert both["en"]["reason"] == "Threatens arrest or jail: a consumer debt leads to neither."
+        assert both["en"]["suggestion"] == "Name only the next real step and offer help."
+        assert both["de"]["reason"].startswith("Droht mit Verhaftung oder Gefängnis")
+        assert both["de"]["suggestion"].startswith("Nennen Sie nur den tatsächlich nächsten")
+        assert both["de"]["reason"] in both["de"]["message"]
+        assert "Vorschlag: Nennen Sie" in both["de"]["message"]
+        assert "Threatens" not in both["de"]["message"]
+        # a finding about the whole text has no reason or suggestion, in any language
+        tone = next(f for f in found if f["rule"] == "COMPLIANCE-TONE")
+        assert (tone["reason"], tone["suggestion"]) == (None, None)
+        assert tone["translations"]["de"]["message"].startswith("Die Vorlage 'reminder'")
+        assert tone["translations"]["de"]["reason"] is None
+
+
 def test_an_unknown_journey_or_version_is_a_404_problem(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:

@@ -78,3 +78,20 @@ def test_an_unknown_language_is_refused(runner: CliRunner) -> None:
 
     assert result.exit_code == 2
     assert "'fr' is not one of 'en', 'de'" in result.output
+
+
+def test_validate_in_german_says_a_findings_reason_and_suggestion_in_german(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    doc = json.loads(MINIMAL.read_text(encoding="utf-8"))
+    doc["templates"]["reminder"]["variants"][0]["body"] += "\nPlease act now."
+    path = tmp_path / "pressure.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    german = runner.invoke(main, ["validate", "--lang", "de", str(path)]).output
+    english = runner.invoke(main, ["validate", str(path)]).output
+
+    said = "EN-TONE-FINAL (HIGH): Druckformulierung: „act now“ oder eine Frist in Stunden."
+    assert said in german
+    assert "Vorschlag: Setzen Sie eine Frist in Tagen" in german and "Pressure" not in german
+    assert "EN-TONE-FINAL (HIGH): Pressure wording: 'act now' or a deadline in hours." in english

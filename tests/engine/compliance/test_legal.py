@@ -45,7 +45,11 @@ def send(node_id: str, tpl: str, channel: str = "email", **params: Any) -> dict[
 
 
 def found(doc: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str]]:
-    return [(f.check.id, f.node, f.missing, f.excerpt) for f in legal_findings(load_journey(doc))]
+    """(check, step, the missing items in the template's language, the forbidden words)."""
+    return [
+        (f.check.id, f.node, tuple(m.text(f.locale) for m in f.missing), f.excerpt)
+        for f in legal_findings(load_journey(doc))
+    ]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -121,9 +121,20 @@ GOOD_RULE = """
 id = "X-1"
 severity = "BLOCK"
 source = "s"
-reason = "r"
-suggestion = "s"
+reason.en = "r"
+reason.de = "Grund"
+suggestion.en = "s"
+suggestion.de = "Vorschlag"
 patterns = ["mahn*"]
+"""
+GOOD_REQUIRED = """
+[[required]]
+id = "R-1"
+severity = "HIGH"
+source = "s"
+reason = { en = "r", de = "Grund" }
+suggestion = { en = "s", de = "Vorschlag" }
+items = [{ id = "a", words.en = "w", words.de = "Wort", patterns = ["x"] }]
 """
 
 
@@ -145,8 +156,8 @@ patterns = ["mahn*"]
             "rule 'X-1', field 'patterns'",
         ),
         (
-            '[pack]\nlanguage = "de"' + GOOD_RULE.replace('reason = "r"', 'reason = ""'),
-            "rule 'X-1', field 'reason'",
+            '[pack]\nlanguage = "de"' + GOOD_RULE.replace('reason.de = "Grund"', 'reason.de = " "'),
+            "rule 'X-1', field 'reason.de': a non-empty string is required",
         ),
         (
             '[pack]\nlanguage = "de"' + GOOD_RULE + "colour = 1\n",
@@ -190,3 +201,49 @@ def test_a_broken_pack_names_file_rule_and_field(tmp_path: Path, text: str, says
     with pytest.raises(PackError) as caught:
         load_pack(path)
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            GOOD_RULE.replace('reason.de = "Grund"\n', ""),
+            "rule 'X-1', field 'reason.de': the German",
+        ),
+        (GOOD_RULE.replace('reason.en = "r"\n', ""), "rule 'X-1', field 'reason.en': the English"),
+        (GOOD_RULE.replace('suggestion.de = "Vorschlag"\n', ""), "field 'suggestion.de'"),
+        (
+            GOOD_RULE.replace('reason.en = "r"\nreason.de = "Grund"', 'reason = "r"'),
+            "rule 'X-1', field 'reason': write it in every language: reason.en",
+        ),
+        (GOOD_RULE + 'reason.fr = "raison"\n', "field 'reason.fr': unknown language"),
+        (
+            GOOD_REQUIRED.replace('de = "Vorschlag"', 'fr = "p"'),
+            "rule 'R-1', field 'suggestion.de': the German is missing",
+        ),
+        (
+            GOOD_REQUIRED.replace('words.en = "w", ', ""),
+            "rule 'R-1', field 'items[0].words.en': the English is missing",
+        ),
+        (
+            GOOD_REQUIRED.replace('words.en = "w", words.de = "Wort"', 'words = "w"'),
+            "items[0].words'",
+        ),
+    ],
+)
+def test_a_pack_missing_a_language_names_file_rule_and_field(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = tmp_path / "de.DE.toml"
+    path.write_text('[pack]\nlanguage = "de"\njurisdiction = "DE"\n' + text, encoding="utf-8")
+    with pytest.raises(PackError) as caught:
+        load_pack(path)
+    assert str(caught.value).startswith("rule pack de.DE.toml, ") and says in str(caught.value)
+
+
+def test_the_good_rule_and_check_load_in_both_languages(tmp_path: Path) -> None:
+    path = tmp_path / "de.toml"
+    path.write_text('[pack]\nlanguage = "de"\n' + GOOD_RULE + GOOD_REQUIRED, encoding="utf-8")
+    pack = load_pack(path)
+    assert (pack.rules[0].reason.text("en"), pack.rules[0].reason.text("de")) == ("r", "Grund")
+    assert pack.legal[0].items[0].words.text("de-DE") == "Wort"

@@ -219,3 +219,11 @@ def test_the_credit_forms_speak_german(manager: FlaskClient, setup: dict[str, An
     answer = manager.post(_url(setup, "set_off"), data={"case": "abc"}, headers=german)
     assert answer.status_code == 422
     assert "Wählen Sie einen der aufgeführten Fälle." in answer.get_data(as_text=True)
+
+
+def test_the_forms_need_the_csrf_token(app: Flask, setup: dict[str, Any]) -> None:
+    client = login(app.test_client(), "manager")
+    app.config["WTF_CSRF_ENABLED"] = True
+    answer = client.post(_url(setup, "set_off"), data={"case": str(setup["INV-2"])})
+    assert answer.status_code == 400
+    assert _credit(app, setup["credit"]).state == "kept" and _credit_events(app) == []

@@ -8,22 +8,27 @@ from flask_smorest import abort
 from marshmallow import ValidationError
 
 from api import schemas
-from api.auth import check_request
+from api.auth import check_request, token
 from api.blueprint import Blueprint
 from api.clock import now
 from api.idempotency import KEY_DOC, idempotent
 from api.store import write_transaction
 from engine import (
+    CreditActor,
+    CreditRefused,
     MergeRefused,
     NoCases,
+    Settlement,
     UnknownDebtor,
     active_holds,
+    credit_history,
     debtor_cases,
     debtor_credits,
     from_minor,
     get_debtor,
     merge_debtors,
     record_debtor_event,
+    settle_credit,
     surviving,
     update_debtor,
 )
@@ -150,3 +155,101 @@ def post_event(data: dict[str, Any], external_id: str) -> Any:
     except (MergeRefused, ValidationError) as exc:
         errors = exc.messages if isinstance(exc, ValidationError) else {exc.field: [str(exc)]}
         abort(422, errors=errors)
+
+
+def _debtor_row(session: Any, external_id: str) -> Any:
+    """The debtor (a merged one: the debtor that stays), or a 404 problem."""
+    row = get_debtor(session, external_id)
+    if row is None:
+        abort(
+            404, message=f"There is no debtor with the id '{external_id}'.", kind="unknown-debtor"
+        )
+    try:
+        return surviving(session, row)
+    except MergeRefused as exc:
+        abort(409, message=str(exc), kind="debtor-merge")
+
+
+def credit_out(entry: Any) -> dict[str, Any]:
+    """One credit (engine.CreditEntry) as the API shows it."""
+    row = entry.row
+    settled = row.settled_minor
+    return {
+        "id": row.id,
+        "amount": from_minor(row.amount_minor, row.currency),
+        "currency": row.currency,
+        "state": row.state,
+        "created_at": row.created_at,
+        "from_case": entry.origin_case,
+        "rest_of": row.rest_of_id,
+        "settled_amount": None if settled is None else from_minor(settled, row.currency),
+        "settled_on": row.settled_on,
+        "settled_at": row.settled_at,
+        "settled_by": row.settled_by,
+        "set_off_case": entry.set_off_case,
+        "reference": row.reference,
+        "note": row.note,
+    }
+
+
+@blp.get("/debtors/<external_id>/credits")
+@blp.response(200, schemas.DebtorCreditsOut)
+def get_credits(external_id: str) -> Any:
+    """Every credit of the debtor, newest first: kept, paid back, set off or charged back."""
+    with transaction() as session:
+        row = _debtor_row(session, external_id)
+        return {"credits": [credit_out(e) for e in credit_history(session, row.id)]}
+
+
+# The reasons of engine.CreditRefused that are about a field of the body, in words.
+REFUSALS = {
+    "unknown": "Not an open case of this debtor.",
+    "currency": "The case is in another currency than the credit ({limit}).",
+    "nothing_owed": "The case owes nothing more.",
+    "early": "Before the credit was kept ({limit}).",
+    "future": "After today ({limit}) in the debtor's time zone.",
+    "missing": "Required.",
+    "long": "At most {limit} characters.",
+}
+
+
+@blp.post("/debtors/<external_id>/credits/<int:credit_id>/settle")
+@idempotent
+@blp.doc(parameters=[KEY_DOC])
+@blp.arguments(schemas.CreditSettleIn())
+@blp.response(200, schemas.CreditSettleOut)
+def settle(data: dict[str, Any], external_id: str, credit_id: int) -> Any:
+    """Settle a kept credit once: paid back, or set off against an open case of the debtor
+    (booked as its `payment_received` `credit:<id>`; at most what the case owes, the rest kept).
+
+    The same settlement again answers `replayed: true`; another one for a credit settled
+    already answers 409.
+    """
+    info = token()
+    settlement = Settlement(
+        data["how"],
+        paid_on=data.get("paid_on"),
+        case_ref=data.get("case"),
+        reference=data["reference"],
+        note=data["note"],
+    )
+    actor = CreditActor(f"api:{info.name}"[:254], None, "api")
+    try:
+        with write_transaction() as session:
+            row = _debtor_row(session, external_id)
+            done = settle_credit(session, row.id, credit_id, settlement, actor, now())
+            entries = {e.row.id: e for e in credit_history(session, row.id)}
+            rest = entries.get(done.rest_id) if done.rest_id is not None else None
+            return {
+                "credit": credit_out(entries[done.credit_id]),
+                "rest": credit_out(rest) if rest is not None else None,
+                "event_id": done.event_id,
+                "replayed": done.replayed,
+            }
+    except CreditRefused as exc:
+        if exc.field == "credit" and exc.reason == "unknown":
+            abort(404, message=f"The debtor has no credit {credit_id}.", kind="unknown-credit")
+        if exc.field == "credit":
+            abort(409, message=f"The credit is {exc.limit} already.", kind="credit-settled")
+        words = REFUSALS.get(exc.reason, exc.reason).format(limit=exc.limit)
+        abort(422, message=words, errors={exc.field: [words]})

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine import (
     EVENT_ID_LENGTH,
@@ -247,6 +247,62 @@ class DebtorCreditOut(Schema):
 
     amount = fields.Decimal(as_string=True)
     currency = fields.String()
+
+
+class DebtorCreditItemOut(Schema):
+    """One credit of a debtor with its state and how it was settled (null while kept)."""
+
+    id = fields.Integer()
+    amount = fields.Decimal(as_string=True)
+    currency = fields.String()
+    state = fields.String(metadata={"enum": ["kept", "paid_back", "set_off", "charged_back"]})
+    created_at = UtcDateTime()
+    from_case = _nullable(fields.String())  # the case whose payment brought it
+    rest_of = _nullable(fields.Integer())  # the credit this one is the rest of (a set-off's)
+    settled_amount = _nullable(fields.Decimal(as_string=True))
+    settled_on = _nullable(fields.Date())
+    settled_at = _nullable(UtcDateTime())
+    settled_by = _nullable(fields.String())
+    set_off_case = _nullable(fields.String())
+    reference = _nullable(fields.String())
+    note = _nullable(fields.String())
+
+
+class DebtorCreditsOut(Schema):
+    """Every credit of a debtor, newest first."""
+
+    credits = fields.List(fields.Nested(DebtorCreditItemOut))
+
+
+class CreditSettleIn(Schema):
+    """Settle a kept credit once: `paid_back` on `paid_on` (with an optional `reference` and
+    `note`), or `set_off` against `case`, an open case of the same debtor and currency."""
+
+    class Meta:
+        unknown = "raise"
+
+    how = fields.String(required=True, validate=validate.OneOf(("paid_back", "set_off")))
+    paid_on = fields.Date()
+    case = fields.String(validate=validate.Length(min=1, max=100))
+    reference = fields.String(load_default="", validate=validate.Length(max=100))
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+    @validates_schema
+    def _needs(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("how") == "paid_back" and data.get("paid_on") is None:
+            raise ValidationError({"paid_on": ["Required to record a credit as paid back."]})
+        if data.get("how") == "set_off" and not data.get("case"):
+            raise ValidationError({"case": ["Required to set a credit off against a case."]})
+
+
+class CreditSettleOut(Schema):
+    """What a settlement did: the credit, the rest kept (a set-off larger than the case owed),
+    the booked payment's event id, and `replayed` for the same settlement asked again."""
+
+    credit = fields.Nested(DebtorCreditItemOut)
+    rest = _nullable(fields.Nested(DebtorCreditItemOut))
+    event_id = _nullable(fields.String())
+    replayed = fields.Boolean()
 
 
 class DebtorOut(Schema):

@@ -54,6 +54,9 @@ COMMENT_ROLES = frozenset({"manager", "admin", "reviewer"})
 # managers and admins take a protection off again (release) or end the case (close).
 CASE_ACTION_ROLES = frozenset({"collector", "manager", "admin"})
 CASE_DECISION_ROLES = frozenset({"manager", "admin"})
+# A debtor's kept credit (designer/debtors.py): paying it back or setting it off moves the
+# person's money, a decision like closing a case: managers and admins.
+CREDIT_ROLES = frozenset({"manager", "admin"})
 # The task inbox (designer/tasks.py): collectors work the tasks, managers and admins too.
 TASK_ROLES = frozenset({"collector", "manager", "admin"})
 

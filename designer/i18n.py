@@ -91,6 +91,7 @@ DATA_WORDS = (
     N_("payment_for_closed_case"),
     N_("payment_allocated"),
     N_("debtor_credit_kept"),
+    N_("debtor_credit_settled"),
     N_("reopened"),
     N_("staff_action"),
     # outbox and webhook delivery statuses, connector results

@@ -427,7 +427,7 @@ def _decide_shares(
         owes = 0
         if case is not None and is_open(case.status) and case.currency == intent.currency:
             owes = to_minor(case_owed(session, case, now).owed.total, case.currency)
-            owes -= _pending_payments(session, case)
+            owes -= pending_payments(session, case)
         take = max(0, min(left, owes))
         left -= take
         row.booked_minor, row.booked_at = take, naive_utc(now)
@@ -469,7 +469,7 @@ def _decide_shares(
         )
 
 
-def _pending_payments(session: Session, case: CaseRow) -> int:
+def pending_payments(session: Session, case: CaseRow) -> int:
     """Payments stored for the case but not yet applied by a tick, in minor units."""
     payloads = session.scalars(
         select(EventRow.payload).where(

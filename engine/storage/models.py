@@ -743,5 +743,19 @@ class DebtorCreditRow(Base):
     event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    state: Mapped[str] = mapped_column(String(16), default="kept")  # kept, charged_back
+    # kept, charged_back, paid_back or set_off (engine/payments/credits.py settle_credit).
+    state: Mapped[str] = mapped_column(String(16), default="kept")
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # How staff settled it: the amount paid back or set off (a set-off takes at most what the
+    # case owes; the rest is a new kept row naming this one in `rest_of_id`), the day, who.
+    settled_minor: Mapped[int | None] = mapped_column(BigInteger)
+    settled_on: Mapped[date | None] = mapped_column(Date)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    settled_by: Mapped[str | None] = mapped_column(String(254))
+    settled_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    set_off_case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    rest_of_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("debtor_credits.id"), unique=True
+    )

@@ -109,4 +109,4 @@ def test_the_debtor_page_shows_a_kept_credit(
         )  # fmt: skip
     page = manager.get(f"/debtors/{debtor}").get_data(as_text=True)
     assert "Credit" in page and "12.50 EUR" in page
-    assert "nothing is paid back automatically" in page
+    assert "Nothing is paid back automatically" in page

@@ -1,6 +1,6 @@
 """settling a debtor's credit: paid back or set off against an open case, by whom and when
 
-Revision ID: 0102_credit_settle
+Revision ID: 0026
 Revises: 0025
 Create Date: 2026-12-06 05:10:00
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0102_credit_settle"
+revision = "0026"
 down_revision = "0025"
 branch_labels = None
 depends_on = None

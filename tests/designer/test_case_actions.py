@@ -346,6 +346,7 @@ def test_a_hold_until_a_day_shows_it_and_the_schedule_releases_it(
     assert f"until {until.isoformat()}, released on that day" in page
     german = manager.get(f"/cases/{case_id}", headers={"Accept-Language": "de"})
     assert f"bis {until.isoformat()}, an diesem Tag aufgehoben" in german.get_data(as_text=True)
+    assert f"until {until.isoformat()}" in manager.get("/cases").get_data(as_text=True)
 
     later = datetime.combine(until, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
     with app.app_context(), get_db().transaction() as session:

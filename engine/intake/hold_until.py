@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from engine.intake.events import record_event
 from engine.rules.policy import hold_kinds
+from engine.storage.db import in_chunks
 from engine.storage.models import CaseRow, EventRow
 
 SCHEDULE = "schedule"  # the `by` of a release the schedule recorded
@@ -77,24 +78,36 @@ def local_today(zone: str, now: datetime) -> date:
     return now.astimezone(tz).date()
 
 
-def release_event_id(session: Session, case_id: int, until: date) -> str | None:
+def release_event_id(
+    case_id: int, until: date, stored: Mapping[str, datetime | None]
+) -> str | None:
     """The id of the release to record for this hold, or None while one is on its way.
 
     `hold-until:<case>:<until>`; when that one was applied and the case is held until the same
-    day again, the next of the series (`:2`, `:3` ...)."""
+    day again, the next of the series (`:2`, `:3` ...). `stored` maps the release ids stored
+    for the case to when they were applied (None: not yet)."""
     base = f"hold-until:{case_id}:{until.isoformat()}"
-    ids = [base, *(f"{base}:{n}" for n in range(2, MAX_SERIES + 1))]
-    applied = dict(
-        session.execute(
-            select(EventRow.event_id, EventRow.applied_at).where(EventRow.event_id.in_(ids))
-        ).all()
-    )
-    for event_id in ids:
-        if event_id not in applied:
+    for n in range(1, MAX_SERIES + 1):
+        event_id = base if n == 1 else f"{base}:{n}"
+        if event_id not in stored:
             return event_id
-        if applied[event_id] is None:
+        if stored[event_id] is None:
             return None  # stored, not applied yet: the tick releases the case
     return None
+
+
+def _stored_releases(session: Session, case_ids: list[int]) -> dict[str, datetime | None]:
+    """The scheduled releases stored for these cases: event id -> when applied (or None)."""
+    found: dict[str, datetime | None] = {}
+    for chunk in in_chunks(case_ids):
+        found.update(
+            session.execute(
+                select(EventRow.event_id, EventRow.applied_at).where(
+                    EventRow.case_id.in_(chunk), EventRow.event_id.startswith("hold-until:")
+                )
+            ).all()
+        )
+    return found
 
 
 def release_holds(session: Session, now: datetime) -> int:
@@ -114,15 +127,19 @@ def release_holds(session: Session, now: datetime) -> int:
         )
         .order_by(CaseRow.id)
     ).all()
+    due = [
+        row
+        for row in rows
+        if (row.hold_reason or "") in releases and local_today(row.timezone, now) >= row.hold_until
+    ]
+    stored = _stored_releases(session, [row.id for row in due])
     recorded = 0
-    for case_id, external_id, zone, reason, until in rows:
-        kind = releases.get(reason or "")
-        if kind is None or local_today(zone, now) < until:
-            continue
-        event_id = release_event_id(session, case_id, until)
+    for case_id, external_id, _zone, reason, until in due:
+        event_id = release_event_id(case_id, until, stored)
         if event_id is None:
             continue
         payload = {"kind": reason, "until": until.isoformat(), "by": SCHEDULE}
+        kind = releases[reason]
         _row, created = record_event(session, external_id, event_id, kind, payload, now)
         recorded += created
     return recorded

@@ -21,6 +21,7 @@ from engine import (
     Settlement,
     UnknownDebtor,
     active_holds,
+    api_errors,
     credit_history,
     debtor_cases,
     debtor_credits,
@@ -152,9 +153,11 @@ def post_event(data: dict[str, Any], external_id: str) -> Any:
         abort(404, message=str(exc), kind="unknown-debtor")
     except NoCases as exc:
         abort(409, message=str(exc), kind="debtor-without-cases")
-    except (MergeRefused, ValidationError) as exc:
-        errors = exc.messages if isinstance(exc, ValidationError) else {exc.field: [str(exc)]}
-        abort(422, errors=errors)
+    except ValidationError as exc:  # a payload field named as `payload.<field>` (`until` ...)
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        abort(422, errors=api_errors(data["type"], messages))
+    except MergeRefused as exc:
+        abort(422, errors={exc.field: [str(exc)]})
 
 
 def _debtor_row(session: Any, external_id: str) -> Any:

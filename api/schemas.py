@@ -188,6 +188,9 @@ class CaseOut(Schema):
     status = fields.String()
     outcome = _nullable(fields.String())
     hold_reason = _nullable(fields.String())
+    # The held case's last day on hold (its hold event's `until`): released on that day in the
+    # case's time zone (docs/api.md, "Events"); null without one.
+    hold_until = _nullable(fields.Date())
     # The debtor's customer id; null when the case is its own person (engine/intake/debtors.py).
     debtor = _nullable(fields.String())
     debtor_name = fields.String()

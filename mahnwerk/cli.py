@@ -165,15 +165,20 @@ def worker() -> None:
 @main.command()
 @click.option("--now", "now_text", default=None, help="ISO date-time to tick at (default: now).")
 def tick(now_text: str | None) -> None:
-    """Advance every due case once, then dispatch due messages."""
+    """Release the holds whose until day has come, advance every due case once, then dispatch
+    due messages."""
     from engine.delivery.dispatcher import Dispatcher
+    from engine.intake.hold_until import release_holds
     from engine.run.runtime import Runtime
 
     db, now = _db(), _now(now_text)
+    with db.transaction() as session:  # what the scheduler's holds job does, before the tick
+        released = release_holds(session, now)
     report = Runtime(db, batch_size=load_settings().batch_size).tick(now)
     sent = Dispatcher(db).dispatch(now)
     click.echo(
-        f"{now.isoformat()}: {report.cases} cases advanced, {report.transitions} transitions, "
+        f"{now.isoformat()}: {released} holds released, {report.cases} cases advanced, "
+        f"{report.transitions} transitions, "
         f"{report.messages} messages queued, {report.suppressed} suppressed, {report.closed} "
         f"closed, {report.events} events applied, {report.errors} stopped with errors; "
         f"dispatch: {sent.sent} sent, {sent.deferred} deferred, {sent.suppressed} suppressed, "

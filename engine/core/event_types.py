@@ -43,6 +43,16 @@ POLICY = (
     "case_closed",
 )
 
+# Events that put a case on hold (or stop it for a person) and may name the hold's last day,
+# `until` (engine/intake/events.py HoldPayload; the policy rules act on each).
+HOLD_STARTS = (
+    "cease_contact",
+    "breathing_space_started",
+    "attorney_represented",
+    "insolvency",
+    "deceased",
+)
+
 # What a case owes beside its principal (engine/money/balance.py): booked by a journey's `fee`
 # step and its interest settings, or sent by a host that charges them itself.
 CHARGES = ("fee_charged", "interest_booked")

@@ -47,6 +47,9 @@ class CaseState:
     counters: dict[str, int] = field(default_factory=dict)  # `count` steps: name -> count
     payment_history: dict[str, Any] = field(default_factory=dict)  # engine/intake/event_effects
     charges: dict[str, Any] = field(default_factory=dict)  # fees and interest: engine/money/balance
+    # The hold's last day, when its event named one (`until`): released on that day in the
+    # case's time zone (engine/intake/hold_until.py). None for a hold without one.
+    hold_until: date | None = None
 
     @property
     def amount_paid(self) -> Decimal:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core.channels import CHANNELS
-from engine.intake.debtor_merge import active_holds
+from engine.intake.debtor_merge import PERSON_HOLDS, active_holds
 from engine.intake.debtors import follow_merges
+from engine.intake.hold_until import hold_until
 from engine.storage.models import CaseRow, DebtorRow, OutboxRow
 
 # The debtor page shows the newest contacts first, this many (a person's history is short;
@@ -38,6 +40,9 @@ class DebtorPage:
     merged: list[str]
     consent: dict[str, Any]
     opted_out: list[str]
+    # A hold's last day, where the event that started it named one and a day ends it (not
+    # insolvency or death): hold -> day (engine/intake/hold_until.py).
+    holds_until: dict[str, date] = field(default_factory=dict)
 
 
 def debtor_page(session: Session, debtor_id: int) -> DebtorPage | None:
@@ -67,11 +72,18 @@ def debtor_page(session: Session, debtor_id: int) -> DebtorPage | None:
         )
     )
     prefs = row.contact_prefs or {}
+    holds = active_holds(session, [case.id for case in cases])
+    until = {hold: hold_until(event.payload) for hold, event in holds.items()}
     return DebtorPage(
         debtor=row,
         cases=cases,
         contacts=contacts,
-        holds=sorted(active_holds(session, [case.id for case in cases])),
+        holds=sorted(holds),
+        holds_until={
+            hold: day
+            for hold, day in until.items()
+            if day is not None and PERSON_HOLDS[hold][1] is not None
+        },
         merged=merged,
         consent=dict(prefs.get("consent") or {}),
         opted_out=list(prefs.get("opted_out") or []),

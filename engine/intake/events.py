@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import ColumnElement, Update, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -142,6 +142,20 @@ class TaskPromisePayload(TaskOutcomePayload):
     date = fields.Date(required=True)
 
 
+class HoldPayload(Schema):
+    """An event starting a hold: its keys as sent (kind, note, by ...), `until` a date if given.
+
+    `until` is the hold's last day: on that day (the case's time zone) the schedule records the
+    event that ends the hold (engine/intake/hold_until.py); insolvency and death keep it only
+    as a note, a person ends those.
+    """
+
+    class Meta:
+        unknown = INCLUDE  # a hold's payload was always free: only `until` is checked
+
+    until = fields.Date(allow_none=True)
+
+
 PAYLOADS: dict[str, type[Schema]] = {
     "payment_received": PaymentPayload,
     "payment_failed": FailedPaymentPayload,
@@ -162,6 +176,7 @@ PAYLOADS: dict[str, type[Schema]] = {
     "task_not_reached": TaskOutcomePayload,
     "task_promise_taken": TaskPromisePayload,
     "task_escalated": TaskOutcomePayload,
+    **dict.fromkeys(event_types.HOLD_STARTS, HoldPayload),
 }
 
 
@@ -181,6 +196,10 @@ def clean_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     if schema is None:
         return dict(payload)
     # Load to validate, dump to get plain JSON (decimals and dates as strings).
+    if schema.unknown == INCLUDE:  # free keys kept as sent, the declared ones checked
+        loaded = schema.load(payload)
+        free = {k: v for k, v in payload.items() if k not in schema.fields}
+        return {**free, **schema.dump(loaded)}
     return schema.dump(schema.load(payload, unknown="exclude"))
 
 

@@ -1,5 +1,5 @@
-"""APScheduler 3.x drives tick, dispatch, webhooks and provider payments on an interval (and,
-when a folder is set, reads bank statements from the statement inbox)."""
+"""APScheduler 3.x drives tick, dispatch, webhooks, hold ends and provider payments on an interval
+(and, when a folder is set, reads bank statements from the statement inbox)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from engine.core.settings import Settings
 from engine.delivery.dispatcher import Dispatcher
 from engine.delivery.webhooks import deliver_webhooks, emit_from_audit
 from engine.experiments.auto import auto_promote
+from engine.intake.hold_until import release_holds
 from engine.ops.leader import Leadership
 from engine.payments.inbox import process_inbox
 from engine.payments.plan_book import check_plans
@@ -29,6 +30,9 @@ from engine.storage.db import Database
 log = logging.getLogger(__name__)
 # Outcomes mature over days: looking for a decided experiment once an hour is plenty.
 EXPERIMENT_SECONDS = 3600
+# A hold ends on a day in the case's time zone: looking every five minutes releases it within
+# minutes of that day's midnight, and the query reads only held cases with a day (an index).
+HOLD_SECONDS = 300
 
 
 def shared_now(db: Database) -> datetime:
@@ -96,6 +100,15 @@ def build_scheduler(db: Database, settings: Settings, blocking: bool = False) ->
         id="experiments",
         **common,
     )
+    # Holds whose `until` day has come are released (engine/intake/hold_until.py): the leader
+    # alone, for one query per run; the event ids make a second worker's run store nothing.
+    scheduler.add_job(
+        _guarded("holds", lambda now: _holds(db, leadership, now), clock),
+        "interval",
+        seconds=HOLD_SECONDS,
+        id="holds",
+        **common,
+    )
     # Provider webhooks are processed right after they are stored; this catches the rest
     # (a provider that was down when fetched, a process that ended in between). Safe in every
     # worker: each case event's id is made from provider, payment and state.
@@ -134,6 +147,14 @@ def _experiments(db: Database, leadership: Leadership, now: datetime) -> Any:
         return None
     with db.transaction() as session:
         return auto_promote(session, now)
+
+
+def _holds(db: Database, leadership: Leadership, now: datetime) -> Any:
+    """Release the holds whose last day has come (leader only)."""
+    if not leadership.is_leader():
+        return None
+    with db.transaction() as session:
+        return release_holds(session, now)
 
 
 def _plans(db: Database, providers: Any, now: datetime) -> Any:

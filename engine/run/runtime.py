@@ -23,10 +23,12 @@ from engine.authoring.lifecycle import publish_due
 from engine.authoring.versions import LoadedVersion, VersionCache
 from engine.core.clock import naive_utc
 from engine.core.counts import Counts
+from engine.core.event_types import HOLD_STARTS
 from engine.core.state import CaseState
 from engine.delivery import crash_points
 from engine.intake import event_effects
 from engine.intake.debtor_holds import DEBTOR_WIDE, FROM_CASE
+from engine.intake.hold_until import hold_until, is_scheduled, outdated_release
 from engine.journey.calendar import letter_days, letter_slot
 from engine.journey.fields import CASE_FIELDS
 from engine.money import balance
@@ -447,6 +449,7 @@ class Runtime:
         if cs.visits and cs.status in ("active", "held"):
             batch.writes.facts.step(cs, STOPPED)
         cs.status, cs.hold_reason, cs.timer_at = "stopped", "engine_error", None
+        cs.hold_until = None
         batch.report.errors += 1
         batch.audit(cs, "error", error=f"{type(exc).__name__}: {exc}")
 
@@ -486,6 +489,18 @@ class Runtime:
                 reason=f"case is {cs.status}",
             )
             return None
+        payload = event.payload or {}
+        if outdated_release(cs.hold_reason, cs.hold_until, payload):
+            # The schedule released a hold that has changed since (a newer hold, or a person
+            # released it): the newer decision stands.
+            batch.audit(
+                cs,
+                "event_ignored",
+                event=event.type,
+                event_id=event.event_id,
+                reason="hold changed since its until date",
+            )
+            return None
         before = cs.amount_open
         if event.type == "payment_received":  # interest up to the payment, then § 367 BGB
             self._book_interest(cs, version, batch)
@@ -496,15 +511,19 @@ class Runtime:
             if "overpaid" in note:  # kept as the debtor's credit with this batch's writes
                 surplus = Overpayment(cs.id, event.event_id, Decimal(note["overpaid"]), cs.currency)
                 batch.writes.overpayments.append(surplus)
+        if is_scheduled(payload):  # the timeline says why: the hold's last day came
+            note = {**note, "by": payload["by"], "until": payload.get("until")}
         batch.audit(cs, "event", event=event.type, event_id=event.event_id, **note)
-        if event.type in DEBTOR_WIDE and not (event.payload or {}).get(FROM_CASE):
+        # A scheduled release ends this case's hold only: the debtor's other cases carry the
+        # same until date and are released on it in their own time zones.
+        if event.type in DEBTOR_WIDE and not payload.get(FROM_CASE) and not is_scheduled(payload):
             batch.writes.debtor_events.append(
                 DebtorEvent(cs.id, cs.external_id, event.type, event.event_id, event.payload or {})
             )
         if event.type in policy.TRIGGERS:
             message = _policy_message(cs, event.type, balance.left_to_close(cs, version.journey))
             rule_id = self.evaluator.evaluate(policy.RULESET, [message])[0]
-            if rule_id is not None and not self._apply_policy(cs, version, rule_id, batch):
+            if rule_id is not None and not self._apply_policy(cs, rule_id, batch, event):
                 return None
         if cs.status != "active":
             return None
@@ -513,26 +532,34 @@ class Runtime:
             return trigger
         return None
 
-    def _apply_policy(
-        self, cs: CaseState, version: LoadedVersion, rule_id: str, batch: _Batch
-    ) -> bool:
-        """Carry out a policy rule; False when the case may not go on in its journey now."""
+    def _apply_policy(self, cs: CaseState, rule_id: str, batch: _Batch, event: Any) -> bool:
+        """Carry out a policy rule; False when the case may not go on in its journey now.
+
+        A hold keeps the last day its event names (`until`), which the schedule releases it on
+        (engine/intake/hold_until.py); any other decision ends that day with the hold.
+        """
         rule = policy.RULES_BY_ID[rule_id]
         action, _, arg = rule.port.partition(":")
-        batch.audit(cs, "policy", rule_id, action=rule.port)
+        until = hold_until(event.payload) if event.type in HOLD_STARTS else None
+        if action == "hold" and until is not None:
+            batch.audit(cs, "policy", rule_id, action=rule.port, until=until.isoformat())
+        else:
+            batch.audit(cs, "policy", rule_id, action=rule.port)
         if action == "close":
             self._close(cs, arg, batch)
+            cs.hold_until = None
             return False
         if action == "hold":
-            cs.status, cs.hold_reason = "held", arg
+            cs.status, cs.hold_reason, cs.hold_until = "held", arg, until
             return False
         if action == "stop":
             if cs.visits:
                 batch.writes.facts.step(cs, STOPPED)
             cs.status, cs.hold_reason, cs.timer_at = "stopped", arg, None
+            cs.hold_until = None
             return False
         if action == "release":
-            cs.status, cs.hold_reason = "active", None
+            cs.status, cs.hold_reason, cs.hold_until = "active", None, None
         return True
 
 

@@ -72,6 +72,7 @@ CLAIMED = (
     "counters",
     "payment_history",
     "charges",
+    "hold_until",
 )
 # Columns the runtime may change on a case, in the order of `case_values`.
 MUTABLE = (
@@ -97,6 +98,7 @@ MUTABLE = (
     "counters",
     "payment_history",
     "charges",
+    "hold_until",
 )
 # Written on every update besides the changed columns of MUTABLE.
 ALWAYS = ("due_at", "updated_at")
@@ -371,6 +373,7 @@ def case_values(cs: CaseState) -> tuple[Any, ...]:
         cs.counters,
         cs.payment_history,
         cs.charges,
+        cs.hold_until,
     )
 
 

@@ -212,6 +212,9 @@ class CaseRow(Base):
     payment_history: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     # Fees and interest open and booked (engine/money/balance.py); NULL reads as none.
     charges: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    # The last day of the case's hold, when the event that started it named one: the hold
+    # is released on that day in the case's time zone (engine/intake/hold_until.py).
+    hold_until: Mapped[date | None] = mapped_column(Date, index=True)
 
 
 class EventRow(Base):

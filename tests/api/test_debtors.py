@@ -132,8 +132,15 @@ def test_bad_events_about_the_person_are_named(client: FlaskClient, auth: dict[s
         "/api/v1/debtors/NOPE/events", json={"event_id": "i", "type": "insolvency"}, headers=auth
     )
 
+    bad_day = client.post(
+        "/api/v1/debtors/EV-1/events",
+        json={"event_id": "b", "type": "breathing_space_started", "payload": {"until": "soon"}},
+        headers=auth,
+    )
+
     assert dispute.status_code == 422 and "type" in dispute.json["errors"]
     assert unknown.status_code == 404
+    assert (bad_day.status_code, list(bad_day.json["errors"])) == (422, ["payload.until"])
 
 
 def test_a_payment_beyond_the_case_shows_as_the_debtors_credit(

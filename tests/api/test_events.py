@@ -72,6 +72,22 @@ def test_a_dispute_holds_the_case(
     assert client.get("/api/v1/cases/INV-1", headers=auth).json["status"] == "held"
 
 
+def test_a_hold_until_a_day_shows_the_day_and_a_bad_day_is_named(
+    client: FlaskClient, auth: dict[str, str], case: Runtime, clock: VirtualClock
+) -> None:
+    response = _event(client, auth, "h0", "cease_contact", until="next week")
+    assert (response.status_code, list(response.json["errors"])) == (422, ["payload.until"])
+    response = _event(client, auth, "h1", "cease_contact", until="2026-04-01", reason="letter")
+    assert response.status_code == 202
+    case.tick(clock.now)
+    got = client.get("/api/v1/cases/INV-1", headers=auth).json
+    assert (got["status"], got["hold_reason"], got["hold_until"]) == (
+        "held",
+        "cease_contact",
+        "2026-04-01",
+    )
+
+
 def test_a_payment_in_another_currency_is_named(
     client: FlaskClient, auth: dict[str, str], case: Runtime
 ) -> None:

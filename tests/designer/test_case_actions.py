@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import Runtime, open_case, utcnow
+from engine.intake.hold_until import release_holds
 from engine.storage.models import AuditRow, CaseRow, EventRow
 from mahnwerk_web.db import get_db
 from tests.designer.conftest import login
@@ -330,3 +331,28 @@ def test_occurred_at_is_the_day_paid(app: Flask, manager: FlaskClient, case_id: 
     (event,) = _events(app, case_id)
     assert event.occurred_at == datetime.combine(day, datetime.min.time()).replace(hour=12)
     assert UTC  # the stored moment is naive UTC
+
+
+def test_a_hold_until_a_day_shows_it_and_the_schedule_releases_it(
+    app: Flask, manager: FlaskClient, case_id: int
+) -> None:
+    until = (utcnow() + timedelta(days=3)).date()
+    response = _post(manager, case_id, "hold", kind="cease_contact", until=until.isoformat())
+    assert response.status_code == 303
+    _tick(app)
+    case = _case(app, case_id)
+    assert (case.status, case.hold_until) == ("held", until)
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f"until {until.isoformat()}, released on that day" in page
+    german = manager.get(f"/cases/{case_id}", headers={"Accept-Language": "de"})
+    assert f"bis {until.isoformat()}, an diesem Tag aufgehoben" in german.get_data(as_text=True)
+    assert f"until {until.isoformat()}" in manager.get("/cases").get_data(as_text=True)
+
+    later = datetime.combine(until, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
+    with app.app_context(), get_db().transaction() as session:
+        assert release_holds(session, later) == 1
+    with app.app_context():
+        Runtime(get_db()).tick(later + timedelta(seconds=1))
+    assert _case(app, case_id).status == "active"
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f"released by the schedule: the hold was until {until.isoformat()}" in page

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import Runtime, SandboxDispatcher, open_case, record_event
+from engine.storage.models import CaseRow, VersionRow
 from mahnwerk_web.db import get_db
 from tests.factories import case_data, example_doc, publish
 
@@ -110,3 +111,26 @@ def test_the_debtor_page_shows_a_kept_credit(
     page = manager.get(f"/debtors/{debtor}").get_data(as_text=True)
     assert "Credit" in page and "12.50 EUR" in page
     assert "Nothing is paid back automatically" in page
+
+
+def test_a_hold_on_the_person_shows_its_last_day(
+    app: Flask, manager: FlaskClient, case_ids: tuple[int, int, int]
+) -> None:
+    later = datetime(2026, 3, 12, 9, tzinfo=UTC)
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            version = session.get(VersionRow, session.get(CaseRow, case_ids[1]).version_id)
+            for ext in ("INV-7", "INV-8"):
+                data = case_data(external_id=ext, debtor_name="Eva Muster", debtor_id="KD-200")
+                row, _ = open_case(session, data, version, later)
+            payload = {"kind": "cease_contact", "until": "2026-04-01", "by": "staff"}
+            record_event(session, "INV-7", "cc-1", "cease_contact", payload, later)
+        Runtime(db).tick(later)
+        Runtime(db).tick(later)  # the hold reaches the person's other case
+    debtor = row.debtor_id
+
+    page = manager.get(f"/debtors/{debtor}").get_data(as_text=True)
+    assert page.count("until 2026-04-01") == 3  # the hold on the person, and each held case
+    german = manager.get(f"/debtors/{debtor}", headers={"Accept-Language": "de"})
+    assert german.get_data(as_text=True).count("bis 2026-04-01") == 3

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from engine import Database, record_event
 from mahnwerk.cli import main
+from tests.factories import example_doc, make_case, publish
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "journeys_examples"
 MINIMAL = EXAMPLES / "minimal.json"
@@ -210,6 +213,24 @@ def test_init_then_tick_advances_demo_cases(runner: CliRunner) -> None:
     tick = runner.invoke(main, ["tick", "--now", "2030-01-01T09:00:00Z"])
     assert tick.exit_code == 0, tick.output
     assert " 0 cases advanced" not in tick.output
+
+
+def test_tick_releases_a_hold_whose_until_day_has_come(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    db = Database(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    now = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    with db.transaction() as session:
+        case = make_case(session, publish(session, example_doc("minimal"), now), now)
+        payload = {"kind": "cease_contact", "until": "2026-03-05"}
+        record_event(session, case.external_id, "cc", "cease_contact", payload, now)
+    db.dispose()
+    held = runner.invoke(main, ["tick", "--now", "2026-03-02T09:00:00Z"])
+    early = runner.invoke(main, ["tick", "--now", "2026-03-04T22:00:00Z"])
+    on_the_day = runner.invoke(main, ["tick", "--now", "2026-03-04T23:00:00Z"])
+
+    assert held.exit_code == 0, held.output
+    assert " 0 holds released" in early.output
+    assert " 1 holds released" in on_the_day.output and "1 events applied" in on_the_day.output
 
 
 def test_tick_rejects_a_bad_time(runner: CliRunner) -> None:

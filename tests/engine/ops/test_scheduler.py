@@ -18,7 +18,15 @@ def test_the_scheduler_has_one_tick_dispatch_and_webhook_job(db: Database) -> No
 
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert set(jobs) == {"tick", "dispatch", "webhooks", "payments", "plans", "experiments"}
+    assert set(jobs) == {
+        "tick",
+        "dispatch",
+        "webhooks",
+        "payments",
+        "plans",
+        "experiments",
+        "holds",
+    }
     assert jobs["tick"].trigger.interval.total_seconds() == 7
     assert jobs["dispatch"].max_instances == 1
 

@@ -33,7 +33,7 @@ from engine import (
 from mahnwerk_web import db
 from portal import PREFIX, current_lang, now
 from portal.payments import money
-from portal.plans import _choice, _options, _rows
+from portal.plans import _choice, _options, _refused_words, _rows
 from portal.views import ONCE, open_case
 
 bp = Blueprint("portal_plan_change", __name__, url_prefix=PREFIX)
@@ -87,7 +87,8 @@ def _page(
     limits = options.limits
     last_first = date.fromordinal(options.today.toordinal() + limits.first_within_days)
     posted = request.method == "POST" and request.form.get("step") in STEPS
-    form = request.form if posted else (_prefill(options) if why_not is None else {})
+    fits = why_not is None and options.most >= 2
+    form = request.form if posted else (_prefill(options) if fits else {})
     return (
         render_template(
             "portal/plan_change.html",
@@ -97,6 +98,8 @@ def _page(
             plan=plan,
             plan_rows=_rows(plan.instalments, plan.currency) if plan else [],
             why_not=why_not,
+            # What stands in the way of any new plan (the balance, the journey) stops a change.
+            no_new=_refused_words(options.refused) if options.refused else None,
             amount=money(options.total_minor, options.currency),
             minimum=money(limits.min_instalment_minor, options.currency),
             first_min=options.today.isoformat(),

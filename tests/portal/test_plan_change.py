@@ -224,3 +224,23 @@ def test_the_change_pages_in_german(
     assert "Ratenplan ändern" in change and "Neue Raten anzeigen" in change
     cancel = client.get(f"{link_de}/plan/cancel").get_data(as_text=True)
     assert "Ja, meinen Ratenplan kündigen" in cancel
+
+
+def test_a_balance_too_small_for_a_new_plan_may_still_cancel(
+    db: Database, clock: VirtualClock, plan_version: VersionRow, client: FlaskClient
+) -> None:
+    from engine import Runtime, record_event
+
+    link = agreed(db, clock, plan_version, client, "PC-SMALL")
+    with db.transaction() as session:
+        payload = {"amount": "240.00", "currency": "EUR"}
+        record_event(session, "PC-SMALL", "pay-small", "payment_received", payload, clock.now)
+    Runtime(db).tick(clock.now)  # €10.00 open: below two instalments of the €20.00 minimum
+    page = client.get(f"{link}/plan/change").get_data(as_text=True)
+    assert "too small for instalments" in page and 'name="step"' not in page
+    data = {**change_form(client, link, "cancel")}
+    choice = {"instalments": "2", "first_date": clock.now.date().isoformat(), "step": "confirm"}
+    refused = client.post(f"{link}/plan/change", data={**data, **choice})
+    assert refused.status_code == 409 and "too small" in refused.get_data(as_text=True)
+    assert client.post(f"{link}/plan/cancel", data=data).status_code == 303
+    assert [p[1] for p in plans(db, "PC-SMALL")] == ["cancelled"]

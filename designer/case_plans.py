@@ -41,6 +41,8 @@ def case_plan(case_id: int) -> dict[str, Any]:
         "active": _("Active"),
         "completed": _("Completed"),
         "ended": _("Ended"),
+        "cancelled": _("Cancelled"),
+        "replaced": _("Replaced"),
     }
     rows = [
         (seq, day, money(from_minor(amount, plan.currency), plan.currency), words[status])

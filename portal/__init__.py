@@ -108,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["CREDITOR_NAME"]:
         app.config["CREDITOR_NAME"] = _creditor()
 
-    from portal import factor, payments, plans, views
+    from portal import factor, payments, plan_change, plans, views
 
     db.init_app(app)
     csrf.init_app(app)
@@ -120,6 +120,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(payments.bp)
     app.register_blueprint(factor.bp)
     app.register_blueprint(plans.bp)
+    app.register_blueprint(plan_change.bp)
     views.install_errors(app)
     factor.install_errors(app)
     return app

@@ -4,7 +4,8 @@ and confirms it; where the journey's provider takes debits, with a SEPA mandate 
 `/p/<token>/plan` shows the form (or the case's plan). Posting it with `step=preview` shows the
 schedule the choice makes (dates and amounts summing exactly to what is open) with a button to
 agree; `step=confirm` stores the plan (`engine.agree_plan`) under a key made from the form's
-one-time value, so a double submit stores one plan and one `plan_agreed` event.
+one-time value, so a double submit stores one plan and one `plan_agreed` event. An active plan
+links to changing or cancelling it (portal/plan_change.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine import (
     mask_iban,
     plan_options,
     propose_plan,
+    provider_collects,
     provider_mandate,
 )
 from mahnwerk_web import db
@@ -56,7 +58,12 @@ def plan_section(case_id: int, session: Session | None = None) -> dict[str, Any]
 
 
 def _status_words() -> dict[str, str]:
-    return {"open": _("Open"), "paid": _("Paid"), "missed": _("Missed")}
+    return {
+        "open": _("Open"),
+        "paid": _("Paid"),
+        "missed": _("Missed"),
+        "cancelled": _("Cancelled"),
+    }
 
 
 def _refused_words(reason: str) -> str:
@@ -91,7 +98,9 @@ def _page(
 ) -> tuple[str, int]:
     import secrets
 
-    plan = options.plan if options.plan is not None and options.plan.status != "ended" else None
+    # A cancelled plan is over: the page offers a new one (and says it was cancelled).
+    shown = options.plan is not None and options.plan.status in ("active", "completed")
+    plan = options.plan if shown else None
     limits = options.limits
     last_first = date.fromordinal(options.today.toordinal() + limits.first_within_days)
     return (
@@ -113,6 +122,10 @@ def _page(
             form=request.form if request.method == "POST" else {},
             once=once or secrets.token_urlsafe(16),
             done=request.args.get("done") == "1",
+            changed=request.args.get("changed") == "1",
+            cancelled=request.args.get("cancelled") == "1",
+            changeable=plan is not None and plan.status == "active",
+            collected=plan is not None and provider_collects(plan),
         ),
         status,
     )

@@ -25,6 +25,8 @@ WAITABLE = (
     "instalment_paid",
     "instalment_missed",
     "plan_completed",
+    "plan_changed",
+    "plan_cancelled",
 )
 
 # Events the policy rules act on before any journey sees them.
@@ -92,6 +94,8 @@ EVENT_WORDS: dict[str, Text] = {
     "instalment_paid": msg("an instalment is paid"),
     "instalment_missed": msg("an instalment is missed"),
     "plan_completed": msg("every instalment is paid"),
+    "plan_changed": msg("the debtor changes the instalment plan"),
+    "plan_cancelled": msg("the debtor cancels the instalment plan"),
 }
 
 # Every event's name as a case's timeline shows it (a noun phrase, not a clause).
@@ -114,6 +118,8 @@ EVENT_NAMES: dict[str, Text] = {
     "instalment_paid": msg("Instalment paid"),
     "instalment_missed": msg("Instalment missed"),
     "plan_completed": msg("Instalment plan completed"),
+    "plan_changed": msg("Instalment plan changed"),
+    "plan_cancelled": msg("Instalment plan cancelled"),
     "dispute_opened": msg("Dispute opened"),
     "dispute_resolved": msg("Dispute resolved"),
     "cease_contact": msg("Asked to stop contact"),
@@ -148,4 +154,6 @@ PORTAL = (
     "consent_changed",
     "opted_out",
     "plan_agreed",
+    "plan_changed",
+    "plan_cancelled",
 )

@@ -92,6 +92,19 @@ class PlanPayload(Schema):
     by = fields.String(load_default="portal", validate=validate.Length(max=254))
 
 
+class PlanChangedPayload(PlanPayload):
+    """A plan agreed in place of the active one (the debtor changed it): which it replaces."""
+
+    replaces = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class PlanCancelledPayload(Schema):
+    """A plan cancelled before its end: which, and by whom."""
+
+    plan = fields.Integer(required=True, validate=validate.Range(min=1))
+    by = fields.String(load_default="portal", validate=validate.Length(max=254))
+
+
 class InstalmentPayload(Schema):
     """One instalment of a plan: which, its date and amount."""
 
@@ -172,6 +185,8 @@ PAYLOADS: dict[str, type[Schema]] = {
     "instalment_paid": InstalmentPayload,
     "instalment_missed": InstalmentPayload,
     "plan_completed": PlanDonePayload,
+    "plan_changed": PlanChangedPayload,
+    "plan_cancelled": PlanCancelledPayload,
     "task_done": TaskOutcomePayload,
     "task_not_reached": TaskOutcomePayload,
     "task_promise_taken": TaskPromisePayload,

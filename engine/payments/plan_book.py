@@ -64,6 +64,7 @@ class PlanView:
     iban_masked: str | None
     mandate_reference: str | None
     instalments: tuple[tuple[int, date, int, str], ...]  # (seq, due date, amount, status)
+    provider_mandate: str | None = None  # set where the provider collects on its own schedule
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def _view(session: Session, plan: PaymentPlanRow) -> PlanView:
         plan.iban_masked,
         plan.mandate_reference,
         tuple((r.seq, r.due_date, r.amount_minor, r.status) for r in rows),
+        plan.provider_mandate,
     )
 
 

@@ -75,3 +75,29 @@ def test_a_viewer_sees_no_form_and_may_not_post(
     data = {"once": "a" * 22, "instalments": "2", "first_date": "2026-01-01"}
     assert viewer.post(f"/cases/{case_id}/plan", data=data).status_code == 403
     assert _rows(app, PaymentPlanRow) == []
+
+
+def test_a_changed_then_cancelled_plan_reads_on_the_case_page(
+    app: Flask, manager: FlaskClient, case_id: int
+) -> None:
+    """The debtor changed the plan, then cancelled it: the page says so and offers a new one."""
+    from datetime import timedelta
+
+    from engine import cancel_plan, change_plan
+
+    manager.post(f"/cases/{case_id}/plan", data=_form(manager, case_id))
+    [old] = _rows(app, PaymentPlanRow)
+    with app.app_context(), get_db().transaction() as session:
+        first = utcnow().date() + timedelta(days=2)  # within the limits in any time zone
+        new, _ = change_plan(session, case_id, old.id, "c1", 2, first, utcnow())
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "€125.00" in page and "Agree the plan" not in page
+    with app.app_context(), get_db().transaction() as session:
+        cancel_plan(session, case_id, new.id, utcnow())
+    page = manager.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Agree the plan for the debtor" in page
+    assert [e.type for e in _rows(app, EventRow)] == [
+        "plan_agreed",
+        "plan_changed",
+        "plan_cancelled",
+    ]

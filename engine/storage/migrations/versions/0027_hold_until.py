@@ -1,7 +1,7 @@
 """a hold's last day on the case: released by the schedule when that day comes
 
-Revision ID: 0101_hold_until
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-06 05:10:00
 
 `cases.hold_until` keeps the `until` date of the event that put the case on hold (NULL for a
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0101_hold_until"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

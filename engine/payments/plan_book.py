@@ -240,6 +240,21 @@ def agree_plan(
         raise PlanRefused(
             "plan", msg("An instalment plan is already agreed for this case.")
         ) from None
+    book_schedule(session, case, plan, parts, "agreed", now)
+    return _view(session, plan), True
+
+
+def book_schedule(
+    session: Session,
+    case: CaseRow,
+    plan: PaymentPlanRow,
+    parts: list[Instalment],
+    done: str,
+    now: datetime,
+    **extra: Any,
+) -> None:
+    """A stored plan's open instalments and its case event `plan_<done>` (agreed, changed),
+    whose payload says what was agreed (plus `extra`, e.g. the plan it replaces)."""
     for part in parts:
         session.add(
             PlanInstalmentRow(
@@ -252,15 +267,16 @@ def agree_plan(
         )
     payload = {
         "plan": plan.id,
-        "instalments": count,
-        "amount": str(from_minor(total, case.currency)),
-        "currency": case.currency,
-        "first_date": first.isoformat(),
-        "by": by,
+        **extra,
+        "instalments": len(parts),
+        "amount": str(from_minor(plan.total_minor, plan.currency)),
+        "currency": plan.currency,
+        "first_date": parts[0].due_date.isoformat(),
+        "by": plan.agreed_by,
     }
-    record_event(session, case.external_id, f"plan:{plan.id}:agreed", "plan_agreed", payload, now)
+    event_id = f"plan:{plan.id}:{done}"
+    record_event(session, case.external_id, event_id, f"plan_{done}", payload, now)
     session.flush()
-    return _view(session, plan), True
 
 
 def paid_since(session: Session, case: CaseRow, since: datetime) -> int:

@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 from engine.core.clock import naive_utc
 from engine.core.messages import msg
 from engine.intake.events import record_event
-from engine.payments.checkout import from_minor, to_minor
+from engine.payments.checkout import to_minor
 from engine.payments.plan_book import (
     PlanView,
     _open_case,
     _view,
+    book_schedule,
     case_today,
     plan_limits,
 )
@@ -146,27 +147,7 @@ def change_plan(
         raise PlanStale(
             "plan", msg("This instalment plan was changed or has ended meanwhile.")
         ) from None
-    for part in parts:
-        session.add(
-            PlanInstalmentRow(
-                plan_id=plan.id,
-                seq=part.seq,
-                due_date=part.due_date,
-                amount_minor=part.amount_minor,
-                status="open",
-            )
-        )
-    payload = {
-        "plan": plan.id,
-        "replaces": plan_id,
-        "instalments": count,
-        "amount": str(from_minor(total, case.currency)),
-        "currency": case.currency,
-        "first_date": first.isoformat(),
-        "by": by,
-    }
-    record_event(session, case.external_id, f"plan:{plan.id}:changed", "plan_changed", payload, now)
-    session.flush()
+    book_schedule(session, case, plan, parts, "changed", now, replaces=plan_id)
     return _view(session, plan), True
 
 

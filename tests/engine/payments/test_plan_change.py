@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import Database, Runtime, VirtualClock, record_event
-from engine.payments import plan_change
+from engine.payments import plan_book, plan_change
 from engine.payments.plan_book import Mandate, agree_plan, check_plans, plan_of
 from engine.payments.plan_change import (
     PlanNotFound,
@@ -127,7 +127,8 @@ def test_a_change_is_one_transaction(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the intake is down")
 
-    monkeypatch.setattr(plan_change, "record_event", broken)
+    monkeypatch.setattr(plan_book, "record_event", broken)  # a change: with its schedule
+    monkeypatch.setattr(plan_change, "record_event", broken)  # a cancel
     with pytest.raises(RuntimeError):
         change(db, clock, case_id, old.id, "c1", 2)
     with pytest.raises(RuntimeError), db.transaction() as session:

@@ -24,7 +24,6 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.payment import CheckoutRequest, PaymentStatus
@@ -35,7 +34,6 @@ from engine.money.cases import case_owed
 from engine.payments import crash_points
 from engine.payments.checkout import (
     ITEMS_KEY_PREFIX,
-    UNFINISHED,
     PaymentOptions,
     PaymentRefused,
     StartedCheckout,
@@ -43,11 +41,12 @@ from engine.payments.checkout import (
     open_checkout,
     payment_options,
     to_minor,
+    unfinished_or_new_intent,
 )
 from engine.payments.providers import PaymentProviders
+from engine.storage.audit_chain import add_case_audit
 from engine.storage.db import Database
 from engine.storage.models import (
-    AuditRow,
     CaseRow,
     DebtorCreditRow,
     EventRow,
@@ -299,65 +298,30 @@ def _items_intent(
 ) -> tuple[PaymentIntentRow, bool]:
     """The unfinished intent for this choice, or a new one with its allocation plan."""
     prefix = _key_prefix(choice.debtor_id, choice)
-    same = PaymentIntentRow.idempotency_key.like(f"{prefix}%")
-    found = session.scalar(
-        select(PaymentIntentRow)
-        .where(same, PaymentIntentRow.state.in_(UNFINISHED))
-        .order_by(PaymentIntentRow.id.desc())
-        .limit(1)
-    )
-    if found is not None:
-        return found, True
-    attempt = 1 + int(
-        session.scalar(select(func.count()).select_from(PaymentIntentRow).where(same)) or 0
-    )
-    row = PaymentIntentRow(
-        case_id=options.case_id,
-        provider=options.provider,
-        idempotency_key=items_key(choice.debtor_id, choice, attempt),
-        attempt=attempt,
-        method=method,
-        amount_minor=choice.amount_minor,
-        currency=choice.currency,
-        state="new",
-        amount_refunded_minor=0,
-        created_at=naive_utc(now),
-        updated_at=naive_utc(now),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-            for position, item in enumerate(choice.items):
-                session.add(
-                    PaymentAllocationRow(
-                        intent_id=row.id,
-                        case_id=item.case_id,
-                        position=position,
-                        planned_minor=item.amount_minor,
-                    )
-                )
-    except IntegrityError:  # a second click wrote the same key a moment ago: that one it is
-        existing = session.scalar(
-            select(PaymentIntentRow).where(PaymentIntentRow.idempotency_key == row.idempotency_key)
-        )
-        assert existing is not None
-        return existing, True
-    case = session.get(CaseRow, options.case_id)
-    assert case is not None
-    _audit(
+
+    def plan(intent: PaymentIntentRow) -> list[PaymentAllocationRow]:
+        return [
+            PaymentAllocationRow(
+                intent_id=intent.id,
+                case_id=item.case_id,
+                position=position,
+                planned_minor=item.amount_minor,
+            )
+            for position, item in enumerate(choice.items)
+        ]
+
+    return unfinished_or_new_intent(
         session,
-        case,
+        (PaymentIntentRow.idempotency_key.like(f"{prefix}%"),),
+        lambda attempt: items_key(choice.debtor_id, choice, attempt),
+        options,
+        choice.amount_minor,
+        choice.currency,
+        method,
         now,
-        "payment_started",
-        provider=options.provider,
-        amount_minor=choice.amount_minor,
-        currency=choice.currency,
-        method=method,
-        attempt=attempt,
+        with_intent=plan,
         cases=[item.case_id for item in choice.items],
     )
-    return row, False
 
 
 def has_allocation(session: Session, intent_id: int) -> bool:
@@ -435,7 +399,7 @@ def _decide_shares(
     first = cases[rows[0].case_id] if rows else None
     anchor = session.get(CaseRow, intent.case_id) or first
     assert anchor is not None
-    _audit(
+    add_case_audit(
         session,
         anchor,
         now,
@@ -457,7 +421,7 @@ def _decide_shares(
                 created_at=naive_utc(now),
             )
         )
-        _audit(
+        add_case_audit(
             session,
             anchor,
             now,
@@ -510,16 +474,3 @@ def charge_back_allocation(
     if credit is not None and credit.state == "kept":
         credit.state = "charged_back"
     return shares
-
-
-def _audit(session: Session, case: CaseRow, now: datetime, kind: str, **detail: Any) -> None:
-    session.add(
-        AuditRow(
-            at=naive_utc(now),
-            case_id=case.id,
-            version_id=case.version_id,
-            node_id=case.node_id,
-            kind=kind,
-            detail=detail,
-        )
-    )

@@ -18,6 +18,7 @@ reach the case through the same provider events and case events as this path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,8 +37,9 @@ from engine.money.balance import booked_total
 from engine.money.cases import case_owed
 from engine.payments import crash_points
 from engine.payments.providers import DEFAULT_PROVIDER, PaymentProviders
+from engine.storage.audit_chain import add_case_audit
 from engine.storage.db import Database
-from engine.storage.models import AuditRow, CaseRow, PaymentIntentRow, VersionRow
+from engine.storage.models import CaseRow, PaymentIntentRow, VersionRow
 
 DEFAULT_METHODS = ("card",)
 # Intents still on their way: a click finds one of these before it makes a new one.
@@ -232,6 +234,36 @@ def _intent(
         # Nor is a checkout for several cases of the debtor (engine/payments/allocations.py).
         PaymentIntentRow.idempotency_key.not_like(f"{ITEMS_KEY_PREFIX}%"),
     )
+    return unfinished_or_new_intent(
+        session,
+        same,
+        lambda attempt: intent_key(
+            options.case_id, options.amount_minor, options.currency, attempt
+        ),
+        options,
+        options.amount_minor,
+        options.currency,
+        method,
+        now,
+    )
+
+
+def unfinished_or_new_intent(
+    session: Session,
+    same: tuple[Any, ...],
+    key_of: Callable[[int], str],
+    options: PaymentOptions,
+    amount_minor: int,
+    currency: str,
+    method: str,
+    now: datetime,
+    with_intent: Callable[[PaymentIntentRow], Iterable[Any]] | None = None,
+    **started: Any,
+) -> tuple[PaymentIntentRow, bool]:
+    """The newest unfinished intent matching `same` (reused: True), or a new one whose key is
+    `key_of(attempt)`, stored with the rows `with_intent` makes for it (one savepoint) and a
+    `payment_started` audit row on the case (plus `started`). A second click that wrote the
+    same key a moment ago finds that one."""
     found = session.scalar(
         select(PaymentIntentRow)
         .where(*same, PaymentIntentRow.state.in_(UNFINISHED))
@@ -243,15 +275,15 @@ def _intent(
     attempt = 1 + int(
         session.scalar(select(func.count()).select_from(PaymentIntentRow).where(*same)) or 0
     )
-    key = intent_key(options.case_id, options.amount_minor, options.currency, attempt)
+    key = key_of(attempt)
     row = PaymentIntentRow(
         case_id=options.case_id,
         provider=options.provider,
         idempotency_key=key,
         attempt=attempt,
         method=method,
-        amount_minor=options.amount_minor,
-        currency=options.currency,
+        amount_minor=amount_minor,
+        currency=currency,
         state="new",
         amount_refunded_minor=0,
         created_at=naive_utc(now),
@@ -260,6 +292,9 @@ def _intent(
     try:
         with session.begin_nested():
             session.add(row)
+            if with_intent is not None:
+                session.flush()  # the intent's id for the rows that name it
+                session.add_all(with_intent(row))
     except IntegrityError:  # a second click wrote the same key a moment ago: that one it is
         existing = session.scalar(
             select(PaymentIntentRow).where(PaymentIntentRow.idempotency_key == key)
@@ -268,21 +303,17 @@ def _intent(
         return existing, True
     case = session.get(CaseRow, options.case_id)
     assert case is not None
-    session.add(
-        AuditRow(
-            at=naive_utc(now),
-            case_id=case.id,
-            version_id=case.version_id,
-            node_id=case.node_id,
-            kind="payment_started",
-            detail={
-                "provider": options.provider,
-                "amount_minor": options.amount_minor,
-                "currency": options.currency,
-                "method": method,
-                "attempt": attempt,
-            },
-        )
+    add_case_audit(
+        session,
+        case,
+        now,
+        "payment_started",
+        provider=options.provider,
+        amount_minor=amount_minor,
+        currency=currency,
+        method=method,
+        attempt=attempt,
+        **started,
     )
     return row, False
 

@@ -37,8 +37,8 @@ from engine.intake.events import record_event
 from engine.money.cases import case_owed
 from engine.payments.allocations import pending_payments
 from engine.payments.checkout import from_minor, to_minor
+from engine.storage.audit_chain import add_case_audit
 from engine.storage.models import (
-    AuditRow,
     CaseRow,
     DebtorCreditRow,
     DebtorRow,
@@ -325,26 +325,21 @@ def _audit(
     now: datetime,
     **detail: Any,
 ) -> None:
-    session.add(
-        AuditRow(
-            at=naive_utc(now),
-            case_id=case.id if case is not None else None,
-            version_id=case.version_id if case is not None else None,
-            node_id=case.node_id if case is not None else None,
-            kind="debtor_credit_settled",
-            detail={
-                "credit": credit.id,
-                "debtor": credit.debtor_id,
-                "how": how,
-                "amount_minor": credit.settled_minor,
-                "currency": credit.currency,
-                "reference": credit.reference,
-                "by": actor.by,
-                "user_id": actor.user_id,
-                "role": actor.role,
-                **detail,
-            },
-        )
+    add_case_audit(
+        session,
+        case,
+        now,
+        "debtor_credit_settled",
+        credit=credit.id,
+        debtor=credit.debtor_id,
+        how=how,
+        amount_minor=credit.settled_minor,
+        currency=credit.currency,
+        reference=credit.reference,
+        by=actor.by,
+        user_id=actor.user_id,
+        role=actor.role,
+        **detail,
     )
 
 

@@ -41,9 +41,9 @@ from engine.payments import crash_points
 from engine.payments.allocations import book_allocation, charge_back_allocation, has_allocation
 from engine.payments.checkout import from_minor
 from engine.payments.providers import PaymentProviders
+from engine.storage.audit_chain import add_case_audit
 from engine.storage.db import Database
 from engine.storage.models import (
-    AuditRow,
     CaseRow,
     PaymentIntentRow,
     ProviderEventRow,
@@ -241,7 +241,7 @@ def _record(
     assert case is not None
     problem = _mismatch(intent, case, status)
     if problem is not None:
-        _audit(session, case, now, "payment_refused", reason=problem, **_facts(row, status))
+        add_case_audit(session, case, now, "payment_refused", reason=problem, **_facts(row, status))
         return f"refused: {problem}"
     intent.state, intent.updated_at = status.state, naive_utc(now)
     if has_allocation(session, intent.id):
@@ -333,7 +333,7 @@ def _case_event(
     if created and not is_open(case.status):
         # Money for a case that was closed meanwhile: stored as seen by the intake (with its
         # audit row); this one tells staff that it may have to be paid back.
-        _audit(session, case, now, "payment_for_closed_case", event=kind, event_id=event_id)
+        add_case_audit(session, case, now, "payment_for_closed_case", event=kind, event_id=event_id)
     return kind
 
 
@@ -366,7 +366,9 @@ def reopen_for_chargeback(session: Session, case: CaseRow, payment: str, now: da
         )
     )
     session.refresh(case)
-    _audit(session, case, now, "reopened", reason="chargeback", payment=payment, held=at_end)
+    add_case_audit(
+        session, case, now, "reopened", reason="chargeback", payment=payment, held=at_end
+    )
     return True
 
 
@@ -386,16 +388,3 @@ def _facts(row: ProviderEventRow, status: PaymentStatus) -> dict[str, Any]:
         "currency": status.currency,
         "state": status.state,
     }
-
-
-def _audit(session: Session, case: CaseRow, now: datetime, kind: str, **detail: Any) -> None:
-    session.add(
-        AuditRow(
-            at=naive_utc(now),
-            case_id=case.id,
-            version_id=case.version_id,
-            node_id=case.node_id,
-            kind=kind,
-            detail=detail,
-        )
-    )

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
+from engine.core.clock import naive_utc
 from engine.storage.db import _json_default, in_chunks
 from engine.storage.models import AuditRow
 
@@ -222,6 +223,21 @@ def _fields(row: Mapping[str, Any]) -> tuple[Any, ...]:
         row["kind"],
         row.get("rule"),
         {} if detail is None else detail,
+    )
+
+
+def add_case_audit(session: Session, case: Any, now: datetime, kind: str, **detail: Any) -> None:
+    """An audit row on a case (a CaseRow, or None: a row of no case) where it stands now; the
+    chain's hash is added when the session flushes."""
+    session.add(
+        AuditRow(
+            at=naive_utc(now),
+            case_id=case.id if case is not None else None,
+            version_id=case.version_id if case is not None else None,
+            node_id=case.node_id if case is not None else None,
+            kind=kind,
+            detail=detail,
+        )
     )
 
 

@@ -213,16 +213,13 @@ def agree_plan(
     limits = plan_limits(session, case)
     total = to_minor(case.amount_open, case.currency)
     parts = schedule(limits, total, count, first, case_today(case, now))
-    plan = PaymentPlanRow(
-        case_id=case_id,
-        key=key,
-        status="active",
-        total_minor=total,
-        currency=case.currency,
-        interval=limits.interval,
-        grace_days=limits.grace_days,
-        agreed_by=by,
-        agreed_at=naive_utc(now),
+    plan = plan_row(
+        case,
+        key,
+        total,
+        limits,
+        by,
+        naive_utc(now),
         provider=mandate.provider if mandate else None,
         account_holder=mandate.account_holder if mandate else None,
         iban_masked=mandate.iban_masked if mandate else None,
@@ -242,6 +239,31 @@ def agree_plan(
         ) from None
     book_schedule(session, case, plan, parts, "agreed", now)
     return _view(session, plan), True
+
+
+def plan_row(
+    case: CaseRow,
+    key: str,
+    total_minor: int,
+    limits: PlanLimits,
+    by: str,
+    agreed_at: datetime,
+    **mandate: str | None,
+) -> PaymentPlanRow:
+    """A new active plan of the case for `total_minor` under the journey's limits (`mandate`:
+    the SEPA mandate's columns, if the debtor gave one)."""
+    return PaymentPlanRow(
+        case_id=case.id,
+        key=key,
+        status="active",
+        total_minor=total_minor,
+        currency=case.currency,
+        interval=limits.interval,
+        grace_days=limits.grace_days,
+        agreed_by=by,
+        agreed_at=agreed_at,
+        **mandate,
+    )
 
 
 def book_schedule(

@@ -34,6 +34,7 @@ from engine.payments.plan_book import (
     book_schedule,
     case_today,
     plan_limits,
+    plan_row,
 )
 from engine.payments.plans import PlanRefused, schedule
 from engine.storage.models import CaseRow, PaymentPlanRow, PlanInstalmentRow
@@ -123,17 +124,14 @@ def change_plan(
         if again is not None:
             return _view(session, again), False
         raise PlanStale("plan", msg("This instalment plan was changed or has ended meanwhile."))
-    plan = PaymentPlanRow(
-        case_id=case_id,
-        key=key,
-        status="active",
-        total_minor=total,
-        currency=case.currency,
-        interval=limits.interval,
-        grace_days=limits.grace_days,
-        agreed_by=by,
+    plan = plan_row(
+        case,
+        key,
+        total,
+        limits,
+        by,
         # Payments up to this moment are in the balance it spreads; only later ones pay it.
-        agreed_at=naive_utc(now) + timedelta(microseconds=1),
+        naive_utc(now) + timedelta(microseconds=1),
         provider=mandate[0],
         account_holder=mandate[1],
         iban_masked=mandate[2],

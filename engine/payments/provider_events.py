@@ -249,19 +249,31 @@ def _record(
     recorded = []
     if status.state in ("paid", "refunded", "charged_back"):
         recorded.append(_case_event(session, case, row, status, "paid", "payment_received", now))
-    if status.state == "failed":
-        recorded.append(_case_event(session, case, row, status, "failed", "payment_failed", now))
-    if status.state == "refunded" and status.amount_refunded_minor > intent.amount_refunded_minor:
-        amount = status.amount_refunded_minor - intent.amount_refunded_minor
-        state = f"refunded-{status.amount_refunded_minor}"
-        recorded.append(
-            _case_event(session, case, row, status, state, "payment_refunded", now, amount)
-        )
-        intent.amount_refunded_minor = status.amount_refunded_minor
+    recorded += _failed_or_refunded(session, case, intent, row, status, now)
     if status.state == "charged_back":
         reopen_for_chargeback(session, case, f"{row.provider}:{status.payment_id}", now)
         recorded.append(_case_event(session, case, row, status, "charged_back", "chargeback", now))
     return "recorded: " + ", ".join(recorded) if recorded else status.state
+
+
+def _failed_or_refunded(
+    session: Session,
+    case: CaseRow,
+    intent: PaymentIntentRow,
+    row: ProviderEventRow,
+    status: PaymentStatus,
+    now: datetime,
+) -> list[str]:
+    """A failed payment, or the part of a refund not recorded yet, as events of the case."""
+    if status.state == "failed":
+        return [_case_event(session, case, row, status, "failed", "payment_failed", now)]
+    if status.state == "refunded" and status.amount_refunded_minor > intent.amount_refunded_minor:
+        amount = status.amount_refunded_minor - intent.amount_refunded_minor
+        state = f"refunded-{status.amount_refunded_minor}"
+        recorded = _case_event(session, case, row, status, state, "payment_refunded", now, amount)
+        intent.amount_refunded_minor = status.amount_refunded_minor
+        return [recorded]
+    return []
 
 
 def _record_allocated(
@@ -276,16 +288,8 @@ def _record_allocated(
     recorded = []
     if status.state in ("paid", "refunded", "charged_back"):
         recorded += book_allocation(session, intent, row.provider, status, now)
-    if status.state == "failed":
-        recorded.append(_case_event(session, case, row, status, "failed", "payment_failed", now))
-    if status.state == "refunded" and status.amount_refunded_minor > intent.amount_refunded_minor:
-        # A refund is the creditor's own decision (staff): noted on the page case, as for one.
-        amount = status.amount_refunded_minor - intent.amount_refunded_minor
-        state = f"refunded-{status.amount_refunded_minor}"
-        recorded.append(
-            _case_event(session, case, row, status, state, "payment_refunded", now, amount)
-        )
-        intent.amount_refunded_minor = status.amount_refunded_minor
+    # A refund is the creditor's own decision (staff): noted on the page case, as for one.
+    recorded += _failed_or_refunded(session, case, intent, row, status, now)
     if status.state == "charged_back":
         payment = f"{row.provider}:{status.payment_id}"
         for paid_case, share, event_id in charge_back_allocation(
